@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole suite on SQLite and PostgreSQL (PostgreSQL at 127.0.0.1:5432 unless DUBAN_TEST_PG_URL says otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+# Browser tests use Debian's Chromium; install it when we can and it is missing.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+    || echo "warning: could not install chromium; browser tests will skip outside CI" >&2
+fi
+export DUBAN_ENVIRONMENT=test
+WORKERS="${DUBAN_TEST_WORKERS:-2}"
+exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q "$@"

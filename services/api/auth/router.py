@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import col, select
+
+from api.auth import schemas, service
+from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep
+from api.errors import ErrorEnvelope
+from api.http import json_response
+from api.user.schemas import UserPublic
+from duban.models import ApiKey
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+accounts_router = APIRouter(prefix="/service-accounts", tags=["service-accounts"])
+_ERR: dict[int | str, dict[str, Any]] = {401: {"model": ErrorEnvelope}, 429: {"model": ErrorEnvelope}}
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/token", response_model=schemas.TokenPair, responses=_ERR)
+def login(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
+    settings: SettingsDep, now: NowDep,
+) -> Any:
+    """OAuth2 password flow: exchange username and password for an access and a refresh token."""
+    return service.login(session, username=form.username, password=form.password, address=_address(request),
+                         settings=settings, now=now)
+
+
+@router.post("/refresh", response_model=schemas.TokenPair, responses=_ERR)
+def refresh(body: schemas.RefreshIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
+    """Rotate a refresh token: the old one stops working, a reused one ends the login."""
+    return service.refresh(session, token=body.refresh_token, settings=settings, now=now)
+
+
+@router.post("/logout", status_code=204, responses=_ERR)
+def logout(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep,
+    body: schemas.RefreshIn | None = None, everywhere: bool = False,
+) -> Response:
+    """Revoke the given refresh token's login, or every login of the user (`everywhere=true`)."""
+    service.logout(session, user=user, token=body.refresh_token if body else None, everywhere=everywhere,
+                   settings=settings, now=now)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserPublic, responses=_ERR)
+def me(user: CurrentUser) -> Any:
+    """The signed-in user."""
+    return user
+
+
+@accounts_router.post("", status_code=201, response_model=schemas.ServiceAccountCreated,
+                      responses={**_ERR, 403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}})
+def create_service_account(
+    body: schemas.ServiceAccountCreate, user: AdminUser, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> Any:
+    """Create a service account for an integration; its API key is shown only in this response."""
+    record, key = service.create_service_account(
+        session, actor=user, name=body.name, full_name=body.full_name, scopes=body.scopes,
+        expires_at=body.expires_at, settings=settings, now=now,
+    )
+    return json_response(
+        {"id": record.id, "user_id": record.user_id, "name": record.name, "scopes": record.scopes,
+         "expires_at": record.expires_at, "api_key": key},
+        status_code=201,
+    )
+
+
+@accounts_router.get("", response_model=list[schemas.ApiKeyPublic], responses=_ERR)
+def list_service_accounts(user: AdminUser, session: SessionDep) -> Any:
+    """API keys of all service accounts (never the keys themselves)."""
+    cols = [ApiKey.id, ApiKey.user_id, ApiKey.name, ApiKey.prefix, ApiKey.scopes, ApiKey.created_at,
+            ApiKey.expires_at, ApiKey.revoked_at, ApiKey.last_used_at]
+    rows = session.execute(select(*cols).order_by(col(ApiKey.id))).mappings().all()
+    return json_response([dict(r) for r in rows])
+
+
+@accounts_router.delete("/{key_id}", status_code=204, responses={**_ERR, 404: {"model": ErrorEnvelope}})
+def revoke_service_account(key_id: int, user: AdminUser, session: SessionDep, now: NowDep) -> Response:
+    """Revoke an API key; requests with it are refused from now on."""
+    service.revoke_api_key(session, actor=user, key_id=key_id, now=now)
+    return Response(status_code=204)

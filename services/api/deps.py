@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session, select
+
+from api.security import decode_access_token, hash_token
+from duban.clock import Clock, get_clock
+from duban.db import session_scope
+from duban.errors import Forbidden, Unauthorized
+from duban.models import ApiKey, Role, User
+from duban.settings import Settings, get_settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def default_session_factory() -> AbstractContextManager[Session]:
+    return session_scope()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Opens and closes; the service commits (see STYLE: commit before the response)."""
+    factory: SessionFactory = getattr(request.app.state, "session_factory", default_session_factory)
+    with factory() as session:
+        yield session
+
+
+def clock_dep(request: Request) -> Clock:
+    return getattr(request.app.state, "clock", None) or get_clock()
+
+
+def now_dep(clock: Annotated[Clock, Depends(clock_dep)]) -> datetime:
+    return clock.now()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(clock_dep)]
+NowDep = Annotated[datetime, Depends(now_dep)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def _user_from_api_key(session: Session, key: str, settings: Settings, now: datetime) -> User:
+    record = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(key, settings))).first()
+    if record is None or record.revoked_at is not None or (record.expires_at and record.expires_at <= now):
+        raise Unauthorized("API 密钥无效、已过期或已吊销", code="auth.invalid_api_key")
+    user = session.get(User, record.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("服务账号已停用", code="auth.user_disabled")
+    user.__dict__["api_scopes"] = frozenset(record.scopes)
+    return user
+
+
+def get_current_user(
+    request: Request, session: SessionDep, token: TokenDep, settings: SettingsDep, now: NowDep
+) -> User:
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        user = _user_from_api_key(session, api_key, settings, now)
+    else:
+        if not token:
+            raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        claims = decode_access_token(token, settings=settings, now=now)
+        try:
+            user_id = int(claims["sub"])
+        except (TypeError, ValueError) as exc:
+            raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
+        if claims.get("gen") != user.token_generation:
+            raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+    request.state.user_id = user.id
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def api_scopes(user: User) -> frozenset[str]:
+    return user.__dict__.get("api_scopes", frozenset())
+
+
+def require_roles(*roles: str, scope: str | None = None) -> Callable[[User], User]:
+    """A dependency that admits users holding any of `roles`, or service accounts with `scope`."""
+
+    def dependency(user: CurrentUser) -> User:
+        if user.is_service_account:
+            if scope is not None and scope in api_scopes(user):
+                return user
+        elif user.has_role(*roles):
+            return user
+        raise Forbidden(details={"required_roles": list(roles), "required_scope": scope})
+
+    dependency.__name__ = f"require_{'_'.join(roles) or 'none'}"
+    return dependency
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+OfficeUser = Annotated[User, Depends(require_roles(Role.office, Role.admin, scope="tasks:write"))]
+Reader = Annotated[
+    User,
+    Depends(require_roles(Role.admin, Role.office, Role.leader, Role.viewer, Role.unit_head, Role.unit_staff,
+                          scope="tasks:read")),
+]
+ReadAllUser = Annotated[
+    User, Depends(require_roles(Role.admin, Role.office, Role.leader, Role.viewer, scope="tasks:read"))
+]
+UnitActor = Annotated[User, Depends(require_roles(Role.unit_head, Role.office, Role.admin, scope="tasks:write"))]
+UnitWriter = Annotated[
+    User, Depends(require_roles(Role.unit_head, Role.unit_staff, Role.office, Role.admin, scope="tasks:write"))
+]
+LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.office, Role.admin))]
+UserManager = Annotated[User, Depends(require_roles(Role.admin, Role.unit_head, scope="users:manage"))]

@@ -1,0 +1,50 @@
+"""Fast JSON responses and ETag handling shared by every resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from duban.errors import PreconditionFailed
+
+_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, set | frozenset):
+        return sorted(obj)
+    raise TypeError(type(obj).__name__)
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_default, option=_OPTS)
+
+
+def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONBytes:
+    return JSONBytes(content, status_code=status_code, headers=headers)
+
+
+def etag_of(kind: str, entity_id: Any, version: int) -> str:
+    return f'W/"{kind}-{entity_id}-{version}"'
+
+
+def check_if_match(request: Request, *, kind: str, entity_id: Any, version: int) -> None:
+    """Lost-update protection: when the client names the version it edited, it must still be current."""
+    header = request.headers.get("if-match")
+    if not header or header.strip() == "*":
+        return
+    current = etag_of(kind, entity_id, version)
+    candidates = {c.strip() for c in header.split(",")}
+    # Accept strong and weak forms of the same tag.
+    if current in candidates or current.removeprefix("W/") in candidates:
+        return
+    raise PreconditionFailed(details={"current_etag": current})

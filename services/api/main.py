@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+
+from api.context import current_request_id
+from api.deps import get_current_user
+from api.errors import install_exception_handlers
+from api.idempotency import IdempotencyMiddleware
+from api.middleware import RequestContextMiddleware
+from duban.logging import configure_logging
+from duban.settings import get_settings
+
+log = logging.getLogger("duban.api")
+
+# Resource routers under /api/v1 behind authentication: (module, attribute). A module that
+# does not exist yet is skipped, so resource packages can land one at a time.
+AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
+    ("api.unit.router", "router"),
+    ("api.unit.router", "groups_router"),
+    ("api.unit.router", "aliases_router"),
+    ("api.user.router", "router"),
+    ("api.auth.router", "accounts_router"),
+    ("api.plan.router", "router"),
+    ("api.task.router", "router"),
+    ("api.assignment.router", "router"),
+    ("api.report.router", "router"),
+    ("api.indicator.router", "router"),
+    ("api.extension.router", "router"),
+    ("api.instruction.router", "router"),
+    ("api.attachment.router", "router"),
+    ("api.audit.router", "router"),
+    ("api.webhook.router", "router"),
+    ("api.notification.router", "router"),
+    ("api.notification.router", "policy_router"),
+    ("api.notification.router", "delivery_router"),
+    ("api.stats.router", "router"),
+    ("api.bulletin.router", "router"),
+    ("api.assessment.router", "router"),
+]
+# Mounted without the blanket authentication dependency (they authenticate themselves or not at all).
+PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
+    ("api.auth.router", "router", "/api/v1"),
+    ("api.ops.router", "router", ""),
+    ("api.board.router", "router", ""),
+    ("api.board.router", "api_router", "/api/v1"),
+]
+
+
+def _unique_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _load(module: str, attr: str) -> APIRouter | None:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(mod, attr, None)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, current_request_id)
+    app = FastAPI(
+        title="Duban 督办 API",
+        version="1.0.0",
+        description="行动计划任务督办系统：计划、任务、交办、进展、催办、通报与考核。",
+        generate_unique_id_function=_unique_id,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    install_exception_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(get_current_user)])
+    for module, attr in AUTHENTICATED_ROUTERS:
+        router = _load(module, attr)
+        if router is not None:
+            v1.include_router(router)
+    app.include_router(v1)
+    for module, attr, prefix in PUBLIC_ROUTERS:
+        router = _load(module, attr)
+        if router is not None:
+            app.include_router(router, prefix=prefix)
+    _install_webhook_docs(app)
+    return app
+
+
+def _install_webhook_docs(app: FastAPI) -> None:
+    """Document every outgoing event (the OA integrators' contract) in the same OpenAPI file."""
+    from duban.events import EVENT_TYPES
+
+    for event_type, model in sorted(EVENT_TYPES.items()):
+        envelope: Any = _envelope_for(event_type, model)
+
+        def receiver(body: Any) -> None:
+            return None
+
+        # Set after definition: `from __future__ import annotations` would leave a string here.
+        receiver.__annotations__ = {"body": envelope, "return": None}
+        receiver.__doc__ = f"Duban 推送的 `{event_type}` 事件（Standard Webhooks 签名）。"
+        app.webhooks.post(event_type, name=event_type, operation_id=f"webhook-{event_type}")(receiver)
+
+
+def _envelope_for(event_type: str, model: Any) -> Any:
+    from datetime import datetime
+    from typing import Literal
+
+    from pydantic import create_model
+
+    name = "".join(p.capitalize() for p in event_type.replace(".", "_").split("_")) + "Webhook"
+    return create_model(name, type=(Literal[event_type], ...), timestamp=(datetime, ...), data=(model, ...))

@@ -1,0 +1,92 @@
+"""Keyset (cursor) pagination over lean column selects."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from duban.errors import Unprocessable
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = orjson.dumps([v.isoformat() if isinstance(v, date | datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, n: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = orjson.loads(raw)
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise Unprocessable("分页游标无效", code="pagination.invalid_cursor") from exc
+    if not isinstance(values, list) or len(values) != n:
+        raise Unprocessable("分页游标无效", code="pagination.invalid_cursor")
+    return values
+
+
+def _coerce(value: Any, column: ColumnElement[Any]) -> Any:
+    if value is None:
+        return None
+    try:
+        py = column.type.python_type
+    except NotImplementedError:
+        return value
+    try:
+        if py is datetime and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if py is date and isinstance(value, str):
+            return date.fromisoformat(value)
+        if py is int and not isinstance(value, int):
+            return int(value)
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable("分页游标无效", code="pagination.invalid_cursor") from exc
+    return value
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    order: Sequence[tuple[ColumnElement[Any], str]],
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """Run `stmt` ordered by `order` (non-null columns, the last one unique, e.g. the id).
+
+    Returns {"items": [row mappings], "next_cursor": ...}; rows go to the client as they come
+    from the driver, with no ORM objects and no per-row Python validation.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    keys = [c for c, _ in order]
+    if cursor:
+        values = [_coerce(v, c) for v, c in zip(decode_cursor(cursor, len(order)), keys, strict=True)]
+        clauses = []
+        for i, (col, direction) in enumerate(order):
+            eqs = [keys[j] == values[j] for j in range(i)]
+            cmp = col > values[i] if direction == "asc" else col < values[i]
+            clauses.append(and_(*eqs, cmp))
+        stmt = stmt.where(or_(*clauses))
+    stmt = stmt.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in order]).limit(limit + 1)
+    rows = session.execute(stmt).mappings().all()
+    items = [dict(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last[c.key] for c in keys])  # type: ignore[attr-defined]
+    return {"items": items, "next_cursor": next_cursor}

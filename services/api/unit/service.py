@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.audit import service as audit
+from duban.errors import Conflict, NotFound, Unprocessable
+from duban.models import Assignment, Unit, UnitAlias, UnitGroup, UnitGroupMember, UnitKind, User
+
+UNIT_COLUMNS = (Unit.id, Unit.name, Unit.short_name, Unit.kind, Unit.parent_id, Unit.code, Unit.contact_email,
+                Unit.is_active, Unit.external_id, Unit.version, Unit.created_at, Unit.updated_at)
+
+# The groups every county plan names; created on first use.
+DEFAULT_GROUPS = {"各镇街": [UnitKind.town, UnitKind.street], "各镇（街道）": [UnitKind.town, UnitKind.street]}
+
+
+def visible_units(user: User) -> Select[Any]:
+    # The unit directory is reference data every signed-in user may read (a unit must see who
+    # leads its task); what is scoped is the work: assignments, reports, attachments.
+    return select(*UNIT_COLUMNS)
+
+
+def get(session: Session, *, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("单位不存在", code="unit.not_found")
+    return unit
+
+
+def _check_parent(session: Session, unit_id: int | None, parent_id: int | None) -> None:
+    if parent_id is None:
+        return
+    if parent_id == unit_id or session.get(Unit, parent_id) is None:
+        raise Unprocessable("上级单位无效", code="unit.invalid_parent", details={"parent_id": parent_id})
+
+
+def _flush_unique(session: Session, what: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"{what}已存在（名称、编码或外部编号重复）", code="unit.duplicate") from exc
+
+
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Unit:
+    _check_parent(session, None, data.get("parent_id"))
+    external_id = data.get("external_id")
+    if external_id:
+        existing = session.exec(select(Unit).where(Unit.external_id == external_id)).first()
+        if existing is not None:
+            # An integration re-sending its object updates it instead of duplicating it.
+            return update(session, actor=actor, unit=existing, changes=data, now=now)
+    unit = Unit.model_validate({**data, "created_at": now, "updated_at": now})
+    session.add(unit)
+    _flush_unique(session, "单位")
+    audit.record(session, actor=actor, action="unit.create", entity_type="unit", entity_id=unit.id,
+                 after=audit.snapshot(unit), now=now)
+    session.commit()
+    return unit
+
+
+def update(session: Session, *, actor: User, unit: Unit, changes: dict[str, Any], now: datetime) -> Unit:
+    before = audit.snapshot(unit)
+    if "parent_id" in changes:
+        _check_parent(session, unit.id, changes["parent_id"])
+    for key, value in changes.items():
+        if key != "external_id":
+            setattr(unit, key, value)
+    unit.version += 1
+    unit.updated_at = now
+    _flush_unique(session, "单位")
+    audit.record(session, actor=actor, action="unit.update", entity_type="unit", entity_id=unit.id,
+                 before=before, after=audit.snapshot(unit), now=now)
+    session.commit()
+    return unit
+
+
+def remove(session: Session, *, actor: User, unit: Unit, now: datetime) -> None:
+    used = session.exec(select(Assignment.id).where(Assignment.unit_id == unit.id).limit(1)).first()
+    if used is not None:
+        raise Conflict("该单位已有交办任务，只能停用不能删除", code="unit.in_use")
+    before = audit.snapshot(unit)
+    session.delete(unit)
+    audit.record(session, actor=actor, action="unit.delete", entity_type="unit", entity_id=unit.id, before=before, now=now)
+    session.commit()
+
+
+def resolve_group_units(session: Session, *, group: UnitGroup) -> list[int]:
+    """Explicit members plus every active unit of the group's kinds, in one query."""
+    stmt = select(Unit.id).where(
+        col(Unit.is_active).is_(True),
+        or_(
+            col(Unit.id).in_(select(UnitGroupMember.unit_id).where(UnitGroupMember.group_id == group.id)),
+            col(Unit.kind).in_(group.member_kinds or ["__none__"]),
+        ),
+    ).order_by(col(Unit.id))
+    return list(session.exec(stmt).all())
+
+
+def group_public(session: Session, group: UnitGroup) -> dict[str, Any]:
+    members = list(session.exec(select(UnitGroupMember.unit_id).where(UnitGroupMember.group_id == group.id)
+                                .order_by(col(UnitGroupMember.unit_id))).all())
+    return {"id": group.id, "name": group.name, "description": group.description, "member_kinds": group.member_kinds,
+            "version": group.version, "member_ids": members, "resolved_unit_ids": resolve_group_units(session, group=group)}
+
+
+def _set_members(session: Session, group: UnitGroup, member_ids: Sequence[int]) -> None:
+    ids = sorted(set(member_ids))
+    if ids:
+        found = set(session.exec(select(Unit.id).where(col(Unit.id).in_(ids))).all())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise Unprocessable("成员单位不存在", code="unit_group.unknown_members", details={"missing": missing})
+    session.execute(delete(UnitGroupMember).where(col(UnitGroupMember.group_id) == group.id))
+    session.add_all(UnitGroupMember(group_id=group.id or 0, unit_id=i) for i in ids)
+
+
+def create_group(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> UnitGroup:
+    member_ids = data.pop("member_ids", [])
+    group = UnitGroup.model_validate({**data, "member_kinds": [str(k) for k in data.get("member_kinds", [])]})
+    session.add(group)
+    _flush_unique(session, "单位组")
+    _set_members(session, group, member_ids)
+    audit.record(session, actor=actor, action="unit_group.create", entity_type="unit_group", entity_id=group.id,
+                 after={**audit.snapshot(group), "member_ids": sorted(set(member_ids))}, now=now)
+    session.commit()
+    return group
+
+
+def update_group(session: Session, *, actor: User, group: UnitGroup, changes: dict[str, Any], now: datetime) -> UnitGroup:
+    before = audit.snapshot(group)
+    member_ids = changes.pop("member_ids", None)
+    for key, value in changes.items():
+        setattr(group, key, [str(k) for k in value] if key == "member_kinds" else value)
+    if member_ids is not None:
+        _set_members(session, group, member_ids)
+    group.version += 1
+    group.updated_at = now
+    _flush_unique(session, "单位组")
+    audit.record(session, actor=actor, action="unit_group.update", entity_type="unit_group", entity_id=group.id,
+                 before=before, after=audit.snapshot(group), now=now)
+    session.commit()
+    return group
+
+
+def delete_group(session: Session, *, actor: User, group: UnitGroup, now: datetime) -> None:
+    before = audit.snapshot(group)
+    session.delete(group)
+    audit.record(session, actor=actor, action="unit_group.delete", entity_type="unit_group", entity_id=group.id,
+                 before=before, now=now)
+    session.commit()
+
+
+def ensure_default_groups(session: Session) -> None:
+    """Flushes, never commits: called inside importers and the demo."""
+    for name, kinds in DEFAULT_GROUPS.items():
+        if session.exec(select(UnitGroup.id).where(UnitGroup.name == name)).first() is None:
+            session.add(UnitGroup(name=name, member_kinds=[str(k) for k in kinds]))
+    session.flush()
+
+
+def find_by_name(session: Session, *, name: str) -> Unit | None:
+    """A unit by its name or one of its aliases."""
+    unit = session.exec(select(Unit).where(Unit.name == name)).first()
+    if unit is not None:
+        return unit
+    alias = session.exec(select(UnitAlias).where(UnitAlias.alias == name)).first()
+    return session.get(Unit, alias.unit_id) if alias else None
+
+
+def add_alias(session: Session, *, actor: User, alias: str, unit_id: int, now: datetime) -> UnitAlias:
+    get(session, unit_id=unit_id)
+    if session.exec(select(Unit.id).where(Unit.name == alias)).first() is not None:
+        raise Conflict("别名与已有单位名称相同", code="unit_alias.conflicts_with_unit")
+    row = UnitAlias(alias=alias, unit_id=unit_id)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("别名已存在", code="unit_alias.duplicate") from exc
+    audit.record(session, actor=actor, action="unit_alias.create", entity_type="unit_alias", entity_id=row.id,
+                 after={"alias": alias, "unit_id": unit_id}, now=now)
+    session.commit()
+    return row
+
+
+def delete_alias(session: Session, *, actor: User, alias_id: int, now: datetime) -> None:
+    row = session.get(UnitAlias, alias_id)
+    if row is None:
+        raise NotFound("别名不存在", code="unit_alias.not_found")
+    session.delete(row)
+    audit.record(session, actor=actor, action="unit_alias.delete", entity_type="unit_alias", entity_id=alias_id,
+                 before={"alias": row.alias, "unit_id": row.unit_id}, now=now)
+    session.commit()

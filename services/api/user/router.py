@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import col
+
+from api.deps import CurrentUser, NowDep, SessionDep, UserManager
+from api.errors import ErrorEnvelope
+from api.http import check_if_match, etag_of, json_response
+from api.pagination import Page, paginate
+from api.user import schemas, service
+from duban.models import User
+
+router = APIRouter(prefix="/users", tags=["users"])
+_E = {404: {"model": ErrorEnvelope}}
+_W = {403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+
+
+def _user_response(user: User, status_code: int = 200) -> Response:
+    body = schemas.UserPublic.model_validate(user, from_attributes=True).model_dump(mode="json")
+    return json_response(body, status_code, headers={"ETag": etag_of("user", user.id, user.version)})
+
+
+@router.get("", response_model=Page[schemas.UserPublic])
+def list_users(
+    user: CurrentUser, session: SessionDep,
+    unit_id: int | None = None,
+    is_active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> Any:
+    """Users the caller may see: everyone for county-wide roles, the own unit otherwise."""
+    stmt = service.visible_users(user)
+    if unit_id is not None:
+        stmt = stmt.where(User.unit_id == unit_id)
+    if is_active is not None:
+        stmt = stmt.where(col(User.is_active).is_(is_active))
+    if q:
+        stmt = stmt.where(col(User.username).contains(q, autoescape=True) | col(User.full_name).contains(q, autoescape=True))
+    return json_response(paginate(session, stmt, order=[(col(User.id), "asc")], limit=limit, cursor=cursor))
+
+
+@router.post("", status_code=201, response_model=schemas.UserPublic, responses=_W)
+def create_user(body: schemas.UserCreate, user: UserManager, session: SessionDep, now: NowDep) -> Any:
+    """Create a user (admins: anyone; unit heads: staff of their own unit)."""
+    created = service.create(session, actor=user, data=body.model_dump(), now=now)
+    return _user_response(created, 201)
+
+
+@router.post("/me/password", status_code=204, responses={401: {"model": ErrorEnvelope}})
+def change_my_password(body: schemas.PasswordChange, user: CurrentUser, session: SessionDep, now: NowDep) -> Response:
+    """Change the signed-in user's password; every other session of the user ends."""
+    service.change_password(session, user=user, current=body.current_password, new=body.new_password, now=now)
+    return Response(status_code=204)
+
+
+@router.get("/{user_id}", response_model=schemas.UserPublic, responses=_E)
+def get_user(user_id: int, user: CurrentUser, session: SessionDep) -> Any:
+    """One user, if visible to the caller."""
+    return _user_response(service.get_visible(session, viewer=user, user_id=user_id))
+
+
+@router.patch("/{user_id}", response_model=schemas.UserPublic, responses={**_E, **_W, 412: {"model": ErrorEnvelope}})
+def update_user(
+    user_id: int, body: schemas.UserUpdate, request: Request, user: UserManager, session: SessionDep, now: NowDep
+) -> Any:
+    """Change a user; disabling one ends their sessions on the next request."""
+    target = service.get_visible(session, viewer=user, user_id=user_id)
+    check_if_match(request, kind="user", entity_id=target.id, version=target.version)
+    updated = service.update(session, actor=user, user=target, changes=body.model_dump(exclude_unset=True), now=now)
+    return _user_response(updated)

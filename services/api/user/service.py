@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.audit import service as audit
+from api.security import hash_password, verify_password
+from duban.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from duban.models import Role, Unit, User
+
+USER_COLUMNS = (User.id, User.username, User.full_name, User.email, User.phone, User.unit_id, User.is_active,
+                User.roles, User.is_service_account, User.last_login_at, User.external_id, User.version,
+                User.created_at, User.updated_at)
+UNIT_ROLES = {Role.unit_head, Role.unit_staff}
+
+
+def visible_users(user: User) -> Select[Any]:
+    stmt = select(*USER_COLUMNS)
+    if user.reads_all:
+        return stmt
+    # Unit users see the people of their own unit only.
+    return stmt.where(User.unit_id == (user.unit_id if user.unit_id is not None else -1))
+
+
+def get_visible(session: Session, *, viewer: User, user_id: int) -> User:
+    found = session.exec(select(User).where(User.id == user_id)).first()
+    if found is None or not (viewer.reads_all or (viewer.unit_id is not None and found.unit_id == viewer.unit_id)):
+        raise NotFound("用户不存在", code="user.not_found")
+    return found
+
+
+def _authorize_manage(actor: User, *, unit_id: int | None, roles: list[str]) -> None:
+    """Admins manage everyone; a unit head manages unit staff of their own unit only."""
+    if actor.has_role(Role.admin):
+        return
+    if actor.has_role(Role.unit_head) and actor.unit_id is not None and unit_id == actor.unit_id and set(roles) <= {
+        Role.unit_staff
+    }:
+        return
+    raise Forbidden("只能管理本单位的工作人员账号", code="user.manage_forbidden")
+
+
+def _check_unit(session: Session, unit_id: int | None, roles: list[str]) -> None:
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise Unprocessable("所属单位不存在", code="user.unknown_unit", details={"unit_id": unit_id})
+    if unit_id is None and UNIT_ROLES & set(roles):
+        raise Unprocessable("单位角色必须指定所属单位", code="user.unit_required")
+
+
+def create(session: Session, *, actor: User | None, data: dict[str, Any], now: datetime) -> User:
+    roles = [str(r) for r in data.pop("roles")]
+    if actor is not None:
+        _authorize_manage(actor, unit_id=data.get("unit_id"), roles=roles)
+    _check_unit(session, data.get("unit_id"), roles)
+    password = data.pop("password")
+    user = User.model_validate({**data, "roles": roles, "password_hash": hash_password(password),
+                                "created_at": now, "updated_at": now})
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("用户名或外部编号已存在", code="user.duplicate") from exc
+    audit.record(session, actor=actor, action="user.create", entity_type="user", entity_id=user.id,
+                 after=audit.snapshot(user), now=now)
+    session.commit()
+    return user
+
+
+def update(session: Session, *, actor: User, user: User, changes: dict[str, Any], now: datetime) -> User:
+    roles = [str(r) for r in changes.get("roles") or user.roles]
+    _authorize_manage(actor, unit_id=user.unit_id, roles=user.roles)
+    _authorize_manage(actor, unit_id=changes.get("unit_id", user.unit_id), roles=roles)
+    if actor.id == user.id and changes.get("is_active") is False:
+        raise Conflict("不能停用自己的账号", code="user.cannot_disable_self")
+    _check_unit(session, changes.get("unit_id", user.unit_id), roles)
+    before = audit.snapshot(user)
+    password = changes.pop("password", None)
+    if "roles" in changes:
+        changes["roles"] = roles
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if password:
+        user.password_hash = hash_password(password)
+    if password or changes.get("is_active") is False or "roles" in changes:
+        # Outstanding access tokens carry the old roles or the old password's trust: end them.
+        user.token_generation += 1
+    user.version += 1
+    user.updated_at = now
+    audit.record(session, actor=actor, action="user.update", entity_type="user", entity_id=user.id,
+                 before=before, after=audit.snapshot(user), now=now)
+    session.commit()
+    return user
+
+
+def change_password(session: Session, *, user: User, current: str, new: str, now: datetime) -> None:
+    if not verify_password(current, user.password_hash):
+        raise Unauthorized("当前密码不正确", code="auth.invalid_credentials")
+    user.password_hash = hash_password(new)
+    user.token_generation += 1
+    user.version += 1
+    user.updated_at = now
+    audit.record(session, actor=user, action="user.change_password", entity_type="user", entity_id=user.id, now=now)
+    session.commit()
+
+
+def get(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在", code="user.not_found")
+    return user

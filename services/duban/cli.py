@@ -1,0 +1,269 @@
+"""`duban`: the composition root. Imports api/notifier lazily inside commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[tuple[str, ...], Handler] = {}
+
+
+def command(*path: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        _COMMANDS[path] = fn
+        return fn
+
+    return deco
+
+
+def parse_time(value: str) -> datetime:
+    """ISO time; a date alone or a naive time is read in DUBAN_TIMEZONE."""
+    from zoneinfo import ZoneInfo
+
+    from duban.settings import get_settings
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid time {value!r}: use ISO 8601, e.g. 2026-01-05T09:00+08:00") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(get_settings().timezone))
+    return parsed.astimezone(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duban", description="Duban 督办: task supervision for action plans")
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="cmd", required=True)
+    db.add_parser("upgrade", help="migrate to the latest schema").add_argument("revision", nargs="?", default="head")
+    db.add_parser("downgrade", help="migrate down").add_argument("revision", nargs="?", default="-1")
+    db.add_parser("current", help="show the current revision")
+
+    api = sub.add_parser("api", help="serve the REST API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1)
+    api.add_argument("--no-access-log", action="store_true")
+
+    notifier = sub.add_parser("notifier", help="reminders, escalations and deliveries").add_subparsers(
+        dest="cmd", required=True
+    )
+    run = notifier.add_parser("run", help="scan deadlines and deliver the outbox")
+    run.add_argument("--once", action="store_true", help="one scan-and-deliver pass, then exit")
+    run.add_argument("--as-of", type=parse_time, default=None, help="evaluate as if now were TIME")
+    run.add_argument("--dry-run", action="store_true", help="print what would be created and sent; change nothing")
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="cmd", required=True)
+    create = user.add_parser("create", help="create a user")
+    create.add_argument("--username", required=True)
+    create.add_argument("--password", help="omit to generate one (printed once)")
+    create.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    create.add_argument("--unit", help="unit name (created as a department when unknown)")
+    create.add_argument("--full-name")
+    ensure = user.add_parser("ensure-admin", help="create the first admin when there is none (password printed once)")
+    ensure.add_argument("--username", default="admin")
+
+    plan = sub.add_parser("plan", help="plans").add_subparsers(dest="cmd", required=True)
+    imp = plan.add_parser("import", help="import a plan document")
+    imp.add_argument("path")
+    imp.add_argument("--format", default="auto", choices=["auto", "text", "docx", "pdf", "xlsx", "json"])
+    imp.add_argument("--dry-run", action="store_true")
+    imp.add_argument("--json", action="store_true", help="print the plan interchange JSON")
+    exp = plan.add_parser("export", help="export a plan's task breakdown (任务分解表)")
+    exp.add_argument("plan_id", type=int)
+    exp.add_argument("--output", "-o", required=True)
+
+    audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="cmd", required=True)
+    audit.add_parser("verify", help="check the hash chain")
+
+    sub.add_parser("openapi", help="write openapi/openapi.json")
+    demo = sub.add_parser("demo", help="a fresh demo database with the seed plan")
+    demo.add_argument("--database", default=None, help="SQLite file (default: ./demo.db)")
+    return parser
+
+
+@command("db", "upgrade")
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from duban import migrate
+
+    migrate.upgrade(revision=args.revision)
+    print("database upgraded to", args.revision)
+    return 0
+
+
+@command("db", "downgrade")
+def _db_downgrade(args: argparse.Namespace) -> int:
+    from duban import migrate
+
+    migrate.downgrade(revision=args.revision)
+    return 0
+
+
+@command("db", "current")
+def _db_current(args: argparse.Namespace) -> int:
+    from alembic import command as alembic_command
+
+    from duban.migrate import alembic_config
+
+    alembic_command.current(alembic_config())
+    return 0
+
+
+@command("api")
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+@command("notifier", "run")
+def _notifier(args: argparse.Namespace) -> int:
+    from notifier.runner import main as notifier_main
+
+    return notifier_main(once=args.once, as_of=args.as_of, dry_run=args.dry_run)
+
+
+@command("user", "create")
+def _user_create(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from api.user import service as user_service
+    from duban.clock import get_clock
+    from duban.db import session_scope
+    from duban.models import Role, Unit, UnitKind
+
+    valid = {r.value for r in Role}
+    bad = [r for r in args.role if r not in valid]
+    if bad:
+        print(f"unknown role(s): {', '.join(bad)}; choose from {', '.join(sorted(valid))}", file=sys.stderr)
+        return 2
+    password = args.password or secrets.token_urlsafe(12)
+    now = get_clock().now()
+    with session_scope() as session:
+        unit_id = None
+        if args.unit:
+            unit = session.exec(select(Unit).where(Unit.name == args.unit)).first()
+            if unit is None:
+                unit = Unit(name=args.unit, kind=UnitKind.office if "办" in args.unit else UnitKind.department)
+                session.add(unit)
+                session.flush()
+            unit_id = unit.id
+        try:
+            user = user_service.create(
+                session, actor=None,
+                data={"username": args.username, "password": password, "roles": args.role, "unit_id": unit_id,
+                      "full_name": args.full_name},
+                now=now,
+            )
+        except Exception as exc:
+            from duban.errors import DubanError
+
+            if isinstance(exc, DubanError):
+                print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+                return 1
+            raise
+    print(f"created user {user.username} (id {user.id}) roles={','.join(user.roles)}")
+    if not args.password:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+@command("user", "ensure-admin")
+def _user_ensure_admin(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from api.user import service as user_service
+    from duban.clock import get_clock
+    from duban.db import session_scope
+    from duban.models import Role, User
+
+    with session_scope() as session:
+        users = session.exec(select(User).where(User.is_service_account == False)).all()  # noqa: E712
+        if any(Role.admin in u.roles for u in users):
+            print("an admin account exists already")
+            return 0
+        password = secrets.token_urlsafe(12)
+        user_service.create(session, actor=None, data={"username": args.username, "password": password,
+                                                        "roles": [Role.admin], "full_name": "系统管理员"},
+                            now=get_clock().now())
+    print("=" * 60)
+    print(f"first admin created: username {args.username}  password {password}")
+    print("(shown once: sign in at /docs → Authorize, then change it)")
+    print("=" * 60)
+    return 0
+
+
+@command("plan", "import")
+def _plan_import(args: argparse.Namespace) -> int:
+    from api.plan.importing import cli_import
+
+    return cli_import(path=args.path, fmt=args.format, dry_run=args.dry_run, as_json=args.json)
+
+
+@command("plan", "export")
+def _plan_export(args: argparse.Namespace) -> int:
+    from api.plan.importing import cli_export
+
+    return cli_export(plan_id=args.plan_id, output=args.output)
+
+
+@command("audit", "verify")
+def _audit_verify(args: argparse.Namespace) -> int:
+    from api.audit import service as audit
+    from duban.db import session_scope
+
+    with session_scope() as session:
+        result = audit.verify(session)
+    if result.broken_id is None:
+        print(f"audit chain intact: {result.checked} entries")
+        return 0
+    print(f"audit chain BROKEN at entry {result.broken_id}: {result.reason} ({result.checked} entries before it verified)")
+    return 1
+
+
+@command("openapi")
+def _openapi(args: argparse.Namespace) -> int:
+    from api.main import create_app
+    from api.openapi import write
+
+    path = write(create_app())
+    print("wrote", path)
+    return 0
+
+
+@command("demo")
+def _demo(args: argparse.Namespace) -> int:
+    from api.demo import run_demo
+
+    return run_demo(database=args.database)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    key: tuple[str, ...] = (args.group,) + ((args.cmd,) if getattr(args, "cmd", None) else ())
+    handler = _COMMANDS[key]
+    return handler(args)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from duban.models._base import Versioned, json_field, str_enum, utcnow
+from duban.models.plan import UnitRole
+
+
+class AssignmentState(StrEnum):
+    assigned = "assigned"
+    accepted = "accepted"
+    returned = "returned"
+    completion_requested = "completion_requested"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+OPEN_STATES = frozenset(
+    {
+        AssignmentState.assigned,
+        AssignmentState.accepted,
+        AssignmentState.returned,
+        AssignmentState.completion_requested,
+    }
+)
+
+
+class Assignment(Versioned, table=True):
+    __tablename__ = "assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("task_id", "unit_id", "period"),
+        # The unit's work list and the scanner both filter on state and deadline.
+        sa.Index("ix_assignment_unit_id_state_due_date", "unit_id", "state", "due_date"),
+        sa.Index("ix_assignment_state_due_date", "state", "due_date"),
+        sa.Index("ix_assignment_plan_id_state", "plan_id", "state"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    section_id: int | None = Field(default=None, foreign_key="plan_section.id", index=True, ondelete="CASCADE")
+    task_id: int = Field(foreign_key="task.id", index=True, ondelete="CASCADE")
+    # Units with assignments are deactivated, never deleted: their history must stay.
+    unit_id: int = Field(foreign_key="unit.id", ondelete="RESTRICT")
+    role: UnitRole = str_enum(UnitRole)
+    # "" for a one-off task; "2025", "2025-Q2" or "2025-06" for one period of a recurring task.
+    period: str = Field(default="", max_length=10)
+    state: AssignmentState = str_enum(AssignmentState, default=AssignmentState.assigned)
+    # The effective local due date (already moved to a working day) and its end as an instant.
+    due_date: date | None = None
+    due_at: datetime | None = None
+    original_due_date: date | None = None
+    assigned_at: datetime = Field(default_factory=utcnow)
+    accepted_at: datetime | None = None
+    completion_requested_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    percent_done: int = Field(default=0, ge=0, le=100)
+    last_reason: str | None = None
+    extension_count: int = Field(default=0)
+    external_id: str | None = Field(default=None, max_length=100, unique=True)
+
+
+class ProgressReportState(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ProgressReport(Versioned, table=True):
+    __tablename__ = "progress_report"
+    __table_args__ = (
+        sa.UniqueConstraint("assignment_id", "period"),
+        sa.Index("ix_progress_report_unit_id_state", "unit_id", "state"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    unit_id: int = Field(foreign_key="unit.id", ondelete="CASCADE")
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    period: str = Field(max_length=10)
+    period_due_date: date | None = None
+    text: str = Field(default="")
+    percent_done: int = Field(default=0, ge=0, le=100)
+    state: ProgressReportState = str_enum(ProgressReportState, default=ProgressReportState.draft)
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    submitted_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    reviewer_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    review_comment: str | None = None
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+    __table_args__ = (sa.Index("ix_attachment_owner", "owner_type", "owner_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner_type: str = Field(max_length=30)
+    owner_id: int
+    # Denormalised so attachment reads are scoped in SQL like everything else.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=255, unique=True)
+    uploaded_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RequestState(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ExtensionRequest(Versioned, table=True):
+    __tablename__ = "extension_request"
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    unit_id: int = Field(foreign_key="unit.id", index=True, ondelete="CASCADE")
+    requested_due_date: date
+    previous_due_date: date | None = None
+    reason: str
+    state: RequestState = str_enum(RequestState, default=RequestState.pending)
+    requested_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    decided_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    decided_at: datetime | None = None
+    decision_comment: str | None = None
+
+
+class Instruction(Versioned, table=True):
+    """批示: a leader's comment on a task (every unit answers) or on one assignment."""
+
+    __tablename__ = "instruction"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True, ondelete="CASCADE")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    text: str
+    reply_due_date: date | None = None
+
+
+class InstructionReply(SQLModel, table=True):
+    __tablename__ = "instruction_reply"
+    id: int | None = Field(default=None, primary_key=True)
+    instruction_id: int = Field(foreign_key="instruction.id", index=True, ondelete="CASCADE")
+    unit_id: int = Field(foreign_key="unit.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Comment(SQLModel, table=True):
+    __tablename__ = "comment"
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    unit_id: int = Field(foreign_key="unit.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+    meta: dict[str, str] = json_field(default_factory=dict)

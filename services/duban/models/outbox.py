@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from duban.models._base import Versioned, json_field, str_enum, utcnow
+
+
+class OutboxEvent(SQLModel, table=True):
+    """Something that happened and must be told. Written in the transaction that caused it."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (sa.Index("ix_outbox_event_fanned_out_at_id", "fanned_out_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    # Stable message id (webhook-id), also the receivers' de-duplication key.
+    message_id: str = Field(max_length=64, unique=True)
+    type: str = Field(max_length=64, index=True)
+    # Unique: scanning twice, or on two replicas, creates each notice once.
+    dedupe_key: str = Field(max_length=255, unique=True)
+    payload: dict[str, Any] = json_field(default_factory=dict)
+    plan_id: int | None = Field(default=None, index=True)
+    assignment_id: int | None = Field(default=None, index=True)
+    unit_id: int | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Set once the notifier has expanded the event into deliveries.
+    fanned_out_at: datetime | None = None
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"  # dead-lettered after the last attempt
+    skipped = "skipped"
+
+
+class ChannelKind(StrEnum):
+    webhook = "webhook"
+    email = "email"
+    dingtalk = "dingtalk"
+    wecom = "wecom"
+    inbox = "inbox"
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "channel", "target"),
+        sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="outbox_event.id", index=True, ondelete="CASCADE")
+    channel: ChannelKind = str_enum(ChannelKind)
+    # Channel-specific address: "endpoint:12", "user:7", an e-mail address.
+    target: str = Field(max_length=255)
+    recipient_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoint.id", ondelete="CASCADE")
+    status: DeliveryStatus = str_enum(DeliveryStatus, default=DeliveryStatus.pending)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "delivery_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True, ondelete="CASCADE")
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    succeeded: bool
+    status_code: int | None = None
+    response_excerpt: str | None = Field(default=None, max_length=2048)
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class Notification(SQLModel, table=True):
+    """The in-app inbox."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "event_id"),
+        sa.Index("ix_notification_user_id_read_at", "user_id", "read_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    event_id: int = Field(foreign_key="outbox_event.id", index=True, ondelete="CASCADE")
+    type: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    body: str
+    link: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None
+
+
+class EndpointKind(StrEnum):
+    webhook = "webhook"
+    dingtalk = "dingtalk"
+    wecom = "wecom"
+
+
+class WebhookEndpoint(Versioned, table=True):
+    __tablename__ = "webhook_endpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: EndpointKind = str_enum(EndpointKind, default=EndpointKind.webhook)
+    url: str = Field(max_length=1000)
+    description: str | None = Field(default=None, max_length=300)
+    # Signing secret (whsec_… for webhooks, SEC… for DingTalk). It must be usable to sign,
+    # so it is kept, and shown only once on creation.
+    secret: str | None = Field(default=None, max_length=200)
+    event_types: list[str] = json_field(default_factory=list)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True, ondelete="CASCADE")
+    plan_id: int | None = Field(default=None, foreign_key="plan.id", index=True, ondelete="CASCADE")
+    is_active: bool = Field(default=True)
+    rate_limit_per_minute: int = Field(default=60)
+
+
+class NotificationPolicy(Versioned, table=True):
+    """Per-plan reminder and escalation policy; plan_id NULL holds the office-wide default."""
+
+    __tablename__ = "notification_policy"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int | None = Field(default=None, foreign_key="plan.id", unique=True, ondelete="CASCADE")
+    config: dict[str, Any] = json_field(default_factory=dict)
+
+
+class ScanRun(SQLModel, table=True):
+    __tablename__ = "scan_run"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime
+    as_of: datetime
+    duration_ms: int
+    created: int

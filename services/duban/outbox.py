@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session
+
+from duban.events import EventData
+from duban.models import OutboxEvent
+
+
+def enqueue(
+    session: Session,
+    *,
+    event: EventData,
+    dedupe_key: str | None = None,
+    now: datetime,
+    plan_id: int | None = None,
+    assignment_id: int | None = None,
+    unit_id: int | None = None,
+) -> OutboxEvent:
+    """Add an outbox row to the caller's transaction; the caller commits (or rolls back) both.
+
+    Events caused by a request use a fresh key (each is a new fact); scanner notices pass a
+    deterministic key so that a repeated scan inserts nothing.
+    """
+    message_id = f"msg_{uuid.uuid4().hex}"
+    row = OutboxEvent(
+        message_id=message_id,
+        type=event.type,
+        dedupe_key=dedupe_key or f"{event.type}:{message_id}",
+        payload={"type": event.type, "timestamp": now.isoformat(), "data": event.model_dump(mode="json")},
+        plan_id=plan_id,
+        assignment_id=assignment_id,
+        unit_id=unit_id,
+        created_at=now,
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore")
+
+    # --- general
+    environment: str = "development"
+    database_url: str = "sqlite:///./duban.db"
+    secret_key: str = PLACEHOLDER_SECRET
+    timezone: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # --- auth
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "duban"
+    jwt_audience: str = "duban-api"
+    access_token_minutes: int = 30
+    refresh_token_days: int = 14
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+
+    # --- storage
+    storage_dir: Path = Path("./var/attachments")
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    # --- notifier
+    webhook_allow_private: bool = False
+    notifier_poll_seconds: float = 10.0
+    notifier_batch_size: int = 100
+    notifier_lease_seconds: int = 120
+    notifier_max_attempts: int = 8
+    notifier_http_timeout_seconds: float = 10.0
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "duban@localhost"
+    dingtalk_base_url: str = "https://oapi.dingtalk.com/robot/send"
+    wecom_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment not in ("development", "test") and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("DUBAN_SECRET_KEY must be set outside development")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
