@@ -1,0 +1,292 @@
+"""Tabular plans (任务分解表, flattened tables, Word tables): rows → sections and tasks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from .dates import find_recurrence, parse_due_cell
+from .interchange import ImportWarning, Recurrence, SectionDoc, TargetDoc, TaskDoc
+from .notes import check_task_units, note
+from .quantities import targets_in
+from .units import is_territorial, split_units
+
+# Header text (spaces removed) → row field.
+HEADER_FIELDS: dict[str, str] = {
+    "序号": "code",
+    "编号": "code",
+    "上级序号": "parent",
+    "重点任务": "section",
+    "任务类别": "section",
+    "改革举措": "title",
+    "具体任务": "title",
+    "工作任务": "title",
+    "任务名称": "title",
+    "主要任务": "title",
+    "工作事项": "title",
+    "任务": "title",
+    "任务描述": "description",
+    "主要内容": "description",
+    "具体内容": "description",
+    "工作内容": "description",
+    "任务内容": "description",
+    "具体措施": "description",
+    "工作措施": "description",
+    "责任单位": "units_first",
+    "责任部门": "units_first",
+    "指导部门": "units_first",
+    "负责单位": "units_first",
+    "牵头单位": "lead",
+    "牵头部门": "lead",
+    "配合单位": "co",
+    "配合部门": "co",
+    "协办单位": "co",
+    "落实单位": "implementing",
+    "单位": "unit",
+    "单位名称": "unit",
+    "角色": "role",
+    "单位类别": "role",
+    "单位角色": "role",
+    "完成时限": "due",
+    "完成时间": "due",
+    "时间节点": "due",
+    "时限": "due",
+    "周期": "recurrence",
+    "目标": "targets",
+    "目标任务": "targets",
+    "原文行号": "source_line",
+}
+_SECTION_LABEL = re.compile(
+    r"^\s*(?:[(（](?P<c1>[一二三四五六七八九十百零〇\d]+)[)）]|(?P<c2>[一二三四五六七八九十百零〇]+)、)\s*(?P<title>.*)$"
+)
+_DECLARED = re.compile(r"[(（]共(?P<n>\d+)项[)）]\s*$")
+_RECURRENCE_LABELS: dict[str, Recurrence] = {
+    "每年": "annual",
+    "annual": "annual",
+    "每季度": "quarterly",
+    "quarterly": "quarterly",
+    "每月": "monthly",
+    "monthly": "monthly",
+}
+ROLE_LABELS = {"lead": "牵头", "co": "配合", "implementing": "落实"}
+
+
+def header_field(text: str) -> str | None:
+    return HEADER_FIELDS.get(re.sub(r"\s+", "", text))
+
+
+@dataclass(slots=True)
+class Row:
+    line: int | None = None
+    section: str = ""
+    code: str = ""
+    parent: str = ""
+    title: str = ""
+    description: str = ""
+    units_first: str = ""
+    lead: str = ""
+    co: str = ""
+    implementing: str = ""
+    unit: str = ""
+    role: str = ""
+    due: date | str | None = None
+    recurrence: str = ""
+    targets: str = ""
+    source_line: int | None = None
+    extras: list[tuple[str, str]] = field(default_factory=list)
+
+
+def row_from_cells(headers: list[str], cells: list[object], *, line: int | None) -> Row:
+    row = Row(line=line)
+    for header, cell in zip(headers, cells, strict=False):
+        key = header_field(header)
+        if isinstance(cell, datetime):
+            cell = cell.date()
+        if key == "due" and isinstance(cell, date):
+            row.due = cell
+            continue
+        if key == "source_line":
+            try:
+                row.source_line = int(str(cell)) if cell not in (None, "") else None
+            except ValueError:
+                row.source_line = None
+            continue
+        value = "" if cell is None else str(cell).strip()
+        if isinstance(cell, float) and cell.is_integer():
+            value = str(int(cell))
+        if key is None:
+            if value:
+                row.extras.append((re.sub(r"\s+", "", header), value))
+        elif key == "due":
+            row.due = value or None
+        else:
+            setattr(row, key, value)
+    return row
+
+
+def parse_section_label(label: str) -> tuple[str, str, int | None]:
+    """ "（一）实施…" / "一、知识产权保护方面（共5项）" → (code, title, declared task count)."""
+    text = label.strip()
+    declared = None
+    m = _DECLARED.search(text)
+    if m is not None:
+        declared = int(m.group("n"))
+        text = text[: m.start()].rstrip()
+    m = _SECTION_LABEL.match(text)
+    if m is None:
+        return "", text, declared
+    return (m.group("c1") or m.group("c2") or ""), m.group("title").strip(), declared
+
+
+def format_section_label(section: SectionDoc) -> str:
+    return f"（{section.code}）{section.title}" if section.code else section.title
+
+
+@dataclass(slots=True)
+class _Building:
+    section: SectionDoc
+    declared: int | None
+    line: int | None
+
+
+def build_sections(
+    rows: list[Row],
+    *,
+    issued_on: date | None,
+    default_due: date | None,
+    warnings: list[ImportWarning],
+    structured_targets: dict[tuple[str, str, str], list[TargetDoc]] | None = None,
+) -> list[SectionDoc]:
+    sections: list[_Building] = []
+    current_label: str | None = None
+    task: TaskDoc | None = None
+    task_key: tuple[str, str, str] | None = None
+    parents: dict[tuple[int, str], TaskDoc] = {}
+    due_seen: dict[int, bool] = {}
+
+    for row in rows:
+        if not sections or (row.section and row.section != current_label):
+            code, title, declared = parse_section_label(row.section)
+            sections.append(_Building(SectionDoc(code=code, title=title), declared, row.line))
+            current_label = row.section
+            task, task_key = None, None
+        building = sections[-1]
+        if not (
+            row.code or row.title or row.unit or row.lead or row.co or row.units_first or row.implementing
+        ):
+            continue
+        key = (row.parent, row.code, row.title)
+        continues = task is not None and (key == task_key or (not row.code and not row.title))
+        if not continues:
+            task = TaskDoc(
+                code=row.code,
+                title=row.title or row.description[:40],
+                description=row.description,
+                source_line=row.source_line if row.source_line is not None else row.line,
+            )
+            if row.extras:
+                extra = "\n".join(f"{k}：{v}" for k, v in row.extras)
+                task.description = f"{task.description}\n{extra}".strip()
+            task_key = key
+            due_seen[id(task)] = False
+            parent = parents.get((len(sections), row.parent)) if row.parent else None
+            if parent is not None:
+                parent.subtasks.append(task)
+            else:
+                building.section.tasks.append(task)
+                parents[(len(sections), row.code)] = task
+        assert task is not None
+        _add_units(task, row)
+        if row.due is not None and not due_seen[id(task)]:
+            due_seen[id(task)] = True
+            if isinstance(row.due, date):
+                task.due = row.due
+            else:
+                task.due, understood = parse_due_cell(row.due, issued_on=issued_on)
+                if not understood:
+                    warnings.append(
+                        note(
+                            "deadline.ambiguous",
+                            f"完成时限“{row.due}”无法换算为具体日期，请人工确定",
+                            line=row.line,
+                            text=row.due,
+                        )
+                    )
+        if row.recurrence and task.recurrence is None:
+            task.recurrence = _RECURRENCE_LABELS.get(row.recurrence)
+        if row.targets and not task.targets and structured_targets is None:
+            task.targets = targets_in(row.targets, default_due=task.due or default_due, issued_on=issued_on)
+
+    out: list[SectionDoc] = []
+    for building in sections:
+        for t in _walk(building.section.tasks):
+            if not due_seen.get(id(t)) and t.due is None:
+                t.due = default_due
+            if t.recurrence is None and structured_targets is None:
+                t.recurrence = find_recurrence(f"{t.title}{t.description}")
+        if structured_targets is not None:
+            label = format_section_label(building.section)
+            for t, parent_code in _walk_with_parent(building.section.tasks):
+                t.targets = list(structured_targets.get((label, parent_code, t.code), []))
+        for t in building.section.tasks:
+            check_task_units(t, warnings)
+        count = len(building.section.tasks)
+        if building.declared is not None and building.declared != count:
+            warnings.append(
+                note(
+                    "section.count_mismatch",
+                    f"“{building.section.title}”写明共{building.declared}项，实际读取到{count}项，请核对原文是否缺行",
+                    line=building.line,
+                    text=building.section.title,
+                )
+            )
+        if building.section.tasks or building.declared is not None or building.section.title:
+            out.append(building.section)
+    return out
+
+
+def _walk(tasks: list[TaskDoc]) -> list[TaskDoc]:
+    out: list[TaskDoc] = []
+    for t in tasks:
+        out.append(t)
+        out.extend(_walk(t.subtasks))
+    return out
+
+
+def _walk_with_parent(tasks: list[TaskDoc], parent: str = "") -> list[tuple[TaskDoc, str]]:
+    out: list[tuple[TaskDoc, str]] = []
+    for t in tasks:
+        out.append((t, parent))
+        out.extend(_walk_with_parent(t.subtasks, t.code))
+    return out
+
+
+def _append(target: list[str], names: list[str]) -> None:
+    for name in names:
+        if name not in target:
+            target.append(name)
+
+
+def _add_units(task: TaskDoc, row: Row) -> None:
+    _append(task.lead_units, split_units(row.lead))
+    for name in split_units(row.units_first):
+        if not task.lead_units:
+            task.lead_units.append(name)
+        elif name not in task.lead_units:
+            _append(task.implementing_units if is_territorial(name) else task.co_units, [name])
+    for name in split_units(row.co):
+        _append(task.implementing_units if is_territorial(name) else task.co_units, [name])
+    _append(task.implementing_units, split_units(row.implementing))
+    if row.unit:
+        role = row.role.strip()
+        if role in ("牵头", "lead", "牵头单位"):
+            _append(task.lead_units, [row.unit])
+        elif role in ("配合", "co", "配合单位"):
+            _append(task.co_units, [row.unit])
+        elif role in ("落实", "implementing", "落实单位", "实施", "属地"):
+            _append(task.implementing_units, [row.unit])
+        elif not task.lead_units:
+            task.lead_units.append(row.unit)
+        elif row.unit not in task.all_units():
+            _append(task.implementing_units if is_territorial(row.unit) else task.co_units, [row.unit])

@@ -1,0 +1,586 @@
+"""Rule-based reader for plan documents as people write them (行动计划, 实施意见, 工作方案).
+
+The reader is deterministic and never guesses silently: whatever it cannot place becomes an
+ImportWarning. Structure it understands:
+
+- header: title, 文号, issuing office (the signature line before the date), issue date;
+- numbering 一、 / （一） / 1. / （1）; which level holds the tasks is decided per part (一、…),
+  so documents that number tasks straight through across sections read the same as the seed;
+- a flat 一、…三十、 list whose items carry their own unit parenthesis;
+- unnumbered paragraphs holding several tasks, each closed by its own unit parenthesis (国办发〔2018〕128号);
+- clauses that carry to later tasks (下同, 以下均需…落实, 不再列出);
+- the 目标 part(s) → indicators;
+- a table flattened one cell per line (序号 / 改革举措 / … header lines, then one line per cell) and
+  pipe-separated rows (what the .docx reader produces for Word tables).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from .dates import find_deadlines, find_recurrence
+from .interchange import (
+    ImportResult,
+    ImportWarning,
+    IndicatorDoc,
+    Period,
+    PlanDoc,
+    PlanMeta,
+    SectionDoc,
+    TaskDoc,
+)
+from .notes import ambiguous_deadline, check_task_units, note, unplaced
+from .quantities import indicators_in, targets_in
+from .tables import Row, build_sections, header_field, row_from_cells
+from .units import Attribution, paren_spans, parse_attribution
+
+_CN_NUM = "一二三四五六七八九十百零〇"
+_L1 = re.compile(rf"^(?P<code>[{_CN_NUM}]{{1,4}})、\s*")
+_L2 = re.compile(rf"^[(（]\s*(?P<code>[{_CN_NUM}]{{1,4}})\s*[)）]\s*")
+_L3 = re.compile(r"^(?P<code>\d{1,3})(?:[.．](?!\d)|、)\s*")
+_L4 = re.compile(r"^(?:[(（]\s*(?P<code>\d{1,3})\s*[)）]|(?P<circled>[①-⑳]))\s*")
+_DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【(（]\d{4}[〕\]］】)）]\s*\d{1,4}\s*号")
+_DATE_LINE = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
+_ISO_DATE = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$")
+_PUBLICITY = re.compile(r"^[(（](?:此件|本件|本文|注)[^)）]{0,12}[)）]$")
+_ATTACHMENT = re.compile(r"^附件\s*\d*\s*[:：]?")
+_TITLE_PERIOD = re.compile(r"(?P<a>\d{4})\s*[-—–~～至到]\s*(?P<b>\d{4})\s*年")
+_YEARS_FROM = re.compile(r"(?P<y>\d{4})年起\s*(?P<n>\d{1,2})\s*年内")
+_SENTENCE_END = "。！？!?"
+_PUNCT = "，。；：、,.;:！？!?"
+_INTEGER_LINE = re.compile(r"^\d{1,4}$")
+_MAX_TITLE = 80
+
+
+@dataclass(slots=True)
+class _Line:
+    no: int
+    text: str
+    level: int = 0
+    code: str = ""
+    body: str = ""
+    # Unit parentheses in body: (start, end, attribution).
+    atts: list[tuple[int, int, Attribution]] = field(default_factory=list)
+
+
+def _classify(no: int, text: str) -> _Line:
+    line = _Line(no=no, text=text, body=text)
+    for level, pattern in ((1, _L1), (2, _L2), (3, _L3), (4, _L4)):
+        m = pattern.match(text)
+        if m is not None:
+            line.level = level
+            line.code = m.groupdict().get("code") or m.groupdict().get("circled") or ""
+            line.body = text[m.end() :]
+            break
+    for start, end in paren_spans(line.body):
+        att = parse_attribution(line.body[start + 1 : end - 1])
+        if att is not None:
+            line.atts.append((start, end, att))
+    return line
+
+
+def _first_sentence(text: str) -> tuple[str, str]:
+    depth = 0
+    quote = False
+    for i, ch in enumerate(text):
+        if ch in "(（":
+            depth += 1
+        elif ch in ")）" and depth:
+            depth -= 1
+        elif ch in "“”":
+            quote = ch == "“"
+        elif ch in _SENTENCE_END and depth == 0 and not quote:
+            return text[:i].strip(), text[i + 1 :].strip()
+    return text.strip().rstrip("：:"), ""
+
+
+def _title_like(text: str) -> bool:
+    return 0 < len(text) <= _MAX_TITLE and "。" not in text and not text.endswith(("：", ":", "，"))
+
+
+def _heading_title(line: _Line) -> str:
+    return _first_sentence(line.body)[0].rstrip("：:")
+
+
+# ---------------------------------------------------------------- header
+
+
+@dataclass(slots=True)
+class _Header:
+    meta: PlanMeta
+    skip: set[int]
+
+
+def _date_of(m: re.Match[str]) -> date | None:
+    try:
+        return date(int(m["y"]), int(m["m"]), int(m["d"]))
+    except ValueError:
+        return None
+
+
+def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
+    meta = PlanMeta()
+    skip: set[int] = set()
+    pipe: dict[str, str] = {}
+    for ln in lines[:12]:
+        if "|" in ln.text:
+            cells = [c.strip() for c in ln.text.split("|")]
+            for label, value in zip(cells, cells[1:], strict=False):
+                key = re.sub(r"\s+", "", label)
+                if key and value and key not in pipe:
+                    pipe[key] = value
+    first_l1 = next((i for i, ln in enumerate(lines) if ln.level == 1), len(lines))
+    preamble = lines[:first_l1]
+
+    doc_no_line: int | None = None
+    if "文号" in pipe and _DOC_NO.search(pipe["文号"]):
+        meta.doc_no = _DOC_NO.search(pipe["文号"]).group(0)  # type: ignore[union-attr]
+    for i, ln in enumerate(preamble[:40]):
+        m = _DOC_NO.search(ln.text)
+        if m is not None and "|" not in ln.text and (m.group(0) == ln.text or meta.doc_no is None):
+            meta.doc_no = meta.doc_no or m.group(0)
+            if m.group(0) == ln.text:
+                doc_no_line = i
+                break
+
+    for i, ln in enumerate(lines):
+        m = _DATE_LINE.match(ln.text)
+        if m is None:
+            continue
+        skip.add(ln.no)
+        if meta.issued_on is None:
+            meta.issued_on = _date_of(m)
+            prev = lines[i - 1] if i > 0 else None
+            if prev is not None and _title_like(prev.text) and not any(p in prev.text for p in _PUNCT):
+                meta.issuer = prev.text
+        if i > 0 and not any(p in lines[i - 1].text for p in _PUNCT) and len(lines[i - 1].text) <= 30:
+            skip.add(lines[i - 1].no)
+    if meta.issuer is None and pipe.get("发布机构"):
+        meta.issuer = pipe["发布机构"]
+    if meta.issued_on is None:
+        for key in ("成文日期", "发文日期", "公开日期", "发布日期"):
+            m = _ISO_DATE.match(pipe.get(key, "")) or _DATE_LINE.match(pipe.get(key, ""))
+            if m is not None:
+                meta.issued_on = _date_of(m)
+                break
+    if meta.issued_on is None:
+        meta.issued_on = issued_on_hint
+
+    for i, ln in enumerate(lines):
+        if _PUBLICITY.match(ln.text) or _ATTACHMENT.match(ln.text):
+            skip.add(ln.no)
+            if i + 1 < first_l1 and not meta.title and _PUBLICITY.match(ln.text):
+                candidate = lines[i + 1].text
+                if _title_like(candidate) and lines[i + 1].level == 0:
+                    meta.title = candidate
+    if not meta.title and doc_no_line is not None:
+        parts = [ln.text for ln in preamble[:doc_no_line] if "|" not in ln.text and ln.level == 0]
+        if parts and all(_title_like(p) for p in parts):
+            meta.title = "".join(parts)
+    if not meta.title:
+        for ln in preamble:
+            if "|" not in ln.text and _title_like(ln.text) and not _DOC_NO.fullmatch(ln.text):
+                meta.title = ln.text
+                break
+    m = _TITLE_PERIOD.search(meta.title)
+    if m is not None and int(m["a"]) <= int(m["b"]):
+        meta.period = Period(start=date(int(m["a"]), 1, 1), end=date(int(m["b"]), 12, 31))
+    return _Header(meta=meta, skip=skip)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _flat_table(lines: list[_Line], start: int, warnings: list[ImportWarning]) -> tuple[list[Row], int]:
+    """A table flattened one cell per line, beginning with a "序号" line; returns rows and end index."""
+    headers = ["序号"]
+    i = start + 1
+    while i < len(lines) and len(headers) < 12:
+        t = lines[i].text
+        if lines[i].level == 1 or _INTEGER_LINE.match(t) or len(re.sub(r"\s+", "", t)) > 12:
+            break
+        headers.append(t)
+        i += 1
+    rows: list[Row] = []
+    section = ""
+    while i < len(lines):
+        ln = lines[i]
+        if ln.level == 1:
+            section = ln.text
+            rows.append(Row(line=ln.no, section=section))
+            i += 1
+            continue
+        if not _INTEGER_LINE.match(ln.text):
+            warnings.append(unplaced(ln.no, ln.text))
+            i += 1
+            continue
+        cells: list[object] = [ln.text]
+        j = i + 1
+        while j < len(lines) and len(cells) < len(headers):
+            nxt = lines[j]
+            if nxt.level == 1 or _INTEGER_LINE.match(nxt.text):
+                break
+            cells.append(nxt.text)
+            j += 1
+        if len(cells) < len(headers):
+            warnings.append(
+                note(
+                    "table.row_incomplete",
+                    f"表格第{ln.text}行只有{len(cells)}个单元格（表头为{len(headers)}列），请核对",
+                    line=ln.no,
+                    text=" | ".join(str(c) for c in cells),
+                )
+            )
+        row = row_from_cells(headers, cells, line=ln.no)
+        row.section = section
+        rows.append(row)
+        i = j
+    return rows, i
+
+
+def _pipe_cells(text: str) -> list[str]:
+    cells = [c.strip() for c in text.strip().strip("|").split("|")]
+    return cells
+
+
+def _is_pipe_header(text: str) -> bool:
+    if text.count("|") < 2:
+        return False
+    fields = {header_field(c) for c in _pipe_cells(text)}
+    return "title" in fields and bool(fields & {"units_first", "lead", "co", "unit", "code"})
+
+
+def _pipe_table(lines: list[_Line], start: int) -> tuple[list[Row], int]:
+    headers = _pipe_cells(lines[start].text)
+    rows: list[Row] = []
+    section = ""
+    i = start + 1
+    while i < len(lines) and "|" in lines[i].text:
+        cells = _pipe_cells(lines[i].text)
+        distinct = {c for c in cells if c}
+        if len(distinct) == 1 and (_L1.match(next(iter(distinct))) or _L2.match(next(iter(distinct)))):
+            section = next(iter(distinct))  # a merged full-width row naming the group
+            rows.append(Row(line=lines[i].no, section=section))
+        else:
+            row = row_from_cells(headers, list(cells), line=lines[i].no)
+            if row.section:
+                section = row.section
+            row.section = row.section or section
+            rows.append(row)
+        i += 1
+    return rows, i
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@dataclass(slots=True)
+class _TaskDraft:
+    code: str
+    line: int
+    texts: list[str] = field(default_factory=list)
+    atts: list[Attribution] = field(default_factory=list)
+    closed: bool = False
+    subtasks: list[_TaskDraft] = field(default_factory=list)
+
+    def add(self, text: str, atts: list[tuple[int, int, Attribution]]) -> None:
+        clean = text
+        for start, end, _ in reversed(atts):
+            clean = clean[:start] + clean[end:]
+        clean = clean.strip()
+        if clean:
+            self.texts.append(clean)
+        self.atts.extend(a for _, _, a in atts)
+        if atts:
+            self.closed = True
+
+
+@dataclass(slots=True)
+class _Part:
+    heading: _Line | None
+    lines: list[_Line]
+
+    @property
+    def title(self) -> str:
+        return _heading_title(self.heading) if self.heading else ""
+
+    def has_atts(self) -> bool:
+        return any(ln.atts for ln in self.lines) or bool(self.heading and self.heading.atts)
+
+
+class _Reader:
+    def __init__(self, meta: PlanMeta, warnings: list[ImportWarning]) -> None:
+        self.meta = meta
+        self.warnings = warnings
+        self.carried: list[str] = []
+        self.sections: list[tuple[int, SectionDoc]] = []
+        self.auto_code = 0
+
+    @property
+    def default_due(self) -> date | None:
+        return self.meta.period.end if self.meta.period else None
+
+    # -- tasks
+
+    def finish(self, draft: _TaskDraft, *, sub: bool = False) -> TaskDoc:
+        text = "\n".join(draft.texts)
+        title, description = _first_sentence(text)
+        if not title:
+            title = text[:_MAX_TITLE]
+        task = TaskDoc(code=draft.code, title=title, description=description, source_line=draft.line)
+        carry_now: list[str] = []
+        for att in draft.atts:
+            _extend(task.lead_units, att.lead)
+            _extend(task.co_units, att.co)
+            _extend(task.implementing_units, att.implementing)
+            if att.carry_includes_this:
+                _extend(carry_now, att.carry)
+        if not sub:
+            _extend(
+                task.implementing_units, [u for u in [*self.carried, *carry_now] if u not in task.lead_units]
+            )
+            for att in draft.atts:
+                _extend(self.carried, att.carry)
+        found = find_deadlines(
+            text,
+            issued_on=self.meta.issued_on,
+            period_start=self.meta.period.start if self.meta.period else None,
+        )
+        for phrase in found.ambiguous:
+            self.warnings.append(ambiguous_deadline(draft.line, phrase))
+        if found.dates:
+            task.due = found.latest()
+        elif not found.ongoing:
+            task.due = self.default_due
+        task.recurrence = find_recurrence(text)
+        task.targets = targets_in(text, default_due=task.due, issued_on=self.meta.issued_on)
+        task.subtasks = [self.finish(s, sub=True) for s in draft.subtasks]
+        if not sub:
+            check_task_units(task, self.warnings)
+        return task
+
+    def next_code(self) -> str:
+        self.auto_code += 1
+        return str(self.auto_code)
+
+    # -- parts
+
+    def read_part(self, part: _Part, *, qualify: str | None) -> None:
+        levels = {ln.level for ln in part.lines if ln.level > 1}
+        unnumbered_atts = any(ln.atts and ln.level == 0 for ln in part.lines)
+        section_level: int | None
+        task_level: int | None
+        if 3 in levels:
+            section_level, task_level = (2 if 2 in levels else None), 3
+        elif 2 in levels:
+            section_level, task_level = (2, None) if unnumbered_atts else (None, 2)
+        else:
+            section_level, task_level = None, None
+        sub_level = 4 if task_level is not None and 4 in levels else None
+
+        section: SectionDoc | None = None
+        section_line = part.heading.no if part.heading else (part.lines[0].no if part.lines else 0)
+        open_draft: _TaskDraft | None = None
+        started = False
+
+        def ensure_section() -> SectionDoc:
+            nonlocal section
+            if section is None:
+                code = part.heading.code if part.heading else ""
+                section = SectionDoc(code=code, title=part.title)
+                self.sections.append((section_line, section))
+            return section
+
+        def flush() -> None:
+            nonlocal open_draft
+            if open_draft is not None:
+                ensure_section().tasks.append(self.finish(open_draft))
+                open_draft = None
+
+        def segments(ln: _Line, text_start: int) -> None:
+            nonlocal open_draft, started
+            pos = text_start
+            for start, end, att in ln.atts:
+                if start < text_start:
+                    continue
+                if open_draft is None or open_draft.closed:
+                    flush()
+                    open_draft = _TaskDraft(code=self.next_code(), line=ln.no)
+                started = True
+                open_draft.add(ln.body[pos:end], [(start - pos, end - pos, att)])
+                flush()
+                pos = end
+            rest = ln.body[pos:].strip()
+            if rest.strip(_PUNCT + " "):
+                if open_draft is None or open_draft.closed:
+                    flush()
+                    open_draft = _TaskDraft(code=self.next_code(), line=ln.no)
+                started = True
+                open_draft.add(rest, [])
+
+        for ln in part.lines:
+            if ln.level == section_level:
+                flush()
+                title, rest = _first_sentence(ln.body)
+                code = f"{qualify}.{ln.code}" if qualify else ln.code
+                section = SectionDoc(code=code, title=title.rstrip("：:"))
+                self.sections.append((ln.no, section))
+                if ln.atts:
+                    segments(ln, len(ln.body) - len(rest))
+            elif task_level is not None and ln.level == task_level:
+                flush()
+                open_draft = _TaskDraft(code=ln.code, line=ln.no)
+                open_draft.add(ln.body, ln.atts)
+                started = True
+            elif sub_level is not None and ln.level == sub_level and open_draft is not None:
+                sub = _TaskDraft(code=ln.code, line=ln.no)
+                sub.add(ln.body, ln.atts)
+                open_draft.subtasks.append(sub)
+            elif open_draft is not None and not open_draft.closed:
+                open_draft.add(ln.text, _shift(ln))
+            elif ln.atts:
+                segments(ln, 0)
+            elif started:
+                self.warnings.append(unplaced(ln.no, ln.text))
+        flush()
+
+    def read_flat(self, parts: list[_Part]) -> None:
+        section = SectionDoc(code="", title="")
+        self.sections.append((parts[0].heading.no if parts[0].heading else 0, section))
+        for part in parts:
+            assert part.heading is not None
+            draft = _TaskDraft(code=part.heading.code, line=part.heading.no)
+            draft.add(part.heading.body, part.heading.atts)
+            for ln in part.lines:
+                if not draft.closed:
+                    draft.add(ln.text, _shift(ln))
+                else:
+                    self.warnings.append(unplaced(ln.no, ln.text))
+            section.tasks.append(self.finish(draft))
+
+
+def _shift(ln: _Line) -> list[tuple[int, int, Attribution]]:
+    """Attribution spans relative to ln.text instead of ln.body."""
+    offset = len(ln.text) - len(ln.body)
+    return [(s + offset, e + offset, a) for s, e, a in ln.atts]
+
+
+def _extend(target: list[str], names: list[str]) -> None:
+    for name in names:
+        if name not in target:
+            target.append(name)
+
+
+def _split_parts(lines: list[_Line]) -> tuple[list[_Line], list[_Part]]:
+    preamble: list[_Line] = []
+    parts: list[_Part] = []
+    for ln in lines:
+        if ln.level == 1:
+            parts.append(_Part(heading=ln, lines=[]))
+        elif parts:
+            parts[-1].lines.append(ln)
+        else:
+            preamble.append(ln)
+    return preamble, parts
+
+
+def _target_texts(parts: list[_Part], task_parts: set[int]) -> list[str]:
+    """Text of the 目标 parts (一、总体目标) and 目标 sub-headings (（二）发展目标) outside task parts."""
+    texts: list[str] = []
+    for idx, part in enumerate(parts):
+        if idx in task_parts:
+            continue
+        if "目标" in part.title:
+            texts.extend(ln.body for ln in part.lines)
+            continue
+        inside = False
+        for ln in part.lines:
+            if ln.level == 2:
+                inside = "目标" in _heading_title(ln)
+                if inside:
+                    texts.append(_first_sentence(ln.body)[1])
+            elif inside:
+                texts.append(ln.body)
+    return [t for t in texts if t]
+
+
+def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult:
+    lines = [
+        _classify(no, stripped)
+        for no, raw in enumerate(text.splitlines(), start=1)
+        if (stripped := raw.strip().replace("\u3000", " ").strip())
+    ]
+    header = _read_header(lines, issued_on_hint)
+    meta = header.meta
+    warnings: list[ImportWarning] = []
+
+    # Tables (flattened or pipe rows) are cut out of the prose first.
+    prose: list[_Line] = []
+    table_rows: list[Row] = []
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if re.sub(r"\s+", "", ln.text) == "序号" and i + 2 < len(lines):
+            rows, i = _flat_table(lines, i, warnings)
+            table_rows.extend(rows)
+            continue
+        if "|" in ln.text and _is_pipe_header(ln.text):
+            rows, i = _pipe_table(lines, i)
+            table_rows.extend(rows)
+            continue
+        if ln.no not in header.skip:
+            prose.append(ln)
+        i += 1
+
+    preamble, parts = _split_parts(prose)
+    if not parts:
+        # No 一、 headings at all: one implicit part; the header lines are not tasks.
+        header_texts = {meta.title, meta.doc_no or "", meta.issuer or ""}
+        body = [ln for ln in preamble if ln.text not in header_texts and "|" not in ln.text]
+        parts = [_Part(heading=None, lines=body)]
+
+    flat = [p for p in parts if p.heading is not None and p.heading.atts]
+    flat_mode = len(flat) >= 2
+    task_parts = {
+        idx
+        for idx, p in enumerate(parts)
+        if (flat_mode and p in flat) or p.has_atts() or ("任务" in p.title and "目标" not in p.title)
+    }
+
+    target_text = _target_texts(parts, task_parts)
+    if meta.period is None:
+        for t in target_text:
+            m = _YEARS_FROM.search(t)
+            if m is not None:
+                start = int(m["y"])
+                meta.period = Period(start=date(start, 1, 1), end=date(start + int(m["n"]) - 1, 12, 31))
+                break
+    default_due = meta.period.end if meta.period else None
+    indicators: list[IndicatorDoc] = []
+    for t in target_text:
+        indicators.extend(indicators_in(t, default_due=default_due, issued_on=meta.issued_on))
+
+    reader = _Reader(meta, warnings)
+    sectioned = [idx for idx in task_parts if any(ln.level == 2 for ln in parts[idx].lines)]
+    qualify_codes = len(task_parts) > 1 and bool(sectioned)
+    if flat_mode:
+        reader.read_flat(flat)
+    for idx in sorted(task_parts):
+        part = parts[idx]
+        if flat_mode and part in flat:
+            continue
+        qualify = part.heading.code if (qualify_codes and part.heading is not None) else None
+        reader.read_part(part, qualify=qualify)
+
+    sections = [s for _, s in sorted(reader.sections, key=lambda x: x[0])]
+    if table_rows:
+        sections.extend(
+            build_sections(table_rows, issued_on=meta.issued_on, default_due=default_due, warnings=warnings)
+        )
+    sections = [s for s in sections if s.tasks or s.title]
+    warnings.sort(key=lambda w: w.line or 0)
+    return ImportResult(
+        document=PlanDoc(plan=meta, indicators=indicators, sections=sections), warnings=warnings
+    )

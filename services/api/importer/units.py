@@ -1,0 +1,240 @@
+"""Responsible-unit clauses: （责任单位：…）, （X牵头，Y配合）, （X会同有关部门负责） and friends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+OPEN = "(（"
+CLOSE = ")）"
+
+# Groups whose 、 is part of the name: "各区、县级市" is one group, not "各区" and "县级市".
+_PROTECTED_GROUP = re.compile(
+    r"各(?:有关)?区、县级市"
+    r"|各省、自治区、直辖市(?:人民政府)?"
+    r"|各(?:有关)?市、县(?:、区)?(?:人民政府)?"
+    r"|各(?:有关)?县、市、区"
+    r"|各(?:有关)?镇、街道?"
+)
+_GENERIC = re.compile(
+    r"^(?:各|其他|其它)?(?:有关|相关|项目牵头|配合|成员|责任)?(?:部门|单位|方面|机构)"
+    r"(?:和|及|、)?(?:部门|单位|机构)?$"
+)
+_TERRITORIAL_SUFFIX = ("开发区", "高新区", "试点城市政府", "试点城市", "试点地区")
+
+_LABEL = re.compile(
+    r"(?P<label>责任单位|责任部门|主责单位|牵头单位|牵头部门|配合单位|配合部门|协办单位|参与单位|参与部门|落实单位)"
+    r"\s*[:：]"
+)
+_VERB = re.compile(
+    r"^(?P<units>.+?)\s*(?P<verb>牵头负责|牵头|按职责分工负责|分工负责|共同负责|负责落实|负责|配合|参与|协助|协同|指导|落实"
+    r"|会同(?P<with>.+?)(?:按职责分工负责|共同负责|负责))$"
+)
+_CARRY = re.compile(
+    r"(?P<this>本项及)?以下(?:各项)?(?:工作|任务)?均(?:需|由|要)?(?P<units>[^。;；]+?)(?:负责)?落实"
+    r"(?:[,，]?\s*(?:下同|不再列出|不再一一列出))?"
+)
+_RULE = re.compile(
+    r"(?:列第一位者?为牵头单位|排在第一位的(?:部门|单位)为牵头(?:部门|单位)|排名第一的(?:为)?牵头(?:部门|单位)"
+    r"|列在第一位的(?:部门|单位)为牵头(?:部门|单位)|第一个(?:部门|单位)为牵头(?:部门|单位))"
+    r"(?:[,，]?\s*下同)?"
+)
+# "等有关部门" ends a named list and adds a generic co-unit; "高等学校" must not be split.
+_ETC = re.compile(r"等(?=(?:有关|相关|其他)?(?:部门|单位|方面|机构)|$)")
+_TRAILING_NOISE = re.compile(r"[\s,，;；。、]+$|^[\s,，;；。、]+")
+_SEGMENT_SPLIT = re.compile(r"[,，;；。]")
+_MAX_UNIT_LEN = 25
+
+
+@dataclass(slots=True)
+class Attribution:
+    lead: list[str] = field(default_factory=list)
+    co: list[str] = field(default_factory=list)
+    implementing: list[str] = field(default_factory=list)
+    # Units that every later task also carries (下同 / 以下均需…落实).
+    carry: list[str] = field(default_factory=list)
+    carry_includes_this: bool = False
+    lead_rule: bool = False
+
+    def units(self) -> list[str]:
+        return [*self.lead, *self.co, *self.implementing]
+
+
+def paren_spans(text: str) -> list[tuple[int, int]]:
+    """Top-level balanced parenthesis spans (start of the opener, index after the closer)."""
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in OPEN:
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch in CLOSE and depth:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, i + 1))
+    return spans
+
+
+def is_generic(name: str) -> bool:
+    return bool(_GENERIC.match(name))
+
+
+def is_territorial(name: str) -> bool:
+    if is_generic(name):
+        return False
+    return name.startswith("各") or name.endswith(_TERRITORIAL_SUFFIX)
+
+
+def split_units(text: str) -> list[str]:
+    """Split a 、/，-separated list, keeping protected groups and parenthesised parts whole."""
+    protected = [(m.start(), m.end()) for m in _PROTECTED_GROUP.finditer(text)]
+    names: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    p = 0
+    for i, ch in enumerate(text):
+        while p < len(protected) and protected[p][1] <= i:
+            p += 1
+        inside_group = p < len(protected) and protected[p][0] <= i < protected[p][1]
+        if ch in OPEN:
+            depth += 1
+        elif ch in CLOSE and depth:
+            depth -= 1
+        if depth == 0 and not inside_group and ch in "、,，;；":
+            names.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    names.append("".join(buf))
+    return [n for n in (_TRAILING_NOISE.sub("", n) for n in names) if n]
+
+
+def _named_and_generic(units_text: str) -> list[str]:
+    m = _ETC.search(units_text)
+    if m is None:
+        return split_units(units_text)
+    named = split_units(units_text[: m.start()])
+    rest = units_text[m.end() :].strip()
+    return [*named, rest] if rest else named
+
+
+def _valid(names: Iterable[str]) -> bool:
+    return all(0 < len(n) <= _MAX_UNIT_LEN and "的" not in n for n in names)
+
+
+def _add(target: list[str], names: Iterable[str]) -> None:
+    for name in names:
+        if name not in target:
+            target.append(name)
+
+
+def _assign(att: Attribution, names: list[str], role: str) -> None:
+    """role: lead (all lead), first (first leads when none yet), co, implementing."""
+    for name in names:
+        if role == "implementing":
+            _add(att.implementing, [name])
+        elif role == "lead":
+            _add(att.lead, [name])
+        elif role == "first" and not att.lead:
+            _add(att.lead, [name])
+        elif is_territorial(name):
+            _add(att.implementing, [name])
+        else:
+            _add(att.co, [name])
+
+
+def _strip_verb(value: str) -> str:
+    for suffix in ("按职责分工负责", "分工负责", "共同负责", "负责"):
+        if value.endswith(suffix):
+            return value[: -len(suffix)]
+    return value
+
+
+def _parse_labelled(body: str, att: Attribution) -> bool:
+    matches = list(_LABEL.finditer(body))
+    if not matches:
+        return False
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        value = _TRAILING_NOISE.sub("", _strip_verb(_TRAILING_NOISE.sub("", body[m.end() : end])))
+        names = _named_and_generic(value)
+        if not _valid(names):
+            return False
+        label = m.group("label")
+        if label.startswith("牵头"):
+            _assign(att, names, "lead")
+        elif label.startswith(("责任", "主责")):
+            _assign(att, names, "first")
+        elif label.startswith("落实"):
+            _assign(att, names, "implementing")
+        else:
+            _assign(att, names, "co")
+    return bool(att.units())
+
+
+def _parse_verbs(body: str, att: Attribution) -> bool:
+    segments = [s.strip() for s in _SEGMENT_SPLIT.split(body)]
+    segments = [s for s in segments if s]
+    if not segments:
+        return False
+    pending: list[list[str]] = []  # verb-less segments take the next segment's verb
+    for seg in segments:
+        m = _VERB.match(seg)
+        if m is None:
+            names = _named_and_generic(seg)
+            if not _valid(names):
+                return False
+            pending.append(names)
+            continue
+        verb = m.group("verb")
+        names = _named_and_generic(m.group("units"))
+        groups = [*pending, names]
+        pending = []
+        if not all(_valid(g) for g in groups):
+            return False
+        for group in groups:
+            if verb.startswith("会同"):
+                _assign(att, group, "lead")
+                _assign(att, _named_and_generic(m.group("with") or ""), "co")
+            elif verb.startswith("牵头"):
+                _assign(att, group, "lead")
+            elif verb in ("配合", "参与", "协助", "协同"):
+                _assign(att, group, "co")
+            elif verb in ("负责落实", "落实"):
+                _assign(att, group, "implementing")
+            else:
+                _assign(att, group, "first")
+    return not pending and bool(att.units())
+
+
+def parse_attribution(content: str) -> Attribution | None:
+    """Parse the inside of a parenthesis; None when it is not a list of responsible units."""
+    body = content.strip()
+    att = Attribution()
+    carry = _CARRY.search(body)
+    if carry is not None:
+        names = split_units(carry.group("units"))
+        if not _valid(names):
+            return None
+        att.carry = names
+        att.carry_includes_this = carry.group("this") is not None
+        body = body[: carry.start()] + body[carry.end() :]
+    rule = _RULE.search(body)
+    if rule is not None:
+        att.lead_rule = True
+        body = body[: rule.start()] + body[rule.end() :]
+    body = _TRAILING_NOISE.sub("", body)
+    if not body:
+        if att.carry:
+            return att
+        return None
+    if _LABEL.search(body):
+        ok = _parse_labelled(body, att)
+    else:
+        ok = _parse_verbs(body, att)
+    if not ok:
+        return None
+    return att
