@@ -44,7 +44,7 @@ _LEAD_NOISE = re.compile(
 )
 _TAIL_NOISE = re.compile(
     r"(?:分别达到|分别达|均达到|均达|达到|提高到|提高至|提升到|提升至|增长到|增加到|稳定在|保持在|控制在|"
-    r"不少于|不低于|超过|至少|达|约|为|和|及|[\"'《》\s])+$"
+    r"不少于|不低于|超过|至少|总体|达|约|为|和|及|[\"'《》\s])+$"
 )
 
 
@@ -112,10 +112,12 @@ def extract(
     horizon in the sentence), not policy parameters.
     """
     found: list[Quantity] = []
+    horizon: date | None = None
     for sentence in _SENTENCE_SPLIT.split(text):
         if not sentence.strip():
             continue
-        horizon = find_deadlines(sentence, issued_on=issued_on, period_start=None).latest()
+        # A horizon (到2020年，…) holds for the following sentences of the same paragraph too.
+        horizon = find_deadlines(sentence, issued_on=issued_on, period_start=None).latest() or horizon
         sentence_has_horizon = horizon is not None or "每年" in sentence or "累计" in sentence
         cadence: Cadence = "once"
         prev_name = ""

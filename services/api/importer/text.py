@@ -40,6 +40,7 @@ _CN_NUM = "一二三四五六七八九十百零〇"
 _L1 = re.compile(rf"^(?P<code>[{_CN_NUM}]{{1,4}})、\s*")
 _L2 = re.compile(rf"^[(（]\s*(?P<code>[{_CN_NUM}]{{1,4}})\s*[)）]\s*")
 _L3 = re.compile(r"^(?P<code>\d{1,3})(?:[.．](?!\d)|、)\s*")
+_L3_BEFORE_DIGIT = re.compile(r"^(?P<code>\d{1,3})[.．](?=\d)")
 _L4 = re.compile(r"^(?:[(（]\s*(?P<code>\d{1,3})\s*[)）]|(?P<circled>[①-⑳]))\s*")
 _DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【(（]\d{4}[〕\]］】)）]\s*\d{1,4}\s*号")
 _DATE_LINE = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
@@ -65,9 +66,13 @@ class _Line:
     atts: list[tuple[int, int, Attribution]] = field(default_factory=list)
 
 
-def _classify(no: int, text: str) -> _Line:
+def _classify(no: int, text: str, *, forced: tuple[int, str, int] | None = None) -> _Line:
     line = _Line(no=no, text=text, body=text)
+    if forced is not None:
+        line.level, line.code, line.body = forced[0], forced[1], text[forced[2] :]
     for level, pattern in ((1, _L1), (2, _L2), (3, _L3), (4, _L4)):
+        if forced is not None:
+            break
         m = pattern.match(text)
         if m is not None:
             line.level = level
@@ -486,14 +491,16 @@ def _split_parts(lines: list[_Line]) -> tuple[list[_Line], list[_Part]]:
     return preamble, parts
 
 
-def _target_texts(parts: list[_Part], task_parts: set[int]) -> list[str]:
+def _target_texts(parts: list[_Part], task_parts: set[int]) -> tuple[list[str], set[int]]:
     """Text of the 目标 parts (一、总体目标) and 目标 sub-headings (（二）发展目标) outside task parts."""
     texts: list[str] = []
+    used: set[int] = set()
     for idx, part in enumerate(parts):
         if idx in task_parts:
             continue
         if "目标" in part.title:
             texts.extend(ln.body for ln in part.lines)
+            used.update(ln.no for ln in part.lines)
             continue
         inside = False
         for ln in part.lines:
@@ -501,17 +508,53 @@ def _target_texts(parts: list[_Part], task_parts: set[int]) -> list[str]:
                 inside = "目标" in _heading_title(ln)
                 if inside:
                     texts.append(_first_sentence(ln.body)[1])
+                    used.add(ln.no)
             elif inside:
                 texts.append(ln.body)
-    return [t for t in texts if t]
+                used.add(ln.no)
+    return [t for t in texts if t], used
+
+
+def _stray_deadlines(
+    parts: list[_Part], skip_parts: set[int], skip_lines: set[int], meta: PlanMeta
+) -> list[ImportWarning]:
+    """Deadlines in parts that hold no tasks (实施步骤, 工作进度, 保障措施) are reported, not dropped."""
+    out: list[ImportWarning] = []
+    for idx, part in enumerate(parts):
+        if idx in skip_parts:
+            continue
+        for ln in part.lines:
+            if ln.no in skip_lines:
+                continue
+            found = find_deadlines(ln.body, issued_on=meta.issued_on, period_start=None)
+            if found.dates:
+                out.append(
+                    note(
+                        "line.unplaced",
+                        "该段含有时限要求，但所在部分不是任务清单，未归入任何任务，请人工核对是否需要单独交办",
+                        line=ln.no,
+                        text=ln.text,
+                    )
+                )
+    return out
 
 
 def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult:
-    lines = [
-        _classify(no, stripped)
-        for no, raw in enumerate(text.splitlines(), start=1)
-        if (stripped := raw.strip().replace("\u3000", " ").strip())
-    ]
+    lines: list[_Line] = []
+    last_l3 = 0
+    for no, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.replace("\u3000", " ").strip()
+        if not stripped:
+            continue
+        ln = _classify(no, stripped)
+        if ln.level == 0:
+            # "11.121人才梯队项目" is item 11, not the decimal 11.121: trust the running count.
+            m = _L3_BEFORE_DIGIT.match(stripped)
+            if m is not None and int(m["code"]) == last_l3 + 1:
+                ln = _classify(no, stripped, forced=(3, m["code"], m.end()))
+        if ln.level == 3 and ln.code.isdigit():
+            last_l3 = int(ln.code)
+        lines.append(ln)
     header = _read_header(lines, issued_on_hint)
     meta = header.meta
     warnings: list[ImportWarning] = []
@@ -549,7 +592,7 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
         if (flat_mode and p in flat) or p.has_atts() or ("任务" in p.title and "目标" not in p.title)
     }
 
-    target_text = _target_texts(parts, task_parts)
+    target_text, target_lines = _target_texts(parts, task_parts)
     if meta.period is None:
         for t in target_text:
             m = _YEARS_FROM.search(t)
@@ -574,6 +617,8 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
         qualify = part.heading.code if (qualify_codes and part.heading is not None) else None
         reader.read_part(part, qualify=qualify)
 
+    if parts[0].heading is not None:
+        warnings.extend(_stray_deadlines(parts, task_parts, target_lines, meta))
     sections = [s for _, s in sorted(reader.sections, key=lambda x: x[0])]
     if table_rows:
         sections.extend(
