@@ -58,7 +58,7 @@ HEADER_FIELDS: dict[str, str] = {
     "原文行号": "source_line",
 }
 _SECTION_LABEL = re.compile(
-    r"^\s*(?:[(（](?P<c1>[一二三四五六七八九十百零〇\d]+)[)）]|(?P<c2>[一二三四五六七八九十百零〇]+)、)\s*(?P<title>.*)$"
+    r"^\s*(?:[(（](?P<c1>[一二三四五六七八九十百零〇\d.]{1,12})[)）]|(?P<c2>[一二三四五六七八九十百零〇]+)、)\s*(?P<title>.*)$"
 )
 _DECLARED = re.compile(r"[(（]共(?P<n>\d+)项[)）]\s*$")
 _RECURRENCE_LABELS: dict[str, Recurrence] = {
@@ -94,6 +94,7 @@ class Row:
     recurrence: str = ""
     targets: str = ""
     source_line: int | None = None
+    has_source_column: bool = False
     extras: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -107,6 +108,7 @@ def row_from_cells(headers: list[str], cells: list[object], *, line: int | None)
             row.due = cell
             continue
         if key == "source_line":
+            row.has_source_column = True
             try:
                 row.source_line = int(str(cell)) if cell not in (None, "") else None
             except ValueError:
@@ -183,7 +185,7 @@ def build_sections(
                 code=row.code,
                 title=row.title or row.description[:40],
                 description=row.description,
-                source_line=row.source_line if row.source_line is not None else row.line,
+                source_line=row.source_line if row.has_source_column else row.line,
             )
             if row.extras:
                 extra = "\n".join(f"{k}：{v}" for k, v in row.extras)

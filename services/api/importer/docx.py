@@ -1,0 +1,44 @@
+"""Word documents: paragraphs and tables, in body order, normalised to lines for the text reader.
+
+Tables become one line per row with cells joined by " | " (a breakdown table's header row — 序号 /
+具体任务 / 牵头单位 … — is then read as a table by the text reader; other tables are plain lines).
+Word's automatic list numbering is not part of the paragraph text and is not recovered.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from docx import Document
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from .interchange import ImportResult
+from .text import parse_text
+
+
+def _cell_text(text: str) -> str:
+    return " ".join(text.split()).replace("|", "｜")
+
+
+def _table_lines(table: Table) -> Iterator[str]:
+    for row in table.rows:
+        cells = [_cell_text(cell.text) for cell in row.cells]
+        if any(cells):
+            yield " | ".join(cells)
+
+
+def docx_lines(data: bytes) -> list[str]:
+    document = Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            lines.extend(block.text.splitlines() or [""])
+        elif isinstance(block, Table):
+            lines.extend(_table_lines(block))
+    return lines
+
+
+def parse_docx(data: bytes) -> ImportResult:
+    return parse_text("\n".join(docx_lines(data)))
