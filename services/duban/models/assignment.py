@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -90,6 +91,9 @@ class ProgressReport(Versioned, table=True):
     reviewed_at: datetime | None = None
     reviewer_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     review_comment: str | None = None
+    # [{"indicator_id": 1, "value": 12.5}]: held here while the report is drafted and reviewed;
+    # approval writes them as IndicatorValue rows for the report's period.
+    indicator_values: list[dict[str, Any]] = json_field(default_factory=list)
 
 
 class Attachment(SQLModel, table=True):
