@@ -29,7 +29,12 @@ def get_session(request: Request) -> Iterator[Session]:
     """Opens and closes; the service commits (see STYLE: commit before the response)."""
     factory: SessionFactory = getattr(request.app.state, "session_factory", default_session_factory)
     with factory() as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            # Leave no half-written state behind, whoever owns the session's lifetime.
+            session.rollback()
+            raise
 
 
 def clock_dep(request: Request) -> Clock:

@@ -7,6 +7,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -75,6 +76,17 @@ def install_exception_handlers(app: FastAPI) -> None:
         if isinstance(exc.detail, str) and exc.detail and exc.status_code not in _HTTP_CODES:
             message = exc.detail
         return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: Exception) -> Response:
+        # The database refused a value (out of range, malformed): the client's input, not a bug.
+        return error_response(422, "validation_error", "数值超出范围或格式不正确", None)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        log.warning("integrity error reached the handler", extra={"request_id": _request_id(request)})
+        return error_response(409, "conflict", "与现有数据冲突（重复或仍被引用）", None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,49 @@
+"""Who may call what: one rule per route. test_authz_matrix fails for a route without a rule.
+
+ALL = any signed-in user; PUBLIC = no sign-in needed; otherwise the roles admitted by the route's
+role dependency (data-dependent checks, e.g. "own unit only", are tested per resource).
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "office", "leader", "unit_head", "unit_staff", "viewer")
+ALL = frozenset(ROLES)
+PUBLIC = frozenset({"anonymous", *ROLES})
+ADMIN = frozenset({"admin"})
+OFFICE = frozenset({"admin", "office"})
+READ_ALL = frozenset({"admin", "office", "leader", "viewer"})
+UNIT_ACT = frozenset({"admin", "office", "unit_head"})
+UNIT_WRITE = frozenset({"admin", "office", "unit_head", "unit_staff"})
+LEADER = frozenset({"admin", "office", "leader"})
+USER_MANAGE = frozenset({"admin", "unit_head"})
+
+RULES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/api/v1/auth/refresh"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): ALL,
+    ("GET", "/api/v1/auth/me"): ALL,
+    ("POST", "/api/v1/service-accounts"): ADMIN,
+    ("GET", "/api/v1/service-accounts"): ADMIN,
+    ("DELETE", "/api/v1/service-accounts/{key_id}"): ADMIN,
+    ("GET", "/api/v1/units"): ALL,
+    ("POST", "/api/v1/units"): ADMIN,
+    ("GET", "/api/v1/units/{unit_id}"): ALL,
+    ("PATCH", "/api/v1/units/{unit_id}"): ADMIN,
+    ("DELETE", "/api/v1/units/{unit_id}"): ADMIN,
+    ("GET", "/api/v1/unit-groups"): ALL,
+    ("POST", "/api/v1/unit-groups"): ADMIN,
+    ("GET", "/api/v1/unit-groups/{group_id}"): ALL,
+    ("PATCH", "/api/v1/unit-groups/{group_id}"): ADMIN,
+    ("DELETE", "/api/v1/unit-groups/{group_id}"): ADMIN,
+    ("GET", "/api/v1/unit-aliases"): ALL,
+    ("POST", "/api/v1/unit-aliases"): ADMIN,
+    ("DELETE", "/api/v1/unit-aliases/{alias_id}"): ADMIN,
+    ("GET", "/api/v1/users"): ALL,
+    ("POST", "/api/v1/users"): USER_MANAGE,
+    ("POST", "/api/v1/users/me/password"): ALL,
+    ("GET", "/api/v1/users/{user_id}"): ALL,
+    ("PATCH", "/api/v1/users/{user_id}"): USER_MANAGE,
+}
