@@ -339,6 +339,7 @@ def parse_xlsx(data: bytes) -> ImportResult:
         structured_targets=_read_targets(wb[TARGET_SHEET] if ours else None),
     )
     indicators = _read_indicators(wb[INDICATOR_SHEET] if INDICATOR_SHEET in wb.sheetnames else None)
+    warnings.sort(key=lambda w: w.line or 0)
     return ImportResult(
         document=PlanDoc(plan=meta, indicators=indicators, sections=sections), warnings=warnings
     )
