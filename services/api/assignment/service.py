@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import calendar as pycalendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, false
-from sqlmodel import select
+from sqlalchemy import Select, and_, false, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
-from duban.models import Assignment, User
+from api.audit import service as audit
+from api.unit import service as unit_service
+from duban import calendar, events, outbox
+from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
+from duban.models import (
+    OPEN_STATES,
+    Assignment,
+    AssignmentState,
+    AuditEntry,
+    Plan,
+    Recurrence,
+    Role,
+    Task,
+    TaskUnit,
+    Unit,
+    UnitGroup,
+    UnitRole,
+    User,
+)
 
 
 def unit_scope_clause(user: User, unit_column: Any) -> Any:
@@ -24,3 +49,791 @@ def visible_assignments(user: User, *columns: Any) -> Select[Any]:
     stmt = select(*columns) if columns else select(Assignment)
     clause = unit_scope_clause(user, Assignment.unit_id)
     return stmt if clause is None else stmt.where(clause)
+
+
+# --- the state machine ------------------------------------------------------------------------
+
+S = AssignmentState
+OPEN = tuple(sorted(OPEN_STATES))
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    sources: frozenset[AssignmentState]
+    target: AssignmentState
+    actor: str  # "unit": the unit's head; "office": office, admin or a tasks:write service account
+    event: type[events.AssignmentEventData]
+    needs_reason: bool = False
+    label: str = ""
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            "accept", frozenset({S.assigned}), S.accepted, "unit", events.AssignmentAccepted, label="签收"
+        ),
+        Action(
+            "return", frozenset({S.assigned}), S.returned, "unit", events.AssignmentReturned, True, "退回"
+        ),
+        Action(
+            "request-completion",
+            frozenset({S.accepted}),
+            S.completion_requested,
+            "unit",
+            events.CompletionRequested,
+            label="申请办结",
+        ),
+        Action(
+            "approve",
+            frozenset({S.completion_requested}),
+            S.completed,
+            "office",
+            events.AssignmentCompleted,
+            label="审核通过",
+        ),
+        Action(
+            "reject",
+            frozenset({S.completion_requested}),
+            S.accepted,
+            "office",
+            events.CompletionRejected,
+            True,
+            "驳回",
+        ),
+        Action(
+            "cancel", frozenset(OPEN_STATES), S.cancelled, "office", events.AssignmentCancelled, label="撤销"
+        ),
+        Action(
+            "reassign",
+            frozenset({S.returned}),
+            S.assigned,
+            "office",
+            events.AssignmentAssigned,
+            label="重新交办",
+        ),
+    )
+}
+
+_STAMP = {
+    S.accepted: "accepted_at",
+    S.completion_requested: "completion_requested_at",
+    S.completed: "completed_at",
+    S.cancelled: "cancelled_at",
+}
+
+
+def allowed_actions(state: str) -> list[str]:
+    return [a.name for a in ACTIONS.values() if state in a.sources]
+
+
+def may_act(user: User, action: Action, unit_id: int) -> bool:
+    if action.actor == "unit":
+        return user.has_role(Role.unit_head) and user.unit_id == unit_id
+    if user.is_service_account:
+        return "tasks:write" in user.__dict__.get("api_scopes", frozenset())
+    return user.has_role(Role.office, Role.admin)
+
+
+def actions_for(user: User, *, state: str, unit_id: int) -> list[str]:
+    """The actions this user could take now (for clients drawing buttons)."""
+    return [name for name in allowed_actions(state) if may_act(user, ACTIONS[name], unit_id)]
+
+
+def get_visible(session: Session, *, user: User, assignment_id: int) -> Assignment:
+    row = session.exec(visible_assignments(user).where(Assignment.id == assignment_id)).first()
+    if row is None:
+        raise NotFound(
+            "交办事项不存在", code="assignment.not_found", details={"assignment_id": assignment_id}
+        )
+    return row
+
+
+def _ref(obj: Any, name: str, code: str | None = None) -> events.Ref:
+    return events.Ref(id=obj.id, name=name, code=code)
+
+
+def _event(
+    action_event: type[events.AssignmentEventData],
+    *,
+    a: Assignment,
+    plan: Plan,
+    task: Task,
+    unit_name: str,
+    actor: User | None,
+    reason: str | None = None,
+) -> events.AssignmentEventData:
+    return action_event(
+        plan=events.Ref(id=plan.id, name=plan.title, code=plan.doc_no),
+        task=events.Ref(id=task.id, name=task.title, code=task.code),
+        unit=events.Ref(id=a.unit_id, name=unit_name),
+        assignment_id=a.id or 0,
+        state=str(a.state),
+        due_date=a.due_date,
+        actor=events.Ref(id=actor.id, name=actor.full_name or actor.username) if actor else None,
+        reason=reason,
+        link=f"/api/v1/assignments/{a.id}",
+    )
+
+
+def _emit(session: Session, event: events.AssignmentEventData, a: Assignment, now: datetime) -> None:
+    outbox.enqueue(session, event=event, now=now, plan_id=a.plan_id, assignment_id=a.id, unit_id=a.unit_id)
+
+
+def _apply(session: Session, a: Assignment, *, expected: str, values: dict[str, Any], now: datetime) -> None:
+    """Conditional UPDATE: a concurrent transition (same version read) loses instead of doubling events."""
+    values = {**values, "version": a.version + 1, "updated_at": now}
+    result = session.execute(
+        update(Assignment)
+        .where(
+            col(Assignment.id) == a.id,
+            col(Assignment.version) == a.version,
+            col(Assignment.state) == expected,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("交办事项已被他人修改，请刷新后重试", code="assignment.concurrent_update")
+    for key, value in values.items():
+        set_committed_value(a, key, value)
+
+
+def transition(
+    *,
+    session: Session,
+    assignment: Assignment,
+    action: str,
+    actor: User,
+    now: datetime,
+    reason: str | None = None,
+) -> Assignment:
+    """One move of the state machine: role check, state check, update, audit and outbox, one commit."""
+    spec = ACTIONS[action]
+    if action == "reassign":
+        return reassign(session=session, assignment=assignment, actor=actor, now=now, reason=reason)
+    if not may_act(actor, spec, assignment.unit_id):
+        raise Forbidden(
+            f"无权对该交办事项执行“{spec.label}”", code="assignment.forbidden", details={"action": action}
+        )
+    state = str(assignment.state)
+    if state not in spec.sources:
+        raise IllegalTransition(action=action, state=state, allowed=allowed_actions(state))
+    reason = (reason or "").strip() or None
+    if spec.needs_reason and not reason:
+        raise Unprocessable(
+            f"“{spec.label}”须填写理由", code="assignment.reason_required", details={"action": action}
+        )
+    before = audit.snapshot(assignment)
+    values: dict[str, Any] = {"state": spec.target}
+    if spec.target in _STAMP:
+        values[_STAMP[spec.target]] = now
+    if spec.target == S.completed:
+        values["percent_done"] = 100
+    if reason is not None:
+        values["last_reason"] = reason
+    _apply(session, assignment, expected=state, values=values, now=now)
+    plan, task, unit = _context(session, assignment)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"assignment.{action.replace('-', '_')}",
+        entity_type="assignment",
+        entity_id=assignment.id,
+        before=before,
+        after=audit.snapshot(assignment),
+        now=now,
+    )
+    _emit(
+        session,
+        _event(
+            spec.event, a=assignment, plan=plan, task=task, unit_name=unit.name, actor=actor, reason=reason
+        ),
+        assignment,
+        now,
+    )
+    session.commit()
+    return assignment
+
+
+def _context(session: Session, a: Assignment) -> tuple[Plan, Task, Unit]:
+    plan, task, unit = (
+        session.get(Plan, a.plan_id),
+        session.get(Task, a.task_id),
+        session.get(Unit, a.unit_id),
+    )
+    assert plan is not None and task is not None and unit is not None
+    return plan, task, unit
+
+
+def _due(day: date | None, zone: ZoneInfo) -> dict[str, Any]:
+    if day is None:
+        return {"due_date": None, "due_at": None, "original_due_date": None}
+    return {
+        "due_date": calendar.effective_due_date(day),
+        "due_at": calendar.due_at_for(day, zone),
+        "original_due_date": day,
+    }
+
+
+def reassign(
+    *,
+    session: Session,
+    assignment: Assignment,
+    actor: User,
+    now: datetime,
+    unit_id: int | None = None,
+    due_date: date | None = None,
+    reason: str | None = None,
+) -> Assignment:
+    """Office answers a return: insist (same unit, back to assigned) or give it to another unit."""
+    spec = ACTIONS["reassign"]
+    if not may_act(actor, spec, assignment.unit_id):
+        raise Forbidden("无权重新交办", code="assignment.forbidden", details={"action": "reassign"})
+    state = str(assignment.state)
+    if state not in spec.sources:
+        raise IllegalTransition(action="reassign", state=state, allowed=allowed_actions(state))
+    reason = (reason or "").strip() or None
+    plan, task, unit = _context(session, assignment)
+    zone = ZoneInfo(plan.timezone)
+    due = _due(due_date, zone) if due_date else {}
+    if unit_id is None or unit_id == assignment.unit_id:
+        before = audit.snapshot(assignment)
+        values: dict[str, Any] = {"state": S.assigned, "assigned_at": now, "accepted_at": None, **due}
+        if reason:
+            values["last_reason"] = reason
+        _apply(session, assignment, expected=state, values=values, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            action="assignment.reassign",
+            entity_type="assignment",
+            entity_id=assignment.id,
+            before=before,
+            after=audit.snapshot(assignment),
+            now=now,
+        )
+        _emit(
+            session,
+            _event(
+                events.AssignmentAssigned,
+                a=assignment,
+                plan=plan,
+                task=task,
+                unit_name=unit.name,
+                actor=actor,
+                reason=reason,
+            ),
+            assignment,
+            now,
+        )
+        session.commit()
+        return assignment
+
+    new_unit = session.get(Unit, unit_id)
+    if new_unit is None or not new_unit.is_active:
+        raise Unprocessable(
+            "接收单位不存在或已停用", code="assignment.unknown_units", details={"unit_ids": [unit_id]}
+        )
+    before = audit.snapshot(assignment)
+    _apply(
+        session,
+        assignment,
+        expected=state,
+        values={
+            "state": S.cancelled,
+            "cancelled_at": now,
+            "last_reason": reason or f"改交{new_unit.name}办理",
+        },
+        now=now,
+    )
+    fresh = Assignment(
+        plan_id=assignment.plan_id,
+        section_id=assignment.section_id,
+        task_id=assignment.task_id,
+        unit_id=unit_id,
+        role=assignment.role,
+        period=assignment.period,
+        state=S.assigned,
+        due_date=assignment.due_date,
+        due_at=assignment.due_at,
+        original_due_date=assignment.original_due_date,
+        assigned_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    for key, value in due.items():
+        setattr(fresh, key, value)
+    session.add(fresh)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            "该单位已有此任务（同一期）的交办",
+            code="assignment.duplicate",
+            details={"unit_id": unit_id, "period": assignment.period},
+        ) from exc
+    audit.record_many(
+        session,
+        actor=actor,
+        now=now,
+        entries=[
+            {
+                "action": "assignment.cancel",
+                "entity_type": "assignment",
+                "entity_id": assignment.id,
+                "before": before,
+                "after": audit.snapshot(assignment),
+            },
+            {
+                "action": "assignment.assign",
+                "entity_type": "assignment",
+                "entity_id": fresh.id,
+                "after": {**audit.snapshot(fresh), "reassigned_from": assignment.id},
+            },
+        ],
+    )
+    _emit(
+        session,
+        _event(
+            events.AssignmentCancelled,
+            a=assignment,
+            plan=plan,
+            task=task,
+            unit_name=unit.name,
+            actor=actor,
+            reason=assignment.last_reason,
+        ),
+        assignment,
+        now,
+    )
+    _emit(
+        session,
+        _event(
+            events.AssignmentAssigned,
+            a=fresh,
+            plan=plan,
+            task=task,
+            unit_name=new_unit.name,
+            actor=actor,
+            reason=reason,
+        ),
+        fresh,
+        now,
+    )
+    session.commit()
+    return fresh
+
+
+# --- assigning ------------------------------------------------------------------------------------
+
+
+def _last_day(year: int, month: int) -> date:
+    return date(year, month, pycalendar.monthrange(year, month)[1])
+
+
+def periods_for(
+    *, task: Task, plan: Plan, due_date: date | None = None, today: date | None = None
+) -> list[tuple[str, date | None]]:
+    """("", due) for a one-off task; one (period, period end) per year/quarter/month of the plan period."""
+    if not task.recurrence:
+        return [("", due_date or task.due_date or plan.period_end)]
+    anchor = task.due_date or plan.period_end or today or date.today()
+    start = plan.period_start or date(anchor.year, 1, 1)
+    end = plan.period_end or task.due_date or date(start.year, 12, 31)
+    if end < start:
+        raise Unprocessable("计划期限无效：结束早于开始", code="assignment.invalid_period")
+    out: list[tuple[str, date | None]] = []
+    recurrence = str(task.recurrence)
+    if recurrence == Recurrence.annual:
+        out = [(str(y), date(y, 12, 31)) for y in range(start.year, end.year + 1)]
+    elif recurrence == Recurrence.quarterly:
+        for idx in range(start.year * 4 + (start.month - 1) // 3, end.year * 4 + (end.month - 1) // 3 + 1):
+            y, q = divmod(idx, 4)
+            out.append((f"{y}-Q{q + 1}", _last_day(y, q * 3 + 3)))
+    elif recurrence == Recurrence.monthly:
+        for idx in range(start.year * 12 + start.month - 1, end.year * 12 + end.month):
+            y, m = divmod(idx, 12)
+            out.append((f"{y}-{m + 1:02d}", _last_day(y, m + 1)))
+    if len(out) > 240:
+        raise Unprocessable("周期过多（超过240期）", code="assignment.too_many_periods")
+    return out
+
+
+@dataclass
+class AssignResult:
+    created: list[Assignment] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _resolve_targets(
+    session: Session,
+    *,
+    task: Task,
+    unit_ids: Sequence[int],
+    group_ids: Sequence[int],
+    role: UnitRole | None,
+) -> list[tuple[int, UnitRole]]:
+    task_units = session.exec(
+        select(TaskUnit).where(TaskUnit.task_id == task.id).order_by(col(TaskUnit.position), col(TaskUnit.id))
+    ).all()
+    out: dict[int, UnitRole] = {}
+
+    def add(uid: int, r: Any) -> None:
+        out.setdefault(uid, UnitRole(str(r)))
+
+    if not unit_ids and not group_ids:
+        groups = {
+            g.id: g
+            for g in session.exec(
+                select(UnitGroup).where(
+                    col(UnitGroup.id).in_([tu.group_id for tu in task_units if tu.group_id])
+                )
+            ).all()
+        }
+        for tu in task_units:
+            if tu.unit_id is not None:
+                add(tu.unit_id, tu.role)
+            elif tu.group_id is not None and tu.group_id in groups:
+                for uid in unit_service.resolve_group_units(session, group=groups[tu.group_id]):
+                    add(uid, tu.role)
+        if not out:
+            raise Unprocessable("任务未指定责任单位，请指定交办单位", code="assignment.no_units")
+        return list(out.items())
+
+    unit_role = {tu.unit_id: tu.role for tu in task_units if tu.unit_id is not None}
+    group_role = {tu.group_id: tu.role for tu in task_units if tu.group_id is not None}
+    if unit_ids:
+        found = dict(
+            session.execute(select(Unit.id, Unit.is_active).where(col(Unit.id).in_(unit_ids))).all()
+        )
+        bad = [u for u in unit_ids if not found.get(u)]
+        if bad:
+            raise Unprocessable(
+                "单位不存在或已停用", code="assignment.unknown_units", details={"unit_ids": bad}
+            )
+        for uid in unit_ids:
+            add(uid, role or unit_role.get(uid, UnitRole.lead))
+    if group_ids:
+        groups = {
+            g.id: g for g in session.exec(select(UnitGroup).where(col(UnitGroup.id).in_(group_ids))).all()
+        }
+        bad = [g for g in group_ids if g not in groups]
+        if bad:
+            raise Unprocessable("单位组不存在", code="assignment.unknown_groups", details={"group_ids": bad})
+        for gid in group_ids:
+            for uid in unit_service.resolve_group_units(session, group=groups[gid]):
+                add(uid, role or group_role.get(gid, UnitRole.implementing))
+    return list(out.items())
+
+
+def assign(
+    *,
+    session: Session,
+    task: Task,
+    actor: User,
+    now: datetime,
+    unit_ids: Sequence[int] = (),
+    group_ids: Sequence[int] = (),
+    role: UnitRole | None = None,
+    due_date: date | None = None,
+) -> AssignResult:
+    """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone."""
+    plan = session.get(Plan, task.plan_id)
+    assert plan is not None
+    zone = ZoneInfo(plan.timezone)
+    targets = _resolve_targets(session, task=task, unit_ids=unit_ids, group_ids=group_ids, role=role)
+    periods = periods_for(task=task, plan=plan, due_date=due_date, today=calendar.local_date(now, zone))
+    existing = set(
+        session.execute(select(Assignment.unit_id, Assignment.period).where(Assignment.task_id == task.id))
+        
+        .all()
+    )
+    result = AssignResult()
+    for uid, r in targets:
+        for period, day in periods:
+            if (uid, period) in existing:
+                result.skipped += 1
+                continue
+            result.created.append(
+                Assignment(
+                    plan_id=task.plan_id,
+                    section_id=task.section_id,
+                    task_id=task.id or 0,
+                    unit_id=uid,
+                    role=r,
+                    period=period,
+                    state=S.assigned,
+                    assigned_at=now,
+                    created_at=now,
+                    updated_at=now,
+                    **_due(day, zone),
+                )
+            )
+    if not result.created:
+        return result
+    session.add_all(result.created)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Another request assigned the same task at the same moment.
+        session.rollback()
+        raise Conflict("该任务正在被同时交办，请重试", code="assignment.duplicate") from exc
+    names = dict(
+        session.execute(
+            select(Unit.id, Unit.name).where(col(Unit.id).in_({a.unit_id for a in result.created}))
+        )
+        
+        .all()
+    )
+    audit.record_many(
+        session,
+        actor=actor,
+        now=now,
+        entries=[
+            {
+                "action": "assignment.assign",
+                "entity_type": "assignment",
+                "entity_id": a.id,
+                "after": audit.snapshot(a),
+            }
+            for a in result.created
+        ],
+    )
+    for a in result.created:
+        _emit(
+            session,
+            _event(
+                events.AssignmentAssigned,
+                a=a,
+                plan=plan,
+                task=task,
+                unit_name=names.get(a.unit_id, ""),
+                actor=actor,
+            ),
+            a,
+            now,
+        )
+    session.commit()
+    return result
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+LIST_COLUMNS = (
+    col(Assignment.id),
+    col(Assignment.plan_id),
+    col(Plan.title).label("plan_title"),
+    col(Assignment.section_id),
+    col(Assignment.task_id),
+    col(Task.code).label("task_code"),
+    col(Task.title).label("task_title"),
+    col(Assignment.unit_id),
+    col(Unit.name).label("unit_name"),
+    col(Assignment.role),
+    col(Assignment.period),
+    col(Assignment.state),
+    col(Assignment.due_date),
+    col(Assignment.due_at),
+    col(Assignment.original_due_date),
+    col(Assignment.assigned_at),
+    col(Assignment.accepted_at),
+    col(Assignment.completion_requested_at),
+    col(Assignment.completed_at),
+    col(Assignment.cancelled_at),
+    col(Assignment.percent_done),
+    col(Assignment.last_reason),
+    col(Assignment.extension_count),
+    col(Assignment.version),
+    col(Assignment.created_at),
+    col(Assignment.updated_at),
+    col(Plan.timezone).label("timezone"),
+)
+# Rows without a due date sort after every dated one, and keyset pagination needs a non-null key.
+DUE_SORT = func.coalesce(col(Assignment.due_date), date(9999, 12, 31)).label("due_sort")
+SORTS: dict[str, list[tuple[Any, str]]] = {
+    "due_date": [(DUE_SORT, "asc"), (col(Assignment.id), "asc")],
+    "-due_date": [(DUE_SORT, "desc"), (col(Assignment.id), "desc")],
+    "id": [(col(Assignment.id), "asc")],
+    "-id": [(col(Assignment.id), "desc")],
+    "updated_at": [(col(Assignment.updated_at), "asc"), (col(Assignment.id), "asc")],
+    "-updated_at": [(col(Assignment.updated_at), "desc"), (col(Assignment.id), "desc")],
+}
+
+
+def overdue_clause(now: datetime) -> Any:
+    return and_(
+        col(Assignment.due_at).is_not(None),
+        col(Assignment.due_at) < now,
+        col(Assignment.state).in_([str(s) for s in OPEN]),
+    )
+
+
+def list_statement(user: User, *, sort: str = "due_date") -> Select[Any]:
+    extra = [DUE_SORT] if "due_date" in sort else []
+    return (
+        visible_assignments(user, *LIST_COLUMNS, *extra)
+        .join(Task, col(Task.id) == col(Assignment.task_id))
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .join(Plan, col(Plan.id) == col(Assignment.plan_id))
+    )
+
+
+def apply_filters(
+    stmt: Select[Any],
+    *,
+    now: datetime,
+    plan_id: int | None = None,
+    section_id: int | None = None,
+    task_id: int | None = None,
+    unit_id: int | None = None,
+    role: Iterable[str] | None = None,
+    state: Iterable[str] | None = None,
+    overdue: bool | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    period: str | None = None,
+) -> Select[Any]:
+    if plan_id is not None:
+        stmt = stmt.where(col(Assignment.plan_id) == plan_id)
+    if section_id is not None:
+        stmt = stmt.where(col(Assignment.section_id) == section_id)
+    if task_id is not None:
+        stmt = stmt.where(col(Assignment.task_id) == task_id)
+    if unit_id is not None:
+        stmt = stmt.where(col(Assignment.unit_id) == unit_id)
+    if role:
+        stmt = stmt.where(col(Assignment.role).in_([str(r) for r in role]))
+    if state:
+        stmt = stmt.where(col(Assignment.state).in_([str(s) for s in state]))
+    if overdue is True:
+        stmt = stmt.where(overdue_clause(now))
+    elif overdue is False:
+        stmt = stmt.where(
+            or_(
+                col(Assignment.due_at).is_(None),
+                col(Assignment.due_at) >= now,
+                col(Assignment.state).not_in([str(s) for s in OPEN]),
+            )
+        )
+    if due_before is not None:
+        stmt = stmt.where(col(Assignment.due_date) <= due_before)
+    if due_after is not None:
+        stmt = stmt.where(col(Assignment.due_date) >= due_after)
+    if period is not None:
+        stmt = stmt.where(col(Assignment.period) == period)
+    return stmt
+
+
+def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any]]:
+    """Add the derived overdue flag and working days, memoised per (due date, zone) across the page."""
+    memo: dict[tuple[date, str], int] = {}
+    for row in rows:
+        row.pop("due_sort", None)
+        due_at = row.get("due_at")
+        is_overdue = str(row["state"]) in OPEN_STATES and due_at is not None and due_at < now
+        row["overdue"] = is_overdue
+        days = 0
+        if is_overdue and row.get("due_date") is not None:
+            key = (row["due_date"], row.get("timezone") or "Asia/Shanghai")
+            if key not in memo:
+                memo[key] = calendar.working_days_overdue(key[0], now, ZoneInfo(key[1]))
+            days = memo[key]
+        row["working_days_overdue"] = days
+    return rows
+
+
+def read_row(session: Session, *, user: User, assignment_id: int, now: datetime) -> dict[str, Any]:
+    row = (
+        session.execute(list_statement(user, sort="id").where(col(Assignment.id) == assignment_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(
+            "交办事项不存在", code="assignment.not_found", details={"assignment_id": assignment_id}
+        )
+    out = decorate([dict(row)], now=now)[0]
+    out["allowed_actions"] = actions_for(user, state=str(out["state"]), unit_id=out["unit_id"])
+    return out
+
+
+HISTORY_COLUMNS = (
+    col(AuditEntry.id),
+    col(AuditEntry.at),
+    col(AuditEntry.actor_id),
+    col(AuditEntry.actor_name),
+    col(AuditEntry.action),
+    col(AuditEntry.before),
+    col(AuditEntry.after),
+)
+
+
+def history(session: Session, *, assignment_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(*HISTORY_COLUMNS)
+        .where(col(AuditEntry.entity_type) == "assignment", col(AuditEntry.entity_id) == str(assignment_id))
+        .order_by(col(AuditEntry.id))
+    )
+    out = []
+    for r in session.execute(stmt).mappings():
+        item = dict(r)
+        before, after = item.pop("before") or {}, item.pop("after") or {}
+        item["from_state"] = before.get("state")
+        item["to_state"] = after.get("state")
+        item["reason"] = (
+            after.get("last_reason") if after.get("last_reason") != before.get("last_reason") else None
+        )
+        out.append(item)
+    return out
+
+
+def overdue_counts(
+    session: Session, *, user: User, by: Any, ids: Sequence[int], now: datetime
+) -> dict[int, int]:
+    if not ids:
+        return {}
+    stmt = visible_assignments(user, by, func.count()).where(by.in_(ids), overdue_clause(now)).group_by(by)
+    return dict(session.execute(stmt).all())
+
+
+def summarize(counts: dict[str, int], overdue: int = 0) -> dict[str, Any]:
+    total = sum(counts.values())
+    open_n = sum(n for s, n in counts.items() if s in OPEN_STATES)
+    completed = counts.get(S.completed, 0)
+    if total == 0:
+        status = "unassigned"
+    elif open_n == 0:
+        status = "completed" if completed else "cancelled"
+    elif overdue:
+        status = "overdue"
+    elif completed or counts.get(S.completion_requested, 0) or counts.get(S.accepted, 0):
+        status = "in_progress"
+    else:
+        status = "assigned"
+    return {
+        "status": status,
+        "total": total,
+        "open": open_n,
+        "overdue": overdue,
+        "by_state": {str(s): counts.get(str(s), 0) for s in AssignmentState},
+    }
+
+
+def status_for(
+    session: Session, *, user: User, by: Any, ids: Sequence[int], now: datetime
+) -> dict[int, dict[str, Any]]:
+    """Status summaries for many tasks or plans in two grouped queries."""
+    raw: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        stmt = (
+            visible_assignments(user, by, col(Assignment.state), func.count())
+            .where(by.in_(ids))
+            .group_by(by, col(Assignment.state))
+        )
+        for key, state, n in session.execute(stmt):
+            raw[key][str(state)] = n
+    late = overdue_counts(session, user=user, by=by, ids=ids, now=now)
+    return {i: summarize(raw[i], late.get(i, 0)) for i in ids}

@@ -74,6 +74,43 @@ def record(
     return entry
 
 
+def record_many(
+    session: Session,
+    *,
+    actor: User | None,
+    entries: list[dict[str, Any]],
+    now: datetime,
+) -> list[AuditEntry]:
+    """Append entries (keys: action, entity_type, entity_id, before, after) with one lock and one read."""
+    if not entries:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    session.flush()
+    last = session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    prev = last or GENESIS
+    rows = []
+    for item in entries:
+        entry = AuditEntry(
+            at=now.astimezone(UTC),
+            actor_id=actor.id if actor else None,
+            actor_name=actor.username if actor else None,
+            action=item["action"],
+            entity_type=item["entity_type"],
+            entity_id=str(item["entity_id"]),
+            before=item.get("before"),
+            after=item.get("after"),
+            request_id=current_request_id(),
+            prev_hash=prev,
+            hash="",
+        )
+        entry.hash = prev = compute_hash(entry)
+        rows.append(entry)
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
 @dataclass
 class VerifyResult:
     checked: int

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
+
+from api.assignment import schemas, service
+from api.assignment.deps import ValidAssignment
+from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
+from api.errors import ErrorEnvelope
+from api.http import check_if_match, etag_of, json_response
+from api.pagination import Page, paginate
+from duban.errors import NotFound
+from duban.models import Assignment, AssignmentState, Task, UnitRole, User
+
+router = APIRouter(tags=["assignments"])
+
+_E = {404: {"model": ErrorEnvelope}}
+_A = {
+    403: {"model": ErrorEnvelope},
+    404: {"model": ErrorEnvelope},
+    409: {"model": ErrorEnvelope},
+    412: {"model": ErrorEnvelope},
+    422: {"model": ErrorEnvelope},
+}
+
+Sort = Literal["due_date", "-due_date", "id", "-id", "updated_at", "-updated_at"]
+
+
+def _detail(session: Session, user: User, assignment_id: int, now: datetime, status_code: int = 200) -> Response:
+    body = service.read_row(session, user=user, assignment_id=assignment_id, now=now)
+    body["history"] = service.history(session, assignment_id=assignment_id)
+    etag = etag_of("assignment", assignment_id, body["version"])
+    return json_response(body, status_code, headers={"ETag": etag})
+
+
+@router.get("/assignments", response_model=Page[schemas.AssignmentPublic])
+def list_assignments(
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    plan_id: int | None = None,
+    section_id: int | None = None,
+    task_id: int | None = None,
+    unit_id: int | None = None,
+    role: Annotated[list[UnitRole] | None, Query()] = None,
+    state: Annotated[list[AssignmentState] | None, Query()] = None,
+    overdue: bool | None = None,
+    due_before: Annotated[date | None, Query(description="截止日期不晚于（含）")] = None,
+    due_after: Annotated[date | None, Query(description="截止日期不早于（含）")] = None,
+    period: Annotated[str | None, Query(max_length=10)] = None,
+    sort: Sort = "due_date",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> Any:
+    """Assignments the caller may see, filtered and sorted, one page at a time."""
+    stmt = service.apply_filters(
+        service.list_statement(user, sort=sort),
+        now=now,
+        plan_id=plan_id,
+        section_id=section_id,
+        task_id=task_id,
+        unit_id=unit_id,
+        role=role,
+        state=state,
+        overdue=overdue,
+        due_before=due_before,
+        due_after=due_after,
+        period=period,
+    )
+    page = paginate(session, stmt, order=service.SORTS[sort], limit=limit, cursor=cursor)
+    service.decorate(page["items"], now=now)
+    return json_response(page)
+
+
+@router.post("/tasks/{task_id}/assignments", status_code=201, response_model=schemas.AssignResult, responses=_A)
+def assign_task(
+    task_id: int, body: schemas.AssignRequest, user: OfficeUser, session: SessionDep, now: NowDep
+) -> Any:
+    """交办: assign a task to units or unit groups (default: the task's own units); repeats create nothing."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("任务不存在", code="task.not_found", details={"task_id": task_id})
+    result = service.assign(
+        session=session,
+        task=task,
+        actor=user,
+        now=now,
+        unit_ids=body.unit_ids,
+        group_ids=body.group_ids,
+        role=body.role,
+        due_date=body.due_date,
+    )
+    ids = [a.id for a in result.created if a.id is not None]
+    items: list[dict[str, Any]] = []
+    if ids:
+        stmt = service.list_statement(user, sort="id").where(Assignment.id.in_(ids))  # type: ignore[union-attr]
+        rows = [dict(r) for r in session.execute(stmt.order_by(Assignment.id)).mappings()]
+        items = service.decorate(rows, now=now)
+    return json_response({"created": items, "skipped": result.skipped}, 201)
+
+
+@router.get("/assignments/{assignment_id}", response_model=schemas.AssignmentDetail, responses=_E)
+def get_assignment(assignment: ValidAssignment, user: CurrentUser, session: SessionDep, now: NowDep) -> Any:
+    """One assignment with its derived overdue status, the caller's allowed actions and its history."""
+    return _detail(session, user, assignment.id or 0, now)
+
+
+@router.get("/assignments/{assignment_id}/history", response_model=list[schemas.HistoryEntry], responses=_E)
+def get_history(assignment: ValidAssignment, session: SessionDep) -> Any:
+    """Every state change of an assignment, from the audit log."""
+    return json_response(service.history(session, assignment_id=assignment.id or 0))
+
+
+def _act(
+    action: str,
+    assignment: Assignment,
+    request: Request,
+    user: User,
+    session: Session,
+    now: datetime,
+    reason: str | None,
+) -> Response:
+    check_if_match(request, kind="assignment", entity_id=assignment.id, version=assignment.version)
+    service.transition(session=session, assignment=assignment, action=action, actor=user, now=now, reason=reason)
+    return _detail(session, user, assignment.id or 0, now)
+
+
+@router.post("/assignments/{assignment_id}/accept", response_model=schemas.AssignmentDetail, responses=_A)
+def accept(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest | None = None,
+) -> Any:
+    """签收: the unit head acknowledges the assignment."""
+    return _act("accept", assignment, request, user, session, now, body.reason if body else None)
+
+
+@router.post("/assignments/{assignment_id}/return", response_model=schemas.AssignmentDetail, responses=_A)
+def return_assignment(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest,
+) -> Any:
+    """退回: the unit head sends the assignment back to the office, with a reason."""
+    return _act("return", assignment, request, user, session, now, body.reason)
+
+
+@router.post(
+    "/assignments/{assignment_id}/request-completion", response_model=schemas.AssignmentDetail, responses=_A
+)
+def request_completion(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest | None = None,
+) -> Any:
+    """申请办结: the unit head reports the assignment done and asks the office to confirm."""
+    return _act("request-completion", assignment, request, user, session, now, body.reason if body else None)
+
+
+@router.post("/assignments/{assignment_id}/approve", response_model=schemas.AssignmentDetail, responses=_A)
+def approve(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest | None = None,
+) -> Any:
+    """办结: the office confirms completion."""
+    return _act("approve", assignment, request, user, session, now, body.reason if body else None)
+
+
+@router.post("/assignments/{assignment_id}/reject", response_model=schemas.AssignmentDetail, responses=_A)
+def reject(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest,
+) -> Any:
+    """驳回: the office sends a completion request back to the unit, with a reason."""
+    return _act("reject", assignment, request, user, session, now, body.reason)
+
+
+@router.post("/assignments/{assignment_id}/cancel", response_model=schemas.AssignmentDetail, responses=_A)
+def cancel(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ActionRequest | None = None,
+) -> Any:
+    """撤销: the office cancels an open assignment."""
+    return _act("cancel", assignment, request, user, session, now, body.reason if body else None)
+
+
+@router.post("/assignments/{assignment_id}/reassign", response_model=schemas.AssignmentDetail, responses=_A)
+def reassign(
+    assignment: ValidAssignment,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    body: schemas.ReassignRequest | None = None,
+) -> Any:
+    """重新交办: the office answers a return, to the same unit or another one (the returned one is then cancelled)."""
+    body = body or schemas.ReassignRequest()
+    check_if_match(request, kind="assignment", entity_id=assignment.id, version=assignment.version)
+    result = service.reassign(
+        session=session,
+        assignment=assignment,
+        actor=user,
+        now=now,
+        unit_id=body.unit_id,
+        due_date=body.due_date,
+        reason=body.reason,
+    )
+    return _detail(session, user, result.id or 0, now)

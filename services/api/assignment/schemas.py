@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from duban.models import AssignmentState, UnitRole
+
+
+class AssignRequest(BaseModel):
+    unit_ids: list[int] = Field(default_factory=list, max_length=500, description="交办单位")
+    group_ids: list[int] = Field(default_factory=list, max_length=50, description="单位组（按成员展开）")
+    role: UnitRole | None = Field(default=None, description="角色；缺省时沿用任务中的角色")
+    due_date: date | None = Field(default=None, description="一次性任务的截止日期；缺省为任务截止日期")
+
+
+class ActionRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000, description="理由（退回、驳回时必填）")
+
+
+class ReassignRequest(ActionRequest):
+    unit_id: int | None = Field(default=None, description="改交的单位；缺省为原单位（坚持交办）")
+    due_date: date | None = None
+
+
+class AssignmentPublic(BaseModel):
+    id: int
+    plan_id: int
+    plan_title: str
+    section_id: int | None
+    task_id: int
+    task_code: str
+    task_title: str
+    unit_id: int
+    unit_name: str
+    role: UnitRole
+    period: str
+    state: AssignmentState
+    due_date: date | None
+    due_at: datetime | None
+    original_due_date: date | None
+    assigned_at: datetime
+    accepted_at: datetime | None
+    completion_requested_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    percent_done: int
+    last_reason: str | None
+    extension_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    timezone: str
+    overdue: bool = Field(description="未办结且已过截止时间（派生）")
+    working_days_overdue: int = Field(description="截止后已结束的工作日数")
+
+
+class HistoryEntry(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+
+
+class AssignmentDetail(AssignmentPublic):
+    allowed_actions: list[str] = Field(description="当前用户此刻可执行的操作")
+    history: list[HistoryEntry]
+
+
+class AssignResult(BaseModel):
+    created: list[AssignmentPublic]
+    skipped: int = Field(description="已存在而未重复创建的交办数")
