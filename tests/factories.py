@@ -74,3 +74,13 @@ def make_task(session: Session, *, plan: Plan, section: Section | None = None, *
     session.add(task)
     session.flush()
     return task
+
+
+def make_indicator(session: Session, *, plan: Plan, **kw: Any) -> Any:
+    from duban.models import Indicator
+
+    n = _n()
+    indicator = Indicator(plan_id=plan.id, name=kw.pop("name", f"测试指标{n}"), **kw)
+    session.add(indicator)
+    session.flush()
+    return indicator

@@ -1,0 +1,344 @@
+"""Progress reports (进展反馈): drafting, submission and review, one per assignment and period.
+
+Decision: the assignment's `percent_done` and the indicator values move on **approval**, not on
+submission. What the office has reviewed is what statistics, bulletins and assessments count; a
+rejected report leaves the assignment as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
+
+from api.audit import service as audit
+from api.report import periods
+from api.report.shared import assignment_event, require_own_unit
+from duban import calendar, outbox
+from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
+from duban.events import ReportReviewed, ReportSubmitted
+from duban.models import (
+    Assignment,
+    AssignmentState,
+    Indicator,
+    IndicatorValue,
+    Plan,
+    ProgressReport,
+    ProgressReportState,
+    User,
+)
+
+S = ProgressReportState
+# action → states it may start from
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "edit": frozenset({S.draft, S.rejected}),
+    "submit": frozenset({S.draft, S.rejected}),
+    "approve": frozenset({S.submitted}),
+    "reject": frozenset({S.submitted}),
+}
+EDITABLE = TRANSITIONS["edit"]
+# A unit reports on work it has signed for (签收), until the office closes it.
+REPORTABLE_ASSIGNMENT_STATES = frozenset({AssignmentState.accepted, AssignmentState.completion_requested})
+
+REPORT_COLUMNS = (
+    ProgressReport.id,
+    ProgressReport.assignment_id,
+    ProgressReport.unit_id,
+    ProgressReport.plan_id,
+    ProgressReport.period,
+    ProgressReport.period_due_date,
+    ProgressReport.percent_done,
+    ProgressReport.state,
+    ProgressReport.author_id,
+    ProgressReport.submitted_at,
+    ProgressReport.reviewed_at,
+    ProgressReport.reviewer_id,
+    ProgressReport.review_comment,
+    ProgressReport.version,
+    ProgressReport.created_at,
+    ProgressReport.updated_at,
+)
+
+
+def visible_reports(user: User, *columns: Any) -> Select[Any]:
+    from api.assignment.service import unit_scope_clause
+
+    stmt = select(*columns) if columns else select(ProgressReport)
+    clause = unit_scope_clause(user, ProgressReport.unit_id)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def get_visible(session: Session, *, user: User, report_id: int) -> ProgressReport:
+    report = session.exec(visible_reports(user).where(ProgressReport.id == report_id)).first()  # type: ignore[call-overload]
+    if report is None:
+        raise NotFound("进展报告不存在", code="report.not_found")
+    result: ProgressReport = report
+    return result
+
+
+def check_transition(report: ProgressReport, action: str) -> None:
+    if report.state not in TRANSITIONS[action]:
+        allowed = [a for a, states in TRANSITIONS.items() if report.state in states]
+        raise IllegalTransition(action=action, state=str(report.state), allowed=allowed, entity="report")
+
+
+def _indicator_values(
+    session: Session, *, assignment: Assignment, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Validate {indicator_id, value} pairs: the plan's indicators, owned by this unit or by no one."""
+    seen: set[int] = set()
+    out = []
+    for item in items:
+        ind_id = int(item["indicator_id"])
+        if ind_id in seen:
+            raise Unprocessable(
+                "同一指标只能填报一次", code="report.duplicate_indicator", details={"indicator_id": ind_id}
+            )
+        seen.add(ind_id)
+        indicator = session.get(Indicator, ind_id)
+        if indicator is None or indicator.plan_id != assignment.plan_id:
+            raise Unprocessable(
+                "指标不存在或不属于本计划", code="report.unknown_indicator", details={"indicator_id": ind_id}
+            )
+        if indicator.owner_unit_id is not None and indicator.owner_unit_id != assignment.unit_id:
+            raise Unprocessable(
+                "该指标由其他单位填报", code="report.indicator_not_owned", details={"indicator_id": ind_id}
+            )
+        out.append({"indicator_id": ind_id, "value": float(item["value"])})
+    return out
+
+
+def _touch(report: ProgressReport, now: datetime) -> None:
+    report.version += 1
+    report.updated_at = now
+
+
+def create(
+    *, session: Session, user: User, assignment: Assignment, data: dict[str, Any], now: datetime
+) -> ProgressReport:
+    require_own_unit(user, assignment.unit_id, code="report.not_own_unit")
+    if assignment.state not in REPORTABLE_ASSIGNMENT_STATES:
+        raise Conflict(
+            "任务签收后、办结前才能填报进展",
+            code="report.assignment_not_reportable",
+            details={"assignment_state": str(assignment.state)},
+        )
+    plan = session.get(Plan, assignment.plan_id)
+    if plan is None:
+        raise NotFound("计划不存在", code="plan.not_found")
+    cadence = str(plan.report_cadence)
+    zone = calendar.tz(plan.timezone)
+    period_key = data.get("period") or periods.period_of(calendar.local_date(now, zone), cadence)
+    period = periods.for_cadence(period_key, cadence)
+    existing = session.exec(
+        select(ProgressReport.id).where(
+            ProgressReport.assignment_id == assignment.id, ProgressReport.period == period.key
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            "该报告期已有进展报告，请修改原报告",
+            code="report.duplicate_period",
+            details={"report_id": existing, "period": period.key},
+        )
+    report = ProgressReport(
+        assignment_id=assignment.id or 0,
+        unit_id=assignment.unit_id,
+        plan_id=assignment.plan_id,
+        period=period.key,
+        period_due_date=calendar.effective_due_date(periods.due_date(period, due_day=plan.report_due_day)),
+        text=data.get("text") or "",
+        percent_done=data.get("percent_done", assignment.percent_done),
+        indicator_values=_indicator_values(
+            session, assignment=assignment, items=data.get("indicator_values") or []
+        ),
+        author_id=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="report.create",
+        entity_type="progress_report",
+        entity_id=report.id,
+        after=audit.snapshot(report),
+        now=now,
+    )
+    session.commit()
+    return report
+
+
+def update(
+    *, session: Session, user: User, report: ProgressReport, changes: dict[str, Any], now: datetime
+) -> ProgressReport:
+    require_own_unit(user, report.unit_id, code="report.not_own_unit")
+    check_transition(report, "edit")
+    before = audit.snapshot(report)
+    if "indicator_values" in changes:
+        assignment = session.get(Assignment, report.assignment_id)
+        assert assignment is not None
+        report.indicator_values = _indicator_values(
+            session, assignment=assignment, items=changes.pop("indicator_values") or []
+        )
+    for key in ("text", "percent_done"):
+        if key in changes and changes[key] is not None:
+            setattr(report, key, changes[key])
+    _touch(report, now)
+    audit.record(
+        session,
+        actor=user,
+        action="report.update",
+        entity_type="progress_report",
+        entity_id=report.id,
+        before=before,
+        after=audit.snapshot(report),
+        now=now,
+    )
+    session.commit()
+    return report
+
+
+def submit(*, session: Session, user: User, report: ProgressReport, now: datetime) -> ProgressReport:
+    require_own_unit(user, report.unit_id, code="report.not_own_unit")
+    check_transition(report, "submit")
+    if not report.text.strip():
+        raise Unprocessable("进展情况不能为空", code="report.text_required")
+    before = audit.snapshot(report)
+    report.state = S.submitted
+    report.submitted_at = now
+    report.reviewed_at = None
+    report.reviewer_id = None
+    _touch(report, now)
+    assignment = session.get(Assignment, report.assignment_id)
+    assert assignment is not None
+    audit.record(
+        session,
+        actor=user,
+        action="report.submit",
+        entity_type="progress_report",
+        entity_id=report.id,
+        before=before,
+        after=audit.snapshot(report),
+        now=now,
+    )
+    event = assignment_event(
+        session, ReportSubmitted, assignment=assignment, actor=user, report_id=report.id, period=report.period
+    )
+    outbox.enqueue(
+        session,
+        event=event,
+        now=now,
+        plan_id=report.plan_id,
+        assignment_id=assignment.id,
+        unit_id=report.unit_id,
+    )
+    session.commit()
+    return report
+
+
+def _write_indicator_values(session: Session, *, report: ProgressReport, now: datetime) -> None:
+    if not report.indicator_values:
+        return
+    period_end = periods.parse(report.period).end
+    for item in report.indicator_values:
+        row = session.exec(
+            select(IndicatorValue).where(
+                IndicatorValue.indicator_id == item["indicator_id"], IndicatorValue.period == report.period
+            )
+        ).first()
+        if row is None:
+            row = IndicatorValue(
+                indicator_id=item["indicator_id"],
+                period=report.period,
+                period_end=period_end,
+                value=item["value"],
+                reported_at=now,
+            )
+            session.add(row)
+        row.value = float(item["value"])
+        row.unit_id = report.unit_id
+        row.report_id = report.id
+        row.reported_by_id = report.author_id
+        row.reported_at = now
+
+
+def review(
+    *, session: Session, user: User, report: ProgressReport, approve: bool, comment: str | None, now: datetime
+) -> ProgressReport:
+    action = "approve" if approve else "reject"
+    check_transition(report, action)
+    if not approve and not (comment and comment.strip()):
+        raise Unprocessable("退回进展报告须填写理由", code="report.reason_required")
+    assignment = session.get(Assignment, report.assignment_id)
+    assert assignment is not None
+    before = audit.snapshot(report)
+    report.state = S.approved if approve else S.rejected
+    report.reviewed_at = now
+    report.reviewer_id = user.id
+    report.review_comment = comment.strip() if comment else None
+    _touch(report, now)
+    audit.record(
+        session,
+        actor=user,
+        action=f"report.{action}",
+        entity_type="progress_report",
+        entity_id=report.id,
+        before=before,
+        after=audit.snapshot(report),
+        now=now,
+    )
+    if approve:
+        if assignment.percent_done != report.percent_done:
+            a_before = audit.snapshot(assignment)
+            assignment.percent_done = report.percent_done
+            assignment.version += 1
+            assignment.updated_at = now
+            audit.record(
+                session,
+                actor=user,
+                action="assignment.progress",
+                entity_type="assignment",
+                entity_id=assignment.id,
+                before=a_before,
+                after=audit.snapshot(assignment),
+                now=now,
+            )
+        _write_indicator_values(session, report=report, now=now)
+    event = assignment_event(
+        session,
+        ReportReviewed,
+        assignment=assignment,
+        actor=user,
+        report_id=report.id,
+        period=report.period,
+        approved=approve,
+        reason=report.review_comment,
+    )
+    outbox.enqueue(
+        session,
+        event=event,
+        now=now,
+        plan_id=report.plan_id,
+        assignment_id=assignment.id,
+        unit_id=report.unit_id,
+    )
+    session.commit()
+    return report
+
+
+def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
+    stmt = visible_reports(user, *REPORT_COLUMNS)
+    for name in ("plan_id", "unit_id", "assignment_id", "period", "state"):
+        value = filters.get(name)
+        if value is not None:
+            stmt = stmt.where(getattr(ProgressReport, name) == (str(value) if name == "state" else value))
+    return stmt
+
+
+def order() -> list[tuple[Any, str]]:
+    return [(col(ProgressReport.id), "desc")]
