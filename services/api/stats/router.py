@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from api.board import service as board_service
+from api.deps import NowDep, OfficeUser, Reader, SessionDep, SettingsDep
+from api.errors import ErrorEnvelope
+from api.http import json_response
+from api.stats import service
+
+router = APIRouter(tags=["stats"])
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+
+
+class RagRow(BaseModel):
+    id: int | None = None
+    code: str | None = None
+    name: str | None = None
+    total: int
+    states: dict[str, int]
+    open: int
+    overdue: int
+    overdue_working_days_max: int
+    overdue_working_days_sum: int
+    completed: int
+    completed_on_time: int
+    completed_late: int
+    completed_after_extension: int
+    behind: int
+    open_percent_avg: float | None = None
+    reports: dict[str, Any]
+    rag: str = Field(description="green / yellow / red")
+    rag_reason: str
+
+
+class PlanStats(RagRow):
+    plan: dict[str, Any]
+    as_of: str
+    today: str
+
+
+class IndicatorStats(BaseModel):
+    id: int
+    name: str
+    target: float | None = None
+    latest_value: float | None = None
+    progress: float | None = None
+    forecast: float | None = None
+    achieved: bool
+    rag: str
+    rag_reason: str
+
+
+@router.get("/stats/plans/{plan_id}", response_model=PlanStats, responses=_E)
+def plan_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+    """A plan's totals: states, overdue working days, timeliness, report rate and RAG."""
+    plan = service.get_plan(session, plan_id)
+    return json_response(service.plan_summary(session, plan=plan, user=user, now=now))
+
+
+def _grouped(by: str, plan_id: int, user: Any, session: Any, now: Any) -> Any:
+    plan = service.get_plan(session, plan_id)
+    return json_response({"items": service.group_stats(session, plan=plan, user=user, now=now, by=by)})
+
+
+@router.get("/stats/plans/{plan_id}/sections", response_model=dict[str, list[RagRow]], responses=_E)
+def section_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+    """The same numbers per section (重点任务)."""
+    return _grouped("section", plan_id, user, session, now)
+
+
+@router.get("/stats/plans/{plan_id}/tasks", response_model=dict[str, list[RagRow]], responses=_E)
+def task_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+    """The same numbers per task."""
+    return _grouped("task", plan_id, user, session, now)
+
+
+@router.get("/stats/plans/{plan_id}/units", response_model=dict[str, list[RagRow]], responses=_E)
+def unit_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+    """The same numbers per responsible unit, most overdue first."""
+    return _grouped("unit", plan_id, user, session, now)
+
+
+@router.get("/stats/plans/{plan_id}/indicators", response_model=dict[str, list[IndicatorStats]], responses=_E)
+def indicator_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+    """Indicators with latest value, progress, forecast and RAG."""
+    plan = service.get_plan(session, plan_id)
+    return json_response({"items": service.indicator_stats(session, plan=plan, user=user, now=now)})
+
+
+@router.get("/stats/plans/{plan_id}/overdue", responses=_E)
+def overdue_list(plan_id: int, user: Reader, session: SessionDep, now: NowDep, limit: int = 200) -> Any:
+    """Open assignments past their deadline, longest overdue first."""
+    plan = service.get_plan(session, plan_id)
+    items = service.overdue_items(session, plan=plan, user=user, now=now, limit=max(1, min(limit, 1000)))
+    return json_response({"items": items})
+
+
+# --- board tokens (office): revocable read-only links for wall screens ---
+
+
+class BoardTokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    plan_id: int | None = None
+
+
+class BoardTokenPublic(BaseModel):
+    id: int
+    name: str
+    plan_id: int | None = None
+    created_at: Any
+    revoked_at: Any = None
+    last_used_at: Any = None
+
+
+class BoardTokenCreated(BoardTokenPublic):
+    token: str = Field(description="只显示这一次；看板地址为 /board?token=…")
+    board_url: str
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return BoardTokenPublic.model_validate(row, from_attributes=True).model_dump(mode="json")
+
+
+@router.post(
+    "/board-tokens",
+    status_code=201,
+    response_model=BoardTokenCreated,
+    tags=["board-tokens"],
+    responses={403: {"model": ErrorEnvelope}, **_E},
+)
+def create_board_token(
+    body: BoardTokenCreate, user: OfficeUser, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> Any:
+    """Create a read-only board token; the token is returned once."""
+    row, plain = board_service.create_token(
+        session, actor=user, name=body.name, plan_id=body.plan_id, settings=settings, now=now
+    )
+    return json_response({**_public(row), "token": plain, "board_url": f"/board?token={plain}"}, 201)
+
+
+@router.get("/board-tokens", response_model=dict[str, list[BoardTokenPublic]], tags=["board-tokens"])
+def list_board_tokens(_user: OfficeUser, session: SessionDep) -> Any:
+    """Board tokens, revoked ones included (never the token itself)."""
+    return json_response({"items": [_public(r) for r in board_service.list_tokens(session)]})
+
+
+@router.delete("/board-tokens/{token_id}", status_code=204, tags=["board-tokens"], responses=_E)
+def revoke_board_token(token_id: int, user: OfficeUser, session: SessionDep, now: NowDep) -> Response:
+    """Revoke a board token: boards using it stop updating at once."""
+    board_service.revoke_token(session, actor=user, token_id=token_id, now=now)
+    return Response(status_code=204)

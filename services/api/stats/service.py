@@ -1,0 +1,466 @@
+"""Supervision numbers: counts, overdue working days, completion timeliness, report rate and RAG.
+
+Every figure comes from one GROUP BY over the (scoped) assignments. Working-day arithmetic is
+done once per distinct due date in Python (a plan has few distinct deadlines, however many
+assignments) and joined back as a VALUES table, so nothing is computed per assignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import and_, case, func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from api.assignment.service import unit_scope_clause, visible_assignments
+from api.stats import indicators as indicator_status
+from api.stats.periods import report_due_date, report_period_key
+from duban import calendar
+from duban.errors import NotFound
+from duban.models import (
+    OPEN_STATES,
+    Assignment,
+    AssignmentState,
+    Indicator,
+    IndicatorValue,
+    Plan,
+    ProgressReport,
+    ProgressReportState,
+    Section,
+    Task,
+    Unit,
+    User,
+)
+
+# An open assignment is "behind" when its reported progress trails the time elapsed towards its
+# deadline by more than this many percentage points.
+BEHIND_TOLERANCE = 20
+_OPEN = sorted(str(s) for s in OPEN_STATES)
+# The unit owes a report for every open assignment it holds (a returned one is with the office).
+_REPORTING = sorted(str(s) for s in OPEN_STATES if s != AssignmentState.returned)
+_SUBMITTED = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
+STATES = [str(s) for s in AssignmentState]
+GROUPS = ("plan", "section", "task", "unit")
+
+
+def get_plan(session: Session, plan_id: int) -> Plan:
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("计划不存在", code="plan.not_found")
+    return plan
+
+
+def zone_of(plan: Plan) -> ZoneInfo:
+    return calendar.tz(plan.timezone or "Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every query of one request shares: the plan, the viewer and the instant."""
+
+    session: Session
+    plan: Plan
+    user: User | None  # None: a board token, read-only over the whole plan
+    now: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_of(self.plan)
+
+    @property
+    def today(self) -> date:
+        return calendar.local_date(self.now, self.zone)
+
+    @property
+    def report_period(self) -> str:
+        return report_period_key(str(self.plan.report_cadence), self.today)
+
+    @property
+    def report_due(self) -> date:
+        due = report_due_date(str(self.plan.report_cadence), self.today, self.plan.report_due_day)
+        return calendar.effective_due_date(due)
+
+    @property
+    def progress_start(self) -> date:
+        return self.plan.period_start or calendar.local_date(self.plan.created_at, self.zone)
+
+
+def scoped(ctx: Context, *columns: Any) -> sa.Select[Any]:
+    """Assignments of the plan the viewer may see (scoping in SQL)."""
+    if ctx.user is None:
+        stmt = select(*columns)
+    else:
+        stmt = visible_assignments(ctx.user, *columns)
+    return stmt.where(Assignment.plan_id == ctx.plan.id)
+
+
+def expected_percent(start: date, due: date, today: date) -> int:
+    """Time elapsed from the plan's start towards `due`, in percent."""
+    if due <= start or today >= due:
+        return 100
+    if today <= start:
+        return 0
+    return int(100 * (today - start).days / (due - start).days)
+
+
+def date_facts(ctx: Context) -> Any:
+    """VALUES (day, working days overdue, expected percent, end of day) for every distinct deadline."""
+    a = Assignment
+    due_dates = scoped(ctx, col(a.due_date).label("d")).where(col(a.due_date).is_not(None)).distinct()
+    original = (
+        scoped(ctx, col(a.original_due_date).label("d"))
+        .where(col(a.original_due_date).is_not(None), a.extension_count > 0)
+        .distinct()
+    )
+    days = {d for (d,) in ctx.session.execute(sa.union(due_dates, original)).all()}
+    if not days:
+        days = {ctx.today}  # VALUES needs a row
+    rows = [
+        (
+            d,
+            calendar.working_days_overdue(d, ctx.now, ctx.zone),
+            expected_percent(ctx.progress_start, d, ctx.today),
+            calendar.end_of_day(d, ctx.zone),
+        )
+        for d in sorted(days)
+    ]
+    return (
+        sa.values(
+            sa.column("d", sa.Date),
+            sa.column("wdo", sa.Integer),
+            sa.column("expected", sa.Integer),
+            sa.column("end_at", UTCDateTime()),
+            name="due_facts",
+        )
+        .data(rows)
+        .cte("due_facts")
+    )
+
+
+def make_context(session: Session, *, plan: Plan, user: User | None, now: datetime) -> Context:
+    return Context(session=session, plan=plan, user=user, now=now)
+
+
+def _count(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _conditions(ctx: Context, facts: Any, original: Any) -> dict[str, Any]:
+    a = Assignment
+    is_open = col(a.state).in_(_OPEN)
+    overdue = and_(is_open, col(a.due_at).is_not(None), col(a.due_at) < ctx.now)
+    completed = a.state == AssignmentState.completed
+    late = and_(completed, col(a.due_at).is_not(None), col(a.completed_at) > col(a.due_at))
+    extended = and_(
+        completed,
+        or_(col(a.due_at).is_(None), col(a.completed_at) <= col(a.due_at)),
+        a.extension_count > 0,
+        col(original.c.end_at).is_not(None),
+        col(a.completed_at) > original.c.end_at,
+    )
+    behind = and_(
+        is_open,
+        or_(col(a.due_at).is_(None), col(a.due_at) >= ctx.now),
+        col(a.percent_done) < facts.c.expected - BEHIND_TOLERANCE,
+    )
+    return {
+        "open": is_open,
+        "overdue": overdue,
+        "completed": completed,
+        "late": late,
+        "extended": extended,
+        "behind": behind,
+        "reporting": col(a.state).in_(_REPORTING),
+    }
+
+
+def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
+    a = Assignment
+    c = _conditions(ctx, facts, original)
+    report = ProgressReport
+    return [
+        func.count(a.id).label("total"),
+        *[_count(a.state == s).label(f"state_{s}") for s in STATES],
+        _count(c["open"]).label("open"),
+        _count(c["overdue"]).label("overdue"),
+        func.coalesce(func.max(case((c["overdue"], facts.c.wdo))), 0).label("wd_max"),
+        func.coalesce(func.sum(case((c["overdue"], facts.c.wdo), else_=0)), 0).label("wd_sum"),
+        _count(c["late"]).label("completed_late"),
+        _count(c["extended"]).label("completed_extended"),
+        _count(c["behind"]).label("behind"),
+        func.avg(case((c["open"], a.percent_done))).label("open_percent_avg"),
+        _count(c["reporting"]).label("reports_expected"),
+        _count(and_(c["reporting"], col(report.id).is_not(None))).label("reports_submitted"),
+    ]
+
+
+def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
+    a = Assignment
+    report = ProgressReport
+    return (
+        stmt.outerjoin(facts, facts.c.d == a.due_date)
+        .outerjoin(original, original.c.d == a.original_due_date)
+        .outerjoin(
+            report,
+            and_(
+                report.assignment_id == a.id,
+                report.period == ctx.report_period,
+                col(report.state).in_(_SUBMITTED),
+            ),
+        )
+    )
+
+
+def group_stats(
+    session: Session, *, plan: Plan, user: User | None, now: datetime, by: str
+) -> list[dict[str, Any]]:
+    """One row per plan / section / task / unit with every number and its RAG."""
+    ctx = make_context(session, plan=plan, user=user, now=now)
+    facts = date_facts(ctx)
+    original = facts.alias("original_facts")
+    a = Assignment
+    aggs = _aggregates(ctx, facts, original)
+    if by == "plan":
+        stmt = _joined(ctx, scoped(ctx, *aggs).select_from(a), facts, original)
+        keys: list[Any] = []
+    elif by == "section":
+        keys = [
+            col(a.section_id).label("id"),
+            col(Section.code).label("code"),
+            col(Section.title).label("name"),
+            col(Section.position).label("position"),
+        ]
+        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
+        stmt = stmt.outerjoin(Section, Section.id == a.section_id)
+    elif by == "task":
+        keys = [
+            col(a.task_id).label("id"),
+            col(Task.code).label("code"),
+            col(Task.title).label("name"),
+            col(Task.position).label("position"),
+            col(Task.section_id).label("section_id"),
+        ]
+        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
+        stmt = stmt.join(Task, Task.id == a.task_id)
+    elif by == "unit":
+        keys = [
+            col(a.unit_id).label("id"),
+            col(Unit.code).label("code"),
+            col(Unit.name).label("name"),
+            col(Unit.kind).label("kind"),
+        ]
+        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
+        stmt = stmt.join(Unit, Unit.id == a.unit_id)
+    else:
+        raise ValueError(by)
+    if keys:
+        stmt = stmt.group_by(*keys)
+    rows = [dict(r) for r in session.execute(stmt).mappings().all()]
+    out = [_shape(ctx, r) for r in rows]
+    if by == "section":
+        out = _with_empty_sections(session, ctx, out)
+    if by in ("section", "task"):
+        out.sort(key=lambda r: (r.pop("position", 0) or 0, _code_key(r.get("code"))))
+    elif by == "unit":
+        out.sort(key=lambda r: (-r["overdue_working_days_sum"], -r["overdue"], r["name"] or ""))
+    return out
+
+
+def _code_key(code: str | None) -> tuple[int, str]:
+    digits = "".join(ch for ch in (code or "") if ch.isdigit())
+    return (int(digits) if digits else 10**6, code or "")
+
+
+def _with_empty_sections(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {r["id"] for r in rows}
+    sections = session.exec(select(Section).where(Section.plan_id == ctx.plan.id)).all()
+    for s in sections:
+        if s.id not in seen:
+            rows.append(_shape(ctx, {"id": s.id, "code": s.code, "name": s.title, "position": s.position}))
+    return rows
+
+
+def _shape(ctx: Context, r: dict[str, Any]) -> dict[str, Any]:
+    states = {s: int(r.get(f"state_{s}") or 0) for s in STATES}
+    completed = states[str(AssignmentState.completed)]
+    late = int(r.get("completed_late") or 0)
+    extended = int(r.get("completed_extended") or 0)
+    expected = int(r.get("reports_expected") or 0)
+    submitted = int(r.get("reports_submitted") or 0)
+    avg = r.get("open_percent_avg")
+    row: dict[str, Any] = {
+        k: r[k] for k in ("id", "code", "name", "position", "kind", "section_id") if k in r
+    }
+    row.update(
+        total=int(r.get("total") or 0),
+        states=states,
+        open=int(r.get("open") or 0),
+        overdue=int(r.get("overdue") or 0),
+        overdue_working_days_max=int(r.get("wd_max") or 0),
+        overdue_working_days_sum=int(r.get("wd_sum") or 0),
+        completed=completed,
+        completed_on_time=completed - late - extended,
+        completed_late=late,
+        completed_after_extension=extended,
+        behind=int(r.get("behind") or 0),
+        open_percent_avg=round(float(avg), 1) if avg is not None else None,
+        reports={
+            "period": ctx.report_period,
+            "due_date": ctx.report_due.isoformat(),
+            "expected": expected,
+            "submitted": submitted,
+            "rate": round(submitted / expected, 4) if expected else None,
+        },
+    )
+    row["rag"], row["rag_reason"] = rag_of(row, report_due_passed=ctx.today > ctx.report_due)
+    return row
+
+
+def rag_of(row: dict[str, Any], *, report_due_passed: bool) -> tuple[str, str]:
+    """红黄绿灯 and why, in words."""
+    if row["overdue"]:
+        n, worst = row["overdue"], row["overdue_working_days_max"]
+        span = f"逾期{worst}个工作日" if worst else "逾期不足1个工作日"
+        return "red", span if n == 1 else f"{n}项逾期，最长{span}"
+    reasons = []
+    if row["behind"]:
+        reasons.append(f"{row['behind']}项进度低于预期")
+    missing = row["reports"]["expected"] - row["reports"]["submitted"]
+    if report_due_passed and missing > 0:
+        reasons.append(f"本期{missing}项未报送进展")
+    if reasons:
+        return "yellow", "；".join(reasons)
+    if row["total"] == 0:
+        return "green", "暂无交办任务"
+    if row["open"] == 0 and row["completed"]:
+        return "green", "已全部办结"
+    return "green", "按计划推进"
+
+
+def overdue_items(
+    session: Session, *, plan: Plan, user: User | None, now: datetime, limit: int | None = 200
+) -> list[dict[str, Any]]:
+    """Open assignments past their deadline, longest overdue first."""
+    ctx = make_context(session, plan=plan, user=user, now=now)
+    facts = date_facts(ctx)
+    a = Assignment
+    stmt = (
+        scoped(
+            ctx,
+            col(a.id).label("assignment_id"),
+            col(Task.code).label("task_code"),
+            col(Task.title).label("task_title"),
+            col(a.unit_id).label("unit_id"),
+            col(Unit.name).label("unit_name"),
+            col(a.section_id).label("section_id"),
+            a.due_date,
+            a.state,
+            a.percent_done,
+            a.extension_count,
+            col(facts.c.wdo).label("working_days_overdue"),
+        )
+        .select_from(a)
+        .join(Task, Task.id == a.task_id)
+        .join(Unit, Unit.id == a.unit_id)
+        .outerjoin(facts, facts.c.d == a.due_date)
+        .where(col(a.state).in_(_OPEN), col(a.due_at).is_not(None), col(a.due_at) < now)
+        .order_by(col(a.due_date), col(Unit.name), col(a.id))
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    out = []
+    for r in session.execute(stmt).mappings().all():
+        item = dict(r)
+        item["due_date"] = item["due_date"].isoformat() if item["due_date"] else None
+        item["state"] = str(item["state"])
+        wd = item["working_days_overdue"] or 0
+        item["working_days_overdue"] = wd
+        item["reason"] = f"逾期{wd}个工作日" if wd else "逾期不足1个工作日"
+        out.append(item)
+    return out
+
+
+def indicator_stats(
+    session: Session, *, plan: Plan, user: User | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Each indicator with its latest value, progress toward target, forecast and RAG."""
+    ctx = make_context(session, plan=plan, user=user, now=now)
+    stmt = select(Indicator).where(Indicator.plan_id == plan.id)
+    if user is not None:
+        clause = unit_scope_clause(user, Indicator.owner_unit_id)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    inds = list(session.exec(stmt.order_by(col(Indicator.id))).all())
+    values: dict[int, list[tuple[date, float]]] = {}
+    if inds:
+        vstmt = (
+            select(IndicatorValue.indicator_id, IndicatorValue.period_end, IndicatorValue.value)
+            .where(col(IndicatorValue.indicator_id).in_([i.id for i in inds]))
+            .order_by(col(IndicatorValue.period_end))
+        )
+        for ind_id, period_end, value in session.execute(vstmt).all():
+            values.setdefault(ind_id, []).append((period_end, float(value)))
+    owners = (
+        dict(
+            session.execute(
+                select(Unit.id, Unit.name).where(
+                    col(Unit.id).in_([i.owner_unit_id for i in inds if i.owner_unit_id])
+                )
+            ).all()
+        )
+        if inds
+        else {}
+    )
+    out = []
+    for ind in inds:
+        vals = values.get(ind.id or 0, [])
+        status = indicator_status.evaluate(
+            target=ind.target_value,
+            comparator=ind.comparator,
+            baseline=ind.baseline_value,
+            values=vals,
+            due=ind.due_date,
+            today=ctx.today,
+        )
+        latest = vals[-1] if vals else None
+        progress = getattr(status, "progress", None)
+        forecast = getattr(status, "forecast", None)
+        out.append(
+            {
+                "id": ind.id,
+                "name": ind.name,
+                "unit": ind.unit,
+                "comparator": ind.comparator,
+                "target": ind.target_value,
+                "baseline": ind.baseline_value,
+                "due_date": ind.due_date.isoformat() if ind.due_date else None,
+                "owner_unit_id": ind.owner_unit_id,
+                "owner_unit_name": owners.get(ind.owner_unit_id),
+                "latest_value": latest[1] if latest else None,
+                "latest_period_end": latest[0].isoformat() if latest else None,
+                "progress": round(float(progress), 4) if progress is not None else None,
+                "forecast": round(float(forecast), 4) if forecast is not None else None,
+                "achieved": indicator_status.achieved(
+                    target=ind.target_value, comparator=ind.comparator, value=latest[1] if latest else None
+                ),
+                "rag": str(getattr(status, "rag", "green")),
+                "rag_reason": str(getattr(status, "reason", "")),
+            }
+        )
+    return out
+
+
+def plan_summary(session: Session, *, plan: Plan, user: User | None, now: datetime) -> dict[str, Any]:
+    totals = group_stats(session, plan=plan, user=user, now=now, by="plan")[0]
+    totals.pop("position", None)
+    return {
+        "plan": {"id": plan.id, "title": plan.title, "doc_no": plan.doc_no},
+        "as_of": now.isoformat(),
+        "today": calendar.local_date(now, zone_of(plan)).isoformat(),
+        **totals,
+    }
