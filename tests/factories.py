@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from duban.models import Plan, Role, Section, Task, Unit, UnitKind, User
+from duban.models import (
+    Plan,
+    Role,
+    Section,
+    Task,
+    TaskUnit,
+    Unit,
+    UnitGroup,
+    UnitGroupMember,
+    UnitKind,
+    UnitRole,
+    User,
+)
 
 _seq = itertools.count(1)
 
@@ -74,6 +86,57 @@ def make_task(session: Session, *, plan: Plan, section: Section | None = None, *
     session.add(task)
     session.flush()
     return task
+
+
+def make_assignment(
+    session: Session, *, task: Task | None = None, unit: Unit | None = None, **kw: Any
+) -> Any:
+    """An open assignment (default due 2025-12-31, the effective local date, and its end instant)."""
+    from zoneinfo import ZoneInfo
+
+    from duban import calendar as cal
+    from duban.models import Assignment, UnitRole
+
+    if task is None:
+        task = make_task(session, plan=kw.pop("plan", None) or make_plan(session))
+    else:
+        kw.pop("plan", None)
+    unit = unit or make_unit(session)
+    due = kw.pop("due_date", date(2025, 12, 31))
+    row = Assignment(
+        plan_id=task.plan_id,
+        section_id=task.section_id,
+        task_id=task.id,
+        unit_id=unit.id,
+        role=kw.pop("role", UnitRole.lead),
+        due_date=due,
+        due_at=cal.end_of_day(due, ZoneInfo("Asia/Shanghai")) if due else None,
+        original_due_date=due,
+        assigned_at=kw.pop("assigned_at", datetime(2025, 1, 2, tzinfo=UTC)),
+        **kw,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def make_task_unit(session: Session, *, task: Task, role: str = "lead", unit: Unit | None = None,
+                   group: UnitGroup | None = None, position: int | None = None) -> TaskUnit:
+    row = TaskUnit(task_id=task.id or 0, role=UnitRole(role), unit_id=unit.id if unit else None,
+                   group_id=group.id if group else None, position=_n() if position is None else position)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def make_group(session: Session, *, members: list[Unit] | None = None, kinds: list[str] | None = None,
+               **kw: Any) -> UnitGroup:
+    group = UnitGroup(name=kw.pop("name", f"测试单位组{_n()}"), member_kinds=kinds or [], **kw)
+    session.add(group)
+    session.flush()
+    session.add_all(UnitGroupMember(group_id=group.id or 0, unit_id=u.id or 0) for u in members or [])
+    session.flush()
+    return group
 
 
 def make_indicator(session: Session, *, plan: Plan, **kw: Any) -> Any:

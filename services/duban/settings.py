@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     notifier_lease_seconds: int = 120
     notifier_max_attempts: int = 8
     notifier_http_timeout_seconds: float = 10.0
+    notifier_workers: int = 8
+    # 0 disables the notifier's own /metrics listener.
+    notifier_metrics_port: int = 0
+    notifier_metrics_host: str = "127.0.0.1"
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str = ""

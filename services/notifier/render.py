@@ -1,0 +1,106 @@
+"""Message text people read (Simplified Chinese) for every event type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    lines: list[str]
+    link: str | None
+
+    @property
+    def text(self) -> str:
+        body = "\n".join(self.lines)
+        return f"{body}\n查看详情：{self.link}" if self.link else body
+
+    @property
+    def markdown(self) -> str:
+        parts = [f"### {self.title}", *(f"- {line}" for line in self.lines)]
+        if self.link:
+            parts.append(f"\n[查看详情]({self.link})")
+        return "\n".join(parts)
+
+
+def _name(ref: Any) -> str:
+    if isinstance(ref, dict):
+        return str(ref.get("name") or ref.get("code") or ref.get("id") or "")
+    return ""
+
+
+def render(event_type: str, data: dict[str, Any]) -> Rendered:
+    plan, task, unit = _name(data.get("plan")), _name(data.get("task")), _name(data.get("unit"))
+    task_code = (data.get("task") or {}).get("code") if isinstance(data.get("task"), dict) else None
+    task_label = f"{task_code} {task}".strip() if task_code else task
+    due = data.get("due_date")
+    overdue = data.get("working_days_overdue")
+    left = data.get("working_days_left")
+    link = data.get("link")
+    lines: list[str] = []
+    if plan:
+        lines.append(f"计划：{plan}")
+    if task:
+        lines.append(f"任务：{task_label}")
+    if unit:
+        lines.append(f"责任单位：{unit}")
+    if due:
+        lines.append(f"截止日期：{due}")
+
+    if event_type == "assignment.due_soon":
+        title = f"【临期提醒】“{task}”还有{left if left is not None else data.get('days_before')}个工作日到期"
+        lines.append("请抓紧推进并按时报送进展。")
+    elif event_type == "assignment.overdue":
+        title = f"【逾期提醒】“{task}”已到期未办结"
+        lines.append(f"已逾期：{overdue or 0}个工作日")
+        lines.append("请尽快办结，或按程序申请延期。")
+    elif event_type == "assignment.escalated":
+        level = data.get("level") or 0
+        title = f"【督办升级·{LEVEL_NAMES.get(level, f'{level}级')}】{unit}“{task}”已逾期{overdue}个工作日"
+        lines.append(f"已逾期：{overdue}个工作日")
+        lines.append(f"督办级别：{LEVEL_NAMES.get(level, str(level))}，报送：{_name(data.get('recipient'))}")
+    elif event_type == "report.due_soon":
+        title = f"【填报提醒】{data.get('period')}进展报告将于{data.get('report_due_date')}截止"
+        lines.append(f"填报截止：{data.get('report_due_date')}")
+    elif event_type == "report.missing":
+        title = f"【缺报提醒】{data.get('period')}进展报告未按期报送"
+        lines.append(f"填报截止：{data.get('report_due_date')}（已过期）")
+    elif event_type == "digest.daily":
+        who = _name(data.get("recipient"))
+        title = f"【每日督办摘要】{data.get('date')} {who}"
+        lines = [
+            f"在办任务：{data.get('open', 0)}项",
+            f"已逾期：{data.get('overdue', 0)}项",
+            f"临期（7个工作日内）：{data.get('due_soon', 0)}项",
+        ]
+        if data.get("units") is not None:
+            lines.append(f"涉及单位：{data.get('units')}个")
+    elif event_type == "delivery.failed":
+        title = f"【投递失败】{data.get('event_type')}消息经{data.get('channel')}投递失败"
+        lines.append(f"错误：{data.get('error') or '未知'}")
+    else:
+        names = {
+            "assignment.assigned": "新任务交办",
+            "assignment.accepted": "任务已签收",
+            "assignment.returned": "任务被退回",
+            "completion.requested": "申请办结",
+            "assignment.completed": "任务已办结",
+            "completion.rejected": "办结申请被驳回",
+            "assignment.cancelled": "任务已撤销",
+            "extension.requested": "申请延期",
+            "extension.decided": "延期申请已处理",
+            "report.submitted": "进展已报送",
+            "report.reviewed": "进展已审核",
+            "instruction.issued": "领导批示",
+            "bulletin.published": "通报已发布",
+        }
+        title = f"【{names.get(event_type, '督办通知')}】{task or data.get('title') or ''}".rstrip()
+        if data.get("reason"):
+            lines.append(f"理由：{data['reason']}")
+        if data.get("text"):
+            lines.append(str(data["text"]))
+    return Rendered(title=title[:300], lines=lines, link=link)

@@ -1,0 +1,220 @@
+"""The notifier process: scan → fan out → claim/deliver until empty → wait; owns sessions and signals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time as _time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from duban.clock import Clock, FixedClock, SystemClock
+from duban.db import get_engine
+from duban.settings import Settings, get_settings
+from notifier import deliver, metrics
+from notifier.policy import load_policies
+from notifier.scan import scan_deadlines
+
+log = logging.getLogger("duban.notifier")
+
+
+@dataclass
+class PassResult:
+    created: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    deliveries: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.workers = workers or settings.notifier_workers
+        self.client = deliver.make_client(settings)
+        self.deliverer = deliver.Deliverer(settings=settings, client=self.client)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deliver")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.client.close()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def scan(self) -> dict[str, int]:
+        now = self.clock.now()
+        started = _time.perf_counter()
+        with self.session() as session:
+            counts = scan_deadlines(session, now=now, settings=self.settings)
+            session.commit()
+        metrics.SCAN_SECONDS.observe(_time.perf_counter() - started)
+        for kind, n in counts.items():
+            metrics.EVENTS_CREATED.labels(kind).inc(n)
+        return counts
+
+    def fan_out_all(self) -> tuple[int, int]:
+        events = deliveries = 0
+        while not self.stop.is_set():
+            with self.session() as session:
+                res = deliver.fan_out(
+                    session,
+                    now=self.clock.now(),
+                    settings=self.settings,
+                    limit=self.settings.notifier_batch_size,
+                )
+            events += res.events
+            deliveries += res.deliveries
+            if res.events == 0:
+                break
+        return events, deliveries
+
+    def _deliver(self, item: tuple[int, int], now: datetime) -> str:
+        with self.session() as session:
+            try:
+                return deliver.deliver_one(session, item[0], item[1], now=now, deliverer=self.deliverer)
+            except Exception:
+                # The lease runs out and another pass retries it; the message is not lost.
+                log.exception("delivery %s failed unexpectedly", item[0])
+                return "error"
+
+    def deliver_all(self) -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        while not self.stop.is_set():
+            now = self.clock.now()
+            with self.session() as session:
+                self.deliverer.policies = load_policies(session)
+                batch = deliver.claim(
+                    session,
+                    now=now,
+                    limit=self.settings.notifier_batch_size,
+                    lease_seconds=self.settings.notifier_lease_seconds,
+                )
+            if not batch:
+                break
+            # In-flight work finishes even after SIGTERM: the batch is claimed, so deliver it.
+            for outcome in self.pool.map(self._deliver, batch, [now] * len(batch)):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+
+    def update_gauges(self) -> None:
+        with self.session() as session:
+            depth, age = deliver.queue_stats(session, now=self.clock.now())
+            session.commit()
+        metrics.QUEUE_DEPTH.set(depth)
+        metrics.OLDEST_PENDING_AGE.set(age)
+
+    def one_pass(self) -> PassResult:
+        result = PassResult()
+        result.created = self.scan()
+        # Fan out and deliver until nothing is left that is due now (a fan-out may follow deliveries:
+        # a dead letter writes a delivery.failed event).
+        while not self.stop.is_set():
+            events, deliveries = self.fan_out_all()
+            outcomes = self.deliver_all()
+            result.events += events
+            result.deliveries += deliveries
+            for k, v in outcomes.items():
+                result.outcomes[k] = result.outcomes.get(k, 0) + v
+            if events == 0 and not outcomes:
+                break
+        self.update_gauges()
+        return result
+
+    def run(self, *, once: bool) -> int:
+        try:
+            while not self.stop.is_set():
+                try:
+                    res = self.one_pass()
+                    log.info(
+                        "notifier pass",
+                        extra={
+                            "created": res.created,
+                            "events": res.events,
+                            "deliveries": res.deliveries,
+                            "outcomes": res.outcomes,
+                        },
+                    )
+                except Exception:
+                    if once:
+                        raise
+                    log.exception("notifier pass failed; retrying after the poll interval")
+                if once:
+                    break
+                self.stop.wait(self.settings.notifier_poll_seconds)
+        finally:
+            self.close()
+        return 0
+
+
+def preview(*, engine: Engine, clock: Clock, settings: Settings, out: Any = None) -> int:
+    """Everything a pass would create and send, printed; the transaction is rolled back, nothing is sent."""
+    out = out or sys.stdout
+    now = clock.now()
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            counts = scan_deadlines(session, now=now, settings=settings, record=False)
+            out.write(f"[dry-run] as of {now.isoformat()}: notices that would be created: {counts}" + "\n")
+            from sqlalchemy import select
+
+            from duban.models import OutboxEvent
+
+            total_deliveries = 0
+            while True:
+                res = deliver.fan_out(session, now=now, settings=settings, limit=1000, commit=False)
+                if res.events == 0:
+                    break
+                total_deliveries += len(res.planned)
+                for d in res.planned:
+                    out.write(
+                        f"[dry-run] would send {d['channel']} → {d['target']} (event {d['event_id']}, "
+                        f"not before {d['next_attempt_at'].isoformat()})" + "\n"
+                    )
+            for ev in session.exec(select(OutboxEvent).where(OutboxEvent.created_at == now)).scalars():
+                out.write(f"[dry-run] event {ev.type} {ev.dedupe_key}" + "\n")
+            out.write(f"[dry-run] {total_deliveries} deliveries planned; nothing was written or sent" + "\n")
+        finally:
+            session.rollback()
+    return 0
+
+
+def main(once: bool = False, as_of: datetime | None = None, dry_run: bool = False) -> int:
+    from duban.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, lambda: None)
+    clock: Clock = FixedClock(as_of) if as_of is not None else SystemClock()
+    engine = get_engine()
+    if dry_run:
+        return preview(engine=engine, clock=clock, settings=settings)
+    if settings.notifier_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.notifier_metrics_port, addr=settings.notifier_metrics_host)
+    runner = Runner(engine=engine, clock=clock, settings=settings)
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: finishing in-flight work, then stopping", signum)
+        runner.stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    return runner.run(once=once)

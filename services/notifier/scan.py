@@ -1,0 +1,417 @@
+"""The deadline scanner: set-based INSERT … SELECT into the outbox, deduplicated by key.
+
+Every notice is one statement over the indexed (state, due_date) / (plan_id, state) columns;
+the working-day rules are turned into date cutoffs first (duban.calendar), so no open
+assignment is ever loaded into Python. Repeating a scan — or running it on several replicas
+at once — inserts nothing new, because every row carries a unique dedupe key and the insert
+says ON CONFLICT (dedupe_key) DO NOTHING.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from duban import calendar as cal
+from duban.models import (
+    OPEN_STATES,
+    Assignment,
+    OutboxEvent,
+    Plan,
+    ProgressReport,
+    ProgressReportState,
+    ReportCadence,
+    ScanRun,
+    Task,
+    Unit,
+)
+from duban.settings import Settings, get_settings
+from notifier.policy import Policy, load_policies
+
+A = Assignment.__table__  # type: ignore[attr-defined]
+P = Plan.__table__  # type: ignore[attr-defined]
+T = Task.__table__  # type: ignore[attr-defined]
+U = Unit.__table__  # type: ignore[attr-defined]
+E = OutboxEvent.__table__  # type: ignore[attr-defined]
+R = ProgressReport.__table__  # type: ignore[attr-defined]
+
+OPEN = sorted(str(s) for s in OPEN_STATES)
+RECIPIENT_NAMES = {
+    "unit": "责任单位",
+    "unit_head": "单位负责人",
+    "office": "领导小组办公室",
+    "leader": "县分管领导",
+}
+EVENT_COLUMNS = [
+    "message_id",
+    "type",
+    "dedupe_key",
+    "payload",
+    "plan_id",
+    "assignment_id",
+    "unit_id",
+    "created_at",
+]
+
+
+@dataclass
+class ScanResult:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, n: int) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + max(n, 0)
+
+    @property
+    def created(self) -> int:
+        return sum(self.counts.values())
+
+
+class _Sql:
+    """The few expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, dialect: str) -> None:
+        self.pg = dialect == "postgresql"
+
+    def insert(self) -> Any:
+        return (postgresql if self.pg else sqlite).insert(E)
+
+    def obj(self, *pairs: tuple[str, Any]) -> ColumnElement[Any]:
+        args: list[Any] = []
+        for key, value in pairs:
+            args.append(sa.literal_column(f"'{key}'"))
+            args.append(value)
+        return (sa.func.json_build_object if self.pg else sa.func.json_object)(*args)
+
+    def message_id(self) -> ColumnElement[Any]:
+        if self.pg:
+            return sa.literal_column("'msg_' || replace(gen_random_uuid()::text, '-', '')")
+        return sa.literal_column("'msg_' || lower(hex(randomblob(16)))")
+
+    @staticmethod
+    def s(value: str) -> ColumnElement[Any]:
+        return sa.cast(sa.literal(value), sa.String)
+
+    @staticmethod
+    def text(col: Any) -> ColumnElement[Any]:
+        return sa.cast(col, sa.String)
+
+
+def _ref(q: _Sql, id_: Any, name: Any, code: Any | None = None) -> ColumnElement[Any]:
+    pairs = [("id", id_), ("name", name)]
+    if code is not None:
+        pairs.append(("code", code))
+    return q.obj(*pairs)
+
+
+class Scanner:
+    def __init__(self, session: Session, *, now: datetime, settings: Settings) -> None:
+        self.session = session
+        self.now = now
+        self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
+        self.today = cal.local_date(now, self.zone)
+        self.q = _Sql(session.get_bind().dialect.name)
+        self.result = ScanResult()
+        self.now_iso = now.isoformat()
+        self.link_prefix = settings.public_url.rstrip("/") + "/assignments/"
+
+    # --- building blocks
+    def _payload(self, kind: str, data: ColumnElement[Any]) -> ColumnElement[Any]:
+        return self.q.obj(("type", self.q.s(kind)), ("timestamp", self.q.s(self.now_iso)), ("data", data))
+
+    def _run(self, kind: str, select: sa.Select[Any]) -> int:
+        stmt = (
+            self.q.insert()
+            .from_select(EVENT_COLUMNS, select)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        n = self.session.execute(stmt).rowcount or 0
+        self.result.add(kind, n)
+        return n
+
+    def _assignment_notice(
+        self,
+        kind: str,
+        *,
+        stage: str,
+        recipient: str,
+        where: Sequence[ColumnElement[bool]],
+        level: int | None = None,
+        extra: Sequence[tuple[str, Any]] = (),
+        key_suffix: ColumnElement[Any] | None = None,
+    ) -> int:
+        q = self.q
+        data = q.obj(
+            ("plan", _ref(q, P.c.id, P.c.title)),
+            ("task", _ref(q, T.c.id, T.c.title, T.c.code)),
+            ("unit", _ref(q, U.c.id, U.c.name)),
+            ("assignment_id", A.c.id),
+            ("state", A.c.state),
+            ("due_date", A.c.due_date),
+            ("level", sa.cast(sa.literal(level), sa.Integer) if level is not None else sa.null()),
+            ("recipient", q.obj(("code", q.s(recipient)), ("name", q.s(RECIPIENT_NAMES[recipient])))),
+            ("link", q.s(self.link_prefix) + q.text(A.c.id)),
+            *extra,
+        )
+        # kind:assignment:due date:stage:recipient — a new due date (extension) yields new keys.
+        key = (
+            q.s(f"{kind}:") + q.text(A.c.id) + q.s(":") + q.text(A.c.due_date) + q.s(f":{stage}:{recipient}")
+        )
+        if key_suffix is not None:
+            key = key + key_suffix
+        select = (
+            sa.select(
+                q.message_id(),
+                q.s(kind),
+                key,
+                self._payload(kind, data),
+                A.c.plan_id,
+                A.c.id,
+                A.c.unit_id,
+                sa.literal(self.now, type_=E.c.created_at.type),
+            )
+            .select_from(
+                A.join(P, P.c.id == A.c.plan_id).join(T, T.c.id == A.c.task_id).join(U, U.c.id == A.c.unit_id)
+            )
+            .where(A.c.state.in_(OPEN), A.c.due_date.is_not(None), *where)
+        )
+        return self._run(kind, select)
+
+    # --- notices
+    def deadlines(self, policy: Policy, scope: ColumnElement[bool]) -> None:
+        today = self.today
+        # Due soon: only the latest stage reached is created; earlier ones a late scan skips.
+        lower = today - timedelta(days=1)
+        for d in sorted(policy.due_soon_working_days):
+            cutoff = cal.latest_due_date_due_soon(self.now, d, self.zone)
+            if cutoff > lower:
+                for recipient in policy.due_soon_recipients:
+                    self._assignment_notice(
+                        "assignment.due_soon",
+                        stage=f"{d}wd",
+                        recipient=recipient,
+                        where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff],
+                        extra=[("days_before", sa.cast(sa.literal(d), sa.Integer))],
+                    )
+            lower = max(lower, cutoff)
+        overdue_cutoff = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
+        if policy.overdue_enabled:
+            for recipient in policy.overdue_recipients:
+                self._assignment_notice(
+                    "assignment.overdue",
+                    stage="due",
+                    recipient=recipient,
+                    where=[scope, A.c.due_date <= overdue_cutoff],
+                )
+        # Escalations: every level reached is created, each once, even when the scan is late.
+        for lv in policy.escalation_levels:
+            cutoff = cal.latest_due_date_overdue_by(self.now, lv.after_working_days, self.zone)
+            for recipient in lv.recipients:
+                self._assignment_notice(
+                    "assignment.escalated",
+                    stage=f"L{lv.level}",
+                    recipient=recipient,
+                    level=lv.level,
+                    where=[scope, A.c.due_date <= cutoff],
+                    extra=[
+                        ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
+                    ],
+                )
+
+    def reports(self, plan_id: int, cadence: str, due_day: int, policy: Policy) -> None:
+        if not policy.report_reminders_enabled:
+            return
+        upcoming, past = report_deadlines(self.today, cadence, due_day)
+        q = self.q
+        submitted = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
+        for kind, (period, deadline) in (("report.due_soon", upcoming), ("report.missing", past)):
+            if kind == "report.due_soon":
+                start = cal.add_working_days(deadline, -policy.report_due_soon_working_days)
+                if not (start <= self.today <= deadline):
+                    continue
+            elif deadline >= self.today:
+                continue
+            has_report = sa.exists().where(
+                R.c.assignment_id == A.c.id, R.c.period == period, R.c.state.in_(submitted)
+            )
+            where = [
+                A.c.plan_id == plan_id,
+                ~has_report,
+                A.c.assigned_at < sa.literal(cal.end_of_day(deadline, self.zone), type_=A.c.assigned_at.type),
+            ]
+            for recipient in policy.report_recipients:
+                self._assignment_notice(
+                    kind,
+                    stage=f"report-{period}",
+                    recipient=recipient,
+                    where=where,
+                    extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
+                )
+
+    def digest(self, policy: Policy) -> None:
+        if not policy.digest_enabled or not cal.is_working_day(self.today):
+            return
+        if self.now.astimezone(self.zone).hour < policy.digest_hour:
+            return
+        day = self.today.isoformat()
+        office_key = f"digest.daily:{day}:office"
+        # Once a day: after the first scan of the day has written it, skip the aggregate entirely.
+        if self.session.execute(sa.select(E.c.id).where(E.c.dedupe_key == office_key)).first() is not None:
+            return
+        q = self.q
+        overdue_cut = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
+        soon_cut = cal.latest_due_date_due_soon(self.now, max(policy.due_soon_working_days or [7]), self.zone)
+        n_open = sa.func.count()
+        n_overdue = sa.func.sum(sa.case((A.c.due_date <= overdue_cut, 1), else_=0))
+        n_soon = sa.func.sum(
+            sa.case((sa.and_(A.c.due_date > overdue_cut, A.c.due_date <= soon_cut), 1), else_=0)
+        )
+        per_unit = (
+            sa.select(
+                A.c.unit_id.label("unit_id"),
+                n_open.label("n_open"),
+                n_overdue.label("n_overdue"),
+                n_soon.label("n_soon"),
+            )
+            .where(A.c.state.in_(OPEN))
+            .group_by(A.c.unit_id)
+            .subquery("per_unit")
+        )
+        link = q.s(self.settings.public_url.rstrip("/") + "/assignments")
+
+        def data(
+            recipient: ColumnElement[Any], n1: Any, n2: Any, n3: Any, units: Any = None
+        ) -> ColumnElement[Any]:
+            pairs: list[tuple[str, Any]] = [
+                ("date", q.s(day)),
+                ("recipient", recipient),
+                ("open", n1),
+                ("overdue", n2),
+                ("due_soon", n3),
+                ("link", link),
+            ]
+            if units is not None:
+                pairs.append(("units", units))
+            return q.obj(*pairs)
+
+        unit_recipient = q.obj(("id", U.c.id), ("name", U.c.name), ("code", q.s("unit")))
+        self._run(
+            "digest.daily",
+            sa.select(
+                q.message_id(),
+                q.s("digest.daily"),
+                q.s(f"digest.daily:{day}:unit:") + q.text(per_unit.c.unit_id),
+                self._payload(
+                    "digest.daily",
+                    data(unit_recipient, per_unit.c.n_open, per_unit.c.n_overdue, per_unit.c.n_soon),
+                ),
+                sa.null(),
+                sa.null(),
+                per_unit.c.unit_id,
+                sa.literal(self.now, type_=E.c.created_at.type),
+            )
+            .select_from(per_unit.join(U, U.c.id == per_unit.c.unit_id))
+            .where(per_unit.c.n_open > 0),
+        )
+        office_recipient = q.obj(("code", q.s("office")), ("name", q.s(RECIPIENT_NAMES["office"])))
+        total = (
+            sa.select(
+                q.message_id(),
+                q.s("digest.daily"),
+                q.s(office_key),
+                self._payload(
+                    "digest.daily",
+                    data(
+                        office_recipient,
+                        sa.func.coalesce(sa.func.sum(per_unit.c.n_open), 0),
+                        sa.func.coalesce(sa.func.sum(per_unit.c.n_overdue), 0),
+                        sa.func.coalesce(sa.func.sum(per_unit.c.n_soon), 0),
+                        sa.func.count(per_unit.c.unit_id),
+                    ),
+                ),
+                sa.null(),
+                sa.null(),
+                sa.null(),
+                sa.literal(self.now, type_=E.c.created_at.type),
+            )
+            .select_from(per_unit)
+            .where(sa.true())
+        )
+        self._run("digest.daily", total)
+
+
+def _period_deadline(cadence: str, year: int, month: int, due_day: int) -> tuple[str, date]:
+    deadline = cal.effective_due_date(date(year, month, due_day))
+    if cadence == ReportCadence.quarterly:
+        return f"{year}-Q{(month - 1) // 3 + 1}", deadline
+    return f"{year}-{month:02d}", deadline
+
+
+def report_deadlines(today: date, cadence: str, due_day: int) -> tuple[tuple[str, date], tuple[str, date]]:
+    """(the next reporting deadline on or after today, the last one before today) as (period, date)."""
+    if cadence == ReportCadence.weekly:
+        monday = today - timedelta(days=today.weekday())
+        candidates = []
+        for w in (-1, 0, 1):
+            start = monday + timedelta(weeks=w)
+            iso = start.isocalendar()
+            candidates.append(
+                (f"{iso.year}-W{iso.week:02d}", cal.effective_due_date(start + timedelta(days=4)))
+            )
+    else:
+        step = 3 if cadence == ReportCadence.quarterly else 1
+        # Reporting months: every month, or the last month of each quarter.
+        month = today.month if step == 1 else ((today.month - 1) // 3) * 3 + 3
+        candidates = []
+        for k in (-1, 0, 1):
+            m0 = today.year * 12 + (month - 1) + k * step
+            candidates.append(_period_deadline(cadence, m0 // 12, m0 % 12 + 1, due_day))
+    upcoming = next(c for c in candidates if c[1] >= today)
+    past = [c for c in candidates if c[1] < today][-1]
+    return upcoming, past
+
+
+def scan_deadlines(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
+    policies: tuple[Policy, dict[int, Policy]] | None = None,
+    record: bool = True,
+) -> dict[str, int]:
+    """Create every notice due at `now`; returns the number created per kind. The caller commits."""
+    started = _time.perf_counter()
+    settings = settings or get_settings()
+    default, overrides = policies if policies is not None else load_policies(session)
+    scanner = Scanner(session, now=now, settings=settings)
+    override_ids = sorted(overrides)
+    default_scope = A.c.plan_id.not_in(override_ids) if override_ids else sa.true()
+    scanner.deadlines(default, default_scope)
+    for plan_id in override_ids:
+        scanner.deadlines(overrides[plan_id], A.c.plan_id == plan_id)
+    # Report cadences are per plan: one statement per plan (plans are few), none per assignment.
+    for plan_id, cadence, due_day in session.execute(
+        sa.select(P.c.id, P.c.report_cadence, P.c.report_due_day)
+    ):
+        scanner.reports(plan_id, str(cadence), int(due_day), overrides.get(plan_id, default))
+    scanner.digest(default)
+    if record:
+        session.add(
+            ScanRun(
+                started_at=now,
+                as_of=now,
+                duration_ms=int((_time.perf_counter() - started) * 1000),
+                created=scanner.result.created,
+            )
+        )
+        session.flush()
+    return dict(scanner.result.counts)
