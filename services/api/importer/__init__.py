@@ -72,7 +72,7 @@ def _parse_json(data: bytes | str) -> ImportResult:
     return ImportResult(document=PlanDoc.model_validate(raw))
 
 
-def parse(data: bytes | str, *, format: str = "auto", filename: str | None = None) -> ImportResult:  # noqa: A002
+def parse(data: bytes | str, *, format: str = "auto", filename: str | None = None) -> ImportResult:
     """Read a plan from text, .docx, .pdf, .xlsx or interchange JSON."""
     if format not in FORMATS:
         raise UnsupportedFormat(f"unknown format {format!r}")
