@@ -1,0 +1,218 @@
+"""延期申请: a unit asks for a later due date; the office decides, and approval moves the deadline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
+
+from api.assignment.service import unit_scope_clause
+from api.audit import service as audit
+from api.report.shared import assignment_event, require_own_unit
+from duban import calendar, outbox
+from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
+from duban.events import ExtensionDecided, ExtensionRequested
+from duban.models import OPEN_STATES, Assignment, ExtensionRequest, Plan, RequestState, User
+
+COLUMNS = (
+    ExtensionRequest.id,
+    ExtensionRequest.assignment_id,
+    ExtensionRequest.unit_id,
+    ExtensionRequest.requested_due_date,
+    ExtensionRequest.previous_due_date,
+    ExtensionRequest.reason,
+    ExtensionRequest.state,
+    ExtensionRequest.requested_by_id,
+    ExtensionRequest.decided_by_id,
+    ExtensionRequest.decided_at,
+    ExtensionRequest.decision_comment,
+    ExtensionRequest.version,
+    ExtensionRequest.created_at,
+    ExtensionRequest.updated_at,
+)
+
+
+def visible_extensions(user: User, *columns: Any) -> Select[Any]:
+    stmt = select(*columns) if columns else select(ExtensionRequest)
+    clause = unit_scope_clause(user, ExtensionRequest.unit_id)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def get_visible(session: Session, *, user: User, request_id: int) -> ExtensionRequest:
+    found = session.exec(visible_extensions(user).where(ExtensionRequest.id == request_id)).first()  # type: ignore[call-overload]
+    if found is None:
+        raise NotFound("延期申请不存在", code="extension.not_found")
+    request: ExtensionRequest = found
+    return request
+
+
+def _require_open(assignment: Assignment) -> None:
+    if assignment.state not in OPEN_STATES:
+        raise Conflict(
+            "任务已办结或已撤销，不能延期",
+            code="extension.assignment_closed",
+            details={"assignment_state": str(assignment.state)},
+        )
+
+
+def request(
+    *,
+    session: Session,
+    user: User,
+    assignment: Assignment,
+    requested_due_date: date,
+    reason: str,
+    now: datetime,
+) -> ExtensionRequest:
+    require_own_unit(user, assignment.unit_id, code="extension.not_own_unit")
+    _require_open(assignment)
+    if not reason.strip():
+        raise Unprocessable("请填写延期理由", code="extension.reason_required")
+    if assignment.due_date is not None and requested_due_date <= assignment.due_date:
+        raise Unprocessable(
+            "申请的截止日期须晚于当前截止日期",
+            code="extension.not_later",
+            details={"current_due_date": assignment.due_date.isoformat()},
+        )
+    pending = session.exec(
+        select(ExtensionRequest.id).where(
+            ExtensionRequest.assignment_id == assignment.id, ExtensionRequest.state == RequestState.pending
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict(
+            "该任务已有待审批的延期申请", code="extension.pending_exists", details={"request_id": pending}
+        )
+    ext = ExtensionRequest(
+        assignment_id=assignment.id or 0,
+        unit_id=assignment.unit_id,
+        requested_due_date=requested_due_date,
+        previous_due_date=assignment.due_date,
+        reason=reason.strip(),
+        requested_by_id=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ext)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="extension.request",
+        entity_type="extension_request",
+        entity_id=ext.id,
+        after=audit.snapshot(ext),
+        now=now,
+    )
+    event = assignment_event(
+        session,
+        ExtensionRequested,
+        assignment=assignment,
+        actor=user,
+        requested_due_date=requested_due_date,
+        reason=ext.reason,
+    )
+    outbox.enqueue(
+        session,
+        event=event,
+        now=now,
+        plan_id=assignment.plan_id,
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+    )
+    session.commit()
+    return ext
+
+
+def decide(
+    *, session: Session, user: User, ext: ExtensionRequest, approve: bool, comment: str | None, now: datetime
+) -> ExtensionRequest:
+    action = "approve" if approve else "reject"
+    if ext.state != RequestState.pending:
+        raise IllegalTransition(action=action, state=str(ext.state), allowed=[], entity="extension")
+    if not approve and not (comment and comment.strip()):
+        raise Unprocessable("驳回延期申请须填写理由", code="extension.reason_required")
+    assignment = session.get(Assignment, ext.assignment_id)
+    if assignment is None:
+        raise NotFound("交办任务不存在", code="assignment.not_found")
+    if approve:
+        _require_open(assignment)
+    before = audit.snapshot(ext)
+    ext.state = RequestState.approved if approve else RequestState.rejected
+    ext.decided_by_id = user.id
+    ext.decided_at = now
+    ext.decision_comment = comment.strip() if comment else None
+    ext.version += 1
+    ext.updated_at = now
+    audit.record(
+        session,
+        actor=user,
+        action=f"extension.{action}",
+        entity_type="extension_request",
+        entity_id=ext.id,
+        before=before,
+        after=audit.snapshot(ext),
+        now=now,
+    )
+    if approve:
+        plan = session.get(Plan, assignment.plan_id)
+        zone = calendar.tz(plan.timezone if plan else "Asia/Shanghai")
+        a_before = audit.snapshot(assignment)
+        ext.previous_due_date = assignment.due_date
+        if assignment.original_due_date is None:
+            assignment.original_due_date = assignment.due_date
+        # The requested day may be a holiday or rest day: the deadline is the next working day.
+        assignment.due_date = calendar.effective_due_date(ext.requested_due_date)
+        assignment.due_at = calendar.due_at_for(ext.requested_due_date, zone)
+        assignment.extension_count += 1
+        assignment.version += 1
+        assignment.updated_at = now
+        audit.record(
+            session,
+            actor=user,
+            action="assignment.extend",
+            entity_type="assignment",
+            entity_id=assignment.id,
+            before=a_before,
+            after=audit.snapshot(assignment),
+            now=now,
+        )
+    event = assignment_event(
+        session,
+        ExtensionDecided,
+        assignment=assignment,
+        actor=user,
+        approved=approve,
+        reason=ext.decision_comment,
+    )
+    outbox.enqueue(
+        session,
+        event=event,
+        now=now,
+        plan_id=assignment.plan_id,
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+    )
+    session.commit()
+    return ext
+
+
+def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
+    stmt = visible_extensions(user, *COLUMNS)
+    for name in ("assignment_id", "unit_id", "state"):
+        value = filters.get(name)
+        if value is not None:
+            stmt = stmt.where(getattr(ExtensionRequest, name) == (str(value) if name == "state" else value))
+    if filters.get("plan_id") is not None:
+        stmt = stmt.where(
+            col(ExtensionRequest.assignment_id).in_(
+                select(Assignment.id).where(Assignment.plan_id == filters["plan_id"])
+            )
+        )
+    return stmt
+
+
+def order() -> list[tuple[Any, str]]:
+    return [(col(ExtensionRequest.id), "desc")]
