@@ -91,6 +91,17 @@ class InstructionIssued(EventData):
     unit_ids: list[int] = []
 
 
+class InstructionReplied(EventData):
+    type: ClassVar[str] = "instruction.replied"
+    plan: Ref
+    task: Ref
+    unit: Ref
+    instruction_id: int
+    reply_id: int
+    text: str
+    actor: Ref | None = None
+
+
 class DeadlineNotice(AssignmentEventData):
     """Scanner notices: due soon, overdue and escalations."""
 
@@ -155,7 +166,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     for cls in (
         AssignmentAssigned, AssignmentAccepted, AssignmentReturned, CompletionRequested,
         AssignmentCompleted, CompletionRejected, AssignmentCancelled, ExtensionRequested,
-        ExtensionDecided, ReportSubmitted, ReportReviewed, InstructionIssued, AssignmentDueSoon,
+        ExtensionDecided, ReportSubmitted, ReportReviewed, InstructionIssued, InstructionReplied,
+        AssignmentDueSoon,
         AssignmentOverdue, AssignmentEscalated, ReportDueSoon, ReportMissing, DigestDaily,
         BulletinPublished, DeliveryFailed,
     )
