@@ -29,7 +29,9 @@ _A = {
 Sort = Literal["due_date", "-due_date", "id", "-id", "updated_at", "-updated_at"]
 
 
-def _detail(session: Session, user: User, assignment_id: int, now: datetime, status_code: int = 200) -> Response:
+def _detail(
+    session: Session, user: User, assignment_id: int, now: datetime, status_code: int = 200
+) -> Response:
     body = service.read_row(session, user=user, assignment_id=assignment_id, now=now)
     body["history"] = service.history(session, assignment_id=assignment_id)
     etag = etag_of("assignment", assignment_id, body["version"])
@@ -75,7 +77,9 @@ def list_assignments(
     return json_response(page)
 
 
-@router.post("/tasks/{task_id}/assignments", status_code=201, response_model=schemas.AssignResult, responses=_A)
+@router.post(
+    "/tasks/{task_id}/assignments", status_code=201, response_model=schemas.AssignResult, responses=_A
+)
 def assign_task(
     task_id: int, body: schemas.AssignRequest, user: OfficeUser, session: SessionDep, now: NowDep
 ) -> Any:
@@ -124,7 +128,9 @@ def _act(
     reason: str | None,
 ) -> Response:
     check_if_match(request, kind="assignment", entity_id=assignment.id, version=assignment.version)
-    service.transition(session=session, assignment=assignment, action=action, actor=user, now=now, reason=reason)
+    service.transition(
+        session=session, assignment=assignment, action=action, actor=user, now=now, reason=reason
+    )
     return _detail(session, user, assignment.id or 0, now)
 
 
@@ -217,7 +223,7 @@ def reassign(
     now: NowDep,
     body: schemas.ReassignRequest | None = None,
 ) -> Any:
-    """重新交办: the office answers a return, to the same unit or another one (the returned one is then cancelled)."""
+    """重新交办: the office answers a return, to the same unit or another (the returned one is cancelled)."""
     body = body or schemas.ReassignRequest()
     check_if_match(request, kind="assignment", entity_id=assignment.id, version=assignment.version)
     result = service.reassign(

@@ -506,9 +506,7 @@ def _resolve_targets(
     unit_role = {tu.unit_id: tu.role for tu in task_units if tu.unit_id is not None}
     group_role = {tu.group_id: tu.role for tu in task_units if tu.group_id is not None}
     if unit_ids:
-        found = dict(
-            session.execute(select(Unit.id, Unit.is_active).where(col(Unit.id).in_(unit_ids))).all()
-        )
+        found = dict(session.execute(select(Unit.id, Unit.is_active).where(col(Unit.id).in_(unit_ids))).all())
         bad = [u for u in unit_ids if not found.get(u)]
         if bad:
             raise Unprocessable(
@@ -547,9 +545,9 @@ def assign(
     targets = _resolve_targets(session, task=task, unit_ids=unit_ids, group_ids=group_ids, role=role)
     periods = periods_for(task=task, plan=plan, due_date=due_date, today=calendar.local_date(now, zone))
     existing = set(
-        session.execute(select(Assignment.unit_id, Assignment.period).where(Assignment.task_id == task.id))
-        
-        .all()
+        session.execute(
+            select(Assignment.unit_id, Assignment.period).where(Assignment.task_id == task.id)
+        ).all()
     )
     result = AssignResult()
     for uid, r in targets:
@@ -584,9 +582,7 @@ def assign(
     names = dict(
         session.execute(
             select(Unit.id, Unit.name).where(col(Unit.id).in_({a.unit_id for a in result.created}))
-        )
-        
-        .all()
+        ).all()
     )
     audit.record_many(
         session,

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from duban.models import PlanBase, ReportCadence, SectionBase
+
+
+class Status(BaseModel):
+    """Derived from the plan's or task's assignments (those the caller may see)."""
+
+    status: str = Field(description="unassigned / assigned / in_progress / overdue / completed / cancelled")
+    total: int
+    open: int
+    overdue: int
+    by_state: dict[str, int]
+
+
+class PlanCreate(PlanBase):
+    external_id: str | None = Field(default=None, max_length=100)
+
+
+class PlanUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    doc_no: str | None = Field(default=None, max_length=100)
+    issuer: str | None = Field(default=None, max_length=200)
+    issued_on: date | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    report_cadence: ReportCadence | None = None
+    report_due_day: int | None = Field(default=None, ge=1, le=28)
+
+
+class SectionCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=20, description="文件中的编号，如“一”")
+    title: str = Field(min_length=1, max_length=300)
+    position: int | None = Field(default=None, ge=0, description="缺省排在最后")
+
+
+class SectionUpdate(BaseModel):
+    code: str | None = Field(default=None, min_length=1, max_length=20)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    position: int | None = Field(default=None, ge=0)
+
+
+class SectionPublic(SectionBase):
+    id: int
+    plan_id: int
+    version: int
+
+
+class PlanPublic(PlanBase):
+    id: int
+    external_id: str | None
+    created_by_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    status: Status
+
+
+class PlanDetail(PlanPublic):
+    sections: list[SectionPublic]

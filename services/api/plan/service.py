@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Select, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.assignment import service as assignment_service
+from api.audit import service as audit
+from duban.errors import Conflict, NotFound, Unprocessable
+from duban.models import Assignment, Plan, Section, Task, User
+
+PLAN_COLUMNS = (
+    col(Plan.id),
+    col(Plan.title),
+    col(Plan.doc_no),
+    col(Plan.issuer),
+    col(Plan.issued_on),
+    col(Plan.period_start),
+    col(Plan.period_end),
+    col(Plan.timezone),
+    col(Plan.report_cadence),
+    col(Plan.report_due_day),
+    col(Plan.external_id),
+    col(Plan.created_by_id),
+    col(Plan.version),
+    col(Plan.created_at),
+    col(Plan.updated_at),
+)
+SECTION_COLUMNS = (
+    col(Section.id),
+    col(Section.plan_id),
+    col(Section.code),
+    col(Section.title),
+    col(Section.position),
+    col(Section.version),
+)
+
+
+def visible_plans(user: User) -> Select[Any]:  # noqa: ARG001
+    # Plans are the county's public structure: every signed-in user reads them; the unit-scoped
+    # part (assignments) is counted through visible_assignments in the status.
+    return select(*PLAN_COLUMNS)
+
+
+def get(session: Session, *, plan_id: int) -> Plan:
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("计划不存在", code="plan.not_found", details={"plan_id": plan_id})
+    return plan
+
+
+def _check(values: dict[str, Any]) -> None:
+    if "title" in values and not str(values["title"] or "").strip():
+        raise Unprocessable("计划标题不能为空", code="plan.invalid_title")
+    start, end = values.get("period_start"), values.get("period_end")
+    if start and end and end < start:
+        raise Unprocessable(
+            "计划期限无效：结束日期早于开始日期",
+            code="plan.invalid_period",
+            details={"period_start": str(start), "period_end": str(end)},
+        )
+    if values.get("timezone") is not None:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Unprocessable(
+                "时区无效", code="plan.invalid_timezone", details={"timezone": values["timezone"]}
+            ) from exc
+
+
+def _flush(session: Session, code: str, message: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(message, code=code) from exc
+
+
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Plan:
+    external_id = data.get("external_id")
+    if external_id:
+        existing = session.exec(select(Plan).where(Plan.external_id == external_id)).first()
+        if existing is not None:
+            # An integration re-sending its plan updates it instead of duplicating it.
+            changes = {k: v for k, v in data.items() if k != "external_id"}
+            return update(session, actor=actor, plan=existing, changes=changes, now=now)
+    _check(data)
+    plan = Plan.model_validate({**data, "created_by_id": actor.id, "created_at": now, "updated_at": now})
+    session.add(plan)
+    _flush(session, "plan.duplicate", "计划已存在（外部编号重复）")
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.create",
+        entity_type="plan",
+        entity_id=plan.id,
+        after=audit.snapshot(plan),
+        now=now,
+    )
+    session.commit()
+    return plan
+
+
+def update(session: Session, *, actor: User, plan: Plan, changes: dict[str, Any], now: datetime) -> Plan:
+    before = audit.snapshot(plan)
+    _check({**before, **changes})
+    for key, value in changes.items():
+        setattr(plan, key, value)
+    plan.version += 1
+    plan.updated_at = now
+    _flush(session, "plan.duplicate", "计划已存在（外部编号重复）")
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.update",
+        entity_type="plan",
+        entity_id=plan.id,
+        before=before,
+        after=audit.snapshot(plan),
+        now=now,
+    )
+    session.commit()
+    return plan
+
+
+def remove(session: Session, *, actor: User, plan: Plan, now: datetime) -> None:
+    used = session.exec(select(Assignment.id).where(Assignment.plan_id == plan.id).limit(1)).first()
+    if used is not None:
+        raise Conflict("该计划已有交办事项，不能删除", code="plan.in_use")
+    before = audit.snapshot(plan)
+    session.delete(plan)
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.delete",
+        entity_type="plan",
+        entity_id=plan.id,
+        before=before,
+        now=now,
+    )
+    session.commit()
+
+
+def public(
+    session: Session, *, user: User, rows: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Attach each plan's derived status (two grouped queries for the whole page)."""
+    ids = [r["id"] for r in rows]
+    status = assignment_service.status_for(session, user=user, by=col(Assignment.plan_id), ids=ids, now=now)
+    for r in rows:
+        r["status"] = status[r["id"]]
+    return rows
+
+
+def detail(session: Session, *, user: User, plan_id: int, now: datetime) -> dict[str, Any]:
+    row = session.execute(visible_plans(user).where(col(Plan.id) == plan_id)).mappings().first()
+    if row is None:
+        raise NotFound("计划不存在", code="plan.not_found", details={"plan_id": plan_id})
+    out = public(session, user=user, rows=[dict(row)], now=now)[0]
+    out["sections"] = list_sections(session, plan_id=plan_id)
+    return out
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def list_sections(session: Session, *, plan_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(*SECTION_COLUMNS)
+        .where(col(Section.plan_id) == plan_id)
+        .order_by(col(Section.position), col(Section.id))
+    )
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def get_section(session: Session, *, plan_id: int, section_id: int) -> Section:
+    section = session.get(Section, section_id)
+    if section is None or section.plan_id != plan_id:
+        raise NotFound("章节不存在", code="section.not_found", details={"section_id": section_id})
+    return section
+
+
+_DUP_SECTION = "同一计划中章节编号重复"
+
+
+def create_section(
+    session: Session, *, actor: User, plan: Plan, data: dict[str, Any], now: datetime
+) -> Section:
+    if data.get("position") is None:
+        last = session.exec(select(func.max(Section.position)).where(Section.plan_id == plan.id)).first()
+        data["position"] = (last or 0) + 1
+    section = Section.model_validate({**data, "plan_id": plan.id, "created_at": now, "updated_at": now})
+    session.add(section)
+    _flush(session, "section.duplicate", _DUP_SECTION)
+    audit.record(
+        session,
+        actor=actor,
+        action="section.create",
+        entity_type="section",
+        entity_id=section.id,
+        after=audit.snapshot(section),
+        now=now,
+    )
+    session.commit()
+    return section
+
+
+def update_section(
+    session: Session, *, actor: User, section: Section, changes: dict[str, Any], now: datetime
+) -> Section:
+    before = audit.snapshot(section)
+    for key, value in changes.items():
+        if value is not None:
+            setattr(section, key, value)
+    section.version += 1
+    section.updated_at = now
+    _flush(session, "section.duplicate", _DUP_SECTION)
+    audit.record(
+        session,
+        actor=actor,
+        action="section.update",
+        entity_type="section",
+        entity_id=section.id,
+        before=before,
+        after=audit.snapshot(section),
+        now=now,
+    )
+    session.commit()
+    return section
+
+
+def remove_section(session: Session, *, actor: User, section: Section, now: datetime) -> None:
+    used = session.exec(select(Task.id).where(Task.section_id == section.id).limit(1)).first()
+    if used is not None:
+        raise Conflict("该章节下仍有任务，不能删除", code="section.not_empty")
+    before = audit.snapshot(section)
+    session.delete(section)
+    audit.record(
+        session,
+        actor=actor,
+        action="section.delete",
+        entity_type="section",
+        entity_id=section.id,
+        before=before,
+        now=now,
+    )
+    session.commit()

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from api.plan.schemas import Status
+from duban.models import Recurrence, TargetBase, TaskBase, UnitRole
+
+
+class TaskUnitIn(BaseModel):
+    role: UnitRole
+    unit_id: int | None = None
+    group_id: int | None = Field(default=None, description="单位组，如“各镇街”，交办时展开")
+    label: str | None = Field(default=None, max_length=100, description="不对应具体单位的原文表述")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TaskUnitIn:
+        if self.unit_id is not None and self.group_id is not None:
+            raise ValueError("unit_id 与 group_id 只能填一个")
+        if self.unit_id is None and self.group_id is None and not (self.label or "").strip():
+            raise ValueError("须填写 unit_id、group_id 或 label 之一")
+        return self
+
+
+class TaskUnitPublic(BaseModel):
+    role: UnitRole
+    unit_id: int | None
+    unit_name: str | None
+    group_id: int | None
+    group_name: str | None
+    label: str | None
+    position: int
+
+
+class TargetIn(TargetBase):
+    text: str = Field(min_length=1, max_length=2000)
+    comparator: str | None = Field(default=None, pattern=r"^(>=|<=|>|<|=|==)$")
+
+
+class TargetPublic(TargetBase):
+    id: int
+
+
+class TaskCreate(BaseModel):
+    plan_id: int
+    section_id: int | None = None
+    parent_id: int | None = Field(default=None, description="上级任务（子任务时填写）")
+    code: str = Field(min_length=1, max_length=20, description="文件中的编号，如“1”“1.2”")
+    title: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    due_date: date | None = None
+    recurrence: Recurrence | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    position: int | None = Field(default=None, ge=0)
+    units: list[TaskUnitIn] = Field(
+        default_factory=list, max_length=200, description="按文件顺序：牵头、配合、落实（各镇街）"
+    )
+    targets: list[TargetIn] = Field(default_factory=list, max_length=100)
+    external_id: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _tags(self) -> TaskCreate:
+        _check_tags(self.tags)
+        return self
+
+
+class TaskUpdate(BaseModel):
+    section_id: int | None = None
+    parent_id: int | None = None
+    code: str | None = Field(default=None, min_length=1, max_length=20)
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    due_date: date | None = None
+    recurrence: Recurrence | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    position: int | None = Field(default=None, ge=0)
+    units: list[TaskUnitIn] | None = Field(default=None, max_length=200, description="给出时整体替换")
+    targets: list[TargetIn] | None = Field(default=None, max_length=100, description="给出时整体替换")
+
+    @model_validator(mode="after")
+    def _tags(self) -> TaskUpdate:
+        _check_tags(self.tags or [])
+        return self
+
+
+def _check_tags(tags: list[str]) -> None:
+    for tag in tags:
+        if not tag.strip() or len(tag) > 50:
+            raise ValueError("标签须为1到50个字符")
+
+
+class TaskPublic(TaskBase):
+    id: int
+    plan_id: int
+    section_id: int | None
+    parent_id: int | None
+    external_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    units: list[TaskUnitPublic]
+    targets: list[TargetPublic]
+    status: Status

@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.assignment import service as assignment_service
+from api.audit import service as audit
+from duban.errors import Conflict, NotFound, Unprocessable
+from duban.models import Assignment, Plan, Section, Target, Task, TaskUnit, Unit, UnitGroup, User
+
+TASK_COLUMNS = (
+    col(Task.id),
+    col(Task.plan_id),
+    col(Task.section_id),
+    col(Task.parent_id),
+    col(Task.code),
+    col(Task.title),
+    col(Task.description),
+    col(Task.due_date),
+    col(Task.recurrence),
+    col(Task.tags),
+    col(Task.position),
+    col(Task.external_id),
+    col(Task.version),
+    col(Task.created_at),
+    col(Task.updated_at),
+)
+TARGET_COLUMNS = (
+    col(Target.id),
+    col(Target.task_id),
+    col(Target.text),
+    col(Target.value),
+    col(Target.unit),
+    col(Target.comparator),
+    col(Target.due_date),
+    col(Target.cadence),
+)
+
+
+def visible_tasks(user: User) -> Select[Any]:  # noqa: ARG001
+    # Tasks are plan structure every signed-in user reads; their assignments are what is scoped.
+    return select(*TASK_COLUMNS)
+
+
+def get(session: Session, *, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("任务不存在", code="task.not_found", details={"task_id": task_id})
+    return task
+
+
+def _check_refs(session: Session, *, task: Task | None, plan_id: int, values: dict[str, Any]) -> None:
+    if session.get(Plan, plan_id) is None:
+        raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
+    section_id = values.get("section_id")
+    if section_id is not None:
+        section = session.get(Section, section_id)
+        if section is None or section.plan_id != plan_id:
+            raise Unprocessable(
+                "章节不存在或不属于该计划", code="task.invalid_section", details={"section_id": section_id}
+            )
+    parent_id = values.get("parent_id")
+    if parent_id is not None:
+        parent = session.get(Task, parent_id)
+        if parent is None or parent.plan_id != plan_id:
+            raise Unprocessable(
+                "上级任务不存在或不属于该计划", code="task.invalid_parent", details={"parent_id": parent_id}
+            )
+        # Walk up: a task may not become its own ancestor.
+        seen: set[int] = set()
+        node: Task | None = parent
+        while node is not None and node.id not in seen:
+            if task is not None and node.id == task.id:
+                raise Unprocessable(
+                    "上级任务不能是自身或其子任务",
+                    code="task.invalid_parent",
+                    details={"parent_id": parent_id},
+                )
+            seen.add(node.id or 0)
+            node = session.get(Task, node.parent_id) if node.parent_id else None
+    units = values.get("units") or []
+    unit_ids = sorted({u["unit_id"] for u in units if u.get("unit_id") is not None})
+    if unit_ids:
+        found = set(session.exec(select(Unit.id).where(col(Unit.id).in_(unit_ids))).all())
+        missing = [i for i in unit_ids if i not in found]
+        if missing:
+            raise Unprocessable("责任单位不存在", code="task.unknown_units", details={"unit_ids": missing})
+    group_ids = sorted({u["group_id"] for u in units if u.get("group_id") is not None})
+    if group_ids:
+        found = set(session.exec(select(UnitGroup.id).where(col(UnitGroup.id).in_(group_ids))).all())
+        missing = [i for i in group_ids if i not in found]
+        if missing:
+            raise Unprocessable("单位组不存在", code="task.unknown_groups", details={"group_ids": missing})
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("同一计划中任务编号重复（或外部编号重复）", code="task.duplicate") from exc
+
+
+def _set_units(session: Session, task: Task, units: list[dict[str, Any]]) -> None:
+    session.execute(delete(TaskUnit).where(col(TaskUnit.task_id) == task.id))
+    session.add_all(
+        TaskUnit(
+            task_id=task.id or 0,
+            role=u["role"],
+            unit_id=u.get("unit_id"),
+            group_id=u.get("group_id"),
+            label=(u.get("label") or None),
+            position=i,
+        )
+        for i, u in enumerate(units)
+    )
+
+
+def _set_targets(session: Session, task: Task, targets: list[dict[str, Any]]) -> None:
+    session.execute(delete(Target).where(col(Target.task_id) == task.id))
+    session.add_all(Target.model_validate({**t, "task_id": task.id}) for t in targets)
+
+
+def _snapshot(session: Session, task: Task) -> dict[str, Any]:
+    snap = audit.snapshot(task)
+    snap["units"] = [
+        {"role": str(r.role), "unit_id": r.unit_id, "group_id": r.group_id, "label": r.label}
+        for r in session.exec(
+            select(TaskUnit)
+            .where(TaskUnit.task_id == task.id)
+            .order_by(col(TaskUnit.position), col(TaskUnit.id))
+        ).all()
+    ]
+    return snap
+
+
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Task:
+    external_id = data.get("external_id")
+    if external_id:
+        existing = session.exec(select(Task).where(Task.external_id == external_id)).first()
+        if existing is not None:
+            changes = {k: v for k, v in data.items() if k not in ("external_id", "plan_id")}
+            return update_task(session, actor=actor, task=existing, changes=changes, now=now)
+    _check_refs(session, task=None, plan_id=data["plan_id"], values=data)
+    units, targets = data.pop("units", []), data.pop("targets", [])
+    if data.get("position") is None:
+        last = session.exec(select(func.max(Task.position)).where(Task.plan_id == data["plan_id"])).first()
+        data["position"] = (last or 0) + 1
+    task = Task.model_validate({**data, "created_at": now, "updated_at": now})
+    session.add(task)
+    _flush(session)
+    _set_units(session, task, units)
+    _set_targets(session, task, targets)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="task.create",
+        entity_type="task",
+        entity_id=task.id,
+        after=_snapshot(session, task),
+        now=now,
+    )
+    session.commit()
+    return task
+
+
+def update_task(session: Session, *, actor: User, task: Task, changes: dict[str, Any], now: datetime) -> Task:
+    _check_refs(session, task=task, plan_id=task.plan_id, values=changes)
+    before = _snapshot(session, task)
+    units, targets = changes.pop("units", None), changes.pop("targets", None)
+    for key in ("code", "title", "tags", "position"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)
+    old_section = task.section_id
+    for key, value in changes.items():
+        setattr(task, key, value)
+    task.version += 1
+    task.updated_at = now
+    _flush(session)
+    if units is not None:
+        _set_units(session, task, units)
+    if targets is not None:
+        _set_targets(session, task, targets)
+    if task.section_id != old_section:
+        # Assignments carry the section for scoped filtering; keep them in step.
+        session.execute(
+            update(Assignment)
+            .where(col(Assignment.task_id) == task.id)
+            .values(section_id=task.section_id)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="task.update",
+        entity_type="task",
+        entity_id=task.id,
+        before=before,
+        after=_snapshot(session, task),
+        now=now,
+    )
+    session.commit()
+    return task
+
+
+def remove(session: Session, *, actor: User, task: Task, now: datetime) -> None:
+    if session.exec(select(Assignment.id).where(Assignment.task_id == task.id).limit(1)).first() is not None:
+        raise Conflict("该任务已交办，不能删除（可撤销交办）", code="task.in_use")
+    if session.exec(select(Task.id).where(Task.parent_id == task.id).limit(1)).first() is not None:
+        raise Conflict("该任务仍有子任务，不能删除", code="task.has_subtasks")
+    before = _snapshot(session, task)
+    session.delete(task)
+    audit.record(
+        session,
+        actor=actor,
+        action="task.delete",
+        entity_type="task",
+        entity_id=task.id,
+        before=before,
+        now=now,
+    )
+    session.commit()
+
+
+def enrich(
+    session: Session, *, user: User, rows: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Units, targets and derived status for a page of tasks: a fixed number of queries."""
+    ids = [r["id"] for r in rows]
+    units: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    targets: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        stmt = (
+            select(
+                col(TaskUnit.task_id),
+                col(TaskUnit.role),
+                col(TaskUnit.unit_id),
+                col(Unit.name).label("unit_name"),
+                col(TaskUnit.group_id),
+                col(UnitGroup.name).label("group_name"),
+                col(TaskUnit.label),
+                col(TaskUnit.position),
+            )
+            .outerjoin(Unit, col(Unit.id) == col(TaskUnit.unit_id))
+            .outerjoin(UnitGroup, col(UnitGroup.id) == col(TaskUnit.group_id))
+            .where(col(TaskUnit.task_id).in_(ids))
+            .order_by(col(TaskUnit.task_id), col(TaskUnit.position), col(TaskUnit.id))
+        )
+        for r in session.execute(stmt).mappings():
+            item = dict(r)
+            units[item.pop("task_id")].append(item)
+        tstmt = select(*TARGET_COLUMNS).where(col(Target.task_id).in_(ids)).order_by(col(Target.id))
+        for r in session.execute(tstmt).mappings():
+            item = dict(r)
+            targets[item.pop("task_id")].append(item)
+    status = assignment_service.status_for(session, user=user, by=col(Assignment.task_id), ids=ids, now=now)
+    for r in rows:
+        r["units"], r["targets"], r["status"] = units[r["id"]], targets[r["id"]], status[r["id"]]
+    return rows
+
+
+def detail(session: Session, *, user: User, task_id: int, now: datetime) -> dict[str, Any]:
+    row = session.execute(visible_tasks(user).where(col(Task.id) == task_id)).mappings().first()
+    if row is None:
+        raise NotFound("任务不存在", code="task.not_found", details={"task_id": task_id})
+    return enrich(session, user=user, rows=[dict(row)], now=now)[0]
