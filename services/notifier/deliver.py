@@ -266,7 +266,7 @@ def fan_out(
             .values(deliveries)
             .on_conflict_do_nothing(index_elements=["event_id", "channel", "target"])
         )
-        result.deliveries = session.execute(stmt).rowcount or 0
+        result.deliveries = session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
         result.planned = deliveries
     session.execute(sa.update(E).where(E.c.id.in_(ids)).values(fanned_out_at=now))
     result.events = len(ids)

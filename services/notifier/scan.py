@@ -134,7 +134,7 @@ class Scanner:
             .from_select(EVENT_COLUMNS, select)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        n = self.session.execute(stmt).rowcount or 0
+        n = self.session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
         self.result.add(kind, n)
         return n
 

@@ -40,4 +40,4 @@ def add(
         for uid in user_ids
     ]
     stmt = insert.values(rows).on_conflict_do_nothing(index_elements=["user_id", "event_id"])
-    return session.execute(stmt).rowcount or 0
+    return session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
