@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -23,6 +23,7 @@ def make_sv_assignment(session: Session, *, task: Task, unit: Unit, **kw: Any) -
     from duban.models import Assignment, UnitRole
 
     due = kw.pop("due_date", task.due_date)
+    kw.setdefault("assigned_at", datetime(2025, 1, 2, tzinfo=UTC))
     assignment = Assignment(
         plan_id=task.plan_id,
         section_id=task.section_id,

@@ -23,7 +23,12 @@ from typing import Any
 from sqlmodel import Session
 
 from duban.models import AssignmentState, Plan, Section, Unit, UnitKind
-from tests.api.sv_factories import make_sv_assignment, make_sv_indicator, make_sv_indicator_value, make_sv_report
+from tests.api.sv_factories import (
+    make_sv_assignment,
+    make_sv_indicator,
+    make_sv_indicator_value,
+    make_sv_report,
+)
 from tests.factories import make_plan, make_section, make_task, make_unit
 
 
@@ -45,8 +50,13 @@ def _at(y: int, m: int, d: int, h: int = 10) -> datetime:
 
 
 def build(session: Session) -> SvPlan:
-    plan = make_plan(session, title="涟水县科技创新行动计划（2024—2025年）", doc_no="涟政办发〔2024〕7号",
-                     period_start=date(2024, 1, 1), period_end=date(2025, 12, 31))
+    plan = make_plan(
+        session,
+        title="涟水县科技创新行动计划（2024—2025年）",
+        doc_no="涟政办发〔2024〕7号",
+        period_start=date(2024, 1, 1),
+        period_end=date(2025, 12, 31),
+    )
     s1 = make_section(session, plan=plan, code="一", title="实施创新主体培育攻坚行动", position=1)
     s2 = make_section(session, plan=plan, code="二", title="实施创新平台提升行动", position=2)
     s3 = make_section(session, plan=plan, code="三", title="实施科技人才集聚行动", position=3)
@@ -58,29 +68,89 @@ def build(session: Session) -> SvPlan:
     town = make_unit(session, name="高沟镇", kind=UnitKind.town)
     done = AssignmentState.completed
     a = {
-        "a1": make_sv_assignment(session, task=t1, unit=tech, state=AssignmentState.accepted,
-                                 due_date=date(2025, 11, 14), percent_done=50),
-        "a2": make_sv_assignment(session, task=t1, unit=finance, state=AssignmentState.assigned,
-                                 due_date=date(2025, 11, 28)),
-        "a3": make_sv_assignment(session, task=t2, unit=tech, state=done, due_date=date(2025, 10, 31),
-                                 completed_at=_at(2025, 10, 20), percent_done=100),
-        "a4": make_sv_assignment(session, task=t2, unit=finance, state=done, due_date=date(2025, 10, 31),
-                                 completed_at=_at(2025, 11, 5), percent_done=100),
-        "a5": make_sv_assignment(session, task=t3, unit=town, state=done, due_date=date(2025, 10, 31),
-                                 original_due_date=date(2025, 9, 30), extension_count=1,
-                                 completed_at=_at(2025, 10, 15), percent_done=100),
-        "a6": make_sv_assignment(session, task=t3, unit=tech, state=AssignmentState.accepted,
-                                 due_date=date(2025, 12, 31), percent_done=10),
-        "a7": make_sv_assignment(session, task=t3, unit=finance, state=AssignmentState.cancelled,
-                                 due_date=date(2025, 12, 31)),
-        "a8": make_sv_assignment(session, task=t2, unit=town, state=AssignmentState.completion_requested,
-                                 due_date=date(2025, 12, 31), percent_done=90),
+        "a1": make_sv_assignment(
+            session,
+            task=t1,
+            unit=tech,
+            state=AssignmentState.accepted,
+            due_date=date(2025, 11, 14),
+            percent_done=50,
+        ),
+        "a2": make_sv_assignment(
+            session, task=t1, unit=finance, state=AssignmentState.assigned, due_date=date(2025, 11, 28)
+        ),
+        "a3": make_sv_assignment(
+            session,
+            task=t2,
+            unit=tech,
+            state=done,
+            due_date=date(2025, 10, 31),
+            completed_at=_at(2025, 10, 20),
+            percent_done=100,
+        ),
+        "a4": make_sv_assignment(
+            session,
+            task=t2,
+            unit=finance,
+            state=done,
+            due_date=date(2025, 10, 31),
+            completed_at=_at(2025, 11, 5),
+            percent_done=100,
+        ),
+        "a5": make_sv_assignment(
+            session,
+            task=t3,
+            unit=town,
+            state=done,
+            due_date=date(2025, 10, 31),
+            original_due_date=date(2025, 9, 30),
+            extension_count=1,
+            completed_at=_at(2025, 10, 15),
+            percent_done=100,
+        ),
+        "a6": make_sv_assignment(
+            session,
+            task=t3,
+            unit=tech,
+            state=AssignmentState.accepted,
+            due_date=date(2025, 12, 31),
+            percent_done=10,
+        ),
+        "a7": make_sv_assignment(
+            session, task=t3, unit=finance, state=AssignmentState.cancelled, due_date=date(2025, 12, 31)
+        ),
+        "a8": make_sv_assignment(
+            session,
+            task=t2,
+            unit=town,
+            state=AssignmentState.completion_requested,
+            due_date=date(2025, 12, 31),
+            percent_done=90,
+        ),
     }
     make_sv_report(session, assignment=a["a6"], period="2025-12", submitted_at=_at(2025, 12, 1, 8))
-    rd = make_sv_indicator(session, plan=plan, name="全社会研发投入占GDP比重", target_value=1.8, unit="%",
-                           comparator=">=", baseline_value=1.2, due_date=date(2025, 12, 31), owner_unit_id=tech.id)
-    hi = make_sv_indicator(session, plan=plan, name="高新技术企业数", target_value=50, unit="家", comparator=">=",
-                           baseline_value=30, due_date=date(2025, 12, 31), owner_unit_id=town.id)
+    rd = make_sv_indicator(
+        session,
+        plan=plan,
+        name="全社会研发投入占GDP比重",
+        target_value=1.8,
+        unit="%",
+        comparator=">=",
+        baseline_value=1.2,
+        due_date=date(2025, 12, 31),
+        owner_unit_id=tech.id,
+    )
+    hi = make_sv_indicator(
+        session,
+        plan=plan,
+        name="高新技术企业数",
+        target_value=50,
+        unit="家",
+        comparator=">=",
+        baseline_value=30,
+        due_date=date(2025, 12, 31),
+        owner_unit_id=town.id,
+    )
     make_sv_indicator_value(session, indicator=rd, period_end=date(2025, 6, 30), value=1.5)
     make_sv_indicator_value(session, indicator=hi, period_end=date(2025, 6, 30), value=45)
     make_sv_indicator_value(session, indicator=hi, period_end=date(2025, 9, 30), value=52)

@@ -16,14 +16,30 @@ def test_plan_stats_every_number(client: TestClient, as_role: AsRole, session: S
     assert r.status_code == 200, r.text
     s = r.json()
     assert s["total"] == 8
-    assert s["states"] == {"assigned": 1, "accepted": 2, "returned": 0, "completion_requested": 1,
-                           "completed": 3, "cancelled": 1}
+    assert s["states"] == {
+        "assigned": 1,
+        "accepted": 2,
+        "returned": 0,
+        "completion_requested": 1,
+        "completed": 3,
+        "cancelled": 1,
+    }
     assert (s["open"], s["overdue"]) == (4, 2)
     assert (s["overdue_working_days_max"], s["overdue_working_days_sum"]) == (10, 10)
-    assert (s["completed"], s["completed_on_time"], s["completed_late"], s["completed_after_extension"]) == (3, 1, 1, 1)
+    assert (s["completed"], s["completed_on_time"], s["completed_late"], s["completed_after_extension"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
     assert s["behind"] == 1
-    assert s["reports"] == {"period": "2025-12", "due_date": "2025-12-25", "expected": 4, "submitted": 1,
-                            "rate": 0.25}
+    assert s["reports"] == {
+        "period": "2025-12",
+        "due_date": "2025-12-25",
+        "expected": 4,
+        "submitted": 1,
+        "rate": 0.25,
+    }
     assert s["rag"] == "red"
     assert s["rag_reason"] == "2项逾期，最长逾期10个工作日"
 
@@ -31,7 +47,10 @@ def test_plan_stats_every_number(client: TestClient, as_role: AsRole, session: S
 def test_stats_by_unit_section_and_task(client: TestClient, as_role: AsRole, session: Session) -> None:
     f = build(session)
     leader = as_role("leader")
-    units = {u["name"]: u for u in client.get(f"/api/v1/stats/plans/{f.plan.id}/units", headers=leader).json()["items"]}
+    units = {
+        u["name"]: u
+        for u in client.get(f"/api/v1/stats/plans/{f.plan.id}/units", headers=leader).json()["items"]
+    }
     assert list(units) == ["县科技局", "县财政局", "高沟镇"]  # most overdue first
     tech, fin, town = units["县科技局"], units["县财政局"], units["高沟镇"]
     assert (tech["total"], tech["overdue"], tech["overdue_working_days_max"], tech["behind"]) == (3, 1, 10, 1)
@@ -42,13 +61,19 @@ def test_stats_by_unit_section_and_task(client: TestClient, as_role: AsRole, ses
     assert town["reports"]["expected"] == 1 and town["reports"]["submitted"] == 0
 
     sections = client.get(f"/api/v1/stats/plans/{f.plan.id}/sections", headers=leader).json()["items"]
-    assert [(x["code"], x["total"], x["rag"]) for x in sections] == [("一", 5, "red"), ("二", 3, "yellow"),
-                                                                       ("三", 0, "green")]
+    assert [(x["code"], x["total"], x["rag"]) for x in sections] == [
+        ("一", 5, "red"),
+        ("二", 3, "yellow"),
+        ("三", 0, "green"),
+    ]
     assert sections[1]["rag_reason"] == "1项进度低于预期"
     assert sections[2]["rag_reason"] == "暂无交办任务"
     tasks = client.get(f"/api/v1/stats/plans/{f.plan.id}/tasks", headers=leader).json()["items"]
     assert [(x["code"], x["total"], x["overdue"], x["completed"]) for x in tasks] == [
-        ("1", 2, 2, 0), ("2", 3, 0, 2), ("3", 3, 0, 1)]
+        ("1", 2, 2, 0),
+        ("2", 3, 0, 2),
+        ("3", 3, 0, 1),
+    ]
 
 
 def test_unit_user_sees_only_its_unit(client: TestClient, as_role: AsRole, session: Session) -> None:
@@ -73,18 +98,27 @@ def test_clock_moves_working_days_and_missing_reports(
     s = client.get(f"/api/v1/stats/plans/{f.plan.id}", headers=viewer).json()
     # a1: Nov 17–28 (10) + Dec 1–25 (19) = 29; a2: Dec 1–25 = 19.
     assert (s["overdue_working_days_max"], s["overdue_working_days_sum"]) == (29, 48)
-    town = [u for u in client.get(f"/api/v1/stats/plans/{f.plan.id}/units", headers=viewer).json()["items"]
-            if u["name"] == "高沟镇"][0]
+    town = [
+        u
+        for u in client.get(f"/api/v1/stats/plans/{f.plan.id}/units", headers=viewer).json()["items"]
+        if u["name"] == "高沟镇"
+    ][0]
     assert (town["rag"], town["rag_reason"]) == ("yellow", "本期1项未报送进展")
     overdue = client.get(f"/api/v1/stats/plans/{f.plan.id}/overdue", headers=viewer).json()["items"]
     assert [(o["assignment_id"], o["working_days_overdue"], o["reason"]) for o in overdue] == [
-        (f.a["a1"].id, 29, "逾期29个工作日"), (f.a["a2"].id, 19, "逾期19个工作日")]
+        (f.a["a1"].id, 29, "逾期29个工作日"),
+        (f.a["a2"].id, 19, "逾期19个工作日"),
+    ]
 
 
 def test_indicator_stats(client: TestClient, as_role: AsRole, session: Session) -> None:
     f = build(session)
-    inds = {i["name"]: i for i in
-            client.get(f"/api/v1/stats/plans/{f.plan.id}/indicators", headers=as_role("office")).json()["items"]}
+    inds = {
+        i["name"]: i
+        for i in client.get(f"/api/v1/stats/plans/{f.plan.id}/indicators", headers=as_role("office")).json()[
+            "items"
+        ]
+    }
     rd, hi = inds["全社会研发投入占GDP比重"], inds["高新技术企业数"]
     assert (rd["latest_value"], rd["achieved"]) == (1.5, False)
     assert abs(rd["progress"] - 0.5) < 1e-9  # (1.5 − 1.2) / (1.8 − 1.2)

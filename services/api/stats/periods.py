@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 from duban.errors import Unprocessable
 
-PERIOD_KINDS = ("week", "month", "quarter")
-_KIND_NAMES = {"week": "周", "month": "月", "quarter": "季度"}
+PERIOD_KINDS = ("week", "month", "quarter", "year")
+_KIND_NAMES = {"week": "周", "month": "月", "quarter": "季度", "year": "年度"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Period:
             return f"{self.start.year}年{self.start.month}月"
         if self.kind == "quarter":
             return f"{self.start.year}年第{'一二三四'[(self.start.month - 1) // 3]}季度"
+        if self.kind == "year":
+            return f"{self.start.year}年度"
         iso = self.start.isocalendar()
         return f"{iso.year}年第{iso.week}周（{self.start:%m月%d日}—{self.end:%m月%d日}）"
 
@@ -76,7 +78,7 @@ def report_due_date(cadence: str, day: date, due_day: int) -> date:
     period = period_of(_CADENCE_KIND.get(cadence, "month"), day)
     if cadence == "weekly":
         return period.start + timedelta(days=4)  # Friday of the week
-    return period.end.replace(day=due_day)
+    return period.end.replace(day=min(due_day, period.end.day))
 
 
 def report_periods_due_in(cadence: str, due_day: int, start: date, end: date) -> list[tuple[str, date]]:
