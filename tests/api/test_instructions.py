@@ -14,6 +14,7 @@ from tests.factories import make_assignment, make_plan, make_task, make_unit
 @dataclass
 class World:
     task: Task
+    elsewhere: Task
     a: Unit
     b: Unit
     c: Unit
@@ -31,7 +32,7 @@ def world(session: Session) -> World:
     make_assignment(session, task=task, unit=d, state=AssignmentState.cancelled)
     make_assignment(session, task=elsewhere, unit=c)
     session.commit()
-    return World(task, a, b, c, aa, ab)
+    return World(task, elsewhere, a, b, c, aa, ab)
 
 
 def test_instruction_replies_and_status(
@@ -103,13 +104,14 @@ def test_instruction_on_one_assignment_and_permissions(
         == 200
     )
 
-    other = make_task_id = world.assignment_a.id
     mismatch = client.post(
-        f"/api/v1/tasks/{world.task.id + 1}/instructions",
-        json={"text": "x", "assignment_id": make_task_id},
+        f"/api/v1/tasks/{world.elsewhere.id}/instructions",
+        json={"text": "x", "assignment_id": world.assignment_a.id},
         headers=office,
     )
-    assert mismatch.status_code == 422 and other
+    assert (
+        mismatch.status_code == 422 and mismatch.json()["error"]["code"] == "instruction.assignment_mismatch"
+    )
     assert (
         client.post("/api/v1/tasks/999999/instructions", json={"text": "x"}, headers=office).status_code
         == 404
