@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from api.security import decode_access_token, hash_token
 from duban.clock import Clock, get_clock
@@ -18,37 +19,57 @@ from duban.settings import Settings, get_settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
+SessionFactory = Callable[..., AbstractContextManager[Session]]
 
 
-def default_session_factory() -> AbstractContextManager[Session]:
-    return session_scope()
+def default_session_factory(read_only: bool = False) -> AbstractContextManager[Session]:
+    return session_scope(read_only=read_only)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# Cheap dependencies are `async def` on purpose: FastAPI runs every sync dependency in the
+# threadpool, and each hop costs a GIL hand-off; a request should make as few as it can.
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Opens and closes; the service commits (see STYLE: commit before the response)."""
-    factory: SessionFactory = getattr(request.app.state, "session_factory", default_session_factory)
-    with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            # Leave no half-written state behind, whoever owns the session's lifetime.
-            session.rollback()
-            raise
+    factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+    # GET and HEAD never write: they run on autocommit connections (no BEGIN/ROLLBACK).
+    manager = factory() if factory else default_session_factory(read_only=request.method in ("GET", "HEAD"))
+    session = manager.__enter__()  # creating a Session does no I/O; the connection is taken lazily
+    try:
+        yield session
+    except BaseException as exc:
+        # Leave no half-written state behind, whoever owns the session's lifetime.
+        await run_in_threadpool(_close, manager, session, exc)
+        raise
+    else:
+        await run_in_threadpool(_close, manager, session, None)
 
 
-def clock_dep(request: Request) -> Clock:
+def _close(manager: AbstractContextManager[Session], session: Session, exc: BaseException | None) -> None:
+    if exc is not None:
+        session.rollback()
+        manager.__exit__(type(exc), exc, exc.__traceback__)
+    else:
+        manager.__exit__(None, None, None)
+
+
+async def clock_dep(request: Request) -> Clock:
     return getattr(request.app.state, "clock", None) or get_clock()
 
 
-def now_dep(clock: Annotated[Clock, Depends(clock_dep)]) -> datetime:
+async def now_dep(clock: Annotated[Clock, Depends(clock_dep)]) -> datetime:
     return clock.now()
+
+
+async def settings_dep() -> Settings:
+    return get_settings()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(clock_dep)]
 NowDep = Annotated[datetime, Depends(now_dep)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
@@ -96,7 +117,7 @@ def api_scopes(user: User) -> frozenset[str]:
 def require_roles(*roles: str, scope: str | None = None) -> Callable[[User], User]:
     """A dependency that admits users holding any of `roles`, or service accounts with `scope`."""
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:
         if user.is_service_account:
             if scope is not None and scope in api_scopes(user):
                 return user

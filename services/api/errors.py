@@ -7,7 +7,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -87,6 +87,12 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         log.warning("integrity error reached the handler", extra={"request_id": _request_id(request)})
         return error_response(409, "conflict", "与现有数据冲突（重复或仍被引用）", None)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        log.error("database unavailable", extra={"request_id": _request_id(request), "error": type(exc).__name__})
+        return error_response(503, "database.unavailable", "数据库暂不可用，请稍后重试", None, {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -64,8 +64,20 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False, echo:
     if null_pool:
         kwargs["poolclass"] = NullPool
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per request. A connection that died with a server
+        # restart fails one request (503, see api.errors), and SQLAlchemy then discards the pool.
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     return create_engine(url, **kwargs)
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The same pool in autocommit mode: a read needs no BEGIN/ROLLBACK round trips.
+
+    SQLite keeps its normal transactions (a read transaction there is free).
+    """
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 _engine: Engine | None = None
@@ -81,14 +93,27 @@ def get_engine() -> Engine:
 
 
 def set_engine(engine: Engine | None) -> None:
-    global _engine
+    global _engine, _read_engine
     _engine = engine
+    _read_engine = None
+
+
+_read_engine: Engine | None = None
+
+
+def get_read_engine() -> Engine:
+    global _read_engine
+    base = get_engine()
+    if _read_engine is None or _read_engine.engine is not base:
+        _read_engine = read_only_engine(base)
+    return _read_engine
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> Iterator[Session]:
     """A session that the caller commits; rolled back and closed on the way out."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
+    bind = engine or (get_read_engine() if read_only else get_engine())
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
         except BaseException:
