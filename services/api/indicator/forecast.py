@@ -120,8 +120,9 @@ def evaluate(
     if overdue:
         if met:
             return IndicatorStatus(progress, forecast, "green", f"已按期达到目标（最新值{_fmt(latest)}）")
-        return IndicatorStatus(progress, forecast, "red",
-                               f"已过截止日期，目标未达成（最新值{_fmt(latest)}，目标{_fmt(target)}）")
+        return IndicatorStatus(
+            progress, forecast, "red", f"已过截止日期，目标未达成（最新值{_fmt(latest)}，目标{_fmt(target)}）"
+        )
     if met:
         return IndicatorStatus(progress, forecast, "green", f"已达到目标值（最新值{_fmt(latest)}）")
     if due is None:
@@ -129,14 +130,23 @@ def evaluate(
     if forecast is None:
         return IndicatorStatus(progress, None, "yellow", "填报数据不足（少于两期），无法预测，存在风险")
     if meets(forecast, target=target, comparator=comparator):
-        return IndicatorStatus(progress, forecast, "green",
-                               f"按当前趋势预计到期值{_fmt(forecast)}，可达到目标{_fmt(target)}")
+        return IndicatorStatus(
+            progress, forecast, "green", f"按当前趋势预计到期值{_fmt(forecast)}，可达到目标{_fmt(target)}"
+        )
     gap = shortfall(forecast, target=target)
     if gap < RISK_MARGIN:
-        return IndicatorStatus(progress, forecast, "yellow",
-                               f"按当前趋势预计到期值{_fmt(forecast)}，距目标{_fmt(target)}差{gap:.1%}，存在风险")
-    return IndicatorStatus(progress, forecast, "red",
-                           f"按当前趋势预计到期值{_fmt(forecast)}，距目标{_fmt(target)}差{gap:.1%}，进度滞后")
+        return IndicatorStatus(
+            progress,
+            forecast,
+            "yellow",
+            f"按当前趋势预计到期值{_fmt(forecast)}，距目标{_fmt(target)}差{gap:.1%}，存在风险",
+        )
+    return IndicatorStatus(
+        progress,
+        forecast,
+        "red",
+        f"按当前趋势预计到期值{_fmt(forecast)}，距目标{_fmt(target)}差{gap:.1%}，进度滞后",
+    )
 
 
 # The name statistics and bulletins import; same keyword arguments and result as `evaluate`.
