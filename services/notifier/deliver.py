@@ -253,7 +253,8 @@ def fan_out(
                 }
             )
 
-        if "email" in channels:
+        # No SMTP server configured: e-mail is not a channel of this installation.
+        if "email" in channels and settings.smtp_host:
             for address in emails:
                 add(ChannelKind.email, address[:255])
         for ep in directory.endpoints_for(row.type, row.unit_id, row.plan_id):

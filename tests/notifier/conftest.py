@@ -67,7 +67,7 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return receiver, server
 
 
@@ -90,10 +90,15 @@ class MailSink:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[MailSink, int]]:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     sink = MailSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    yield sink, controller.server.sockets[0].getsockname()[1]
+    yield sink, port
     controller.stop()
 
 
@@ -116,7 +121,7 @@ class World:
 
 
 def make_world(session: Session, **assignment_kw: Any) -> World:
-    office_unit = make_unit(session, name=f"县科技创新领导小组办公室{id(session) % 1000}", kind=UnitKind.office)
+    office_unit = make_unit(session, kind=UnitKind.office)
     leadership = make_unit(session, kind=UnitKind.leadership)
     unit = make_unit(session, contact_email="keji@example.gov.cn")
     head = make_user(session, roles=[Role.unit_head], unit_id=unit.id, email="head@example.gov.cn")
