@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from datetime import date
+from io import BytesIO
+
+from docx import Document
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlmodel import Session, col, select
+
+from duban.models import AssignmentState, AuditEntry, OutboxEvent
+from tests.api.conftest import AsRole
+from tests.api.sv_factories import make_sv_assignment
+from tests.api.sv_fixture import build
+from tests.factories import make_plan, make_section, make_task, make_unit
+
+NOVEMBER = {"period_kind": "month", "period_start": "2025-11-01"}
+
+
+def test_bulletin_content_numbers(client: TestClient, as_role: AsRole, session: Session) -> None:
+    f = build(session)
+    r = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=as_role("office"))
+    assert r.status_code == 201, r.text
+    b = r.json()
+    c = b["content"]
+    assert (b["version"], b["period_start"], b["period_end"]) == (1, "2025-11-01", "2025-11-30")
+    assert b["title"] == "关于涟水县科技创新行动计划（2024—2025年）推进情况的通报（2025年11月）"
+    assert c["header"]["doc_no"] == "督办通报〔2025〕第1期"
+    assert c["summary"]["text"] == (
+        "截至2025年12月1日，涟水县科技创新行动计划（2024—2025年）共交办任务8项，已办结3项（按期办结1项、"
+        "延期后办结1项、逾期办结1项），正在推进4项，其中逾期未办结2项、最长逾期10个工作日。"
+        "2025年11月办结1项；本期进展报送率25.0%。"
+    )
+    assert [
+        (s["code"], s["total"], s["completed"], s["overdue"], s["completion_rate"], s["rag"])
+        for s in c["sections"]
+    ] == [("一", 5, 2, 2, "40.0%", "red"), ("二", 3, 1, 0, "33.3%", "yellow"), ("三", 0, 0, 0, "—", "green")]
+    assert [
+        (g["unit_name"], [(x["task_code"], x["working_days_overdue"]) for x in g["items"]])
+        for g in c["overdue_by_unit"]
+    ] == [("县科技局", [("1", 10)]), ("县财政局", [("1", 0)])]
+    assert c["named_units"] == [
+        {"unit_name": "县科技局", "reason": "逾期10个工作日"},
+        {"unit_name": "县财政局", "reason": "逾期不足1个工作日"},
+    ]
+    assert c["commended_units"] == [{"unit_name": "高沟镇", "reason": "已办结1项，均按期完成，无逾期事项"}]
+    # Default rules, November: 科技 100 − 5 − 1 − 1; 财政 100 − 1 − 1; 高沟 100 − 1 + 1.
+    assert [(x["rank"], x["unit_name"], x["score"]) for x in c["ranking"]] == [
+        (1, "高沟镇", 100),
+        (2, "县财政局", 98),
+        (3, "县科技局", 93),
+    ]
+    assert {i["name"]: i["achieved"] for i in c["indicators"]} == {
+        "全社会研发投入占GDP比重": False,
+        "高新技术企业数": True,
+    }
+    md = b["markdown"]
+    assert (
+        "## 二、分项推进情况" in md
+        and "| （一）实施创新主体培育攻坚行动 | 5 | 2 | 3 | 2 | 40.0% | 红灯 |" in md
+    )
+    assert "- 任务1“强化高科技项目招引”，期限2025-11-14，逾期10个工作日" in md
+
+
+def test_regenerate_adds_a_version_and_publish_writes_one_event(
+    client: TestClient, as_role: AsRole, session: Session
+) -> None:
+    f = build(session)
+    office = as_role("office")
+    first = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=office).json()
+    second = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=office).json()
+    assert (first["version"], second["version"]) == (1, 2)
+    assert second["content"]["header"]["doc_no"] == "督办通报〔2025〕第1期"
+
+    r = client.post(f"/api/v1/bulletins/{second['id']}/publish", headers=office)
+    assert r.status_code == 200 and r.json()["published_at"]
+    assert client.post(f"/api/v1/bulletins/{second['id']}/publish", headers=office).status_code == 409
+    events = session.exec(select(OutboxEvent).where(OutboxEvent.type == "bulletin.published")).all()
+    assert len(events) == 1
+    data = events[0].payload["data"]
+    assert (data["bulletin_id"], data["version"], data["period_kind"], data["period_start"]) == (
+        second["id"],
+        2,
+        "month",
+        "2025-11-01",
+    )
+    assert events[0].plan_id == f.plan.id
+    audits = session.exec(select(AuditEntry).where(AuditEntry.action == "bulletin.publish")).all()
+    assert [a.entity_id for a in audits] == [str(second["id"])]
+
+    unit = as_role("unit_staff", unit=f.town)
+    listed = client.get("/api/v1/bulletins", params={"plan_id": f.plan.id}, headers=unit).json()["items"]
+    assert [x["id"] for x in listed] == [second["id"]]
+    assert client.get(f"/api/v1/bulletins/{first['id']}", headers=unit).status_code == 404
+    all_ = client.get("/api/v1/bulletins", params={"plan_id": f.plan.id}, headers=as_role("leader")).json()[
+        "items"
+    ]
+    assert [x["id"] for x in all_] == [second["id"], first["id"]]
+
+
+def test_bulletin_docx_export(client: TestClient, as_role: AsRole, session: Session) -> None:
+    f = build(session)
+    office = as_role("office")
+    b = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=office).json()
+    r = client.get(f"/api/v1/bulletins/{b['id']}.docx", headers=office)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml"
+    )
+    doc = Document(BytesIO(r.content))
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[1] == "督办通报〔2025〕第1期"
+    assert texts[2] == b["title"]
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == [
+        "一、总体情况",
+        "二、分项推进情况",
+        "三、主要指标完成情况",
+        "四、逾期及红灯事项",
+        "五、表扬与通报",
+        "六、单位排名",
+    ]
+    sections, indicators, overdue, ranking = doc.tables
+    assert [c.text for c in sections.rows[1].cells] == [
+        "（一）实施创新主体培育攻坚行动",
+        "5",
+        "2",
+        "3",
+        "2",
+        "40.0%",
+        "红灯",
+        "2项逾期，最长逾期10个工作日",
+    ]
+    assert [c.text for c in overdue.rows[1].cells] == [
+        "县科技局",
+        "1",
+        "强化高科技项目招引",
+        "2025-11-14",
+        "逾期10个工作日",
+    ]
+    assert [[c.text for c in row.cells] for row in ranking.rows[1:]] == [
+        ["1", "高沟镇", "100"],
+        ["2", "县财政局", "98"],
+        ["3", "县科技局", "93"],
+    ]
+    assert indicators.rows[2].cells[0].text == "高新技术企业数"
+    md = client.get(f"/api/v1/bulletins/{b['id']}.md", headers=office)
+    assert md.status_code == 200 and md.text == b["markdown"]
+    same = client.get(f"/api/v1/bulletins/{b['id']}/export", params={"format": "docx"}, headers=office)
+    assert same.status_code == 200 and Document(BytesIO(same.content)).tables
+
+
+def test_bulletin_xlsx_export_escapes_formulas(client: TestClient, as_role: AsRole, session: Session) -> None:
+    plan = make_plan(session, title="公式测试计划")
+    section = make_section(session, plan=plan, code="一", title='=HYPERLINK("http://x")')
+    task = make_task(session, plan=plan, section=section, code="1", title="-2+3")
+    unit = make_unit(session, name="@SUM(A1)单位")
+    make_sv_assignment(
+        session, task=task, unit=unit, state=AssignmentState.accepted, due_date=date(2025, 11, 14)
+    )
+    session.commit()
+    office = as_role("office")
+    b = client.post(f"/api/v1/plans/{plan.id}/bulletins", json=NOVEMBER, headers=office).json()
+    r = client.get(f"/api/v1/bulletins/{b['id']}.xlsx", headers=office)
+    assert r.status_code == 200
+    wb = load_workbook(BytesIO(r.content))
+    assert wb.sheetnames == ["概况", "分项进展", "主要指标", "逾期事项", "表扬与通报", "单位排名"]
+    assert wb["概况"]["A1"].value == b["title"]
+    row = [c.value for c in wb["分项进展"][2]]
+    assert row[:8] == ["一", '\'=HYPERLINK("http://x")', 1, 0, 1, 1, "0.0%", "红灯"]
+    overdue = [c.value for c in wb["逾期事项"][2]]
+    assert overdue[:5] == ["'@SUM(A1)单位", "1", "'-2+3", "2025-11-14", 10]
+    for ws in wb.worksheets:
+        for cells in ws.iter_rows():
+            for cell in cells:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+    assert session.exec(select(OutboxEvent).where(col(OutboxEvent.type) == "bulletin.published")).all() == []
+
+
+def test_bulletin_roles_and_validation(client: TestClient, as_role: AsRole, session: Session) -> None:
+    f = build(session)
+    assert (
+        client.post(
+            f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=as_role("leader")
+        ).status_code
+        == 403
+    )
+    bad = client.post(
+        f"/api/v1/plans/{f.plan.id}/bulletins", json={"period_kind": "decade"}, headers=as_role("office")
+    )
+    assert bad.status_code == 422
+    assert client.get("/api/v1/bulletins/999999.docx", headers=as_role("office")).status_code == 404
