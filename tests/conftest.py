@@ -108,9 +108,12 @@ def pg_shared_engine(db_template: DatabaseTemplate) -> Iterator[Engine | None]:
     if db_template.backend != "postgresql":
         yield None
         return
-    engine = make_engine(db_template.url, pool_size=2)
+    # Its own clone: nothing may stay connected to the template, or cloning it fails.
+    url = db_template.fresh_url()
+    engine = make_engine(url, pool_size=2)
     yield engine
     engine.dispose()
+    db_template.drop(url)
 
 
 @pytest.fixture
