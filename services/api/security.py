@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from jose import JWTError, jwt
@@ -16,8 +17,13 @@ from duban.errors import Unauthorized
 from duban.settings import Settings
 
 _hasher = PasswordHash((Argon2Hasher(),))
-# Verified against when the user does not exist, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash("duban-dummy-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Verified against when the user does not exist, so a login takes as long either way.
+    # Made on first use: hashing at import would add half a second to every cold start.
+    return _hasher.hash("duban-dummy-password")
 _ALLOWED_ALGORITHMS = {"HS256", "HS384", "HS512"}
 
 
@@ -27,7 +33,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     if not password_hash:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         return False
     try:
         return _hasher.verify(password, password_hash)
