@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.attachment.sniff import DOCX, PDF, PNG, TEXT, XLSX, detect, safe_filename
-from api.attachment.storage import LocalStorage, get_storage
+from api.attachment.storage import LocalStorage, get_storage, max_upload_bytes
 from duban.models import AssignmentState, Unit
-from duban.settings import get_settings
 from tests.api.conftest import AsRole
 from tests.factories import make_assignment, make_plan, make_task, make_unit
 
@@ -34,9 +33,7 @@ def ooxml(main: str) -> bytes:
 def storage(app: FastAPI, tmp_path: Path) -> LocalStorage:
     store = LocalStorage(tmp_path / "files")
     app.dependency_overrides[get_storage] = lambda: store
-    app.dependency_overrides[get_settings] = lambda: get_settings().model_copy(
-        update={"max_upload_bytes": 4096}
-    )
+    app.dependency_overrides[max_upload_bytes] = lambda: 4096
     return store
 
 

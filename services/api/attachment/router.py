@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.responses import Response
 
 from api.attachment import service
-from api.attachment.storage import Storage, get_storage
-from api.deps import NowDep, Reader, SessionDep, SettingsDep, require_roles
+from api.attachment.storage import Storage, get_storage, max_upload_bytes
+from api.deps import NowDep, Reader, SessionDep, require_roles
 from api.errors import ErrorEnvelope
 from api.http import json_response
 from api.report import service as report_service
@@ -17,6 +17,7 @@ from duban.models import Role, User
 router = APIRouter(tags=["attachments"])
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
+UploadLimit = Annotated[int, Depends(max_upload_bytes)]
 UnitMember = Annotated[User, Depends(require_roles(Role.unit_head, Role.unit_staff))]
 
 _E = {404: {"model": ErrorEnvelope}}
@@ -42,13 +43,13 @@ def upload_attachment(
     user: UnitMember,
     session: SessionDep,
     storage: StorageDep,
-    settings: SettingsDep,
+    limit: UploadLimit,
     now: NowDep,
 ) -> Any:
     """Attach a file to a draft report; its type is decided from its content."""
     report = report_service.get_visible(session, user=user, report_id=report_id)
     # Read one byte past the limit: enough to know it is too large without holding more.
-    data = file.file.read(settings.max_upload_bytes + 1)
+    data = file.file.read(limit + 1)
     attachment = service.upload(
         session=session,
         storage=storage,
@@ -56,7 +57,7 @@ def upload_attachment(
         report=report,
         filename=file.filename,
         data=data,
-        max_bytes=settings.max_upload_bytes,
+        max_bytes=limit,
         now=now,
     )
     return json_response(_brief(attachment), 201)

@@ -55,3 +55,8 @@ class LocalStorage:
 
 def get_storage() -> Storage:
     return LocalStorage(get_settings().storage_dir)
+
+
+def max_upload_bytes() -> int:
+    """A dependency of its own, so tests and deployments can change the limit per app."""
+    return get_settings().max_upload_bytes
