@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
+
+from api.audit import service as audit
+from duban.errors import Conflict, NotFound, Unprocessable
+from duban.models import Delivery, DeliveryStatus, Notification, NotificationPolicy, OutboxEvent, Plan, User
+from notifier import deliver as notifier_deliver
+from notifier.policy import Policy, load_policies
+
+NOTIFICATION_COLUMNS = (
+    Notification.id,
+    Notification.event_id,
+    Notification.type,
+    Notification.title,
+    Notification.body,
+    Notification.link,
+    Notification.created_at,
+    Notification.read_at,
+)
+DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.event_id,
+    OutboxEvent.message_id,
+    OutboxEvent.type.label("event_type"),  # type: ignore[attr-defined]
+    Delivery.channel,
+    Delivery.target,
+    Delivery.endpoint_id,
+    Delivery.recipient_user_id,
+    Delivery.status,
+    Delivery.attempts,
+    Delivery.next_attempt_at,
+    Delivery.last_error,
+    Delivery.created_at,
+    Delivery.sent_at,
+)
+
+
+# --- inbox
+
+
+def visible_notifications(user: User) -> Select[Any]:
+    # The inbox is personal: nobody, not even the office, reads someone else's.
+    return select(*NOTIFICATION_COLUMNS).where(Notification.user_id == user.id)
+
+
+def mark_read(session: Session, *, user: User, notification_id: int, now: datetime) -> Notification:
+    row = session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("通知不存在", code="notification.not_found")
+    if row.read_at is None:
+        row.read_at = now
+        session.add(row)
+        session.commit()
+    return row
+
+
+def mark_all_read(session: Session, *, user: User, now: datetime) -> int:
+    n = session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.user_id == user.id,  # type: ignore[arg-type]
+            col(Notification.read_at).is_(None),
+        )
+        .values(read_at=now)
+    ).rowcount
+    session.commit()
+    return int(n or 0)
+
+
+def unread_count(session: Session, *, user: User) -> int:
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, col(Notification.read_at).is_(None))
+        ).scalar_one()
+    )  # type: ignore[arg-type]
+
+
+# --- policy
+
+
+def _stored(session: Session, plan_id: int | None) -> NotificationPolicy | None:
+    cond = (
+        col(NotificationPolicy.plan_id).is_(None)
+        if plan_id is None
+        else NotificationPolicy.plan_id == plan_id
+    )
+    return session.exec(select(NotificationPolicy).where(cond)).first()
+
+
+def _check_plan(session: Session, plan_id: int | None) -> None:
+    if plan_id is not None and session.get(Plan, plan_id) is None:
+        raise NotFound("计划不存在", code="plan.not_found")
+
+
+def policy_view(session: Session, *, plan_id: int | None) -> dict[str, Any]:
+    _check_plan(session, plan_id)
+    default, overrides = load_policies(session)
+    effective = overrides.get(plan_id, default) if plan_id is not None else default
+    row = _stored(session, plan_id)
+    return {
+        "plan_id": plan_id,
+        "config": effective.model_dump(mode="json"),
+        "override": row.config if row else {},
+        "version": row.version if row else 0,
+    }
+
+
+def put_policy(
+    session: Session, *, actor: User, plan_id: int | None, config: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    _check_plan(session, plan_id)
+    try:
+        Policy.model_validate(config)
+    except ValidationError as exc:
+        raise Unprocessable(
+            "提醒策略不合法",
+            code="notification_policy.invalid",
+            details=exc.errors(include_url=False, include_context=False),
+        ) from exc
+    row = _stored(session, plan_id)
+    before = audit.snapshot(row) if row else None
+    if row is None:
+        row = NotificationPolicy(plan_id=plan_id, config=config, created_at=now, updated_at=now)
+    else:
+        row.config = config
+        row.version += 1
+        row.updated_at = now
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="notification_policy.put",
+        entity_type="notification_policy",
+        entity_id=row.id,
+        before=before,
+        after=audit.snapshot(row),
+        now=now,
+    )
+    session.commit()
+    return policy_view(session, plan_id=plan_id)
+
+
+# --- deliveries
+
+
+def deliveries_query() -> Select[Any]:
+    return select(*DELIVERY_COLUMNS).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)  # type: ignore[arg-type]
+
+
+def delivery_detail(session: Session, *, delivery_id: int) -> dict[str, Any]:
+    from duban.models import DeliveryAttempt
+
+    row = session.execute(deliveries_query().where(Delivery.id == delivery_id)).mappings().first()
+    if row is None:
+        raise NotFound("投递记录不存在", code="delivery.not_found")
+    attempts = session.exec(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id == delivery_id)
+        .order_by(col(DeliveryAttempt.attempt), col(DeliveryAttempt.id))
+    ).all()
+    return {**dict(row), "history": [a.model_dump() for a in attempts]}
+
+
+def redrive(session: Session, *, actor: User, delivery_id: int, now: datetime) -> dict[str, Any]:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound("投递记录不存在", code="delivery.not_found")
+    if delivery.status not in (DeliveryStatus.failed, DeliveryStatus.skipped):
+        raise Conflict(
+            "只有投递失败（死信）的消息可以重新投递",
+            code="delivery.not_dead_lettered",
+            details={"status": str(delivery.status)},
+        )
+    before = {"status": str(delivery.status), "attempts": delivery.attempts}
+    notifier_deliver.redrive(session, delivery=delivery, now=now)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="delivery.redrive",
+        entity_type="delivery",
+        entity_id=delivery.id,
+        before=before,
+        after={"status": "pending", "attempts": 0},
+        now=now,
+    )
+    session.commit()
+    return delivery_detail(session, delivery_id=delivery_id)
