@@ -537,8 +537,12 @@ def assign(
     group_ids: Sequence[int] = (),
     role: UnitRole | None = None,
     due_date: date | None = None,
+    commit: bool = True,
 ) -> AssignResult:
-    """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone."""
+    """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone.
+
+    `commit=False` only flushes, so a caller (the plan importer) can keep one transaction.
+    """
     plan = session.get(Plan, task.plan_id)
     assert plan is not None
     zone = ZoneInfo(plan.timezone)
@@ -612,7 +616,10 @@ def assign(
             a,
             now,
         )
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return result
 
 

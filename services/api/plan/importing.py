@@ -1,0 +1,563 @@
+"""Plans in and out: a parsed plan document into plan, sections, tasks, units and assignments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.assignment import service as assignment_service
+from api.audit import service as audit
+from api.importer import UnsupportedFormat, export_xlsx, parse, to_json
+from api.importer.interchange import (
+    ImportResult,
+    ImportWarning,
+    IndicatorDoc,
+    PlanDoc,
+    PlanMeta,
+    SectionDoc,
+    TargetDoc,
+    TaskDoc,
+)
+from api.importer.units import is_generic
+from api.unit import service as unit_service
+from duban.errors import DubanError, NotFound, Unprocessable
+from duban.models import (
+    Indicator,
+    Plan,
+    Section,
+    Target,
+    Task,
+    TaskUnit,
+    Unit,
+    UnitGroup,
+    UnitKind,
+    UnitRole,
+    User,
+)
+
+
+class UnsupportedMediaType(DubanError):
+    status_code = 415
+    code = "import.unsupported_format"
+    message = "无法识别的文件格式（支持 .txt、.docx、.pdf、.xlsx 与计划交换 JSON）"
+
+
+class PayloadTooLarge(DubanError):
+    status_code = 413
+    code = "import.too_large"
+    message = "文件过大"
+
+
+def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = None) -> ImportResult:
+    """Parse, turning every reader failure into a typed error (415 or 422), never a crash."""
+    try:
+        return parse(data, format=fmt, filename=filename)
+    except UnsupportedFormat as exc:
+        raise UnsupportedMediaType(details={"reason": str(exc), "filename": filename}) from exc
+    except ValidationError as exc:
+        raise Unprocessable(
+            "计划 JSON 不符合交换格式",
+            code="import.invalid_document",
+            details=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()[:20]],
+        ) from exc
+    except (ValueError, KeyError, IndexError, TypeError, OSError) as exc:
+        # Damaged .docx/.xlsx/.pdf internals and malformed JSON all land here.
+        raise Unprocessable(
+            "无法读取计划文件", code="import.unreadable", details={"reason": str(exc)[:300], "filename": filename}
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - third-party readers (pypdf, openpyxl) raise their own types
+        raise Unprocessable(
+            "无法读取计划文件", code="import.unreadable", details={"reason": type(exc).__name__, "filename": filename}
+        ) from exc
+
+
+# --- units -----------------------------------------------------------------------------------------
+
+_KIND_LABEL = {
+    UnitKind.department: "部门",
+    UnitKind.town: "镇",
+    UnitKind.street: "街道",
+    UnitKind.zone: "园区",
+    UnitKind.office: "办公室",
+    UnitKind.leadership: "领导",
+}
+
+
+def guess_kind(name: str) -> UnitKind:
+    if name.endswith(("办公室", "领导小组")):
+        return UnitKind.office
+    if name.endswith(("开发区", "园区", "高新区")) or "开发区" in name:
+        return UnitKind.zone
+    if name.endswith(("街道", "街")):
+        return UnitKind.street
+    if name.endswith(("镇", "乡")):
+        return UnitKind.town
+    return UnitKind.department
+
+
+@dataclass
+class _Ref:
+    unit_id: int | None = None
+    group_id: int | None = None
+    label: str | None = None
+
+
+class _Resolver:
+    """Names as written → unit, unit group or a kept label; creates what is missing (when allowed)."""
+
+    def __init__(self, session: Session, *, create: bool) -> None:
+        self.session = session
+        self.create = create
+        self.cache: dict[str, _Ref] = {}
+        self.units_created: list[Unit] = []
+        self.groups_created: list[UnitGroup] = []
+        self.warnings: list[ImportWarning] = []
+
+    def resolve(self, raw: str) -> _Ref:
+        name = raw.strip()
+        if name in self.cache:
+            return self.cache[name]
+        ref = self._lookup(name)
+        self.cache[name] = ref
+        return ref
+
+    def _lookup(self, name: str) -> _Ref:
+        if not name or is_generic(name):
+            return _Ref(label=name[:100] or "有关单位")
+        group = self.session.exec(select(UnitGroup).where(UnitGroup.name == name)).first()
+        if group is not None:
+            return _Ref(group_id=group.id)
+        unit = unit_service.find_by_name(self.session, name=name)
+        if unit is not None:
+            return _Ref(unit_id=unit.id)
+        if len(name) > 100:
+            self.warnings.append(ImportWarning(code="unit.name_too_long", message=f"单位名称过长，已作为说明保留：{name[:40]}…",
+                                               text=name))
+            return _Ref(label=name[:100])
+        if name.startswith("各"):
+            self.warnings.append(ImportWarning(
+                code="group.created",
+                message=f"单位组“{name}”不存在，{'已' if self.create else '将'}新建（暂无成员，请在单位组中维护）",
+                text=name,
+            ))
+            if not self.create:
+                return _Ref(label=name)
+            group = UnitGroup(name=name, member_kinds=[])
+            self.session.add(group)
+            self.session.flush()
+            self.groups_created.append(group)
+            return _Ref(group_id=group.id)
+        kind = guess_kind(name)
+        self.warnings.append(ImportWarning(
+            code="unit.created",
+            message=f"单位“{name}”不存在，{'已' if self.create else '将'}新建（类型：{_KIND_LABEL[kind]}），请核对",
+            text=name,
+        ))
+        if not self.create:
+            return _Ref(label=name)
+        unit = Unit(name=name, kind=kind)
+        self.session.add(unit)
+        self.session.flush()
+        self.units_created.append(unit)
+        return _Ref(unit_id=unit.id)
+
+
+# --- import ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    plan_id: int | None
+    title: str
+    sections: int = 0
+    tasks: int = 0
+    targets: int = 0
+    indicators: int = 0
+    units_created: list[str] = field(default_factory=list)
+    groups_created: list[str] = field(default_factory=list)
+    assignments: int = 0
+    warnings: list[ImportWarning] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["warnings"] = [w.model_dump(mode="json") for w in self.warnings]
+        return out
+
+
+def _unique(code: str, seen: set[str], fallback: str, prefix: str = "") -> str:
+    base = (code.strip() or fallback)[:20]
+    if base in seen and prefix:
+        base = f"{prefix}.{base}"[:20]
+    out, n = base, 2
+    while out in seen:
+        suffix = f"-{n}"
+        out = base[: 20 - len(suffix)] + suffix
+        n += 1
+    seen.add(out)
+    return out
+
+
+def _check(doc: PlanDoc) -> None:
+    if not doc.tasks():
+        raise Unprocessable("文件中未识别出任何任务", code="import.no_tasks")
+    period = doc.plan.period
+    if period is not None and period.end < period.start:
+        raise Unprocessable("计划期限无效：结束日期早于开始日期", code="plan.invalid_period")
+
+
+def _title(doc: PlanDoc) -> str:
+    return (doc.plan.title or "").strip() or "未命名计划"
+
+
+def preview(session: Session | None, result: ImportResult) -> dict[str, Any]:
+    """The interchange JSON plus every warning the import would give; writes nothing."""
+    warnings = list(result.warnings)
+    if session is not None:
+        resolver = _Resolver(session, create=False)
+        for task in _walk(result.document.tasks()):
+            for name in task.all_units():
+                resolver.resolve(name)
+        warnings += resolver.warnings
+    out = to_json(ImportResult(document=result.document, warnings=warnings))
+    doc = result.document
+    out["summary"] = {
+        "title": _title(doc),
+        "sections": len(doc.sections),
+        "tasks": sum(1 for _ in _walk(doc.tasks())),
+        "indicators": len(doc.indicators),
+    }
+    return out
+
+
+def _walk(tasks: list[TaskDoc]) -> Any:
+    for task in tasks:
+        yield task
+        yield from _walk(task.subtasks)
+
+
+def import_plan(
+    session: Session, *, result: ImportResult, actor: User | None, now: datetime, assign: bool = True
+) -> ImportReport:
+    """Create the plan and everything under it, then assign: one transaction, one commit."""
+    doc = result.document
+    _check(doc)
+    try:
+        report = _create(session, doc=doc, actor=actor, now=now, assign=assign)
+    except BaseException:
+        session.rollback()
+        raise
+    report.warnings = [*result.warnings, *report.warnings]
+    session.commit()
+    return report
+
+
+def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool) -> ImportReport:
+    meta = doc.plan
+    unit_service.ensure_default_groups(session)
+    plan = Plan.model_validate({
+        "title": _title(doc)[:300],
+        "doc_no": (meta.doc_no or None) and meta.doc_no[:100],
+        "issuer": (meta.issuer or None) and meta.issuer[:200],
+        "issued_on": meta.issued_on,
+        "period_start": meta.period.start if meta.period else None,
+        "period_end": meta.period.end if meta.period else None,
+        "created_by_id": actor.id if actor else None,
+        "created_at": now,
+        "updated_at": now,
+    })
+    session.add(plan)
+    session.flush()
+    assert plan.id is not None
+    report = ImportReport(plan_id=plan.id, title=plan.title)
+    resolver = _Resolver(session, create=True)
+
+    for ind in doc.indicators:
+        session.add(Indicator(
+            plan_id=plan.id, name=ind.name[:300], target_value=ind.target, unit=(ind.unit or None) and ind.unit[:40],
+            comparator=ind.comparator, due_date=ind.due or plan.period_end, cadence=ind.cadence,
+            source_text=ind.source_text or None, created_at=now, updated_at=now,
+        ))
+    report.indicators = len(doc.indicators)
+
+    section_codes: set[str] = set()
+    task_codes: set[str] = set()
+    tasks: list[tuple[Task, bool]] = []
+    position = 0
+
+    def add_task(t: TaskDoc, section: Section, parent: Task | None) -> None:
+        nonlocal position
+        position += 1
+        task = Task(
+            plan_id=plan.id or 0,
+            section_id=section.id,
+            parent_id=parent.id if parent else None,
+            code=_unique(t.code, task_codes, str(position), prefix=parent.code if parent else section.code),
+            title=(t.title.strip() or t.code or f"任务{position}")[:500],
+            description=t.description or None,
+            due_date=t.due or (None if parent else plan.period_end),
+            recurrence=t.recurrence,
+            position=position,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(task)
+        session.flush()
+        rows: list[TaskUnit] = []
+        for role, names in ((UnitRole.lead, t.lead_units), (UnitRole.co, t.co_units),
+                            (UnitRole.implementing, t.implementing_units)):
+            for name in names:
+                ref = resolver.resolve(name)
+                rows.append(TaskUnit(task_id=task.id or 0, role=role, unit_id=ref.unit_id, group_id=ref.group_id,
+                                     label=ref.label, position=len(rows)))
+        session.add_all(rows)
+        session.add_all(_target(task, tg) for tg in t.targets)
+        report.targets += len(t.targets)
+        report.tasks += 1
+        tasks.append((task, any(r.unit_id or r.group_id for r in rows)))
+        for sub in t.subtasks:
+            add_task(sub, section, task)
+
+    for index, s in enumerate(doc.sections, start=1):
+        section = Section(plan_id=plan.id, code=_unique(s.code, section_codes, str(index)),
+                          title=(s.title.strip() or s.code or "未分组")[:300], position=index,
+                          created_at=now, updated_at=now)
+        session.add(section)
+        session.flush()
+        report.sections += 1
+        for t in s.tasks:
+            add_task(t, section, None)
+    session.flush()
+
+    report.units_created = [u.name for u in resolver.units_created]
+    report.groups_created = [g.name for g in resolver.groups_created]
+    report.warnings = list(resolver.warnings)
+    report.warnings += _empty_groups(session, [t for t, _ in tasks])
+
+    if assign:
+        for task, has_units in tasks:
+            if not has_units:
+                report.warnings.append(ImportWarning(
+                    code="task.unassigned", message=f"任务{task.code}“{task.title[:30]}”未指定责任单位，暂未交办",
+                ))
+                continue
+            try:
+                # actor None: an import from the command line, recorded as the system.
+                result = assignment_service.assign(session=session, task=task, actor=actor, now=now,  # type: ignore[arg-type]
+                                                   commit=False)
+            except Unprocessable as exc:
+                report.warnings.append(ImportWarning(code="task.unassigned",
+                                                     message=f"任务{task.code}暂未交办：{exc.message}"))
+                continue
+            report.assignments += len(result.created)
+
+    audit.record_many(session, actor=actor, now=now, entries=[
+        {"action": "plan.import", "entity_type": "plan", "entity_id": plan.id,
+         "after": {**audit.snapshot(plan), "sections": report.sections, "tasks": report.tasks,
+                   "indicators": report.indicators, "assignments": report.assignments,
+                   "units_created": report.units_created, "groups_created": report.groups_created}},
+        *({"action": "unit.create", "entity_type": "unit", "entity_id": u.id, "after": audit.snapshot(u)}
+          for u in resolver.units_created),
+        *({"action": "unit_group.create", "entity_type": "unit_group", "entity_id": g.id,
+           "after": audit.snapshot(g)} for g in resolver.groups_created),
+    ])
+    return report
+
+
+def _target(task: Task, tg: TargetDoc) -> Target:
+    return Target(task_id=task.id or 0, text=tg.text, value=tg.value, unit=(tg.unit or None) and tg.unit[:40],
+                  comparator=tg.comparator, due_date=tg.due, cadence=tg.cadence)
+
+
+def _empty_groups(session: Session, tasks: list[Task]) -> list[ImportWarning]:
+    ids = [t.id for t in tasks]
+    if not ids:
+        return []
+    group_ids = set(session.exec(
+        select(TaskUnit.group_id).where(col(TaskUnit.task_id).in_(ids), col(TaskUnit.group_id).is_not(None))
+    ).all())
+    out = []
+    for group in session.exec(select(UnitGroup).where(col(UnitGroup.id).in_(group_ids))).all():
+        if not unit_service.resolve_group_units(session, group=group):
+            out.append(ImportWarning(
+                code="group.empty",
+                message=f"单位组“{group.name}”暂无成员单位，交办时不会展开；请先维护镇街等成员单位，再补充交办",
+                text=group.name,
+            ))
+    return out
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+def plan_to_document(session: Session, plan_id: int) -> PlanDoc:
+    """The plan as stored, back in the interchange format (for the 任务分解表 export)."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("计划不存在", code="plan.not_found", details={"plan_id": plan_id})
+    period = None
+    if plan.period_start and plan.period_end:
+        period = {"start": plan.period_start, "end": plan.period_end}
+    meta = PlanMeta.model_validate({"title": plan.title, "doc_no": plan.doc_no, "issuer": plan.issuer,
+                                    "issued_on": plan.issued_on, "period": period})
+    indicators = [
+        IndicatorDoc(name=i.name, target=i.target_value, unit=i.unit or "", comparator=_comparator(i.comparator),
+                     due=i.due_date, cadence=_cadence(i.cadence), source_text=i.source_text or "")
+        for i in session.exec(select(Indicator).where(Indicator.plan_id == plan_id).order_by(col(Indicator.id)))
+    ]
+    sections = list(session.exec(
+        select(Section).where(Section.plan_id == plan_id).order_by(col(Section.position), col(Section.id))
+    ).all())
+    tasks = list(session.exec(
+        select(Task).where(Task.plan_id == plan_id).order_by(col(Task.position), col(Task.id))
+    ).all())
+    ids = [t.id for t in tasks]
+    names: dict[int, dict[str, list[str]]] = {i: {"lead": [], "co": [], "implementing": []} for i in ids if i}
+    unit_rows = session.execute(
+        select(TaskUnit.task_id, TaskUnit.role, Unit.name, UnitGroup.name, TaskUnit.label)
+        .outerjoin(Unit, col(Unit.id) == col(TaskUnit.unit_id))
+        .outerjoin(UnitGroup, col(UnitGroup.id) == col(TaskUnit.group_id))
+        .where(col(TaskUnit.task_id).in_(ids))
+        .order_by(col(TaskUnit.task_id), col(TaskUnit.position), col(TaskUnit.id))
+    ).all() if ids else []
+    for task_id, role, unit_name, group_name, label in unit_rows:
+        name = unit_name or group_name or label
+        if name:
+            names[task_id][str(role)].append(name)
+    targets: dict[int, list[TargetDoc]] = {i: [] for i in ids if i}
+    if ids:
+        for tg in session.exec(select(Target).where(col(Target.task_id).in_(ids)).order_by(col(Target.id))):
+            targets[tg.task_id].append(TargetDoc(
+                text=tg.text, value=tg.value, unit=tg.unit or "", comparator=_comparator(tg.comparator),
+                due=tg.due_date, cadence=_cadence(tg.cadence),
+            ))
+    docs: dict[int, TaskDoc] = {}
+    for t in tasks:
+        assert t.id is not None
+        docs[t.id] = TaskDoc(
+            code=t.code, title=t.title, description=t.description or "",
+            lead_units=names[t.id]["lead"], co_units=names[t.id]["co"],
+            implementing_units=names[t.id]["implementing"], due=t.due_date,
+            recurrence=str(t.recurrence) if t.recurrence else None,  # type: ignore[arg-type]
+            targets=targets[t.id],
+        )
+    by_section: dict[int | None, list[TaskDoc]] = {}
+    for t in tasks:
+        if t.parent_id is not None and t.parent_id in docs:
+            docs[t.parent_id].subtasks.append(docs[t.id or 0])
+        else:
+            by_section.setdefault(t.section_id, []).append(docs[t.id or 0])
+    section_docs = [SectionDoc(code=s.code, title=s.title, tasks=by_section.get(s.id, [])) for s in sections]
+    if by_section.get(None):
+        section_docs.append(SectionDoc(code="", title="未分组", tasks=by_section[None]))
+    return PlanDoc(plan=meta, indicators=indicators, sections=section_docs)
+
+
+def _comparator(value: str | None) -> Any:
+    return value if value in (">=", "<=", "=", ">", "<", "~") else ">="
+
+
+def _cadence(value: str | None) -> Any:
+    return value if value in ("once", "annual", "quarterly", "monthly", "cumulative") else "once"
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _summary_lines(doc: PlanDoc, warnings: list[dict[str, Any]]) -> list[str]:
+    meta = doc.plan
+    lines = [f"计划：{_title(doc)}"]
+    if meta.doc_no or meta.issuer:
+        lines.append(f"文号：{meta.doc_no or '—'}  发文机关：{meta.issuer or '—'}  印发：{meta.issued_on or '—'}")
+    if meta.period:
+        lines.append(f"期限：{meta.period.start} 至 {meta.period.end}")
+    lines.append(f"主要指标 {len(doc.indicators)} 项；重点任务 {len(doc.sections)} 个部分，"
+                 f"任务 {sum(1 for _ in _walk(doc.tasks()))} 项")
+    for s in doc.sections:
+        lines.append(f"  {s.code} {s.title}")
+        for t in s.tasks:
+            recur = "（每年）" if t.recurrence == "annual" else ""
+            lines.append(f"    {t.code}. {t.title}  牵头：{'、'.join(t.lead_units) or '—'}  "
+                         f"截止：{t.due or '—'}{recur}")
+    lines.append(f"提示 {len(warnings)} 条" + ("：" if warnings else ""))
+    lines += [f"  [{w['code']}] {w['message']}" for w in warnings]
+    return lines
+
+
+def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: bool = False) -> int:
+    from duban.clock import get_clock
+    from duban.db import session_scope
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        _err(f"无法读取文件 {path}：{exc.strerror or exc}")
+        return 1
+    try:
+        result = read_plan(data, fmt=fmt, filename=Path(path).name)
+    except DubanError as exc:
+        reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
+        _err(f"无法导入 {path}：{exc.message}" + (f"（{reason}）" if reason else "") + f" [{exc.code}]")
+        return 1
+    if dry_run:
+        with session_scope(read_only=True) as session:
+            out = preview(session, result)
+        if as_json:
+            _print_json(out)
+        else:
+            print("\n".join(_summary_lines(result.document, out["warnings"])))
+            print("（试运行：未写入数据库）")
+        return 0
+    try:
+        with session_scope() as session:
+            report = import_plan(session, result=result, actor=None, now=get_clock().now())
+    except DubanError as exc:
+        _err(f"导入失败：{exc.message} [{exc.code}]")
+        return 1
+    if as_json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"已导入计划 #{report.plan_id}：{report.title}")
+    print(f"  部分 {report.sections} 个，任务 {report.tasks} 项，任务目标 {report.targets} 条，主要指标 {report.indicators} 项")
+    print(f"  交办 {report.assignments} 条")
+    if report.units_created:
+        print(f"  新建单位 {len(report.units_created)} 个：{'、'.join(report.units_created)}")
+    if report.groups_created:
+        print(f"  新建单位组：{'、'.join(report.groups_created)}")
+    if report.warnings:
+        print(f"提示 {len(report.warnings)} 条：")
+        for w in report.warnings:
+            print(f"  [{w.code}] {w.message}")
+    return 0
+
+
+def cli_export(*, plan_id: int, output: str) -> int:
+    from duban.db import session_scope
+
+    try:
+        with session_scope(read_only=True) as session:
+            doc = plan_to_document(session, plan_id)
+    except NotFound:
+        _err(f"计划 #{plan_id} 不存在")
+        return 1
+    try:
+        Path(output).write_bytes(export_xlsx(doc))
+    except OSError as exc:
+        _err(f"无法写入 {output}：{exc.strerror or exc}")
+        return 1
+    print(f"已导出任务分解表：{output}（任务 {sum(1 for _ in _walk(doc.tasks()))} 项）")
+    return 0
