@@ -25,6 +25,7 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
     ("api.unit.router", "aliases_router"),
     ("api.user.router", "router"),
     ("api.auth.router", "accounts_router"),
+    ("api.plan.import_router", "router"),
     ("api.plan.router", "router"),
     ("api.task.router", "router"),
     ("api.assignment.router", "router"),

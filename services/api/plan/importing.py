@@ -70,11 +70,15 @@ def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = No
     except (ValueError, KeyError, IndexError, TypeError, OSError) as exc:
         # Damaged .docx/.xlsx/.pdf internals and malformed JSON all land here.
         raise Unprocessable(
-            "无法读取计划文件", code="import.unreadable", details={"reason": str(exc)[:300], "filename": filename}
+            "无法读取计划文件",
+            code="import.unreadable",
+            details={"reason": str(exc)[:300], "filename": filename},
         ) from exc
     except Exception as exc:  # noqa: BLE001 - third-party readers (pypdf, openpyxl) raise their own types
         raise Unprocessable(
-            "无法读取计划文件", code="import.unreadable", details={"reason": type(exc).__name__, "filename": filename}
+            "无法读取计划文件",
+            code="import.unreadable",
+            details={"reason": type(exc).__name__, "filename": filename},
         ) from exc
 
 
@@ -115,6 +119,7 @@ class _Resolver:
     def __init__(self, session: Session, *, create: bool) -> None:
         self.session = session
         self.create = create
+        self.verb = "已" if create else "将"
         self.cache: dict[str, _Ref] = {}
         self.units_created: list[Unit] = []
         self.groups_created: list[UnitGroup] = []
@@ -138,15 +143,22 @@ class _Resolver:
         if unit is not None:
             return _Ref(unit_id=unit.id)
         if len(name) > 100:
-            self.warnings.append(ImportWarning(code="unit.name_too_long", message=f"单位名称过长，已作为说明保留：{name[:40]}…",
-                                               text=name))
+            self.warnings.append(
+                ImportWarning(
+                    code="unit.name_too_long",
+                    message=f"单位名称过长，已作为说明保留：{name[:40]}…",
+                    text=name,
+                )
+            )
             return _Ref(label=name[:100])
         if name.startswith("各"):
-            self.warnings.append(ImportWarning(
-                code="group.created",
-                message=f"单位组“{name}”不存在，{'已' if self.create else '将'}新建（暂无成员，请在单位组中维护）",
-                text=name,
-            ))
+            self.warnings.append(
+                ImportWarning(
+                    code="group.created",
+                    message=f"单位组“{name}”不存在，{self.verb}新建（暂无成员，请在单位组中维护）",
+                    text=name,
+                )
+            )
             if not self.create:
                 return _Ref(label=name)
             group = UnitGroup(name=name, member_kinds=[])
@@ -155,11 +167,13 @@ class _Resolver:
             self.groups_created.append(group)
             return _Ref(group_id=group.id)
         kind = guess_kind(name)
-        self.warnings.append(ImportWarning(
-            code="unit.created",
-            message=f"单位“{name}”不存在，{'已' if self.create else '将'}新建（类型：{_KIND_LABEL[kind]}），请核对",
-            text=name,
-        ))
+        self.warnings.append(
+            ImportWarning(
+                code="unit.created",
+                message=f"单位“{name}”不存在，{self.verb}新建（类型：{_KIND_LABEL[kind]}），请核对",
+                text=name,
+            )
+        )
         if not self.create:
             return _Ref(label=name)
         unit = Unit(name=name, kind=kind)
@@ -258,20 +272,24 @@ def import_plan(
     return report
 
 
-def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool) -> ImportReport:
+def _create(
+    session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool
+) -> ImportReport:
     meta = doc.plan
     unit_service.ensure_default_groups(session)
-    plan = Plan.model_validate({
-        "title": _title(doc)[:300],
-        "doc_no": (meta.doc_no or None) and meta.doc_no[:100],
-        "issuer": (meta.issuer or None) and meta.issuer[:200],
-        "issued_on": meta.issued_on,
-        "period_start": meta.period.start if meta.period else None,
-        "period_end": meta.period.end if meta.period else None,
-        "created_by_id": actor.id if actor else None,
-        "created_at": now,
-        "updated_at": now,
-    })
+    plan = Plan.model_validate(
+        {
+            "title": _title(doc)[:300],
+            "doc_no": (meta.doc_no or None) and meta.doc_no[:100],
+            "issuer": (meta.issuer or None) and meta.issuer[:200],
+            "issued_on": meta.issued_on,
+            "period_start": meta.period.start if meta.period else None,
+            "period_end": meta.period.end if meta.period else None,
+            "created_by_id": actor.id if actor else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
     session.add(plan)
     session.flush()
     assert plan.id is not None
@@ -279,11 +297,20 @@ def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime
     resolver = _Resolver(session, create=True)
 
     for ind in doc.indicators:
-        session.add(Indicator(
-            plan_id=plan.id, name=ind.name[:300], target_value=ind.target, unit=(ind.unit or None) and ind.unit[:40],
-            comparator=ind.comparator, due_date=ind.due or plan.period_end, cadence=ind.cadence,
-            source_text=ind.source_text or None, created_at=now, updated_at=now,
-        ))
+        session.add(
+            Indicator(
+                plan_id=plan.id,
+                name=ind.name[:300],
+                target_value=ind.target,
+                unit=(ind.unit or None) and ind.unit[:40],
+                comparator=ind.comparator,
+                due_date=ind.due or plan.period_end,
+                cadence=ind.cadence,
+                source_text=ind.source_text or None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     report.indicators = len(doc.indicators)
 
     section_codes: set[str] = set()
@@ -310,12 +337,23 @@ def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime
         session.add(task)
         session.flush()
         rows: list[TaskUnit] = []
-        for role, names in ((UnitRole.lead, t.lead_units), (UnitRole.co, t.co_units),
-                            (UnitRole.implementing, t.implementing_units)):
+        for role, names in (
+            (UnitRole.lead, t.lead_units),
+            (UnitRole.co, t.co_units),
+            (UnitRole.implementing, t.implementing_units),
+        ):
             for name in names:
                 ref = resolver.resolve(name)
-                rows.append(TaskUnit(task_id=task.id or 0, role=role, unit_id=ref.unit_id, group_id=ref.group_id,
-                                     label=ref.label, position=len(rows)))
+                rows.append(
+                    TaskUnit(
+                        task_id=task.id or 0,
+                        role=role,
+                        unit_id=ref.unit_id,
+                        group_id=ref.group_id,
+                        label=ref.label,
+                        position=len(rows),
+                    )
+                )
         session.add_all(rows)
         session.add_all(_target(task, tg) for tg in t.targets)
         report.targets += len(t.targets)
@@ -325,9 +363,14 @@ def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime
             add_task(sub, section, task)
 
     for index, s in enumerate(doc.sections, start=1):
-        section = Section(plan_id=plan.id, code=_unique(s.code, section_codes, str(index)),
-                          title=(s.title.strip() or s.code or "未分组")[:300], position=index,
-                          created_at=now, updated_at=now)
+        section = Section(
+            plan_id=plan.id,
+            code=_unique(s.code, section_codes, str(index)),
+            title=(s.title.strip() or s.code or "未分组")[:300],
+            position=index,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(section)
         session.flush()
         report.sections += 1
@@ -343,53 +386,104 @@ def _create(session: Session, *, doc: PlanDoc, actor: User | None, now: datetime
     if assign:
         for task, has_units in tasks:
             if not has_units:
-                report.warnings.append(ImportWarning(
-                    code="task.unassigned", message=f"任务{task.code}“{task.title[:30]}”未指定责任单位，暂未交办",
-                ))
+                report.warnings.append(
+                    ImportWarning(
+                        code="task.unassigned",
+                        message=f"任务{task.code}“{task.title[:30]}”未指定责任单位，暂未交办",
+                    )
+                )
                 continue
             try:
                 # actor None: an import from the command line, recorded as the system.
-                result = assignment_service.assign(session=session, task=task, actor=actor, now=now,  # type: ignore[arg-type]
-                                                   commit=False)
+                result = assignment_service.assign(
+                    session=session,
+                    task=task,
+                    actor=actor,
+                    now=now,  # type: ignore[arg-type]
+                    commit=False,
+                )
             except Unprocessable as exc:
-                report.warnings.append(ImportWarning(code="task.unassigned",
-                                                     message=f"任务{task.code}暂未交办：{exc.message}"))
+                report.warnings.append(
+                    ImportWarning(code="task.unassigned", message=f"任务{task.code}暂未交办：{exc.message}")
+                )
                 continue
             report.assignments += len(result.created)
 
-    audit.record_many(session, actor=actor, now=now, entries=[
-        {"action": "plan.import", "entity_type": "plan", "entity_id": plan.id,
-         "after": {**audit.snapshot(plan), "sections": report.sections, "tasks": report.tasks,
-                   "indicators": report.indicators, "assignments": report.assignments,
-                   "units_created": report.units_created, "groups_created": report.groups_created}},
-        *({"action": "unit.create", "entity_type": "unit", "entity_id": u.id, "after": audit.snapshot(u)}
-          for u in resolver.units_created),
-        *({"action": "unit_group.create", "entity_type": "unit_group", "entity_id": g.id,
-           "after": audit.snapshot(g)} for g in resolver.groups_created),
-    ])
+    audit.record_many(
+        session,
+        actor=actor,
+        now=now,
+        entries=[
+            {
+                "action": "plan.import",
+                "entity_type": "plan",
+                "entity_id": plan.id,
+                "after": {
+                    **audit.snapshot(plan),
+                    "sections": report.sections,
+                    "tasks": report.tasks,
+                    "indicators": report.indicators,
+                    "assignments": report.assignments,
+                    "units_created": report.units_created,
+                    "groups_created": report.groups_created,
+                },
+            },
+            *(
+                {
+                    "action": "unit.create",
+                    "entity_type": "unit",
+                    "entity_id": u.id,
+                    "after": audit.snapshot(u),
+                }
+                for u in resolver.units_created
+            ),
+            *(
+                {
+                    "action": "unit_group.create",
+                    "entity_type": "unit_group",
+                    "entity_id": g.id,
+                    "after": audit.snapshot(g),
+                }
+                for g in resolver.groups_created
+            ),
+        ],
+    )
     return report
 
 
 def _target(task: Task, tg: TargetDoc) -> Target:
-    return Target(task_id=task.id or 0, text=tg.text, value=tg.value, unit=(tg.unit or None) and tg.unit[:40],
-                  comparator=tg.comparator, due_date=tg.due, cadence=tg.cadence)
+    return Target(
+        task_id=task.id or 0,
+        text=tg.text,
+        value=tg.value,
+        unit=(tg.unit or None) and tg.unit[:40],
+        comparator=tg.comparator,
+        due_date=tg.due,
+        cadence=tg.cadence,
+    )
 
 
 def _empty_groups(session: Session, tasks: list[Task]) -> list[ImportWarning]:
     ids = [t.id for t in tasks]
     if not ids:
         return []
-    group_ids = set(session.exec(
-        select(TaskUnit.group_id).where(col(TaskUnit.task_id).in_(ids), col(TaskUnit.group_id).is_not(None))
-    ).all())
+    group_ids = set(
+        session.exec(
+            select(TaskUnit.group_id).where(
+                col(TaskUnit.task_id).in_(ids), col(TaskUnit.group_id).is_not(None)
+            )
+        ).all()
+    )
     out = []
     for group in session.exec(select(UnitGroup).where(col(UnitGroup.id).in_(group_ids))).all():
         if not unit_service.resolve_group_units(session, group=group):
-            out.append(ImportWarning(
-                code="group.empty",
-                message=f"单位组“{group.name}”暂无成员单位，交办时不会展开；请先维护镇街等成员单位，再补充交办",
-                text=group.name,
-            ))
+            out.append(
+                ImportWarning(
+                    code="group.empty",
+                    message=f"单位组“{group.name}”暂无成员单位，交办时不会展开；请先维护镇街等成员单位，再补充交办",
+                    text=group.name,
+                )
+            )
     return out
 
 
@@ -404,28 +498,52 @@ def plan_to_document(session: Session, plan_id: int) -> PlanDoc:
     period = None
     if plan.period_start and plan.period_end:
         period = {"start": plan.period_start, "end": plan.period_end}
-    meta = PlanMeta.model_validate({"title": plan.title, "doc_no": plan.doc_no, "issuer": plan.issuer,
-                                    "issued_on": plan.issued_on, "period": period})
+    meta = PlanMeta.model_validate(
+        {
+            "title": plan.title,
+            "doc_no": plan.doc_no,
+            "issuer": plan.issuer,
+            "issued_on": plan.issued_on,
+            "period": period,
+        }
+    )
     indicators = [
-        IndicatorDoc(name=i.name, target=i.target_value, unit=i.unit or "", comparator=_comparator(i.comparator),
-                     due=i.due_date, cadence=_cadence(i.cadence), source_text=i.source_text or "")
-        for i in session.exec(select(Indicator).where(Indicator.plan_id == plan_id).order_by(col(Indicator.id)))
+        IndicatorDoc(
+            name=i.name,
+            target=i.target_value,
+            unit=i.unit or "",
+            comparator=_comparator(i.comparator),
+            due=i.due_date,
+            cadence=_cadence(i.cadence),
+            source_text=i.source_text or "",
+        )
+        for i in session.exec(
+            select(Indicator).where(Indicator.plan_id == plan_id).order_by(col(Indicator.id))
+        )
     ]
-    sections = list(session.exec(
-        select(Section).where(Section.plan_id == plan_id).order_by(col(Section.position), col(Section.id))
-    ).all())
-    tasks = list(session.exec(
-        select(Task).where(Task.plan_id == plan_id).order_by(col(Task.position), col(Task.id))
-    ).all())
+    sections = list(
+        session.exec(
+            select(Section).where(Section.plan_id == plan_id).order_by(col(Section.position), col(Section.id))
+        ).all()
+    )
+    tasks = list(
+        session.exec(
+            select(Task).where(Task.plan_id == plan_id).order_by(col(Task.position), col(Task.id))
+        ).all()
+    )
     ids = [t.id for t in tasks]
     names: dict[int, dict[str, list[str]]] = {i: {"lead": [], "co": [], "implementing": []} for i in ids if i}
-    unit_rows = session.execute(
-        select(TaskUnit.task_id, TaskUnit.role, Unit.name, UnitGroup.name, TaskUnit.label)
-        .outerjoin(Unit, col(Unit.id) == col(TaskUnit.unit_id))
-        .outerjoin(UnitGroup, col(UnitGroup.id) == col(TaskUnit.group_id))
-        .where(col(TaskUnit.task_id).in_(ids))
-        .order_by(col(TaskUnit.task_id), col(TaskUnit.position), col(TaskUnit.id))
-    ).all() if ids else []
+    unit_rows = (
+        session.execute(
+            select(TaskUnit.task_id, TaskUnit.role, Unit.name, UnitGroup.name, TaskUnit.label)
+            .outerjoin(Unit, col(Unit.id) == col(TaskUnit.unit_id))
+            .outerjoin(UnitGroup, col(UnitGroup.id) == col(TaskUnit.group_id))
+            .where(col(TaskUnit.task_id).in_(ids))
+            .order_by(col(TaskUnit.task_id), col(TaskUnit.position), col(TaskUnit.id))
+        ).all()
+        if ids
+        else []
+    )
     for task_id, role, unit_name, group_name, label in unit_rows:
         name = unit_name or group_name or label
         if name:
@@ -433,17 +551,27 @@ def plan_to_document(session: Session, plan_id: int) -> PlanDoc:
     targets: dict[int, list[TargetDoc]] = {i: [] for i in ids if i}
     if ids:
         for tg in session.exec(select(Target).where(col(Target.task_id).in_(ids)).order_by(col(Target.id))):
-            targets[tg.task_id].append(TargetDoc(
-                text=tg.text, value=tg.value, unit=tg.unit or "", comparator=_comparator(tg.comparator),
-                due=tg.due_date, cadence=_cadence(tg.cadence),
-            ))
+            targets[tg.task_id].append(
+                TargetDoc(
+                    text=tg.text,
+                    value=tg.value,
+                    unit=tg.unit or "",
+                    comparator=_comparator(tg.comparator),
+                    due=tg.due_date,
+                    cadence=_cadence(tg.cadence),
+                )
+            )
     docs: dict[int, TaskDoc] = {}
     for t in tasks:
         assert t.id is not None
         docs[t.id] = TaskDoc(
-            code=t.code, title=t.title, description=t.description or "",
-            lead_units=names[t.id]["lead"], co_units=names[t.id]["co"],
-            implementing_units=names[t.id]["implementing"], due=t.due_date,
+            code=t.code,
+            title=t.title,
+            description=t.description or "",
+            lead_units=names[t.id]["lead"],
+            co_units=names[t.id]["co"],
+            implementing_units=names[t.id]["implementing"],
+            due=t.due_date,
             recurrence=str(t.recurrence) if t.recurrence else None,  # type: ignore[arg-type]
             targets=targets[t.id],
         )
@@ -471,28 +599,38 @@ def _cadence(value: str | None) -> Any:
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr)
+    sys.stderr.write(message + "\n")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    _out(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
 def _summary_lines(doc: PlanDoc, warnings: list[dict[str, Any]]) -> list[str]:
     meta = doc.plan
     lines = [f"计划：{_title(doc)}"]
     if meta.doc_no or meta.issuer:
-        lines.append(f"文号：{meta.doc_no or '—'}  发文机关：{meta.issuer or '—'}  印发：{meta.issued_on or '—'}")
+        lines.append(
+            f"文号：{meta.doc_no or '—'}  发文机关：{meta.issuer or '—'}  印发：{meta.issued_on or '—'}"
+        )
     if meta.period:
         lines.append(f"期限：{meta.period.start} 至 {meta.period.end}")
-    lines.append(f"主要指标 {len(doc.indicators)} 项；重点任务 {len(doc.sections)} 个部分，"
-                 f"任务 {sum(1 for _ in _walk(doc.tasks()))} 项")
+    lines.append(
+        f"主要指标 {len(doc.indicators)} 项；重点任务 {len(doc.sections)} 个部分，"
+        f"任务 {sum(1 for _ in _walk(doc.tasks()))} 项"
+    )
     for s in doc.sections:
         lines.append(f"  {s.code} {s.title}")
         for t in s.tasks:
             recur = "（每年）" if t.recurrence == "annual" else ""
-            lines.append(f"    {t.code}. {t.title}  牵头：{'、'.join(t.lead_units) or '—'}  "
-                         f"截止：{t.due or '—'}{recur}")
+            lines.append(
+                f"    {t.code}. {t.title}  牵头：{'、'.join(t.lead_units) or '—'}  "
+                f"截止：{t.due or '—'}{recur}"
+            )
     lines.append(f"提示 {len(warnings)} 条" + ("：" if warnings else ""))
     lines += [f"  [{w['code']}] {w['message']}" for w in warnings]
     return lines
@@ -519,8 +657,8 @@ def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: 
         if as_json:
             _print_json(out)
         else:
-            print("\n".join(_summary_lines(result.document, out["warnings"])))
-            print("（试运行：未写入数据库）")
+            _out("\n".join(_summary_lines(result.document, out["warnings"])))
+            _out("（试运行：未写入数据库）")
         return 0
     try:
         with session_scope() as session:
@@ -531,17 +669,20 @@ def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: 
     if as_json:
         _print_json(report.to_dict())
         return 0
-    print(f"已导入计划 #{report.plan_id}：{report.title}")
-    print(f"  部分 {report.sections} 个，任务 {report.tasks} 项，任务目标 {report.targets} 条，主要指标 {report.indicators} 项")
-    print(f"  交办 {report.assignments} 条")
+    _out(f"已导入计划 #{report.plan_id}：{report.title}")
+    _out(
+        f"  部分 {report.sections} 个，任务 {report.tasks} 项，"
+        f"任务目标 {report.targets} 条，主要指标 {report.indicators} 项"
+    )
+    _out(f"  交办 {report.assignments} 条")
     if report.units_created:
-        print(f"  新建单位 {len(report.units_created)} 个：{'、'.join(report.units_created)}")
+        _out(f"  新建单位 {len(report.units_created)} 个：{'、'.join(report.units_created)}")
     if report.groups_created:
-        print(f"  新建单位组：{'、'.join(report.groups_created)}")
+        _out(f"  新建单位组：{'、'.join(report.groups_created)}")
     if report.warnings:
-        print(f"提示 {len(report.warnings)} 条：")
+        _out(f"提示 {len(report.warnings)} 条：")
         for w in report.warnings:
-            print(f"  [{w.code}] {w.message}")
+            _out(f"  [{w.code}] {w.message}")
     return 0
 
 
@@ -559,5 +700,5 @@ def cli_export(*, plan_id: int, output: str) -> int:
     except OSError as exc:
         _err(f"无法写入 {output}：{exc.strerror or exc}")
         return 1
-    print(f"已导出任务分解表：{output}（任务 {sum(1 for _ in _walk(doc.tasks()))} 项）")
+    _out(f"已导出任务分解表：{output}（任务 {sum(1 for _ in _walk(doc.tasks()))} 项）")
     return 0
