@@ -47,3 +47,37 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/users/{user_id}"): ALL,
     ("PATCH", "/api/v1/users/{user_id}"): USER_MANAGE,
 }
+
+# Reports, attachments, extensions, instructions, comments and indicators.
+UNIT_MEMBER = frozenset({"unit_head", "unit_staff"})
+RULES.update({
+    ("POST", "/api/v1/assignments/{assignment_id}/reports"): UNIT_MEMBER,
+    ("GET", "/api/v1/reports"): ALL,
+    ("GET", "/api/v1/reports/{report_id}"): ALL,
+    ("PATCH", "/api/v1/reports/{report_id}"): UNIT_MEMBER,
+    ("POST", "/api/v1/reports/{report_id}/submit"): UNIT_MEMBER,
+    ("POST", "/api/v1/reports/{report_id}/approve"): OFFICE,
+    ("POST", "/api/v1/reports/{report_id}/reject"): OFFICE,
+    ("POST", "/api/v1/reports/{report_id}/attachments"): UNIT_MEMBER,
+    ("GET", "/api/v1/reports/{report_id}/attachments"): ALL,
+    ("GET", "/api/v1/attachments/{attachment_id}"): ALL,
+    ("DELETE", "/api/v1/attachments/{attachment_id}"): UNIT_MEMBER,
+    ("POST", "/api/v1/assignments/{assignment_id}/extension-requests"): frozenset({"unit_head"}),
+    ("GET", "/api/v1/extension-requests"): ALL,
+    ("GET", "/api/v1/extension-requests/{request_id}"): ALL,
+    ("POST", "/api/v1/extension-requests/{request_id}/approve"): OFFICE,
+    ("POST", "/api/v1/extension-requests/{request_id}/reject"): OFFICE,
+    ("POST", "/api/v1/tasks/{task_id}/instructions"): LEADER,
+    ("GET", "/api/v1/instructions"): ALL,
+    ("GET", "/api/v1/instructions/{instruction_id}"): ALL,
+    ("POST", "/api/v1/instructions/{instruction_id}/replies"): UNIT_MEMBER,
+    ("POST", "/api/v1/assignments/{assignment_id}/comments"): ALL - {"viewer"},
+    ("GET", "/api/v1/assignments/{assignment_id}/comments"): ALL,
+    ("GET", "/api/v1/indicators"): ALL,
+    ("POST", "/api/v1/indicators"): OFFICE,
+    ("GET", "/api/v1/indicators/{indicator_id}"): ALL,
+    ("PATCH", "/api/v1/indicators/{indicator_id}"): OFFICE,
+    ("DELETE", "/api/v1/indicators/{indicator_id}"): OFFICE,
+    ("GET", "/api/v1/indicators/{indicator_id}/values"): ALL,
+    ("POST", "/api/v1/indicators/{indicator_id}/values"): UNIT_WRITE,
+})
