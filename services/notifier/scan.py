@@ -345,6 +345,8 @@ class Scanner:
             )
             .select_from(per_unit)
             .where(sa.true())
+            # The office hears nothing on a day with nothing open.
+            .having(sa.func.count(per_unit.c.unit_id) > 0)
         )
         self._run("digest.daily", total)
 

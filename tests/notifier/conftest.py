@@ -48,7 +48,9 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("content-length", 0))
-            req = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+            req = Received(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+            )
             status, headers, body = receiver.respond(req)
             with receiver.lock:
                 receiver.requests.append(req)
@@ -104,8 +106,13 @@ def smtp() -> Iterator[tuple[MailSink, int]]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(webhook_allow_private=True, notifier_max_attempts=3, public_url="https://duban.example.gov.cn",
-                    smtp_host="", timezone="Asia/Shanghai")
+    return Settings(
+        webhook_allow_private=True,
+        notifier_max_attempts=3,
+        public_url="https://duban.example.gov.cn",
+        smtp_host="",
+        timezone="Asia/Shanghai",
+    )
 
 
 @dataclass
@@ -126,7 +133,9 @@ def make_world(session: Session, **assignment_kw: Any) -> World:
     unit = make_unit(session, contact_email="keji@example.gov.cn")
     head = make_user(session, roles=[Role.unit_head], unit_id=unit.id, email="head@example.gov.cn")
     staff = make_user(session, roles=[Role.unit_staff], unit_id=unit.id, email="staff@example.gov.cn")
-    office_user = make_user(session, roles=[Role.office], unit_id=office_unit.id, email="office@example.gov.cn")
+    office_user = make_user(
+        session, roles=[Role.office], unit_id=office_unit.id, email="office@example.gov.cn"
+    )
     leader = make_user(session, roles=[Role.leader], unit_id=leadership.id, email="leader@example.gov.cn")
     assignment = make_assignment(session, unit=unit, **assignment_kw)
     session.commit()
@@ -134,8 +143,9 @@ def make_world(session: Session, **assignment_kw: Any) -> World:
 
 
 def add_endpoint(session: Session, url: str, **kw: Any) -> WebhookEndpoint:
-    ep = WebhookEndpoint(url=url, secret=kw.pop("secret", new_secret()), rate_limit_per_minute=kw.pop("rate", 10_000),
-                         **kw)
+    ep = WebhookEndpoint(
+        url=url, secret=kw.pop("secret", new_secret()), rate_limit_per_minute=kw.pop("rate", 10_000), **kw
+    )
     session.add(ep)
     session.commit()
     return ep

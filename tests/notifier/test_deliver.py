@@ -30,8 +30,13 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=SH)  # type: ignore[misc]
 
 
-def run_pass(session: Session, clock: FixedClock, settings: Settings, deliverer: deliver.Deliverer | None = None,
-             scan: bool = True) -> dict[str, int]:
+def run_pass(
+    session: Session,
+    clock: FixedClock,
+    settings: Settings,
+    deliverer: deliver.Deliverer | None = None,
+    scan: bool = True,
+) -> dict[str, int]:
     """What the runner does in one pass, in the test's session."""
     if scan:
         scan_deadlines(session, now=clock.now(), settings=settings)
@@ -75,7 +80,10 @@ def test_webhook_signed_standard_webhooks(session: Session, settings: Settings, 
         assert data["plan"]["name"] and data["task"]["name"]
         assert data["link"].startswith("https://duban.example.gov.cn/assignments/")
     ids = receiver.ids()
-    events = {e.message_id for e in session.exec(select(OutboxEvent).where(OutboxEvent.type == "assignment.escalated"))}
+    events = {
+        e.message_id
+        for e in session.exec(select(OutboxEvent).where(OutboxEvent.type == "assignment.escalated"))
+    }
     assert set(ids) == events and len(ids) == 2
 
 
@@ -85,15 +93,26 @@ def test_webhook_verify_with_the_package_at_real_time(settings: Settings, receiv
 
     secret = new_secret()
     with deliver.make_client(settings) as client:
-        res = WebhookChannel(client, now=datetime.now(SH), allow_private=True).send(OutgoingMessage(
-            message_id="msg_x", event_type="assignment.overdue", target=receiver.url,
-            payload={"type": "assignment.overdue", "timestamp": "2026-01-01T00:00:00+08:00", "data": {"a": 1}},
-            secret=secret))
+        res = WebhookChannel(client, now=datetime.now(SH), allow_private=True).send(
+            OutgoingMessage(
+                message_id="msg_x",
+                event_type="assignment.overdue",
+                target=receiver.url,
+                payload={
+                    "type": "assignment.overdue",
+                    "timestamp": "2026-01-01T00:00:00+08:00",
+                    "data": {"a": 1},
+                },
+                secret=secret,
+            )
+        )
     assert res.ok
     req = receiver.requests[0]
-    assert Webhook(secret).verify(req.body, req.headers) == {"type": "assignment.overdue",
-                                                            "timestamp": "2026-01-01T00:00:00+08:00",
-                                                            "data": {"a": 1}}
+    assert Webhook(secret).verify(req.body, req.headers) == {
+        "type": "assignment.overdue",
+        "timestamp": "2026-01-01T00:00:00+08:00",
+        "data": {"a": 1},
+    }
 
 
 def test_inbox_rows_for_recipients(session: Session, settings: Settings) -> None:
@@ -108,14 +127,17 @@ def test_inbox_rows_for_recipients(session: Session, settings: Settings) -> None
     assert "截止日期：2025-12-31" in note.body and w.unit.name in note.body
     assert note.link and note.link.endswith(f"/assignments/{w.assignment.id}")
     # Overdue goes to the unit: its head and staff.
-    overdue = session.exec(select(Notification.user_id).where(Notification.type == "assignment.overdue")).all()
+    overdue = session.exec(
+        select(Notification.user_id).where(Notification.type == "assignment.overdue")
+    ).all()
     assert set(overdue) == {w.head.id, w.staff.id}
     run_pass(session, clock, settings)  # nothing twice
     assert len(session.exec(select(Notification)).all()) == len(session.exec(select(Notification)).all())
 
 
-def test_retry_same_id_then_dead_letter_then_redrive(session: Session, settings: Settings,
-                                                     receiver: Receiver) -> None:
+def test_retry_same_id_then_dead_letter_then_redrive(
+    session: Session, settings: Settings, receiver: Receiver
+) -> None:
     make_world(session)
     add_endpoint(session, receiver.url, event_types=["assignment.overdue"])
     receiver.respond = lambda r: (500, {}, b"boom")
@@ -173,8 +195,9 @@ def test_email_over_real_smtp(session: Session, settings: Settings, smtp: tuple[
     assert sent and all(d.status == DeliveryStatus.sent for d in sent)
 
 
-def test_quiet_hours_hold_email_not_webhooks(session: Session, settings: Settings, smtp: tuple[MailSink, int],
-                                             receiver: Receiver) -> None:
+def test_quiet_hours_hold_email_not_webhooks(
+    session: Session, settings: Settings, smtp: tuple[MailSink, int], receiver: Receiver
+) -> None:
     sink, port = smtp
     settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
     make_world(session)
@@ -192,10 +215,20 @@ def test_quiet_hours_hold_email_not_webhooks(session: Session, settings: Setting
 
 def test_dingtalk_and_wecom_robots(session: Session, settings: Settings, receiver: Receiver) -> None:
     make_world(session)
-    ding = add_endpoint(session, receiver.url + "/robot/send?access_token=abc", kind=EndpointKind.dingtalk,
-                        secret="SEC0123456789abcdef", event_types=["assignment.overdue"])
-    add_endpoint(session, receiver.url + "/cgi-bin/webhook/send?key=k1", kind=EndpointKind.wecom, secret=None,
-                 event_types=["assignment.overdue"])
+    ding = add_endpoint(
+        session,
+        receiver.url + "/robot/send?access_token=abc",
+        kind=EndpointKind.dingtalk,
+        secret="SEC0123456789abcdef",
+        event_types=["assignment.overdue"],
+    )
+    add_endpoint(
+        session,
+        receiver.url + "/cgi-bin/webhook/send?key=k1",
+        kind=EndpointKind.wecom,
+        secret=None,
+        event_types=["assignment.overdue"],
+    )
     receiver.respond = lambda r: (200, {"content-type": "application/json"}, b'{"errcode":0,"errmsg":"ok"}')
     clock = FixedClock(local(2026, 1, 2, 9))
     assert run_pass(session, clock, settings) == {"sent": 2}
@@ -204,8 +237,13 @@ def test_dingtalk_and_wecom_robots(session: Session, settings: Settings, receive
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(dreq.path).query)
     ts = query["timestamp"][0]
     assert int(ts) == int(clock.now().timestamp() * 1000) and query["access_token"] == ["abc"]
-    expected = base64.b64encode(hmac.new(ding.secret.encode(), f"{ts}\n{ding.secret}".encode(),  # type: ignore[union-attr]
-                                         hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(
+            ding.secret.encode(),
+            f"{ts}\n{ding.secret}".encode(),  # type: ignore[union-attr]
+            hashlib.sha256,
+        ).digest()
+    ).decode()
     assert query["sign"] == [expected]
     dbody = orjson.loads(dreq.body)
     assert dbody["msgtype"] == "markdown" and "逾期提醒" in dbody["markdown"]["title"]
@@ -216,14 +254,29 @@ def test_dingtalk_and_wecom_robots(session: Session, settings: Settings, receive
 
 def test_robot_errcode_is_a_failure(session: Session, settings: Settings, receiver: Receiver) -> None:
     make_world(session)
-    add_endpoint(session, receiver.url + "/send?key=k", kind=EndpointKind.wecom, secret=None,
-                 event_types=["assignment.overdue"])
+    add_endpoint(
+        session,
+        receiver.url + "/send?key=k",
+        kind=EndpointKind.wecom,
+        secret=None,
+        event_types=["assignment.overdue"],
+    )
     receiver.respond = lambda r: (200, {}, b'{"errcode":93000,"errmsg":"invalid webhook url"}')
     assert run_pass(session, FixedClock(local(2026, 1, 2, 9)), settings) == {"failed": 1}
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/x", "http://10.1.2.3/", "http://169.254.169.254/latest",
-                                 "http://[::1]/", "http://localhost/", "ftp://example.com/", "http://0.0.0.0/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/x",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+        "http://localhost/",
+        "ftp://example.com/",
+        "http://0.0.0.0/",
+    ],
+)
 def test_ssrf_refused(url: str) -> None:
     with pytest.raises(UnsafeUrl):
         check_url(url, allow_private=False)
@@ -267,7 +320,9 @@ def test_scope_and_event_type_filters(session: Session, settings: Settings, rece
     w = make_world(session)
     other = make_world(session)
     add_endpoint(session, receiver.url + "/unit", unit_id=w.unit.id, event_types=["assignment.*"])
-    add_endpoint(session, receiver.url + "/plan", plan_id=other.assignment.plan_id, event_types=["assignment.overdue"])
+    add_endpoint(
+        session, receiver.url + "/plan", plan_id=other.assignment.plan_id, event_types=["assignment.overdue"]
+    )
     add_endpoint(session, receiver.url + "/off", event_types=["report.submitted"])
     run_pass(session, FixedClock(local(2026, 1, 2, 9)), settings)
     paths: dict[str, list[Any]] = {}

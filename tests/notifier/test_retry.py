@@ -12,7 +12,14 @@ NOW = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("attempts", "jitter", "expected"),
-    [(1, 0.0, 15.0), (1, 0.999999, 30.0), (2, 0.0, 30.0), (3, 0.5, 90.0), (10, 0.0, 7680.0), (20, 0.0, 10800.0)],
+    [
+        (1, 0.0, 15.0),
+        (1, 0.999999, 30.0),
+        (2, 0.0, 30.0),
+        (3, 0.5, 90.0),
+        (10, 0.0, 7680.0),
+        (20, 0.0, 10800.0),
+    ],
 )
 def test_backoff_doubles_with_jitter_and_cap(attempts: int, jitter: float, expected: float) -> None:
     assert backoff_seconds(attempts, jitter=jitter) == pytest.approx(expected, rel=1e-5)
@@ -24,7 +31,9 @@ def test_next_attempt_and_dead_letter() -> None:
 
 
 def test_retry_after_extends_but_is_bounded() -> None:
-    assert next_attempt_at(1, NOW, max_attempts=8, jitter=0.0, retry_after=600) == NOW + timedelta(seconds=600)
+    assert next_attempt_at(1, NOW, max_attempts=8, jitter=0.0, retry_after=600) == NOW + timedelta(
+        seconds=600
+    )
     assert next_attempt_at(1, NOW, max_attempts=8, jitter=0.0, retry_after=1) == NOW + timedelta(seconds=15)
     assert next_attempt_at(1, NOW, max_attempts=8, jitter=0.0, retry_after=10**9) == NOW + timedelta(days=1)
 
@@ -57,7 +66,13 @@ def test_policy_validation() -> None:
     with pytest.raises(ValueError):
         Policy.model_validate({"channels": ["fax"]})
     with pytest.raises(ValueError):
-        Policy.model_validate({"escalation_levels": [{"level": 1, "after_working_days": 9, "recipients": ["office"]},
-                                                     {"level": 2, "after_working_days": 3, "recipients": ["leader"]}]})
+        Policy.model_validate(
+            {
+                "escalation_levels": [
+                    {"level": 1, "after_working_days": 9, "recipients": ["office"]},
+                    {"level": 2, "after_working_days": 3, "recipients": ["leader"]},
+                ]
+            }
+        )
     with pytest.raises(ValueError):
         Policy.model_validate({"overdue_recipients": ["everyone"]})

@@ -94,7 +94,9 @@ def test_escalation_level_2_goes_to_the_office(session: Session, settings: Setti
     assert users == [w.leader.id]
 
 
-def test_late_scan_skips_superseded_due_soon_but_sends_each_level_once(session: Session, settings: Settings) -> None:
+def test_late_scan_skips_superseded_due_soon_but_sends_each_level_once(
+    session: Session, settings: Settings
+) -> None:
     w = make_world(session)
     a = w.assignment.id
     # The notifier was down until the day before the deadline: only the 1-day reminder is created.
@@ -111,7 +113,9 @@ def test_late_scan_skips_superseded_due_soon_but_sends_each_level_once(session: 
     assert f"assignment.escalated:{a}:2025-12-31:L3:leader" in deadline_keys(session, a)
 
 
-def test_extension_yields_new_keys_and_closed_assignments_are_quiet(session: Session, settings: Settings) -> None:
+def test_extension_yields_new_keys_and_closed_assignments_are_quiet(
+    session: Session, settings: Settings
+) -> None:
     w = make_world(session)
     done = make_assignment(session, unit=w.unit, due_date=date(2025, 12, 31), state=AssignmentState.completed)
     now = local(2026, 1, 5, 9)
@@ -128,9 +132,15 @@ def test_extension_yields_new_keys_and_closed_assignments_are_quiet(session: Ses
 def test_plan_policy_override(session: Session, settings: Settings) -> None:
     w = make_world(session)
     plan_id = w.assignment.plan_id
-    session.add(NotificationPolicy(plan_id=plan_id, config={
-        "due_soon_working_days": [5], "escalation_levels": [{"level": 1, "after_working_days": 1,
-                                                             "recipients": ["office"]}]}))
+    session.add(
+        NotificationPolicy(
+            plan_id=plan_id,
+            config={
+                "due_soon_working_days": [5],
+                "escalation_levels": [{"level": 1, "after_working_days": 1, "recipients": ["office"]}],
+            },
+        )
+    )
     session.commit()
     a = w.assignment.id
     scan_deadlines(session, now=local(2025, 12, 24, 9), settings=settings)
@@ -143,9 +153,18 @@ def test_report_due_soon_and_missing(session: Session, settings: Settings) -> No
     plan = make_plan(session)  # monthly, due on the 25th
     unit = make_unit(session)
     a = make_assignment(session, task=make_task(session, plan=plan), unit=unit, due_date=date(2026, 12, 31))
-    other = make_assignment(session, task=make_task(session, plan=plan), unit=unit, due_date=date(2026, 12, 31))
-    session.add(ProgressReport(assignment_id=other.id, unit_id=unit.id, plan_id=plan.id, period="2025-12",
-                               state=ProgressReportState.submitted))
+    other = make_assignment(
+        session, task=make_task(session, plan=plan), unit=unit, due_date=date(2026, 12, 31)
+    )
+    session.add(
+        ProgressReport(
+            assignment_id=other.id,
+            unit_id=unit.id,
+            plan_id=plan.id,
+            period="2025-12",
+            state=ProgressReportState.submitted,
+        )
+    )
     session.commit()
     # 2025-12-25 is a Thursday; 3 working days before is Monday 12-22.
     scan_deadlines(session, now=local(2025, 12, 22, 9), settings=settings)
@@ -159,8 +178,10 @@ def test_report_due_soon_and_missing(session: Session, settings: Settings) -> No
 
 
 def test_report_deadlines_by_cadence() -> None:
-    assert report_deadlines(date(2025, 12, 10), "monthly", 25) == (("2025-12", date(2025, 12, 25)),
-                                                                  ("2025-11", date(2025, 11, 25)))
+    assert report_deadlines(date(2025, 12, 10), "monthly", 25) == (
+        ("2025-12", date(2025, 12, 25)),
+        ("2025-11", date(2025, 11, 25)),
+    )
     up, past = report_deadlines(date(2025, 11, 10), "quarterly", 25)
     assert up == ("2025-Q4", date(2025, 12, 25)) and past == ("2025-Q3", date(2025, 9, 25))
     up, past = report_deadlines(date(2025, 12, 10), "weekly", 25)
@@ -191,8 +212,13 @@ def test_scan_is_set_based(session: Session, settings: Settings) -> None:
 
     def count_statements(n: int, day: int) -> int:
         for i in range(n):
-            make_assignment(session, task=task, unit=w.unit, period=f"{n}-{i}",
-                            due_date=date(2025, 12, 1) + timedelta(days=i % 40))
+            make_assignment(
+                session,
+                task=task,
+                unit=w.unit,
+                period=f"{n}-{i}",
+                due_date=date(2025, 12, 1) + timedelta(days=i % 40),
+            )
         session.commit()
         statements: list[str] = []
         engine = session.get_bind()

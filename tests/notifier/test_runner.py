@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from duban.clock import FixedClock
+from duban.db import make_engine
+from duban.models import Delivery, DeliveryStatus, Notification, OutboxEvent, ScanRun
+from duban.settings import Settings
+from notifier.runner import Runner, preview
+from tests.notifier.conftest import Receiver, add_endpoint, make_world
+
+SH = ZoneInfo("Asia/Shanghai")
+T = datetime(2026, 1, 13, 9, tzinfo=SH)
+
+
+def _counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("outbox_event", "delivery", "notification", "scan_run", "delivery_attempt")
+        }
+
+
+@pytest.mark.committed
+def test_dry_run_changes_nothing_and_once_delivers(
+    committed_url: str, settings: Settings, receiver: Receiver
+) -> None:
+    engine = make_engine(committed_url)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            make_world(s)
+            add_endpoint(s, receiver.url, event_types=["assignment.*"])
+        before = _counts(engine)
+        out = io.StringIO()
+        assert preview(engine=engine, clock=FixedClock(T), settings=settings, out=out) == 0
+        text = out.getvalue()
+        assert (
+            "assignment.escalated" in text and "would send webhook" in text and "nothing was written" in text
+        )
+        assert _counts(engine) == before and receiver.requests == []
+
+        runner = Runner(engine=engine, clock=FixedClock(T), settings=settings, workers=4)
+        assert runner.run(once=True) == 0
+        with Session(engine) as s:
+            assert s.exec(select(ScanRun)).one().created > 0
+            statuses = set(s.exec(select(Delivery.status)).all())
+            assert statuses == {DeliveryStatus.sent}
+            assert s.exec(select(Notification)).first() is not None
+            events = s.exec(select(OutboxEvent).where(OutboxEvent.type.startswith("assignment."))).all()  # type: ignore[attr-defined]
+        assert sorted(receiver.ids()) == sorted(e.message_id for e in events)
+        # A second pass at the same instant creates and sends nothing new.
+        Runner(engine=engine, clock=FixedClock(T), settings=settings, workers=2).run(once=True)
+        assert len(receiver.requests) == len(events)
+    finally:
+        engine.dispose()
