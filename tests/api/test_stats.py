@@ -129,3 +129,20 @@ def test_stats_unknown_plan_is_404(client: TestClient, as_role: AsRole) -> None:
     r = client.get("/api/v1/stats/plans/999999", headers=as_role("office"))
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "plan.not_found"
+
+
+def test_working_days_overdue_many_matches_the_calendar() -> None:
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from api.stats.service import working_days_overdue_many
+    from duban import calendar
+
+    zone = ZoneInfo("Asia/Shanghai")
+    days = [date(2025, 9, 1) + timedelta(days=i) for i in range(0, 200, 3)] + [date(2026, 2, 1)]
+    for today in (date(2026, 1, 5), date(2026, 1, 13), date(2025, 10, 9)):
+        now = calendar.start_of_day(today, zone) + timedelta(hours=9)
+        fast = working_days_overdue_many(days, today)
+        assert fast == {d: calendar.working_days_overdue(d, now, zone) for d in days}
+    # The design's example: due 2025-12-31 is 1 working day overdue at the end of 2026-01-04.
+    assert working_days_overdue_many([date(2025, 12, 31)], date(2026, 1, 5)) == {date(2025, 12, 31): 1}

@@ -8,12 +8,13 @@ assignments) and joined back as a VALUES table, so nothing is computed per assig
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import and_, case, func, or_
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -108,6 +109,24 @@ def expected_percent(start: date, due: date, today: date) -> int:
     return int(100 * (today - start).days / (due - start).days)
 
 
+def working_days_overdue_many(days: list[date], today: date) -> dict[date, int]:
+    """`calendar.working_days_overdue` for many due dates in one walk over the calendar.
+
+    A running count of working days makes each date one subtraction, so years of distinct
+    deadlines cost one pass from the earliest of them to yesterday.
+    """
+    if not days:
+        return {}
+    last = today - timedelta(days=1)  # the last day that has ended
+    cumulative: dict[date, int] = {}
+    count, day = 0, min(days)
+    while day <= last:
+        count += calendar.is_working_day(day)
+        cumulative[day] = count
+        day += timedelta(days=1)
+    return {d: (cumulative[last] - cumulative[d]) if d < last else 0 for d in days}
+
+
 def date_facts(ctx: Context) -> Any:
     """VALUES (day, working days overdue, expected percent, end of day) for every distinct deadline."""
     a = Assignment
@@ -117,18 +136,40 @@ def date_facts(ctx: Context) -> Any:
         .where(col(a.original_due_date).is_not(None), a.extension_count > 0)
         .distinct()
     )
-    days = {d for (d,) in ctx.session.execute(sa.union(due_dates, original)).all()}
-    if not days:
-        days = {ctx.today}  # VALUES needs a row
+    # VALUES needs a row, hence today when the plan has no deadlines yet.
+    days = sorted({d for (d,) in ctx.session.execute(sa.union(due_dates, original)).all()} or {ctx.today})
+    overdue_by = working_days_overdue_many(days, ctx.today)
     rows = [
         (
             d,
-            calendar.working_days_overdue(d, ctx.now, ctx.zone),
+            overdue_by[d],
             expected_percent(ctx.progress_start, d, ctx.today),
             calendar.end_of_day(d, ctx.zone),
         )
-        for d in sorted(days)
+        for d in days
     ]
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        # Four array parameters instead of a VALUES list: compiling thousands of bound values
+        # costs more than the GROUP BY over a million rows.
+        cols = list(zip(*rows, strict=True))
+        return (
+            sa.text(
+                "SELECT * FROM unnest(:d, :wdo, :expected, :end_at) AS due_facts(d, wdo, expected, end_at)"
+            )
+            .bindparams(
+                sa.bindparam("d", list(cols[0]), type_=postgresql.ARRAY(sa.Date)),
+                sa.bindparam("wdo", list(cols[1]), type_=postgresql.ARRAY(sa.Integer)),
+                sa.bindparam("expected", list(cols[2]), type_=postgresql.ARRAY(sa.Integer)),
+                sa.bindparam("end_at", list(cols[3]), type_=postgresql.ARRAY(sa.DateTime(timezone=True))),
+            )
+            .columns(
+                sa.column("d", sa.Date),
+                sa.column("wdo", sa.Integer),
+                sa.column("expected", sa.Integer),
+                sa.column("end_at", UTCDateTime()),
+            )
+            .cte("due_facts")
+        )
     return (
         sa.values(
             sa.column("d", sa.Date),
