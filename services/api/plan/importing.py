@@ -139,6 +139,8 @@ class _Resolver:
         group = self.session.exec(select(UnitGroup).where(UnitGroup.name == name)).first()
         if group is not None:
             return _Ref(group_id=group.id)
+        if name in unit_service.DEFAULT_GROUPS:  # a preview: the import creates the default groups first
+            return _Ref(label=name)
         unit = unit_service.find_by_name(self.session, name=name)
         if unit is not None:
             return _Ref(unit_id=unit.id)
