@@ -18,7 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('progress_report', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('indicator_values', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+        batch_op.add_column(
+            sa.Column('indicator_values', sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
 
 
 def downgrade() -> None:
