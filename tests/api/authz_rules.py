@@ -81,3 +81,36 @@ RULES.update({
     ("GET", "/api/v1/indicators/{indicator_id}/values"): ALL,
     ("POST", "/api/v1/indicators/{indicator_id}/values"): UNIT_WRITE,
 })
+
+# Plans, sections, tasks, assignments and the audit log.
+UNIT_HEAD = frozenset({"unit_head"})
+AUDIT_READ = frozenset({"admin", "office", "viewer"})
+RULES.update({
+    ("GET", "/api/v1/plans"): ALL,
+    ("POST", "/api/v1/plans"): OFFICE,
+    ("GET", "/api/v1/plans/{plan_id}"): ALL,
+    ("PATCH", "/api/v1/plans/{plan_id}"): OFFICE,
+    ("DELETE", "/api/v1/plans/{plan_id}"): OFFICE,
+    ("GET", "/api/v1/plans/{plan_id}/sections"): ALL,
+    ("POST", "/api/v1/plans/{plan_id}/sections"): OFFICE,
+    ("GET", "/api/v1/plans/{plan_id}/sections/{section_id}"): ALL,
+    ("PATCH", "/api/v1/plans/{plan_id}/sections/{section_id}"): OFFICE,
+    ("DELETE", "/api/v1/plans/{plan_id}/sections/{section_id}"): OFFICE,
+    ("GET", "/api/v1/tasks"): ALL,
+    ("POST", "/api/v1/tasks"): OFFICE,
+    ("GET", "/api/v1/tasks/{task_id}"): ALL,
+    ("PATCH", "/api/v1/tasks/{task_id}"): OFFICE,
+    ("DELETE", "/api/v1/tasks/{task_id}"): OFFICE,
+    ("POST", "/api/v1/tasks/{task_id}/assignments"): OFFICE,
+    ("GET", "/api/v1/assignments"): ALL,
+    ("GET", "/api/v1/assignments/{assignment_id}"): ALL,
+    ("GET", "/api/v1/assignments/{assignment_id}/history"): ALL,
+    ("POST", "/api/v1/assignments/{assignment_id}/accept"): UNIT_HEAD,
+    ("POST", "/api/v1/assignments/{assignment_id}/return"): UNIT_HEAD,
+    ("POST", "/api/v1/assignments/{assignment_id}/request-completion"): UNIT_HEAD,
+    ("POST", "/api/v1/assignments/{assignment_id}/approve"): OFFICE,
+    ("POST", "/api/v1/assignments/{assignment_id}/reject"): OFFICE,
+    ("POST", "/api/v1/assignments/{assignment_id}/cancel"): OFFICE,
+    ("POST", "/api/v1/assignments/{assignment_id}/reassign"): OFFICE,
+    ("GET", "/api/v1/audit"): AUDIT_READ,
+})

@@ -3,19 +3,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
 
 from api.assignment import schemas, service
 from api.assignment.deps import ValidAssignment
-from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
+from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep, require_roles
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
 from duban.errors import NotFound
-from duban.models import Assignment, AssignmentState, Task, UnitRole, User
+from duban.models import Assignment, AssignmentState, Role, Task, UnitRole, User
 
 router = APIRouter(tags=["assignments"])
+
+# The role gate runs before the assignment is loaded, so a refused role is 403 whatever the id;
+# "own unit only" is then checked against the loaded row.
+UnitHead = Annotated[User, Depends(require_roles(Role.unit_head))]
 
 _E = {404: {"model": ErrorEnvelope}}
 _A = {
@@ -136,9 +140,9 @@ def _act(
 
 @router.post("/assignments/{assignment_id}/accept", response_model=schemas.AssignmentDetail, responses=_A)
 def accept(
+    user: UnitHead,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest | None = None,
@@ -149,9 +153,9 @@ def accept(
 
 @router.post("/assignments/{assignment_id}/return", response_model=schemas.AssignmentDetail, responses=_A)
 def return_assignment(
+    user: UnitHead,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest,
@@ -164,9 +168,9 @@ def return_assignment(
     "/assignments/{assignment_id}/request-completion", response_model=schemas.AssignmentDetail, responses=_A
 )
 def request_completion(
+    user: UnitHead,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest | None = None,
@@ -177,9 +181,9 @@ def request_completion(
 
 @router.post("/assignments/{assignment_id}/approve", response_model=schemas.AssignmentDetail, responses=_A)
 def approve(
+    user: OfficeUser,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest | None = None,
@@ -190,9 +194,9 @@ def approve(
 
 @router.post("/assignments/{assignment_id}/reject", response_model=schemas.AssignmentDetail, responses=_A)
 def reject(
+    user: OfficeUser,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest,
@@ -203,9 +207,9 @@ def reject(
 
 @router.post("/assignments/{assignment_id}/cancel", response_model=schemas.AssignmentDetail, responses=_A)
 def cancel(
+    user: OfficeUser,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest | None = None,
@@ -216,9 +220,9 @@ def cancel(
 
 @router.post("/assignments/{assignment_id}/reassign", response_model=schemas.AssignmentDetail, responses=_A)
 def reassign(
+    user: OfficeUser,
     assignment: ValidAssignment,
     request: Request,
-    user: CurrentUser,
     session: SessionDep,
     now: NowDep,
     body: schemas.ReassignRequest | None = None,
