@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("openapi", help="write openapi/openapi.json")
     demo = sub.add_parser("demo", help="a fresh demo database with the seed plan")
-    demo.add_argument("--database", default=None, help="SQLite file (default: ./demo.db)")
+    demo.add_argument("--database", default=None, help="SQLite file (default: ./demo.db) or a database URL")
+    demo.add_argument("--into-current", action="store_true",
+                      help="load the demo into DUBAN_DATABASE_URL (skipped when it holds a plan)")
     return parser
 
 
@@ -251,7 +253,7 @@ def _openapi(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    return run_demo(database=args.database)
+    return run_demo(database=args.database, into_current=args.into_current)
 
 
 def main(argv: list[str] | None = None) -> int:
