@@ -154,6 +154,10 @@ def test_size_and_type_limits(
     rid = _report(client, assignment_id, staff)
     big = _upload(client, rid, staff, "big.pdf", PDF_BYTES + b"0" * 5000, PDF)
     assert big.status_code == 413 and big.json()["error"]["code"] == "attachment.too_large"
+    assert big.json()["error"]["message"] == "附件不能超过 4 KB"
+    huge = _upload(client, rid, staff, "huge.pdf", PDF_BYTES + b"0" * 40_000, PDF)
+    # Refused from Content-Length, before parsing (the default message, not the measured one).
+    assert huge.status_code == 413 and huge.json()["error"]["message"] == "附件超过大小限制"
     exe = _upload(client, rid, staff, "通知.pdf", EXE_BYTES, PDF)
     assert exe.status_code == 415 and exe.json()["error"]["code"] == "attachment.unsupported_type"
     assert _upload(client, rid, staff, "a.docx", ooxml("zip"), DOCX).status_code == 415

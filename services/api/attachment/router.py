@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from api.attachment import service
@@ -14,7 +16,33 @@ from api.report import service as report_service
 from api.report.schemas import AttachmentBrief
 from duban.models import Role, User
 
-router = APIRouter(tags=["attachments"])
+
+class _EarlyLimitRoute(APIRoute):
+    """Refuse an upload whose declared length is already too large, before the body is parsed.
+
+    FastAPI parses a multipart body before any dependency runs; without this a huge upload
+    would be spooled to disk first and refused only afterwards.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            if request.method == "POST":
+                declared = request.headers.get("content-length", "")
+                provider = request.app.dependency_overrides.get(max_upload_bytes, max_upload_bytes)
+                limit = provider()
+                if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+                    raise service.PayloadTooLarge(details={"max_bytes": limit})
+            return await handler(request)
+
+        return guarded
+
+
+# Boundaries and part headers around the file; the exact size is checked after parsing.
+_MULTIPART_OVERHEAD = 16 * 1024
+
+router = APIRouter(tags=["attachments"], route_class=_EarlyLimitRoute)
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
 UploadLimit = Annotated[int, Depends(max_upload_bytes)]

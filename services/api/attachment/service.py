@@ -65,6 +65,12 @@ def list_for_owner(session: Session, *, owner_type: str, owner_id: int) -> list[
     return [dict(r) for r in session.execute(stmt.order_by(col(Attachment.id))).mappings()]
 
 
+def _human(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):g} MB"
+    return f"{n / 1024:g} KB" if n >= 1024 else f"{n} 字节"
+
+
 def _check_editable(report: ProgressReport) -> None:
     if report.state not in report_service.EDITABLE:
         raise Conflict(
@@ -88,9 +94,7 @@ def upload(
     require_own_unit(user, report.unit_id, code="attachment.not_own_unit")
     _check_editable(report)
     if len(data) > max_bytes:
-        raise PayloadTooLarge(
-            f"附件不能超过 {max_bytes // (1024 * 1024) or 1} MB", details={"max_bytes": max_bytes}
-        )
+        raise PayloadTooLarge(f"附件不能超过 {_human(max_bytes)}", details={"max_bytes": max_bytes})
     content_type = sniff.detect(data)
     if content_type is None:
         raise UnsupportedMediaType(details={"allowed": ALLOWED_TYPES})
