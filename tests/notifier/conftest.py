@@ -46,6 +46,9 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("content-length", 0))
             req = Received(
