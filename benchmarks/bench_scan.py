@@ -48,28 +48,34 @@ def load(engine: sa.Engine, n: int) -> None:
         c.execute(
             sa.text(
                 "INSERT INTO unit (name, kind, is_active, version, created_at, updated_at) "
-                "SELECT '单位' || g, CASE WHEN g = 1 THEN 'office' ELSE 'department' END, true, 1, now(), now() "
+                "SELECT '单位' || g, CASE WHEN g = 1 THEN 'office' ELSE 'department' END, "
+                "true, 1, now(), now() "
                 f"FROM generate_series(1, {UNITS}) g"
             )
         )
         c.execute(
             sa.text(
-                "INSERT INTO plan (title, timezone, report_cadence, report_due_day, version, created_at, updated_at) "
+                "INSERT INTO plan (title, timezone, report_cadence, report_due_day, "
+                "version, created_at, updated_at) "
                 "VALUES ('基准计划', 'Asia/Shanghai', 'monthly', 25, 1, now(), now())"
             )
         )
         c.execute(
             sa.text(
                 "INSERT INTO task (plan_id, code, title, tags, position, version, created_at, updated_at) "
-                f"SELECT 1, 'T' || g, '任务' || g, '[]', g, 1, now(), now() FROM generate_series(1, {TASKS}) g"
+                "SELECT 1, 'T' || g, '任务' || g, '[]', g, 1, now(), now() "
+                f"FROM generate_series(1, {TASKS}) g"
             )
         )
         c.execute(
             sa.text(
-                "INSERT INTO assignment (plan_id, task_id, unit_id, role, period, state, due_date, assigned_at, "
+                "INSERT INTO assignment (plan_id, task_id, unit_id, role, period, state, "
+                "due_date, assigned_at, "
                 "percent_done, extension_count, version, created_at, updated_at) "
-                f"SELECT 1, 1 + g % {TASKS}, 1 + (g / {TASKS}) % {UNITS}, 'lead', (g / ({TASKS} * {UNITS}))::text, "
-                "'accepted', date '2025-12-01' + (g % 500), timestamptz '2026-01-01 00:00+08', 0, 0, 1, now(), now() "
+                f"SELECT 1, 1 + g % {TASKS}, 1 + (g / {TASKS}) % {UNITS}, 'lead', "
+                f"(g / ({TASKS} * {UNITS}))::text, "
+                "'accepted', date '2025-12-01' + (g % 500), timestamptz '2026-01-01 00:00+08', "
+                "0, 0, 1, now(), now() "
                 f"FROM generate_series(1, {n}) g"
             )
         )
