@@ -114,3 +114,23 @@ RULES.update({
     ("POST", "/api/v1/assignments/{assignment_id}/reassign"): OFFICE,
     ("GET", "/api/v1/audit"): AUDIT_READ,
 })
+
+# Webhooks, the inbox, notification policies and dead letters (notifier API).
+RULES.update({
+    ("POST", "/api/v1/webhooks"): OFFICE,
+    ("GET", "/api/v1/webhooks"): OFFICE,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): OFFICE,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): OFFICE,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): OFFICE,
+    ("GET", "/api/v1/notifications"): ALL,
+    ("GET", "/api/v1/notifications/unread-count"): ALL,
+    ("POST", "/api/v1/notifications/read-all"): ALL,
+    ("POST", "/api/v1/notifications/{notification_id}/read"): ALL,
+    ("GET", "/api/v1/plans/{plan_id}/notification-policy"): READ_ALL,
+    ("PUT", "/api/v1/plans/{plan_id}/notification-policy"): OFFICE,
+    ("GET", "/api/v1/notification-policies/default"): READ_ALL,
+    ("PUT", "/api/v1/notification-policies/default"): OFFICE,
+    ("GET", "/api/v1/deliveries"): OFFICE,
+    ("GET", "/api/v1/deliveries/{delivery_id}"): OFFICE,
+    ("POST", "/api/v1/deliveries/{delivery_id}/redrive"): OFFICE,
+})
