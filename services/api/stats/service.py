@@ -127,60 +127,50 @@ def working_days_overdue_many(days: list[date], today: date) -> dict[date, int]:
     return {d: (cumulative[last] - cumulative[d]) if d < last else 0 for d in days}
 
 
-def date_facts(ctx: Context) -> Any:
-    """VALUES (day, working days overdue, expected percent, end of day) for every distinct deadline."""
+def date_facts(ctx: Context) -> list[tuple[date, int, int, datetime]]:
+    """(day, working days overdue, expected percent, end of day) for every distinct deadline."""
     a = Assignment
-    due_dates = scoped(ctx, col(a.due_date).label("d")).where(col(a.due_date).is_not(None)).distinct()
-    original = (
-        scoped(ctx, col(a.original_due_date).label("d"))
-        .where(col(a.original_due_date).is_not(None), a.extension_count > 0)
-        .distinct()
-    )
-    # VALUES needs a row, hence today when the plan has no deadlines yet.
-    days = sorted({d for (d,) in ctx.session.execute(sa.union(due_dates, original)).all()} or {ctx.today})
-    overdue_by = working_days_overdue_many(days, ctx.today)
-    rows = [
+    # One pass: the deadlines, and the original ones where an extension moved them.
+    original = case((a.extension_count > 0, a.original_due_date))
+    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
+    days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
+    # The facts table needs a row, hence today when the plan has no deadlines yet.
+    ordered = sorted(days or {ctx.today})
+    overdue_by = working_days_overdue_many(ordered, ctx.today)
+    return [
         (
             d,
             overdue_by[d],
             expected_percent(ctx.progress_start, d, ctx.today),
             calendar.end_of_day(d, ctx.zone),
         )
-        for d in days
+        for d in ordered
     ]
+
+
+_FACT_COLUMNS = (("d", sa.Date), ("wdo", sa.Integer), ("expected", sa.Integer), ("end_at", UTCDateTime()))
+
+
+def facts_table(ctx: Context, rows: list[tuple[date, int, int, datetime]], name: str) -> Any:
+    """The deadline facts as a small table to join on a date column."""
     if ctx.session.get_bind().dialect.name == "postgresql":
-        # Four array parameters instead of a VALUES list: compiling thousands of bound values
-        # costs more than the GROUP BY over a million rows.
+        # Four array parameters through unnest instead of a VALUES list: compiling thousands of
+        # bound values costs more than the aggregate itself, and an inline function scan (unlike
+        # a CTE) lets the planner hash the small side and scan the assignments in parallel.
         cols = list(zip(*rows, strict=True))
+        array_types = (sa.Date, sa.Integer, sa.Integer, sa.DateTime(timezone=True))
+        params = [
+            sa.bindparam(f"{name}_{field}", list(values), type_=postgresql.ARRAY(t))
+            for (field, _), values, t in zip(_FACT_COLUMNS, cols, array_types, strict=True)
+        ]
+        args = ", ".join(f":{p.key}" for p in params)
         return (
-            sa.text(
-                "SELECT * FROM unnest(:d, :wdo, :expected, :end_at) AS due_facts(d, wdo, expected, end_at)"
-            )
-            .bindparams(
-                sa.bindparam("d", list(cols[0]), type_=postgresql.ARRAY(sa.Date)),
-                sa.bindparam("wdo", list(cols[1]), type_=postgresql.ARRAY(sa.Integer)),
-                sa.bindparam("expected", list(cols[2]), type_=postgresql.ARRAY(sa.Integer)),
-                sa.bindparam("end_at", list(cols[3]), type_=postgresql.ARRAY(sa.DateTime(timezone=True))),
-            )
-            .columns(
-                sa.column("d", sa.Date),
-                sa.column("wdo", sa.Integer),
-                sa.column("expected", sa.Integer),
-                sa.column("end_at", UTCDateTime()),
-            )
-            .cte("due_facts")
+            sa.text(f"SELECT * FROM unnest({args}) AS f(d, wdo, expected, end_at)")
+            .bindparams(*params)
+            .columns(*[sa.column(field, t) for field, t in _FACT_COLUMNS])
+            .subquery(name)
         )
-    return (
-        sa.values(
-            sa.column("d", sa.Date),
-            sa.column("wdo", sa.Integer),
-            sa.column("expected", sa.Integer),
-            sa.column("end_at", UTCDateTime()),
-            name="due_facts",
-        )
-        .data(rows)
-        .cte("due_facts")
-    )
+    return sa.values(*[sa.column(field, t) for field, t in _FACT_COLUMNS], name=name).data(rows).cte(name)
 
 
 def make_context(session: Session, *, plan: Plan, user: User | None, now: datetime) -> Context:
@@ -262,8 +252,9 @@ def group_stats(
 ) -> list[dict[str, Any]]:
     """One row per plan / section / task / unit with every number and its RAG."""
     ctx = make_context(session, plan=plan, user=user, now=now)
-    facts = date_facts(ctx)
-    original = facts.alias("original_facts")
+    rows = date_facts(ctx)
+    facts = facts_table(ctx, rows, "due_facts")
+    original = facts_table(ctx, rows, "original_facts")
     a = Assignment
     aggs = _aggregates(ctx, facts, original)
     if by == "plan":
@@ -388,7 +379,7 @@ def overdue_items(
 ) -> list[dict[str, Any]]:
     """Open assignments past their deadline, longest overdue first."""
     ctx = make_context(session, plan=plan, user=user, now=now)
-    facts = date_facts(ctx)
+    facts = facts_table(ctx, date_facts(ctx), "due_facts")
     a = Assignment
     stmt = (
         scoped(
