@@ -146,7 +146,7 @@ class Runner:
                     log.info(
                         "notifier pass",
                         extra={
-                            "created": res.created,
+                            "notices": res.created,
                             "events": res.events,
                             "deliveries": res.deliveries,
                             "outcomes": res.outcomes,
