@@ -151,3 +151,37 @@ def test_cli_dry_run_prints_and_changes_nothing(committed_url: str) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.e2e
+@pytest.mark.committed
+def test_sigterm_finishes_in_flight_work_and_exits(committed_url: str) -> None:
+    receiver, server = start_receiver()
+    base = receiver.respond
+
+    def slow(req: object) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.01)
+        return base(req)  # type: ignore[arg-type]
+
+    receiver.respond = slow  # type: ignore[assignment]
+    try:
+        ids = seed_messages(committed_url, receiver.url, 300)
+        env = duban_env(committed_url, DUBAN_NOTIFIER_BATCH_SIZE="20", DUBAN_NOTIFIER_WORKERS="4")
+        proc = subprocess.Popen(
+            [str(BIN / "duban"), "notifier", "run", "--as-of", AS_OF.isoformat()],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert receiver.wait_for(30, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        done = statuses(committed_url)
+        # The claimed batch was delivered and recorded; nothing is left half-done.
+        assert str(DeliveryStatus.sending) not in done
+        assert done[str(DeliveryStatus.sent)] == len(set(receiver.ids())) < len(ids)
+    finally:
+        server.shutdown()
+        server.server_close()
