@@ -127,16 +127,8 @@ def working_days_overdue_many(days: list[date], today: date) -> dict[date, int]:
     return {d: (cumulative[last] - cumulative[d]) if d < last else 0 for d in days}
 
 
-def date_facts(ctx: Context) -> list[tuple[date, int, int, datetime]]:
-    """(day, working days overdue, expected percent, end of day) for every distinct deadline."""
-    a = Assignment
-    # One pass: the deadlines, and the original ones where an extension moved them.
-    original = case((a.extension_count > 0, a.original_due_date))
-    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
-    days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
-    # The facts table needs a row, hence today when the plan has no deadlines yet.
-    ordered = sorted(days or {ctx.today})
-    overdue_by = working_days_overdue_many(ordered, ctx.today)
+def _fact_rows(ctx: Context, days: list[date]) -> list[tuple[date, int, int, datetime]]:
+    overdue_by = working_days_overdue_many(days, ctx.today)
     return [
         (
             d,
@@ -144,8 +136,37 @@ def date_facts(ctx: Context) -> list[tuple[date, int, int, datetime]]:
             expected_percent(ctx.progress_start, d, ctx.today),
             calendar.end_of_day(d, ctx.zone),
         )
-        for d in ordered
+        for d in days
     ]
+
+
+def distinct_deadlines(ctx: Context) -> list[date]:
+    a = Assignment
+    # One pass: the deadlines, and the original ones where an extension moved them.
+    original = case((a.extension_count > 0, a.original_due_date))
+    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
+    days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
+    return sorted(days)
+
+
+def date_facts(ctx: Context, *, exact: bool = False) -> list[tuple[date, int, int, datetime]]:
+    """(day, working days overdue, expected percent, end of day) for the plan's deadlines.
+
+    On PostgreSQL every day from a year before the plan to two years after it (or today) is
+    covered without reading the assignments: a thousand array elements cost nothing, while
+    finding the distinct deadlines costs a scan. A deadline outside that window is detected by
+    the aggregate (`uncovered`), which then asks again with `exact=True`. SQLite holds small
+    data, and there a long VALUES list would cost more to compile than the scan.
+    """
+    window = ctx.session.get_bind().dialect.name == "postgresql" and not exact
+    if window:
+        lo = (ctx.plan.period_start or ctx.today) - timedelta(days=366)
+        hi = max(ctx.plan.period_end or ctx.today, ctx.today) + timedelta(days=731)
+        days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+    else:
+        days = distinct_deadlines(ctx)
+    # The facts table needs a row, hence today when the plan has no deadlines yet.
+    return _fact_rows(ctx, days or [ctx.today])
 
 
 _FACT_COLUMNS = (("d", sa.Date), ("wdo", sa.Integer), ("expected", sa.Integer), ("end_at", UTCDateTime()))
@@ -177,57 +198,94 @@ def make_context(session: Session, *, plan: Plan, user: User | None, now: dateti
     return Context(session=session, plan=plan, user=user, now=now)
 
 
-def _count(cond: Any) -> Any:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-
-def _conditions(ctx: Context, facts: Any, original: Any) -> dict[str, Any]:
-    a = Assignment
-    is_open = col(a.state).in_(_OPEN)
-    overdue = and_(is_open, col(a.due_at).is_not(None), col(a.due_at) < ctx.now)
-    completed = a.state == AssignmentState.completed
-    late = and_(completed, col(a.due_at).is_not(None), col(a.completed_at) > col(a.due_at))
-    extended = and_(
-        completed,
-        or_(col(a.due_at).is_(None), col(a.completed_at) <= col(a.due_at)),
-        a.extension_count > 0,
-        col(original.c.end_at).is_not(None),
-        col(a.completed_at) > original.c.end_at,
-    )
-    behind = and_(
-        is_open,
-        or_(col(a.due_at).is_(None), col(a.due_at) >= ctx.now),
-        col(a.percent_done) < facts.c.expected - BEHIND_TOLERANCE,
-    )
-    return {
-        "open": is_open,
-        "overdue": overdue,
-        "completed": completed,
-        "late": late,
-        "extended": extended,
-        "behind": behind,
-        "reporting": col(a.state).in_(_REPORTING),
-    }
+def _sum_if(cond: Any, value: Any = 1) -> Any:
+    return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
 
 
 def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
+    """Per (group, state) partial sums; `_fold` combines them by state in Python.
+
+    Grouping by state as well keeps the per-row work to a few comparisons (no state IN-lists
+    repeated in every aggregate), which is what a million-row scan spends its time on.
+    """
     a = Assignment
-    c = _conditions(ctx, facts, original)
-    report = ProgressReport
+    past_due = and_(col(a.due_at).is_not(None), col(a.due_at) < ctx.now)
+    not_due = or_(col(a.due_at).is_(None), col(a.due_at) >= ctx.now)
+    extended = and_(
+        a.extension_count > 0,
+        or_(col(a.due_at).is_(None), col(a.completed_at) <= col(a.due_at)),
+        col(a.completed_at) > original.c.end_at,
+    )
     return [
-        func.count(a.id).label("total"),
-        *[_count(a.state == s).label(f"state_{s}") for s in STATES],
-        _count(c["open"]).label("open"),
-        _count(c["overdue"]).label("overdue"),
-        func.coalesce(func.max(case((c["overdue"], facts.c.wdo))), 0).label("wd_max"),
-        func.coalesce(func.sum(case((c["overdue"], facts.c.wdo), else_=0)), 0).label("wd_sum"),
-        _count(c["late"]).label("completed_late"),
-        _count(c["extended"]).label("completed_extended"),
-        _count(c["behind"]).label("behind"),
-        func.avg(case((c["open"], a.percent_done))).label("open_percent_avg"),
-        _count(c["reporting"]).label("reports_expected"),
-        _count(and_(c["reporting"], col(report.id).is_not(None))).label("reports_submitted"),
+        col(a.state).label("state"),
+        func.count().label("n"),
+        _sum_if(past_due).label("past_due"),
+        func.max(case((past_due, facts.c.wdo))).label("wd_max"),
+        _sum_if(past_due, facts.c.wdo).label("wd_sum"),
+        _sum_if(col(a.completed_at) > col(a.due_at)).label("late"),
+        _sum_if(extended).label("extended"),
+        _sum_if(and_(not_due, col(a.percent_done) < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
+        func.coalesce(func.sum(a.percent_done), 0).label("percent_sum"),
+        func.count(ProgressReport.id).label("reported"),
+        # Deadlines the facts table did not cover (see date_facts): then it is asked again, exactly.
+        _sum_if(
+            or_(
+                and_(col(a.due_date).is_not(None), col(facts.c.d).is_(None)),
+                and_(
+                    a.extension_count > 0, col(a.original_due_date).is_not(None), col(original.c.d).is_(None)
+                ),
+            )
+        ).label("uncovered"),
     ]
+
+
+def _fold(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """Combine the (group, state) rows into one row per group, deriving figures from the state."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    completed = str(AssignmentState.completed)
+    for r in rows:
+        key = tuple(r[k] for k in keys)
+        g = out.setdefault(
+            key,
+            {
+                **{k: r[k] for k in keys},
+                **dict.fromkeys(
+                    (
+                        "total",
+                        "open",
+                        "overdue",
+                        "wd_sum",
+                        "completed_late",
+                        "completed_extended",
+                        "behind",
+                        "open_percent_sum",
+                        "reports_expected",
+                        "reports_submitted",
+                    ),
+                    0,
+                ),
+                "wd_max": 0,
+            },
+        )
+        state, n = str(r["state"]), int(r["n"])
+        g[f"state_{state}"] = n
+        g["total"] += n
+        if state in _OPEN:
+            g["open"] += n
+            g["overdue"] += int(r["past_due"])
+            g["wd_sum"] += int(r["wd_sum"])
+            g["wd_max"] = max(g["wd_max"], int(r["wd_max"] or 0))
+            g["behind"] += int(r["behind"])
+            g["open_percent_sum"] += int(r["percent_sum"])
+        if state in _REPORTING:
+            g["reports_expected"] += n
+            g["reports_submitted"] += int(r["reported"])
+        if state == completed:
+            g["completed_late"] = int(r["late"])
+            g["completed_extended"] = int(r["extended"])
+    for g in out.values():
+        g["open_percent_avg"] = g["open_percent_sum"] / g["open"] if g["open"] else None
+    return list(out.values())
 
 
 def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
@@ -252,7 +310,24 @@ def group_stats(
 ) -> list[dict[str, Any]]:
     """One row per plan / section / task / unit with every number and its RAG."""
     ctx = make_context(session, plan=plan, user=user, now=now)
-    rows = date_facts(ctx)
+    rows = _group_rows(session, ctx, by, exact=False)
+    if any(r["uncovered"] for r in rows):
+        rows = _group_rows(session, ctx, by, exact=True)
+    folded = _fold(rows, _GROUP_KEYS[by])
+    if by == "plan" and not folded:
+        folded = [{}]
+    out = [_shape(ctx, r) for r in folded]
+    if by == "section":
+        out = _with_empty_sections(session, ctx, out)
+    if by in ("section", "task"):
+        out.sort(key=lambda r: (r.pop("position", 0) or 0, _code_key(r.get("code"))))
+    elif by == "unit":
+        out.sort(key=lambda r: (-r["overdue_working_days_sum"], -r["overdue"], r["name"] or ""))
+    return out
+
+
+def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list[dict[str, Any]]:
+    rows = date_facts(ctx, exact=exact)
     facts = facts_table(ctx, rows, "due_facts")
     original = facts_table(ctx, rows, "original_facts")
     a = Assignment
@@ -290,17 +365,16 @@ def group_stats(
         stmt = stmt.join(Unit, Unit.id == a.unit_id)
     else:
         raise ValueError(by)
-    if keys:
-        stmt = stmt.group_by(*keys)
-    rows = [dict(r) for r in session.execute(stmt).mappings().all()]
-    out = [_shape(ctx, r) for r in rows]
-    if by == "section":
-        out = _with_empty_sections(session, ctx, out)
-    if by in ("section", "task"):
-        out.sort(key=lambda r: (r.pop("position", 0) or 0, _code_key(r.get("code"))))
-    elif by == "unit":
-        out.sort(key=lambda r: (-r["overdue_working_days_sum"], -r["overdue"], r["name"] or ""))
-    return out
+    stmt = stmt.group_by(*keys, col(a.state))
+    return [dict(r) for r in session.execute(stmt).mappings().all()]
+
+
+_GROUP_KEYS = {
+    "plan": [],
+    "section": ["id", "code", "name", "position"],
+    "task": ["id", "code", "name", "position", "section_id"],
+    "unit": ["id", "code", "name", "kind"],
+}
 
 
 def _code_key(code: str | None) -> tuple[int, str]:
@@ -405,9 +479,14 @@ def overdue_items(
     )
     if limit:
         stmt = stmt.limit(limit)
+    items = [dict(r) for r in session.execute(stmt).mappings().all()]
+    # A deadline outside the facts window (see date_facts): the few listed rows are computed here.
+    uncovered = sorted({i["due_date"] for i in items if i["working_days_overdue"] is None and i["due_date"]})
+    late = working_days_overdue_many(uncovered, ctx.today)
     out = []
-    for r in session.execute(stmt).mappings().all():
-        item = dict(r)
+    for item in items:
+        if item["working_days_overdue"] is None and item["due_date"]:
+            item["working_days_overdue"] = late[item["due_date"]]
         item["due_date"] = item["due_date"].isoformat() if item["due_date"] else None
         item["state"] = str(item["state"])
         wd = item["working_days_overdue"] or 0
