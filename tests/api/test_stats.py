@@ -146,3 +146,40 @@ def test_working_days_overdue_many_matches_the_calendar() -> None:
         assert fast == {d: calendar.working_days_overdue(d, now, zone) for d in days}
     # The design's example: due 2025-12-31 is 1 working day overdue at the end of 2026-01-04.
     assert working_days_overdue_many([date(2025, 12, 31)], date(2026, 1, 5)) == {date(2025, 12, 31): 1}
+
+
+def test_deadline_far_outside_the_plan_period(client: TestClient, as_role: AsRole, session: Session) -> None:
+    from datetime import date
+
+    from duban import calendar
+    from duban.models import AssignmentState
+    from tests.api.sv_factories import make_sv_assignment
+    from tests.conftest import DEFAULT_NOW
+    from tests.factories import make_plan, make_task, make_unit
+
+    # PostgreSQL covers a window of days around the plan period; this deadline lies outside it
+    # (the exact fallback), and an extension's original deadline even further back.
+    plan = make_plan(session, period_start=date(2024, 1, 1), period_end=date(2025, 12, 31))
+    task = make_task(session, plan=plan, code="9")
+    unit = make_unit(session)
+    a = make_sv_assignment(
+        session, task=task, unit=unit, state=AssignmentState.accepted, due_date=date(2021, 6, 30)
+    )
+    make_sv_assignment(
+        session,
+        task=task,
+        unit=make_unit(session),
+        state=AssignmentState.completed,
+        due_date=date(2021, 6, 30),
+        original_due_date=date(2020, 12, 31),
+        extension_count=1,
+        completed_at=DEFAULT_NOW.replace(year=2021, month=3),
+    )
+    session.commit()
+    expected = calendar.working_days_overdue(date(2021, 6, 30), DEFAULT_NOW, calendar.tz("Asia/Shanghai"))
+    assert expected > 1000
+    s = client.get(f"/api/v1/stats/plans/{plan.id}", headers=as_role("office")).json()
+    assert (s["overdue"], s["overdue_working_days_max"]) == (1, expected)
+    assert (s["completed_after_extension"], s["completed_on_time"]) == (1, 0)
+    items = client.get(f"/api/v1/stats/plans/{plan.id}/overdue", headers=as_role("office")).json()["items"]
+    assert [(i["assignment_id"], i["working_days_overdue"]) for i in items] == [(a.id, expected)]
