@@ -134,3 +134,34 @@ RULES.update({
     ("GET", "/api/v1/deliveries/{delivery_id}"): OFFICE,
     ("POST", "/api/v1/deliveries/{delivery_id}/redrive"): OFFICE,
 })
+
+# Supervision: statistics, board tokens and the board, bulletins, scoring rules and assessments.
+RULES.update({
+    ("GET", "/api/v1/stats/plans/{plan_id}"): ALL,
+    ("GET", "/api/v1/stats/plans/{plan_id}/sections"): ALL,
+    ("GET", "/api/v1/stats/plans/{plan_id}/tasks"): ALL,
+    ("GET", "/api/v1/stats/plans/{plan_id}/units"): ALL,
+    ("GET", "/api/v1/stats/plans/{plan_id}/indicators"): ALL,
+    ("GET", "/api/v1/stats/plans/{plan_id}/overdue"): ALL,
+    ("POST", "/api/v1/board-tokens"): OFFICE,
+    ("GET", "/api/v1/board-tokens"): OFFICE,
+    ("DELETE", "/api/v1/board-tokens/{token_id}"): OFFICE,
+    ("GET", "/board"): PUBLIC,
+    # A board token or any signed-in user (scoped to the user's unit).
+    ("GET", "/api/v1/board/data"): ALL,
+    ("POST", "/api/v1/plans/{plan_id}/bulletins"): OFFICE,
+    ("GET", "/api/v1/bulletins"): ALL,
+    ("GET", "/api/v1/bulletins/{bulletin_id}"): ALL,
+    ("GET", "/api/v1/bulletins/{bulletin_id}.docx"): ALL,
+    ("GET", "/api/v1/bulletins/{bulletin_id}.xlsx"): ALL,
+    ("GET", "/api/v1/bulletins/{bulletin_id}.md"): ALL,
+    ("GET", "/api/v1/bulletins/{bulletin_id}/export"): ALL,
+    ("POST", "/api/v1/bulletins/{bulletin_id}/publish"): OFFICE,
+    ("GET", "/api/v1/plans/{plan_id}/scoring-rules"): ALL,
+    ("PUT", "/api/v1/plans/{plan_id}/scoring-rules"): OFFICE,
+    ("POST", "/api/v1/plans/{plan_id}/assessments"): OFFICE,
+    ("GET", "/api/v1/assessments"): READ_ALL,
+    ("GET", "/api/v1/assessments/{assessment_id}"): ALL,
+    ("GET", "/api/v1/assessments/{assessment_id}.xlsx"): ALL,
+    ("POST", "/api/v1/assessments/{assessment_id}/publish"): OFFICE,
+})
