@@ -313,7 +313,12 @@ def group_stats(
     rows = _group_rows(session, ctx, by, exact=False)
     if any(r["uncovered"] for r in rows):
         rows = _group_rows(session, ctx, by, exact=True)
-    folded = _fold(rows, _GROUP_KEYS[by])
+    folded = _fold(rows, [] if by == "plan" else ["id"])
+    labels = _labels(session, by, [r.get("id") for r in folded])
+    for r in folded:
+        r.update(labels.get(r.get("id"), {}))
+        if by == "unit" and "kind" in r:
+            r["kind"] = str(r["kind"])
     if by == "plan" and not folded:
         folded = [{}]
     out = [_shape(ctx, r) for r in folded]
@@ -332,49 +337,32 @@ def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list
     original = facts_table(ctx, rows, "original_facts")
     a = Assignment
     aggs = _aggregates(ctx, facts, original)
-    if by == "plan":
-        stmt = _joined(ctx, scoped(ctx, *aggs).select_from(a), facts, original)
-        keys: list[Any] = []
-    elif by == "section":
-        keys = [
-            col(a.section_id).label("id"),
-            col(Section.code).label("code"),
-            col(Section.title).label("name"),
-            col(Section.position).label("position"),
-        ]
-        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
-        stmt = stmt.outerjoin(Section, Section.id == a.section_id)
-    elif by == "task":
-        keys = [
-            col(a.task_id).label("id"),
-            col(Task.code).label("code"),
-            col(Task.title).label("name"),
-            col(Task.position).label("position"),
-            col(Task.section_id).label("section_id"),
-        ]
-        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
-        stmt = stmt.join(Task, Task.id == a.task_id)
-    elif by == "unit":
-        keys = [
-            col(a.unit_id).label("id"),
-            col(Unit.code).label("code"),
-            col(Unit.name).label("name"),
-            col(Unit.kind).label("kind"),
-        ]
-        stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
-        stmt = stmt.join(Unit, Unit.id == a.unit_id)
-    else:
-        raise ValueError(by)
+    # Group on the foreign key alone (names are looked up afterwards for the few groups): hashing
+    # a million rows on an integer is much cheaper than on titles.
+    keys = [col(_GROUP_COLUMN[by]).label("id")] if by != "plan" else []
+    stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
     stmt = stmt.group_by(*keys, col(a.state))
     return [dict(r) for r in session.execute(stmt).mappings().all()]
 
 
-_GROUP_KEYS = {
-    "plan": [],
-    "section": ["id", "code", "name", "position"],
-    "task": ["id", "code", "name", "position", "section_id"],
-    "unit": ["id", "code", "name", "kind"],
-}
+_GROUP_COLUMN = {"section": Assignment.section_id, "task": Assignment.task_id, "unit": Assignment.unit_id}
+
+
+def _labels(session: Session, by: str, ids: list[Any]) -> dict[Any, dict[str, Any]]:
+    """Code, name and ordering of the groups, one small query."""
+    if by == "plan" or not ids:
+        return {}
+    if by == "section":
+        stmt: Any = select(Section.id, Section.code, col(Section.title).label("name"), Section.position)
+        table: Any = Section
+    elif by == "task":
+        stmt = select(Task.id, Task.code, col(Task.title).label("name"), Task.position, Task.section_id)
+        table = Task
+    else:
+        stmt = select(Unit.id, Unit.code, Unit.name, Unit.kind)
+        table = Unit
+    rows = session.execute(stmt.where(col(table.id).in_([i for i in ids if i is not None]))).mappings().all()
+    return {r["id"]: dict(r) for r in rows}
 
 
 def _code_key(code: str | None) -> tuple[int, str]:
