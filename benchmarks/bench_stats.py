@@ -54,12 +54,12 @@ SELECT 1, 1 + (t - 1) %% 5, t, u, 'lead', 'P' || p,
        CASE WHEN n %% 17 = 0 THEN d.due - 30 ELSE d.due END,
        CASE WHEN n %% 17 = 0 THEN 1 ELSE 0 END,
        '2024-01-02', CASE WHEN st.state = 'completed'
-                          THEN (d.due - (n %% 20 - 5))::timestamp AT TIME ZONE 'Asia/Shanghai' END,
+                          THEN (d.due - (n %% 20 - 5)::int)::timestamp AT TIME ZONE 'Asia/Shanghai' END,
        n %% 101, now(), now(), 1
-FROM generate_series(0, %(n)s - 1) n
+FROM generate_series(0::bigint, %(n)s - 1) n
 CROSS JOIN LATERAL (SELECT 1 + n %% %(tasks)s AS t, 1 + (n / %(tasks)s) %% %(units)s AS u,
                            n / (%(tasks)s * %(units)s) AS p) k
-CROSS JOIN LATERAL (SELECT date '2024-03-01' + (n * 7919 %% 900) AS due) d
+CROSS JOIN LATERAL (SELECT date '2024-03-01' + (n * 7919 %% 900)::int AS due) d
 CROSS JOIN LATERAL (SELECT (ARRAY['assigned','accepted','accepted','completion_requested','completed',
                                   'completed','completed','returned','cancelled','accepted'])[1 + n %% 10]
                     AS state) st;
