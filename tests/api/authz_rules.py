@@ -165,3 +165,9 @@ RULES.update({
     ("GET", "/api/v1/assessments/{assessment_id}.xlsx"): ALL,
     ("POST", "/api/v1/assessments/{assessment_id}/publish"): OFFICE,
 })
+
+# Plan import and the task breakdown export.
+RULES.update({
+    ("POST", "/api/v1/plans/import"): OFFICE,
+    ("GET", "/api/v1/plans/{plan_id}/export.xlsx"): ALL,
+})

@@ -12,7 +12,9 @@ from duban.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unpr
 from duban.models import ApiKey, LoginAttempt, RefreshToken, Role, User
 from duban.settings import Settings
 
-API_SCOPES = frozenset({"tasks:read", "tasks:write", "webhooks:manage", "users:manage", "plans:import"})
+API_SCOPES = frozenset(
+    {"tasks:read", "tasks:write", "webhooks:manage", "users:manage", "plans:import", "audit:read"}
+)
 
 
 def _check_throttle(session: Session, *, username: str, address: str, settings: Settings, now: datetime) -> None:
