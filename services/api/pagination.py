@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Label, Select, and_, literal, or_, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -59,6 +59,11 @@ def _coerce(value: Any, column: ColumnElement[Any]) -> Any:
     return value
 
 
+def _unlabel(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # WHERE must repeat the expression, not the SELECT-list alias.
+    return column.element if isinstance(column, Label) else column
+
+
 def paginate(
     session: Session,
     stmt: Select[Any],
@@ -76,12 +81,20 @@ def paginate(
     keys = [c for c, _ in order]
     if cursor:
         values = [_coerce(v, c) for v, c in zip(decode_cursor(cursor, len(order)), keys, strict=True)]
-        clauses = []
-        for i, (col, direction) in enumerate(order):
-            eqs = [keys[j] == values[j] for j in range(i)]
-            cmp = col > values[i] if direction == "asc" else col < values[i]
-            clauses.append(and_(*eqs, cmp))
-        stmt = stmt.where(or_(*clauses))
+        directions = {d for _, d in order}
+        if len(directions) == 1 and len(order) > 1:
+            # A row-value comparison is an index range condition on both backends, so a deep
+            # page costs the same as the first; the expanded OR form would scan from the start.
+            row = tuple_(*[_unlabel(k) for k in keys])
+            bound = tuple_(*[literal(v) for v in values])
+            stmt = stmt.where(row > bound if "asc" in directions else row < bound)
+        else:
+            clauses = []
+            for i, (col, direction) in enumerate(order):
+                eqs = [_unlabel(keys[j]) == values[j] for j in range(i)]
+                cmp = _unlabel(col) > values[i] if direction == "asc" else _unlabel(col) < values[i]
+                clauses.append(and_(*eqs, cmp))
+            stmt = stmt.where(or_(*clauses))
     stmt = stmt.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in order]).limit(limit + 1)
     rows = session.execute(stmt).mappings().all()
     items = [dict(r) for r in rows[:limit]]

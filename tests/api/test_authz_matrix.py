@@ -23,9 +23,10 @@ def app_routes() -> list[tuple[str, str]]:
 
 
 def test_every_route_has_an_authorization_rule() -> None:
-    missing = [r for r in app_routes() if r not in RULES]
+    routes = set(app_routes())
+    missing = sorted(r for r in routes if r not in RULES)
     assert missing == [], f"routes without a rule in tests/api/authz_rules.py: {missing}"
-    stale = [r for r in RULES if r not in set(app_routes())]
+    stale = [r for r in RULES if r not in routes]
     assert stale == [], f"rules for routes that no longer exist: {stale}"
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, false, func, or_, update
+from sqlalchemy import Date, Select, and_, false, func, literal_column, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -655,7 +655,8 @@ LIST_COLUMNS = (
     col(Plan.timezone).label("timezone"),
 )
 # Rows without a due date sort after every dated one, and keyset pagination needs a non-null key.
-DUE_SORT = func.coalesce(col(Assignment.due_date), date(9999, 12, 31)).label("due_sort")
+# Spelled as a literal (not a bound parameter) so that it matches ix_assignment_due_sort exactly.
+DUE_SORT = func.coalesce(col(Assignment.due_date), literal_column("'9999-12-31'", Date)).label("due_sort")
 SORTS: dict[str, list[tuple[Any, str]]] = {
     "due_date": [(DUE_SORT, "asc"), (col(Assignment.id), "asc")],
     "-due_date": [(DUE_SORT, "desc"), (col(Assignment.id), "desc")],

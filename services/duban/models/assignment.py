@@ -38,6 +38,8 @@ class Assignment(Versioned, table=True):
         sa.Index("ix_assignment_unit_id_state_due_date", "unit_id", "state", "due_date"),
         sa.Index("ix_assignment_state_due_date", "state", "due_date"),
         sa.Index("ix_assignment_plan_id_state", "plan_id", "state"),
+        # The default list order (undated last), so a page is an index range, not a sort.
+        sa.Index("ix_assignment_due_sort", sa.text("coalesce(due_date, '9999-12-31')"), "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
