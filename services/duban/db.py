@@ -42,9 +42,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, null_pool: bool = False, echo: bool = False, autocommit: bool = False
+) -> Engine:
     url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
+    if autocommit and not is_sqlite(url):
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if is_sqlite(url):
         kwargs["connect_args"] = {"check_same_thread": False}
         if null_pool:
@@ -70,16 +74,6 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False, echo:
     return create_engine(url, **kwargs)
 
 
-def read_only_engine(engine: Engine) -> Engine:
-    """The same pool in autocommit mode: a read needs no BEGIN/ROLLBACK round trips.
-
-    SQLite keeps its normal transactions (a read transaction there is free).
-    """
-    if engine.dialect.name == "sqlite":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 _engine: Engine | None = None
 
 
@@ -94,6 +88,8 @@ def get_engine() -> Engine:
 
 def set_engine(engine: Engine | None) -> None:
     global _engine, _read_engine
+    if _read_engine is not None:
+        _read_engine.dispose()
     _engine = engine
     _read_engine = None
 
@@ -102,10 +98,18 @@ _read_engine: Engine | None = None
 
 
 def get_read_engine() -> Engine:
+    """A second pool in autocommit mode: a read needs no BEGIN/ROLLBACK round trips.
+
+    A pool of its own (not execution_options on the main one), because switching a pooled
+    connection's isolation level on every checkout costs as much as the round trips it saves.
+    SQLite keeps its normal transactions (a read transaction there is free).
+    """
     global _read_engine
     base = get_engine()
-    if _read_engine is None or _read_engine.engine is not base:
-        _read_engine = read_only_engine(base)
+    if base.dialect.name == "sqlite":
+        return base
+    if _read_engine is None:
+        _read_engine = make_engine(str(base.url.render_as_string(hide_password=False)), autocommit=True)
     return _read_engine
 
 
