@@ -3,10 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-# Browser tests use Debian's Chromium; install it when we can and it is missing.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
-    || echo "warning: could not install chromium; browser tests will skip outside CI" >&2
+# Browser tests use Debian's Chromium (and CJK fonts, so the board screenshot is legible);
+# install them when we can and they are missing.
+if { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; } \
+   && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 \
+    || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1)) \
+    || echo "warning: could not install chromium/fonts; browser tests will skip outside CI" >&2
 fi
 export DUBAN_ENVIRONMENT=test
 WORKERS="${DUBAN_TEST_WORKERS:-2}"
