@@ -44,11 +44,16 @@ def unit_scope_clause(user: User, unit_column: Any) -> Any:
     return unit_column == user.unit_id
 
 
+def scoped(stmt: Select[Any], user: User, unit_column: Any) -> Select[Any]:
+    """`stmt` limited to the rows of `user`'s unit (unchanged for county-wide roles)."""
+    clause = unit_scope_clause(user, unit_column)
+    return stmt if clause is None else stmt.where(clause)
+
+
 def visible_assignments(user: User, *columns: Any) -> Select[Any]:
     """SELECT over assignments the user may see; pass columns for lean list queries."""
     stmt = select(*columns) if columns else select(Assignment)
-    clause = unit_scope_clause(user, Assignment.unit_id)
-    return stmt if clause is None else stmt.where(clause)
+    return scoped(stmt, user, Assignment.unit_id)
 
 
 # --- the state machine ------------------------------------------------------------------------

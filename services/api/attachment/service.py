@@ -9,7 +9,7 @@ from urllib.parse import quote
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
-from api.assignment.service import unit_scope_clause
+from api.assignment.service import scoped
 from api.attachment import sniff
 from api.attachment.storage import Storage
 from api.audit import service as audit
@@ -47,8 +47,7 @@ class UnsupportedMediaType(DubanError):
 
 def visible_attachments(user: User, *columns: Any) -> Select[Any]:
     stmt = select(*columns) if columns else select(Attachment)
-    clause = unit_scope_clause(user, Attachment.unit_id)
-    return stmt if clause is None else stmt.where(clause)
+    return scoped(stmt, user, Attachment.unit_id)
 
 
 def get_visible(session: Session, *, user: User, attachment_id: int) -> Attachment:

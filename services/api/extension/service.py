@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
-from api.assignment.service import unit_scope_clause
+from api.assignment.service import scoped
 from api.audit import service as audit
 from api.report.shared import assignment_event, require_own_unit
 from duban import calendar, outbox
@@ -36,8 +36,7 @@ COLUMNS = (
 
 def visible_extensions(user: User, *columns: Any) -> Select[Any]:
     stmt = select(*columns) if columns else select(ExtensionRequest)
-    clause = unit_scope_clause(user, ExtensionRequest.unit_id)
-    return stmt if clause is None else stmt.where(clause)
+    return scoped(stmt, user, ExtensionRequest.unit_id)
 
 
 def get_visible(session: Session, *, user: User, request_id: int) -> ExtensionRequest:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_
 from sqlmodel import Session, col, select
 
-from api.assignment.service import unit_scope_clause, visible_assignments
+from api.assignment.service import scoped, unit_scope_clause, visible_assignments
 from api.audit import service as audit
 from api.report.shared import actor_ref
 from duban import outbox
@@ -290,5 +290,4 @@ def add_comment(*, session: Session, user: User, assignment: Assignment, text: s
 
 def comments_stmt(user: User, *, assignment_id: int) -> Select[Any]:
     stmt = select(*COMMENT_COLUMNS).where(Comment.assignment_id == assignment_id)
-    clause = unit_scope_clause(user, Comment.unit_id)
-    return stmt if clause is None else stmt.where(clause)
+    return scoped(stmt, user, Comment.unit_id)

@@ -63,11 +63,10 @@ REPORT_COLUMNS = (
 
 
 def visible_reports(user: User, *columns: Any) -> Select[Any]:
-    from api.assignment.service import unit_scope_clause
+    from api.assignment.service import scoped
 
     stmt = select(*columns) if columns else select(ProgressReport)
-    clause = unit_scope_clause(user, ProgressReport.unit_id)
-    return stmt if clause is None else stmt.where(clause)
+    return scoped(stmt, user, ProgressReport.unit_id)
 
 
 def get_visible(session: Session, *, user: User, report_id: int) -> ProgressReport:
