@@ -25,7 +25,8 @@ test: $(STAMP)
 	./scripts/test.sh $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tests benchmarks
+	$(BIN)/ruff check services tests benchmarks migrations
+	$(BIN)/ruff format --check services tests benchmarks migrations
 
 bench: $(STAMP)
 	./scripts/bench.sh

@@ -23,5 +23,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     rows = _conn.execute(_sql).fetchall()
     body = orjson.dumps({"items": rows, "next_cursor": None})
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
     await send({"type": "http.response.body", "body": body})

@@ -73,15 +73,40 @@ def main() -> int:
         c.execute(f'CREATE DATABASE "{db}"')
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_LOG_LEVEL": "WARNING", "DUBAN_ENVIRONMENT": "test"}
+        env = {
+            **os.environ,
+            "DUBAN_DATABASE_URL": url,
+            "DUBAN_LOG_LEVEL": "WARNING",
+            "DUBAN_ENVIRONMENT": "test",
+        }
         subprocess.run([str(BIN / "duban"), "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run([str(BIN / "duban"), "user", "create", "--username", "bench", "--password", "bench-pass-1",
-                        "--role", "office"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "duban"),
+                "user",
+                "create",
+                "--username",
+                "bench",
+                "--password",
+                "bench-pass-1",
+                "--role",
+                "office",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         load(url, args.rows)
 
         api_port, base_port = free_port(), free_port()
-        procs.append(subprocess.Popen([str(BIN / "duban"), "api", "--port", str(api_port), "--no-access-log"],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "duban"), "api", "--port", str(api_port), "--no-access-log"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         sql = {
             "assignments": (
                 "SELECT a.id, a.task_id, a.unit_id, a.role, a.period, a.state, a.due_date, a.due_at, a.percent_done, "
@@ -95,13 +120,29 @@ def main() -> int:
             ),
         }[args.endpoint]
         benv = {**os.environ, "BASELINE_DSN": url, "BASELINE_SQL": sql, "PYTHONPATH": str(ROOT)}
-        procs.append(subprocess.Popen([str(BIN / "uvicorn"), "benchmarks.baseline_app:app", "--port", str(base_port),
-                                       "--no-access-log", "--log-level", "warning"], env=benv, cwd=ROOT,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "uvicorn"),
+                    "benchmarks.baseline_app:app",
+                    "--port",
+                    str(base_port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=benv,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         api = f"http://127.0.0.1:{api_port}"
         wait_http(api + "/healthz")
         wait_http(f"http://127.0.0.1:{base_port}/")
-        token = httpx.post(api + "/api/v1/auth/token", data={"username": "bench", "password": "bench-pass-1"}).json()
+        token = httpx.post(
+            api + "/api/v1/auth/token", data={"username": "bench", "password": "bench-pass-1"}
+        ).json()
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         endpoint = f"/api/v1/{args.endpoint}"
         print(f"{args.rows} assignments, page {args.page}, wrk -t2 -c16 -d{args.seconds}s, one worker each")
@@ -130,7 +171,8 @@ def load(url: str, rows: int) -> None:
             INSERT INTO task (plan_id, code, title, tags, position, version, created_at, updated_at)
             SELECT 1, g::text, '任务' || g, '[]', g, 1, now(), now() FROM generate_series(1, 100) g;
         """)
-        c.execute("""
+        c.execute(
+            """
             INSERT INTO assignment (plan_id, task_id, unit_id, role, period, state, due_date, due_at, assigned_at,
                                     percent_done, extension_count, version, created_at, updated_at)
             SELECT 1, 1 + (g %% 100), 1 + (g / 100) %% 200, 'lead', (g / 20000)::text,
@@ -138,7 +180,9 @@ def load(url: str, rows: int) -> None:
                    date '2025-01-01' + (g %% 365), timestamptz '2025-01-01 16:00+00' + (g %% 365) * interval '1 day',
                    now(), g %% 100, 0, 1, now(), now()
             FROM generate_series(0, %s - 1) g
-        """, (rows,))
+        """,
+            (rows,),
+        )
         c.execute("ANALYZE")
 
 

@@ -118,18 +118,32 @@ def main() -> int:
             office = User(username="bench", roles=["office"])
             unit_user = User(username="bench-unit", roles=["unit_staff"], unit_id=7)
             summary = stats.plan_summary(session, plan=plan, user=office, now=NOW)
-            print(f"  plan: total {summary['total']:,}, overdue {summary['overdue']:,}, "
-                  f"working days overdue max {summary['overdue_working_days_max']}, "
-                  f"sum {summary['overdue_working_days_sum']:,}, report rate {summary['reports']['rate']}")
-            plan_ms = timed("GET /stats/plans/{id}", args.repeat,
-                            lambda: stats.plan_summary(session, plan=plan, user=office, now=NOW))
+            print(
+                f"  plan: total {summary['total']:,}, overdue {summary['overdue']:,}, "
+                f"working days overdue max {summary['overdue_working_days_max']}, "
+                f"sum {summary['overdue_working_days_sum']:,}, report rate {summary['reports']['rate']}"
+            )
+            plan_ms = timed(
+                "GET /stats/plans/{id}",
+                args.repeat,
+                lambda: stats.plan_summary(session, plan=plan, user=office, now=NOW),
+            )
             for by in ("section", "task", "unit"):
-                timed(f"GET /stats/plans/{{id}}/{by}s", args.repeat,
-                      lambda by=by: stats.group_stats(session, plan=plan, user=office, now=NOW, by=by))
-            timed("GET /stats/plans/{id}/overdue (200)", args.repeat,
-                  lambda: stats.overdue_items(session, plan=plan, user=office, now=NOW, limit=200))
-            timed("GET /stats/plans/{id} as a unit user", args.repeat,
-                  lambda: stats.plan_summary(session, plan=plan, user=unit_user, now=NOW))
+                timed(
+                    f"GET /stats/plans/{{id}}/{by}s",
+                    args.repeat,
+                    lambda by=by: stats.group_stats(session, plan=plan, user=office, now=NOW, by=by),
+                )
+            timed(
+                "GET /stats/plans/{id}/overdue (200)",
+                args.repeat,
+                lambda: stats.overdue_items(session, plan=plan, user=office, now=NOW, limit=200),
+            )
+            timed(
+                "GET /stats/plans/{id} as a unit user",
+                args.repeat,
+                lambda: stats.plan_summary(session, plan=plan, user=unit_user, now=NOW),
+            )
             print(f"RESULT plan stats at {count:,} assignments: {plan_ms:.0f} ms (median of {args.repeat})")
     finally:
         if engine is not None:

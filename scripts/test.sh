@@ -12,5 +12,8 @@ if { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk";
     || echo "warning: could not install chromium/fonts; browser tests will skip outside CI" >&2
 fi
 export DUBAN_ENVIRONMENT=test
+# Contracts first: they are fast and name the problem exactly.
+$BIN/ruff check services tests benchmarks migrations
+$BIN/ruff format --check services tests benchmarks migrations
 WORKERS="${DUBAN_TEST_WORKERS:-2}"
 exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q "$@"

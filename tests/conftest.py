@@ -18,7 +18,9 @@ from duban.clock import FixedClock
 from duban.db import make_engine
 
 PG_ADMIN_URL = os.environ.get("DUBAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = [b.strip() for b in os.environ.get("DUBAN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip() for b in os.environ.get("DUBAN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
+]
 
 # 2025-12-01 09:00 Asia/Shanghai: inside the seed plan's last month, a working Monday.
 DEFAULT_NOW = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)

@@ -37,7 +37,9 @@ def make_unit(session: Session, **kw: Any) -> Unit:
     return unit
 
 
-def make_user(session: Session, *, roles: list[str] | None = None, password: str | None = None, **kw: Any) -> User:
+def make_user(
+    session: Session, *, roles: list[str] | None = None, password: str | None = None, **kw: Any
+) -> User:
     from api.security import hash_password
 
     n = _n()
@@ -67,7 +69,9 @@ def make_plan(session: Session, **kw: Any) -> Plan:
 
 def make_section(session: Session, *, plan: Plan, **kw: Any) -> Section:
     n = _n()
-    section = Section(plan_id=plan.id, code=kw.pop("code", f"S{n}"), title=kw.pop("title", f"重点任务{n}"), **kw)
+    section = Section(
+        plan_id=plan.id, code=kw.pop("code", f"S{n}"), title=kw.pop("title", f"重点任务{n}"), **kw
+    )
     session.add(section)
     session.flush()
     return section
@@ -120,17 +124,30 @@ def make_assignment(
     return row
 
 
-def make_task_unit(session: Session, *, task: Task, role: str = "lead", unit: Unit | None = None,
-                   group: UnitGroup | None = None, position: int | None = None) -> TaskUnit:
-    row = TaskUnit(task_id=task.id or 0, role=UnitRole(role), unit_id=unit.id if unit else None,
-                   group_id=group.id if group else None, position=_n() if position is None else position)
+def make_task_unit(
+    session: Session,
+    *,
+    task: Task,
+    role: str = "lead",
+    unit: Unit | None = None,
+    group: UnitGroup | None = None,
+    position: int | None = None,
+) -> TaskUnit:
+    row = TaskUnit(
+        task_id=task.id or 0,
+        role=UnitRole(role),
+        unit_id=unit.id if unit else None,
+        group_id=group.id if group else None,
+        position=_n() if position is None else position,
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def make_group(session: Session, *, members: list[Unit] | None = None, kinds: list[str] | None = None,
-               **kw: Any) -> UnitGroup:
+def make_group(
+    session: Session, *, members: list[Unit] | None = None, kinds: list[str] | None = None, **kw: Any
+) -> UnitGroup:
     group = UnitGroup(name=kw.pop("name", f"测试单位组{_n()}"), member_kinds=kinds or [], **kw)
     session.add(group)
     session.flush()

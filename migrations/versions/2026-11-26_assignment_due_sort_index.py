@@ -18,7 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_assignment_due_sort", "assignment", [sa.text("coalesce(due_date, '9999-12-31')"), "id"], unique=False
+        "ix_assignment_due_sort",
+        "assignment",
+        [sa.text("coalesce(due_date, '9999-12-31')"), "id"],
+        unique=False,
     )
 
 

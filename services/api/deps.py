@@ -133,15 +133,27 @@ AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
 OfficeUser = Annotated[User, Depends(require_roles(Role.office, Role.admin, scope="tasks:write"))]
 Reader = Annotated[
     User,
-    Depends(require_roles(Role.admin, Role.office, Role.leader, Role.viewer, Role.unit_head, Role.unit_staff,
-                          scope="tasks:read")),
+    Depends(
+        require_roles(
+            Role.admin,
+            Role.office,
+            Role.leader,
+            Role.viewer,
+            Role.unit_head,
+            Role.unit_staff,
+            scope="tasks:read",
+        )
+    ),
 ]
 ReadAllUser = Annotated[
     User, Depends(require_roles(Role.admin, Role.office, Role.leader, Role.viewer, scope="tasks:read"))
 ]
-UnitActor = Annotated[User, Depends(require_roles(Role.unit_head, Role.office, Role.admin, scope="tasks:write"))]
+UnitActor = Annotated[
+    User, Depends(require_roles(Role.unit_head, Role.office, Role.admin, scope="tasks:write"))
+]
 UnitWriter = Annotated[
-    User, Depends(require_roles(Role.unit_head, Role.unit_staff, Role.office, Role.admin, scope="tasks:write"))
+    User,
+    Depends(require_roles(Role.unit_head, Role.unit_staff, Role.office, Role.admin, scope="tasks:write")),
 ]
 LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.office, Role.admin))]
 UserManager = Annotated[User, Depends(require_roles(Role.admin, Role.unit_head, scope="users:manage"))]

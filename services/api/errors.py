@@ -91,8 +91,12 @@ def install_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def _database_down(request: Request, exc: Exception) -> Response:
-        log.error("database unavailable", extra={"request_id": _request_id(request), "error": type(exc).__name__})
-        return error_response(503, "database.unavailable", "数据库暂不可用，请稍后重试", None, {"Retry-After": "5"})
+        log.error(
+            "database unavailable", extra={"request_id": _request_id(request), "error": type(exc).__name__}
+        )
+        return error_response(
+            503, "database.unavailable", "数据库暂不可用，请稍后重试", None, {"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -39,7 +39,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > _MAX_KEY:
-            await _send_json(send, 422, _error("idempotency.invalid_key", "Idempotency-Key 过长（最多200字符）"))
+            await _send_json(
+                send, 422, _error("idempotency.invalid_key", "Idempotency-Key 过长（最多200字符）")
+            )
             return
 
         chunks = []
@@ -57,8 +59,11 @@ class IdempotencyMiddleware:
 
         def lookup() -> tuple[str, int, bytes, dict[str, str]] | None:
             with factory() as session:
-                row = session.exec(select(IdempotencyRecord).where(
-                    IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)).first()
+                row = session.exec(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+                    )
+                ).first()
                 if row is None:
                     return None
                 return row.request_hash, row.status_code, bytes(row.response_body), dict(row.response_headers)
@@ -67,8 +72,11 @@ class IdempotencyMiddleware:
         if found is not None:
             request_hash, status, stored_body, stored_headers = found
             if request_hash != digest:
-                await _send_json(send, 422, _error("idempotency.key_reused", "该 Idempotency-Key 已用于内容不同的请求",
-                                                   {"key": key}))
+                await _send_json(
+                    send,
+                    422,
+                    _error("idempotency.key_reused", "该 Idempotency-Key 已用于内容不同的请求", {"key": key}),
+                )
                 return
             raw = [(k.encode(), v.encode()) for k, v in stored_headers.items()]
             raw.append((b"idempotent-replayed", b"true"))
@@ -102,9 +110,18 @@ class IdempotencyMiddleware:
 
         def store() -> None:
             with factory() as session:
-                session.add(IdempotencyRecord(principal=principal, key=key, method="POST", path=scope["path"][:500],
-                                              request_hash=digest, status_code=captured["status"],
-                                              response_body=b"".join(captured["body"]), response_headers=stored))
+                session.add(
+                    IdempotencyRecord(
+                        principal=principal,
+                        key=key,
+                        method="POST",
+                        path=scope["path"][:500],
+                        request_hash=digest,
+                        status_code=captured["status"],
+                        response_body=b"".join(captured["body"]),
+                        response_headers=stored,
+                    )
+                )
                 try:
                     session.commit()
                 except IntegrityError:
@@ -115,6 +132,7 @@ class IdempotencyMiddleware:
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+    )
     await send({"type": "http.response.body", "body": body})

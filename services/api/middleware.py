@@ -57,8 +57,13 @@ class RequestContextMiddleware:
             LATENCY.labels(method, route).observe(elapsed)
             log.info(
                 "request",
-                extra={"request_id": rid, "method": method, "route": route, "status": status,
-                       "ms": round(elapsed * 1000, 2)},
+                extra={
+                    "request_id": rid,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                },
             )
             request_id_var.reset(token)
 

@@ -24,6 +24,8 @@ def _dummy_hash() -> str:
     # Verified against when the user does not exist, so a login takes as long either way.
     # Made on first use: hashing at import would add half a second to every cold start.
     return _hasher.hash("duban-dummy-password")
+
+
 _ALLOWED_ALGORITHMS = {"HS256", "HS384", "HS512"}
 
 
@@ -72,7 +74,9 @@ def create_access_token(
         "jti": secrets.token_hex(8),
         "typ": "access",
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=_algorithm(settings)), int(expires.total_seconds())
+    return jwt.encode(claims, settings.secret_key, algorithm=_algorithm(settings)), int(
+        expires.total_seconds()
+    )
 
 
 def decode_access_token(token: str, *, settings: Settings, now: datetime) -> dict[str, Any]:

@@ -31,18 +31,24 @@ def parse_time(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid time {value!r}: use ISO 8601, e.g. 2026-01-05T09:00+08:00") from exc
+        raise argparse.ArgumentTypeError(
+            f"invalid time {value!r}: use ISO 8601, e.g. 2026-01-05T09:00+08:00"
+        ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(get_settings().timezone))
     return parsed.astimezone(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="duban", description="Duban 督办: task supervision for action plans")
+    parser = argparse.ArgumentParser(
+        prog="duban", description="Duban 督办: task supervision for action plans"
+    )
     sub = parser.add_subparsers(dest="group", required=True)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="cmd", required=True)
-    db.add_parser("upgrade", help="migrate to the latest schema").add_argument("revision", nargs="?", default="head")
+    db.add_parser("upgrade", help="migrate to the latest schema").add_argument(
+        "revision", nargs="?", default="head"
+    )
     db.add_parser("downgrade", help="migrate down").add_argument("revision", nargs="?", default="-1")
     db.add_parser("current", help="show the current revision")
 
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = notifier.add_parser("run", help="scan deadlines and deliver the outbox")
     run.add_argument("--once", action="store_true", help="one scan-and-deliver pass, then exit")
     run.add_argument("--as-of", type=parse_time, default=None, help="evaluate as if now were TIME")
-    run.add_argument("--dry-run", action="store_true", help="print what would be created and sent; change nothing")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print what would be created and sent; change nothing"
+    )
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="cmd", required=True)
     create = user.add_parser("create", help="create a user")
@@ -67,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", required=True, help="repeat for several roles")
     create.add_argument("--unit", help="unit name (created as a department when unknown)")
     create.add_argument("--full-name")
-    ensure = user.add_parser("ensure-admin", help="create the first admin when there is none (password printed once)")
+    ensure = user.add_parser(
+        "ensure-admin", help="create the first admin when there is none (password printed once)"
+    )
     ensure.add_argument("--username", default="admin")
 
     plan = sub.add_parser("plan", help="plans").add_subparsers(dest="cmd", required=True)
@@ -86,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="write openapi/openapi.json")
     demo = sub.add_parser("demo", help="a fresh demo database with the seed plan")
     demo.add_argument("--database", default=None, help="SQLite file (default: ./demo.db) or a database URL")
-    demo.add_argument("--into-current", action="store_true",
-                      help="load the demo into DUBAN_DATABASE_URL (skipped when it holds a plan)")
+    demo.add_argument(
+        "--into-current",
+        action="store_true",
+        help="load the demo into DUBAN_DATABASE_URL (skipped when it holds a plan)",
+    )
     return parser
 
 
@@ -162,15 +175,23 @@ def _user_create(args: argparse.Namespace) -> int:
         if args.unit:
             unit = session.exec(select(Unit).where(Unit.name == args.unit)).first()
             if unit is None:
-                unit = Unit(name=args.unit, kind=UnitKind.office if "办" in args.unit else UnitKind.department)
+                unit = Unit(
+                    name=args.unit, kind=UnitKind.office if "办" in args.unit else UnitKind.department
+                )
                 session.add(unit)
                 session.flush()
             unit_id = unit.id
         try:
             user = user_service.create(
-                session, actor=None,
-                data={"username": args.username, "password": password, "roles": args.role, "unit_id": unit_id,
-                      "full_name": args.full_name},
+                session,
+                actor=None,
+                data={
+                    "username": args.username,
+                    "password": password,
+                    "roles": args.role,
+                    "unit_id": unit_id,
+                    "full_name": args.full_name,
+                },
                 now=now,
             )
         except Exception as exc:
@@ -201,9 +222,17 @@ def _user_ensure_admin(args: argparse.Namespace) -> int:
             print("an admin account exists already")
             return 0
         password = secrets.token_urlsafe(12)
-        user_service.create(session, actor=None, data={"username": args.username, "password": password,
-                                                        "roles": [Role.admin], "full_name": "系统管理员"},
-                            now=get_clock().now())
+        user_service.create(
+            session,
+            actor=None,
+            data={
+                "username": args.username,
+                "password": password,
+                "roles": [Role.admin],
+                "full_name": "系统管理员",
+            },
+            now=get_clock().now(),
+        )
     print("=" * 60)
     print(f"first admin created: username {args.username}  password {password}")
     print("(shown once: sign in at /docs → Authorize, then change it)")
@@ -235,7 +264,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
     if result.broken_id is None:
         print(f"audit chain intact: {result.checked} entries")
         return 0
-    print(f"audit chain BROKEN at entry {result.broken_id}: {result.reason} ({result.checked} entries before it verified)")
+    print(
+        f"audit chain BROKEN at entry {result.broken_id}: {result.reason} "
+        f"({result.checked} entries before it verified)"
+    )
     return 1
 
 

@@ -57,7 +57,9 @@ class Conflict(DubanError):
 class IllegalTransition(Conflict):
     code = "assignment.illegal_transition"
 
-    def __init__(self, *, action: str, state: str, allowed: Iterable[str], entity: str = "assignment") -> None:
+    def __init__(
+        self, *, action: str, state: str, allowed: Iterable[str], entity: str = "assignment"
+    ) -> None:
         allowed_list = sorted(allowed)
         super().__init__(
             f"当前状态“{state}”不允许执行“{action}”，允许的操作：{'、'.join(allowed_list) or '无'}",

@@ -164,11 +164,26 @@ class DeliveryFailed(EventData):
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.type: cls
     for cls in (
-        AssignmentAssigned, AssignmentAccepted, AssignmentReturned, CompletionRequested,
-        AssignmentCompleted, CompletionRejected, AssignmentCancelled, ExtensionRequested,
-        ExtensionDecided, ReportSubmitted, ReportReviewed, InstructionIssued, InstructionReplied,
+        AssignmentAssigned,
+        AssignmentAccepted,
+        AssignmentReturned,
+        CompletionRequested,
+        AssignmentCompleted,
+        CompletionRejected,
+        AssignmentCancelled,
+        ExtensionRequested,
+        ExtensionDecided,
+        ReportSubmitted,
+        ReportReviewed,
+        InstructionIssued,
+        InstructionReplied,
         AssignmentDueSoon,
-        AssignmentOverdue, AssignmentEscalated, ReportDueSoon, ReportMissing, DigestDaily,
-        BulletinPublished, DeliveryFailed,
+        AssignmentOverdue,
+        AssignmentEscalated,
+        ReportDueSoon,
+        ReportMissing,
+        DigestDaily,
+        BulletinPublished,
+        DeliveryFailed,
     )
 }

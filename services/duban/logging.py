@@ -41,7 +41,9 @@ class ContextFilter(logging.Filter):
 
 def configure_logging(level: str = "INFO", json: bool = True, request_id_getter: Any = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter() if json else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JSONFormatter() if json else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     handler.addFilter(ContextFilter(request_id_getter))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -9,7 +9,11 @@ from sqlalchemy.engine import Connection
 ROOT = Path(__file__).resolve().parents[2]
 # A checkout keeps migrations/ at the root; a wheel carries them inside this package.
 MIGRATIONS = next(
-    (p for p in (ROOT / "migrations", Path(__file__).resolve().parent / "migrations") if (p / "env.py").exists()),
+    (
+        p
+        for p in (ROOT / "migrations", Path(__file__).resolve().parent / "migrations")
+        if (p / "env.py").exists()
+    ),
     ROOT / "migrations",
 )
 

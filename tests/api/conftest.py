@@ -38,8 +38,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 def token_for(user: User, clock: FixedClock) -> str:
-    token, _ = create_access_token(subject=user.id or 0, generation=user.token_generation, roles=user.roles,
-                                   settings=get_settings(), now=clock.now())
+    token, _ = create_access_token(
+        subject=user.id or 0,
+        generation=user.token_generation,
+        roles=user.roles,
+        settings=get_settings(),
+        now=clock.now(),
+    )
     return token
 
 

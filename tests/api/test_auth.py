@@ -42,7 +42,9 @@ def test_wrong_password_is_401_with_envelope(client: TestClient, session: Sessio
     assert _login(client, "nobody", "whatever1")["status"] == 401
 
 
-def test_throttled_after_five_failures_with_retry_after(client: TestClient, session: Session, clock: FixedClock) -> None:
+def test_throttled_after_five_failures_with_retry_after(
+    client: TestClient, session: Session, clock: FixedClock
+) -> None:
     make_user(session, username="carol", password="right-password")
     session.commit()
     for _ in range(5):
@@ -66,7 +68,10 @@ def test_refresh_rotates_and_reuse_revokes_the_login(client: TestClient, session
     # The rotated token comes back: treated as stolen, the whole family is revoked.
     reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401 and reuse.json()["error"]["code"] == "auth.refresh_token_reused"
-    assert client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code
+        == 401
+    )
 
 
 def test_logout_revokes_refresh_token(client: TestClient, session: Session) -> None:
@@ -76,20 +81,28 @@ def test_logout_revokes_refresh_token(client: TestClient, session: Session) -> N
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     r = client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=headers)
     assert r.status_code == 204
-    assert client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+        == 401
+    )
 
 
-def test_logout_everywhere_ends_access_tokens(client: TestClient, session: Session, clock: FixedClock) -> None:
+def test_logout_everywhere_ends_access_tokens(
+    client: TestClient, session: Session, clock: FixedClock
+) -> None:
     user = make_user(session, username="frank", password="right-password")
     session.commit()
     headers = auth_headers(user, clock)
-    assert client.post("/api/v1/auth/logout", params={"everywhere": "true"}, headers=headers).status_code == 204
+    assert (
+        client.post("/api/v1/auth/logout", params={"everywhere": "true"}, headers=headers).status_code == 204
+    )
     r = client.get("/api/v1/auth/me", headers=headers)
     assert r.status_code == 401 and r.json()["error"]["code"] == "auth.token_revoked"
 
 
-def test_disabled_user_is_refused_on_next_request(client: TestClient, session: Session, clock: FixedClock,
-                                                   as_role: AsRole) -> None:
+def test_disabled_user_is_refused_on_next_request(
+    client: TestClient, session: Session, clock: FixedClock, as_role: AsRole
+) -> None:
     user = make_user(session, username="gina", password="right-password", roles=["office"])
     session.commit()
     headers = auth_headers(user, clock)
@@ -118,8 +131,16 @@ def test_forged_and_alg_none_tokens_are_401(client: TestClient, session: Session
     session.commit()
     settings = get_settings()
     now = int(clock.now().timestamp())
-    claims = {"sub": str(user.id), "gen": 0, "roles": ["admin"], "iss": settings.jwt_issuer,
-              "aud": settings.jwt_audience, "iat": now, "exp": now + 600, "typ": "access"}
+    claims = {
+        "sub": str(user.id),
+        "gen": 0,
+        "roles": ["admin"],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+        "typ": "access",
+    }
     none_token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     forged = jwt.encode(claims, "not-the-secret", algorithm="HS256")
     other_alg = jwt.encode(claims, settings.secret_key, algorithm="HS512")
@@ -146,7 +167,9 @@ def test_service_account_key_shown_once_scoped_and_revocable(client: TestClient,
 
 
 def test_unknown_scope_is_422(client: TestClient, as_role: AsRole) -> None:
-    r = client.post("/api/v1/service-accounts", json={"name": "oa2", "scopes": ["root"]}, headers=as_role("admin"))
+    r = client.post(
+        "/api/v1/service-accounts", json={"name": "oa2", "scopes": ["root"]}, headers=as_role("admin")
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "service_account.unknown_scope"
 
 

@@ -44,8 +44,10 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
 
 def test_matrix_every_route_every_role(client: TestClient, session: Session, clock: FixedClock) -> None:
     unit = make_unit(session)
-    users = {role: make_user(session, roles=[role], unit_id=unit.id if role.startswith("unit_") else None)
-             for role in ROLES}
+    users = {
+        role: make_user(session, roles=[role], unit_id=unit.id if role.startswith("unit_") else None)
+        for role in ROLES
+    }
     session.commit()
     headers = {role: auth_headers(u, clock) for role, u in users.items()}
     headers["anonymous"] = {}
@@ -68,8 +70,9 @@ def test_matrix_every_route_every_role(client: TestClient, session: Session, clo
 
 
 @pytest.mark.parametrize("role", ["unit_head", "unit_staff"])
-def test_unit_user_cannot_read_other_units_people(client: TestClient, session: Session, clock: FixedClock,
-                                                   role: str) -> None:
+def test_unit_user_cannot_read_other_units_people(
+    client: TestClient, session: Session, clock: FixedClock, role: str
+) -> None:
     own, other = make_unit(session), make_unit(session)
     me = make_user(session, roles=[role], unit_id=own.id)
     them = make_user(session, roles=["unit_staff"], unit_id=other.id)

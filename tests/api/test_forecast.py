@@ -48,8 +48,9 @@ def test_linear_trend_hand_computed() -> None:
 def test_forecast_rag_table(
     values: list[tuple[date, float]], comparator: str, target: float, rag: str, forecast: float, words: str
 ) -> None:
-    status = evaluate(target=target, comparator=comparator, baseline=None, values=values, due=d(30),
-                      today=d(21))
+    status = evaluate(
+        target=target, comparator=comparator, baseline=None, values=values, due=d(30), today=d(21)
+    )
     assert status.rag == rag
     assert status.forecast == pytest.approx(forecast)
     assert words in status.reason

@@ -30,8 +30,10 @@ def _schema_props(spec: dict[str, Any], method: str, path: str) -> dict[str, Any
 
 def test_malformed_bodies_never_500(client: TestClient, session: Session, clock: FixedClock) -> None:
     unit = make_unit(session)
-    users = {r: make_user(session, roles=[r], unit_id=unit.id if r.startswith("unit_") else None)
-             for r in ("admin", "office", "leader", "unit_head", "unit_staff")}
+    users = {
+        r: make_user(session, roles=[r], unit_id=unit.id if r.startswith("unit_") else None)
+        for r in ("admin", "office", "leader", "unit_head", "unit_staff")
+    }
     session.commit()
     spec = client.get("/openapi.json").json()
     failures = []
@@ -39,14 +41,20 @@ def test_malformed_bodies_never_500(client: TestClient, session: Session, clock:
         if method not in ("POST", "PUT", "PATCH") or path.startswith("/api/v1/auth/"):
             continue
         allowed = RULES.get((method, path), frozenset())
-        role = next((r for r in ("admin", "office", "leader", "unit_head", "unit_staff") if r in allowed), None)
+        role = next(
+            (r for r in ("admin", "office", "leader", "unit_head", "unit_staff") if r in allowed), None
+        )
         if role is None:
             continue
         headers = {**auth_headers(users[role], clock)}
         url = re.sub(r"\{[^}]+\}", "1", path)
-        takes_json = "application/json" in spec["paths"][path][method.lower()].get("requestBody", {}).get("content", {})
+        takes_json = "application/json" in spec["paths"][path][method.lower()].get("requestBody", {}).get(
+            "content", {}
+        )
         for raw in RAW_BODIES:
-            r = client.request(method, url, content=raw, headers={**headers, "Content-Type": "application/json"})
+            r = client.request(
+                method, url, content=raw, headers={**headers, "Content-Type": "application/json"}
+            )
             # A route that reads no body may ignore it; one that reads JSON must refuse it in the envelope.
             if r.status_code >= 500 or (takes_json and "error" not in r.json()):
                 failures.append(f"{method} {path} raw {raw[:20]!r}: {r.status_code} {r.text[:150]}")
@@ -54,5 +62,7 @@ def test_malformed_bodies_never_500(client: TestClient, session: Session, clock:
             for value in BAD_VALUES:
                 r = client.request(method, url, json={name: value}, headers=headers)
                 if r.status_code >= 500:
-                    failures.append(f"{method} {path} {name}={str(value)[:20]!r}: {r.status_code} {r.text[:150]}")
+                    failures.append(
+                        f"{method} {path} {name}={str(value)[:20]!r}: {r.status_code} {r.text[:150]}"
+                    )
     assert failures == [], "\n".join(failures[:30])

@@ -7,7 +7,9 @@ from api.openapi import OPENAPI_PATH, build_openapi, render
 def test_checked_in_openapi_matches_the_app() -> None:
     expected = render(build_openapi(create_app()))
     actual = OPENAPI_PATH.read_text(encoding="utf-8") if OPENAPI_PATH.exists() else ""
-    assert actual == expected, "openapi/openapi.json is stale: run `duban openapi` (or `make openapi`) and commit it"
+    assert actual == expected, (
+        "openapi/openapi.json is stale: run `duban openapi` (or `make openapi`) and commit it"
+    )
 
 
 def test_outgoing_events_are_documented_as_webhooks() -> None:

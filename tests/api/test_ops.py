@@ -23,7 +23,9 @@ def test_request_id_is_echoed_when_safe(client: TestClient) -> None:
 
 def test_readyz_ok_and_503_when_database_is_down(client: TestClient, app: FastAPI) -> None:
     assert client.get("/readyz").status_code == 200
-    dead = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1})
+    dead = create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1}
+    )
 
     @contextmanager
     def broken() -> Iterator[Session]:

@@ -18,7 +18,12 @@ def test_admin_creates_and_lists_units(client: TestClient, as_role: AsRole) -> N
 
 def test_duplicate_unit_name_is_409(client: TestClient, as_role: AsRole) -> None:
     admin = as_role("admin")
-    assert client.post("/api/v1/units", json={"name": "县财政局", "kind": "department"}, headers=admin).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/units", json={"name": "县财政局", "kind": "department"}, headers=admin
+        ).status_code
+        == 201
+    )
     r = client.post("/api/v1/units", json={"name": "县财政局", "kind": "department"}, headers=admin)
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "unit.duplicate"
@@ -29,9 +34,13 @@ def test_lost_update_is_412(client: TestClient, as_role: AsRole) -> None:
     unit = client.post("/api/v1/units", json={"name": "县教育局", "kind": "department"}, headers=admin)
     etag = unit.headers["etag"]
     uid = unit.json()["id"]
-    ok = client.patch(f"/api/v1/units/{uid}", json={"short_name": "教育局"}, headers={**admin, "If-Match": etag})
+    ok = client.patch(
+        f"/api/v1/units/{uid}", json={"short_name": "教育局"}, headers={**admin, "If-Match": etag}
+    )
     assert ok.status_code == 200 and ok.json()["version"] == 2
-    stale = client.patch(f"/api/v1/units/{uid}", json={"short_name": "教育"}, headers={**admin, "If-Match": etag})
+    stale = client.patch(
+        f"/api/v1/units/{uid}", json={"short_name": "教育"}, headers={**admin, "If-Match": etag}
+    )
     assert stale.status_code == 412
     assert stale.json()["error"]["code"] == "precondition_failed"
 
@@ -65,5 +74,7 @@ def test_idempotency_key_replays_first_response(client: TestClient, as_role: AsR
     again = client.post("/api/v1/units", json=body, headers={**admin, "Idempotency-Key": "k-1"})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-    other = client.post("/api/v1/units", json={**body, "name": "县交通局"}, headers={**admin, "Idempotency-Key": "k-1"})
+    other = client.post(
+        "/api/v1/units", json={**body, "name": "县交通局"}, headers={**admin, "Idempotency-Key": "k-1"}
+    )
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency.key_reused"

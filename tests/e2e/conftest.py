@@ -23,14 +23,20 @@ def free_port() -> int:
 
 def duban_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-    env.update(DUBAN_DATABASE_URL=database_url, DUBAN_ENVIRONMENT="test", DUBAN_LOG_LEVEL="WARNING",
-               DUBAN_WEBHOOK_ALLOW_PRIVATE="true", **extra)
+    env.update(
+        DUBAN_DATABASE_URL=database_url,
+        DUBAN_ENVIRONMENT="test",
+        DUBAN_LOG_LEVEL="WARNING",
+        DUBAN_WEBHOOK_ALLOW_PRIVATE="true",
+        **extra,
+    )
     return env
 
 
 def duban(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "duban"), *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          check=True)
+    return subprocess.run(
+        [str(BIN / "duban"), *args], env=env, capture_output=True, text=True, timeout=timeout, check=True
+    )
 
 
 @dataclass
@@ -59,8 +65,13 @@ def api_process(committed_url: str) -> Iterator[ApiProcess]:
     env = duban_env(committed_url)
     port = free_port()
     start = time.monotonic()
-    proc = subprocess.Popen([str(BIN / "duban"), "api", "--port", str(port), "--no-access-log"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "duban"), "api", "--port", str(port), "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, proc)

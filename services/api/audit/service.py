@@ -29,8 +29,17 @@ def snapshot(obj: Any, *, exclude: tuple[str, ...] = ("password_hash",)) -> dict
 def _canonical(entry: AuditEntry) -> bytes:
     at = entry.at.isoformat(timespec="microseconds")
     return orjson.dumps(
-        [at, entry.actor_id, entry.action, entry.entity_type, entry.entity_id, entry.before, entry.after,
-         entry.request_id, entry.prev_hash],
+        [
+            at,
+            entry.actor_id,
+            entry.action,
+            entry.entity_type,
+            entry.entity_id,
+            entry.before,
+            entry.after,
+            entry.request_id,
+            entry.prev_hash,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
 
@@ -135,7 +144,9 @@ def verify(session: Session, *, batch: int = 5000) -> VerifyResult:
 def _iter_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
     last_id = 0
     while True:
-        stmt: Select[Any] = select(AuditEntry).where(col(AuditEntry.id) > last_id).order_by(col(AuditEntry.id)).limit(batch)
+        stmt: Select[Any] = (
+            select(AuditEntry).where(col(AuditEntry.id) > last_id).order_by(col(AuditEntry.id)).limit(batch)
+        )
         rows = list(session.exec(stmt).all())  # type: ignore[call-overload]
         if not rows:
             return

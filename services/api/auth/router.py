@@ -24,12 +24,21 @@ def _address(request: Request) -> str:
 
 @router.post("/token", response_model=schemas.TokenPair, responses=_ERR)
 def login(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
-    settings: SettingsDep, now: NowDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> Any:
     """OAuth2 password flow: exchange username and password for an access and a refresh token."""
-    return service.login(session, username=form.username, password=form.password, address=_address(request),
-                         settings=settings, now=now)
+    return service.login(
+        session,
+        username=form.username,
+        password=form.password,
+        address=_address(request),
+        settings=settings,
+        now=now,
+    )
 
 
 @router.post("/refresh", response_model=schemas.TokenPair, responses=_ERR)
@@ -40,12 +49,22 @@ def refresh(body: schemas.RefreshIn, session: SessionDep, settings: SettingsDep,
 
 @router.post("/logout", status_code=204, responses=_ERR)
 def logout(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep,
-    body: schemas.RefreshIn | None = None, everywhere: bool = False,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    body: schemas.RefreshIn | None = None,
+    everywhere: bool = False,
 ) -> Response:
     """Revoke the given refresh token's login, or every login of the user (`everywhere=true`)."""
-    service.logout(session, user=user, token=body.refresh_token if body else None, everywhere=everywhere,
-                   settings=settings, now=now)
+    service.logout(
+        session,
+        user=user,
+        token=body.refresh_token if body else None,
+        everywhere=everywhere,
+        settings=settings,
+        now=now,
+    )
     return Response(status_code=204)
 
 
@@ -55,19 +74,39 @@ def me(user: CurrentUser) -> Any:
     return user
 
 
-@accounts_router.post("", status_code=201, response_model=schemas.ServiceAccountCreated,
-                      responses={**_ERR, 403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}})
+@accounts_router.post(
+    "",
+    status_code=201,
+    response_model=schemas.ServiceAccountCreated,
+    responses={**_ERR, 403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}},
+)
 def create_service_account(
-    body: schemas.ServiceAccountCreate, user: AdminUser, session: SessionDep, settings: SettingsDep, now: NowDep
+    body: schemas.ServiceAccountCreate,
+    user: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> Any:
     """Create a service account for an integration; its API key is shown only in this response."""
     record, key = service.create_service_account(
-        session, actor=user, name=body.name, full_name=body.full_name, scopes=body.scopes,
-        expires_at=body.expires_at, settings=settings, now=now,
+        session,
+        actor=user,
+        name=body.name,
+        full_name=body.full_name,
+        scopes=body.scopes,
+        expires_at=body.expires_at,
+        settings=settings,
+        now=now,
     )
     return json_response(
-        {"id": record.id, "user_id": record.user_id, "name": record.name, "scopes": record.scopes,
-         "expires_at": record.expires_at, "api_key": key},
+        {
+            "id": record.id,
+            "user_id": record.user_id,
+            "name": record.name,
+            "scopes": record.scopes,
+            "expires_at": record.expires_at,
+            "api_key": key,
+        },
         status_code=201,
     )
 
@@ -75,8 +114,17 @@ def create_service_account(
 @accounts_router.get("", response_model=list[schemas.ApiKeyPublic], responses=_ERR)
 def list_service_accounts(user: AdminUser, session: SessionDep) -> Any:
     """API keys of all service accounts (never the keys themselves)."""
-    cols = [ApiKey.id, ApiKey.user_id, ApiKey.name, ApiKey.prefix, ApiKey.scopes, ApiKey.created_at,
-            ApiKey.expires_at, ApiKey.revoked_at, ApiKey.last_used_at]
+    cols = [
+        ApiKey.id,
+        ApiKey.user_id,
+        ApiKey.name,
+        ApiKey.prefix,
+        ApiKey.scopes,
+        ApiKey.created_at,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+    ]
     rows = session.execute(select(*cols).order_by(col(ApiKey.id))).mappings().all()
     return json_response([dict(r) for r in rows])
 

@@ -17,7 +17,9 @@ API_SCOPES = frozenset(
 )
 
 
-def _check_throttle(session: Session, *, username: str, address: str, settings: Settings, now: datetime) -> None:
+def _check_throttle(
+    session: Session, *, username: str, address: str, settings: Settings, now: datetime
+) -> None:
     since = now - timedelta(minutes=settings.login_window_minutes)
     for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
         failures = session.exec(
@@ -26,7 +28,9 @@ def _check_throttle(session: Session, *, username: str, address: str, settings: 
             )
         ).one()
         if failures[0] >= settings.login_max_failures:
-            retry_after = max(1, int((failures[1] + timedelta(minutes=settings.login_window_minutes) - now).total_seconds()))
+            retry_after = max(
+                1, int((failures[1] + timedelta(minutes=settings.login_window_minutes) - now).total_seconds())
+            )
             raise TooManyRequests(
                 "登录失败次数过多，请稍后再试",
                 code="auth.too_many_attempts",
@@ -35,7 +39,9 @@ def _check_throttle(session: Session, *, username: str, address: str, settings: 
             )
 
 
-def _issue(session: Session, *, user: User, settings: Settings, now: datetime, family: str | None = None) -> dict[str, object]:
+def _issue(
+    session: Session, *, user: User, settings: Settings, now: datetime, family: str | None = None
+) -> dict[str, object]:
     access, expires_in = create_access_token(
         subject=user.id or 0, generation=user.token_generation, roles=user.roles, settings=settings, now=now
     )
@@ -49,7 +55,12 @@ def _issue(session: Session, *, user: User, settings: Settings, now: datetime, f
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
     )
-    return {"access_token": access, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh}
+    return {
+        "access_token": access,
+        "token_type": "bearer",
+        "expires_in": expires_in,
+        "refresh_token": refresh,
+    }
 
 
 def login(
@@ -61,7 +72,9 @@ def login(
     if not ok or user is None or not user.is_active or user.is_service_account:
         session.add(LoginAttempt(username=username[:64], address=address[:64], succeeded=False, at=now))
         session.commit()
-        raise Unauthorized("用户名或密码错误", code="auth.invalid_credentials", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "用户名或密码错误", code="auth.invalid_credentials", headers={"WWW-Authenticate": "Bearer"}
+        )
     session.add(LoginAttempt(username=username[:64], address=address[:64], succeeded=True, at=now))
     user.last_login_at = now
     tokens = _issue(session, user=user, settings=settings, now=now)
@@ -70,7 +83,9 @@ def login(
 
 
 def refresh(session: Session, *, token: str, settings: Settings, now: datetime) -> dict[str, object]:
-    row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token, settings))).first()
+    row = session.exec(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_token(token, settings))
+    ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("刷新令牌无效或已过期", code="auth.invalid_refresh_token")
     if row.used_at is not None:
@@ -89,33 +104,49 @@ def refresh(session: Session, *, token: str, settings: Settings, now: datetime) 
 
 def _revoke_family(session: Session, *, family: str, now: datetime) -> None:
     session.execute(
-        update(RefreshToken).where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None))
+        update(RefreshToken)
+        .where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
 
-def logout(session: Session, *, user: User, token: str | None, everywhere: bool, settings: Settings, now: datetime) -> None:
+def logout(
+    session: Session, *, user: User, token: str | None, everywhere: bool, settings: Settings, now: datetime
+) -> None:
     if everywhere:
         session.execute(
-            update(RefreshToken).where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
+            update(RefreshToken)
+            .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
             .values(revoked_at=now)
         )
         user.token_generation += 1
     elif token:
-        row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token, settings))).first()
+        row = session.exec(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token, settings))
+        ).first()
         if row is not None and row.user_id == user.id:
             _revoke_family(session, family=row.family, now=now)
     session.commit()
 
 
 def create_service_account(
-    session: Session, *, actor: User, name: str, full_name: str | None, scopes: list[str],
-    expires_at: datetime | None, settings: Settings, now: datetime,
+    session: Session,
+    *,
+    actor: User,
+    name: str,
+    full_name: str | None,
+    scopes: list[str],
+    expires_at: datetime | None,
+    settings: Settings,
+    now: datetime,
 ) -> tuple[ApiKey, str]:
     unknown = sorted(set(scopes) - API_SCOPES)
     if unknown:
-        raise Unprocessable("未知的权限范围", code="service_account.unknown_scope",
-                            details={"unknown": unknown, "allowed": sorted(API_SCOPES)})
+        raise Unprocessable(
+            "未知的权限范围",
+            code="service_account.unknown_scope",
+            details={"unknown": unknown, "allowed": sorted(API_SCOPES)},
+        )
     if expires_at is not None and expires_at <= now:
         raise Unprocessable("过期时间必须晚于当前时间", code="service_account.invalid_expiry")
     username = f"svc-{name}"
@@ -125,13 +156,30 @@ def create_service_account(
     session.add(user)
     session.flush()
     key = new_token("dbk", 32)
-    record = ApiKey(user_id=user.id or 0, name=name, prefix=key[:10], key_hash=hash_token(key, settings),
-                    scopes=sorted(set(scopes)), created_at=now, expires_at=expires_at)
+    record = ApiKey(
+        user_id=user.id or 0,
+        name=name,
+        prefix=key[:10],
+        key_hash=hash_token(key, settings),
+        scopes=sorted(set(scopes)),
+        created_at=now,
+        expires_at=expires_at,
+    )
     session.add(record)
     session.flush()
-    audit.record(session, actor=actor, action="service_account.create", entity_type="api_key", entity_id=record.id,
-                 after={"name": name, "scopes": record.scopes, "expires_at": expires_at.isoformat() if expires_at else None},
-                 now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="service_account.create",
+        entity_type="api_key",
+        entity_id=record.id,
+        after={
+            "name": name,
+            "scopes": record.scopes,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+        now=now,
+    )
     session.commit()
     return record, key
 
@@ -142,7 +190,9 @@ def revoke_api_key(session: Session, *, actor: User, key_id: int, now: datetime)
         raise NotFound("API 密钥不存在", code="api_key.not_found")
     if record.revoked_at is None:
         record.revoked_at = now
-        audit.record(session, actor=actor, action="api_key.revoke", entity_type="api_key", entity_id=key_id, now=now)
+        audit.record(
+            session, actor=actor, action="api_key.revoke", entity_type="api_key", entity_id=key_id, now=now
+        )
         session.commit()
     return record
 

@@ -42,7 +42,12 @@ def board_page() -> HTMLResponse:
 
 
 def _viewer(
-    request: Request, session: Any, settings: Any, now: Any, bearer: str | None, token: str | None,
+    request: Request,
+    session: Any,
+    settings: Any,
+    now: Any,
+    bearer: str | None,
+    token: str | None,
     x_board_token: str | None,
 ) -> tuple[User | None, BoardToken | None]:
     board_token = x_board_token or token
@@ -53,7 +58,11 @@ def _viewer(
 
 @api_router.get("/board/data", responses={401: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}})
 def board_data(
-    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, bearer: TokenDep,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    bearer: TokenDep,
     plan_id: int | None = None,
     token: Annotated[str | None, Query(description="看板令牌（只读）")] = None,
     x_board_token: Annotated[str | None, Header()] = None,

@@ -28,7 +28,8 @@ def _unit_response(unit: Unit, status_code: int = 200) -> Response:
 
 @router.get("", response_model=Page[schemas.UnitPublic])
 def list_units(
-    user: CurrentUser, session: SessionDep,
+    user: CurrentUser,
+    session: SessionDep,
     kind: Annotated[list[UnitKind] | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100, description="名称包含")] = None,
     is_active: bool | None = None,
@@ -62,14 +63,23 @@ def get_unit(unit_id: int, user: CurrentUser, session: SessionDep) -> Any:
     return _unit_response(service.get(session, unit_id=unit_id))
 
 
-@router.patch("/{unit_id}", response_model=schemas.UnitPublic, responses={**_E, **_W, 412: {"model": ErrorEnvelope}})
+@router.patch(
+    "/{unit_id}", response_model=schemas.UnitPublic, responses={**_E, **_W, 412: {"model": ErrorEnvelope}}
+)
 def update_unit(
-    unit_id: int, body: schemas.UnitUpdate, request: Request, user: AdminUser, session: SessionDep, now: NowDep
+    unit_id: int,
+    body: schemas.UnitUpdate,
+    request: Request,
+    user: AdminUser,
+    session: SessionDep,
+    now: NowDep,
 ) -> Any:
     """Change a unit; send `If-Match` with its ETag to avoid overwriting someone else's change."""
     unit = service.get(session, unit_id=unit_id)
     check_if_match(request, kind="unit", entity_id=unit.id, version=unit.version)
-    unit = service.update(session, actor=user, unit=unit, changes=body.model_dump(exclude_unset=True), now=now)
+    unit = service.update(
+        session, actor=user, unit=unit, changes=body.model_dump(exclude_unset=True), now=now
+    )
     return _unit_response(unit)
 
 
@@ -109,12 +119,19 @@ def get_group(group_id: int, user: CurrentUser, session: SessionDep) -> Any:
 
 @groups_router.patch("/{group_id}", response_model=schemas.UnitGroupPublic, responses={**_E, **_W})
 def update_group(
-    group_id: int, body: schemas.UnitGroupUpdate, request: Request, user: AdminUser, session: SessionDep, now: NowDep
+    group_id: int,
+    body: schemas.UnitGroupUpdate,
+    request: Request,
+    user: AdminUser,
+    session: SessionDep,
+    now: NowDep,
 ) -> Any:
     """Change a unit group's name, kinds or members."""
     group = _group(session, group_id)
     check_if_match(request, kind="unit_group", entity_id=group.id, version=group.version)
-    group = service.update_group(session, actor=user, group=group, changes=body.model_dump(exclude_unset=True), now=now)
+    group = service.update_group(
+        session, actor=user, group=group, changes=body.model_dump(exclude_unset=True), now=now
+    )
     return json_response(service.group_public(session, group))
 
 
@@ -128,7 +145,9 @@ def delete_group(group_id: int, user: AdminUser, session: SessionDep, now: NowDe
 @aliases_router.get("", response_model=list[schemas.AliasPublic])
 def list_aliases(user: CurrentUser, session: SessionDep) -> Any:
     """Names documents use for units (经济开发区 → 县经济开发区管委会)."""
-    rows = session.execute(select(UnitAlias.id, UnitAlias.alias, UnitAlias.unit_id).order_by(col(UnitAlias.id)))
+    rows = session.execute(
+        select(UnitAlias.id, UnitAlias.alias, UnitAlias.unit_id).order_by(col(UnitAlias.id))
+    )
     return json_response([dict(r) for r in rows.mappings()])
 
 

@@ -12,11 +12,26 @@ from api.audit import service as audit
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Unit, UnitAlias, UnitGroup, UnitGroupMember, UnitKind, User
 
-UNIT_COLUMNS = (Unit.id, Unit.name, Unit.short_name, Unit.kind, Unit.parent_id, Unit.code, Unit.contact_email,
-                Unit.is_active, Unit.external_id, Unit.version, Unit.created_at, Unit.updated_at)
+UNIT_COLUMNS = (
+    Unit.id,
+    Unit.name,
+    Unit.short_name,
+    Unit.kind,
+    Unit.parent_id,
+    Unit.code,
+    Unit.contact_email,
+    Unit.is_active,
+    Unit.external_id,
+    Unit.version,
+    Unit.created_at,
+    Unit.updated_at,
+)
 
 # The groups every county plan names; created on first use.
-DEFAULT_GROUPS = {"各镇街": [UnitKind.town, UnitKind.street], "各镇（街道）": [UnitKind.town, UnitKind.street]}
+DEFAULT_GROUPS = {
+    "各镇街": [UnitKind.town, UnitKind.street],
+    "各镇（街道）": [UnitKind.town, UnitKind.street],
+}
 
 
 def visible_units(user: User) -> Select[Any]:
@@ -58,8 +73,15 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
     unit = Unit.model_validate({**data, "created_at": now, "updated_at": now})
     session.add(unit)
     _flush_unique(session, "单位")
-    audit.record(session, actor=actor, action="unit.create", entity_type="unit", entity_id=unit.id,
-                 after=audit.snapshot(unit), now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit.create",
+        entity_type="unit",
+        entity_id=unit.id,
+        after=audit.snapshot(unit),
+        now=now,
+    )
     session.commit()
     return unit
 
@@ -74,8 +96,16 @@ def update(session: Session, *, actor: User, unit: Unit, changes: dict[str, Any]
     unit.version += 1
     unit.updated_at = now
     _flush_unique(session, "单位")
-    audit.record(session, actor=actor, action="unit.update", entity_type="unit", entity_id=unit.id,
-                 before=before, after=audit.snapshot(unit), now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit.update",
+        entity_type="unit",
+        entity_id=unit.id,
+        before=before,
+        after=audit.snapshot(unit),
+        now=now,
+    )
     session.commit()
     return unit
 
@@ -86,27 +116,51 @@ def remove(session: Session, *, actor: User, unit: Unit, now: datetime) -> None:
         raise Conflict("该单位已有交办任务，只能停用不能删除", code="unit.in_use")
     before = audit.snapshot(unit)
     session.delete(unit)
-    audit.record(session, actor=actor, action="unit.delete", entity_type="unit", entity_id=unit.id, before=before, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit.delete",
+        entity_type="unit",
+        entity_id=unit.id,
+        before=before,
+        now=now,
+    )
     session.commit()
 
 
 def resolve_group_units(session: Session, *, group: UnitGroup) -> list[int]:
     """Explicit members plus every active unit of the group's kinds, in one query."""
-    stmt = select(Unit.id).where(
-        col(Unit.is_active).is_(True),
-        or_(
-            col(Unit.id).in_(select(UnitGroupMember.unit_id).where(UnitGroupMember.group_id == group.id)),
-            col(Unit.kind).in_(group.member_kinds or ["__none__"]),
-        ),
-    ).order_by(col(Unit.id))
+    stmt = (
+        select(Unit.id)
+        .where(
+            col(Unit.is_active).is_(True),
+            or_(
+                col(Unit.id).in_(select(UnitGroupMember.unit_id).where(UnitGroupMember.group_id == group.id)),
+                col(Unit.kind).in_(group.member_kinds or ["__none__"]),
+            ),
+        )
+        .order_by(col(Unit.id))
+    )
     return list(session.exec(stmt).all())
 
 
 def group_public(session: Session, group: UnitGroup) -> dict[str, Any]:
-    members = list(session.exec(select(UnitGroupMember.unit_id).where(UnitGroupMember.group_id == group.id)
-                                .order_by(col(UnitGroupMember.unit_id))).all())
-    return {"id": group.id, "name": group.name, "description": group.description, "member_kinds": group.member_kinds,
-            "version": group.version, "member_ids": members, "resolved_unit_ids": resolve_group_units(session, group=group)}
+    members = list(
+        session.exec(
+            select(UnitGroupMember.unit_id)
+            .where(UnitGroupMember.group_id == group.id)
+            .order_by(col(UnitGroupMember.unit_id))
+        ).all()
+    )
+    return {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "member_kinds": group.member_kinds,
+        "version": group.version,
+        "member_ids": members,
+        "resolved_unit_ids": resolve_group_units(session, group=group),
+    }
 
 
 def _set_members(session: Session, group: UnitGroup, member_ids: Sequence[int]) -> None:
@@ -115,7 +169,9 @@ def _set_members(session: Session, group: UnitGroup, member_ids: Sequence[int]) 
         found = set(session.exec(select(Unit.id).where(col(Unit.id).in_(ids))).all())
         missing = [i for i in ids if i not in found]
         if missing:
-            raise Unprocessable("成员单位不存在", code="unit_group.unknown_members", details={"missing": missing})
+            raise Unprocessable(
+                "成员单位不存在", code="unit_group.unknown_members", details={"missing": missing}
+            )
     session.execute(delete(UnitGroupMember).where(col(UnitGroupMember.group_id) == group.id))
     session.add_all(UnitGroupMember(group_id=group.id or 0, unit_id=i) for i in ids)
 
@@ -126,13 +182,22 @@ def create_group(session: Session, *, actor: User, data: dict[str, Any], now: da
     session.add(group)
     _flush_unique(session, "单位组")
     _set_members(session, group, member_ids)
-    audit.record(session, actor=actor, action="unit_group.create", entity_type="unit_group", entity_id=group.id,
-                 after={**audit.snapshot(group), "member_ids": sorted(set(member_ids))}, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit_group.create",
+        entity_type="unit_group",
+        entity_id=group.id,
+        after={**audit.snapshot(group), "member_ids": sorted(set(member_ids))},
+        now=now,
+    )
     session.commit()
     return group
 
 
-def update_group(session: Session, *, actor: User, group: UnitGroup, changes: dict[str, Any], now: datetime) -> UnitGroup:
+def update_group(
+    session: Session, *, actor: User, group: UnitGroup, changes: dict[str, Any], now: datetime
+) -> UnitGroup:
     before = audit.snapshot(group)
     member_ids = changes.pop("member_ids", None)
     for key, value in changes.items():
@@ -142,8 +207,16 @@ def update_group(session: Session, *, actor: User, group: UnitGroup, changes: di
     group.version += 1
     group.updated_at = now
     _flush_unique(session, "单位组")
-    audit.record(session, actor=actor, action="unit_group.update", entity_type="unit_group", entity_id=group.id,
-                 before=before, after=audit.snapshot(group), now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit_group.update",
+        entity_type="unit_group",
+        entity_id=group.id,
+        before=before,
+        after=audit.snapshot(group),
+        now=now,
+    )
     session.commit()
     return group
 
@@ -151,8 +224,15 @@ def update_group(session: Session, *, actor: User, group: UnitGroup, changes: di
 def delete_group(session: Session, *, actor: User, group: UnitGroup, now: datetime) -> None:
     before = audit.snapshot(group)
     session.delete(group)
-    audit.record(session, actor=actor, action="unit_group.delete", entity_type="unit_group", entity_id=group.id,
-                 before=before, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit_group.delete",
+        entity_type="unit_group",
+        entity_id=group.id,
+        before=before,
+        now=now,
+    )
     session.commit()
 
 
@@ -184,8 +264,15 @@ def add_alias(session: Session, *, actor: User, alias: str, unit_id: int, now: d
     except IntegrityError as exc:
         session.rollback()
         raise Conflict("别名已存在", code="unit_alias.duplicate") from exc
-    audit.record(session, actor=actor, action="unit_alias.create", entity_type="unit_alias", entity_id=row.id,
-                 after={"alias": alias, "unit_id": unit_id}, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit_alias.create",
+        entity_type="unit_alias",
+        entity_id=row.id,
+        after={"alias": alias, "unit_id": unit_id},
+        now=now,
+    )
     session.commit()
     return row
 
@@ -195,6 +282,13 @@ def delete_alias(session: Session, *, actor: User, alias_id: int, now: datetime)
     if row is None:
         raise NotFound("别名不存在", code="unit_alias.not_found")
     session.delete(row)
-    audit.record(session, actor=actor, action="unit_alias.delete", entity_type="unit_alias", entity_id=alias_id,
-                 before={"alias": row.alias, "unit_id": row.unit_id}, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="unit_alias.delete",
+        entity_type="unit_alias",
+        entity_id=alias_id,
+        before={"alias": row.alias, "unit_id": row.unit_id},
+        now=now,
+    )
     session.commit()

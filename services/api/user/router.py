@@ -24,7 +24,8 @@ def _user_response(user: User, status_code: int = 200) -> Response:
 
 @router.get("", response_model=Page[schemas.UserPublic])
 def list_users(
-    user: CurrentUser, session: SessionDep,
+    user: CurrentUser,
+    session: SessionDep,
     unit_id: int | None = None,
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
@@ -38,7 +39,9 @@ def list_users(
     if is_active is not None:
         stmt = stmt.where(col(User.is_active).is_(is_active))
     if q:
-        stmt = stmt.where(col(User.username).contains(q, autoescape=True) | col(User.full_name).contains(q, autoescape=True))
+        stmt = stmt.where(
+            col(User.username).contains(q, autoescape=True) | col(User.full_name).contains(q, autoescape=True)
+        )
     return json_response(paginate(session, stmt, order=[(col(User.id), "asc")], limit=limit, cursor=cursor))
 
 
@@ -50,7 +53,9 @@ def create_user(body: schemas.UserCreate, user: UserManager, session: SessionDep
 
 
 @router.post("/me/password", status_code=204, responses={401: {"model": ErrorEnvelope}})
-def change_my_password(body: schemas.PasswordChange, user: CurrentUser, session: SessionDep, now: NowDep) -> Response:
+def change_my_password(
+    body: schemas.PasswordChange, user: CurrentUser, session: SessionDep, now: NowDep
+) -> Response:
     """Change the signed-in user's password; every other session of the user ends."""
     service.change_password(session, user=user, current=body.current_password, new=body.new_password, now=now)
     return Response(status_code=204)
@@ -62,12 +67,21 @@ def get_user(user_id: int, user: CurrentUser, session: SessionDep) -> Any:
     return _user_response(service.get_visible(session, viewer=user, user_id=user_id))
 
 
-@router.patch("/{user_id}", response_model=schemas.UserPublic, responses={**_E, **_W, 412: {"model": ErrorEnvelope}})
+@router.patch(
+    "/{user_id}", response_model=schemas.UserPublic, responses={**_E, **_W, 412: {"model": ErrorEnvelope}}
+)
 def update_user(
-    user_id: int, body: schemas.UserUpdate, request: Request, user: UserManager, session: SessionDep, now: NowDep
+    user_id: int,
+    body: schemas.UserUpdate,
+    request: Request,
+    user: UserManager,
+    session: SessionDep,
+    now: NowDep,
 ) -> Any:
     """Change a user; disabling one ends their sessions on the next request."""
     target = service.get_visible(session, viewer=user, user_id=user_id)
     check_if_match(request, kind="user", entity_id=target.id, version=target.version)
-    updated = service.update(session, actor=user, user=target, changes=body.model_dump(exclude_unset=True), now=now)
+    updated = service.update(
+        session, actor=user, user=target, changes=body.model_dump(exclude_unset=True), now=now
+    )
     return _user_response(updated)

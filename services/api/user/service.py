@@ -12,9 +12,22 @@ from api.security import hash_password, verify_password
 from duban.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from duban.models import Role, Unit, User
 
-USER_COLUMNS = (User.id, User.username, User.full_name, User.email, User.phone, User.unit_id, User.is_active,
-                User.roles, User.is_service_account, User.last_login_at, User.external_id, User.version,
-                User.created_at, User.updated_at)
+USER_COLUMNS = (
+    User.id,
+    User.username,
+    User.full_name,
+    User.email,
+    User.phone,
+    User.unit_id,
+    User.is_active,
+    User.roles,
+    User.is_service_account,
+    User.last_login_at,
+    User.external_id,
+    User.version,
+    User.created_at,
+    User.updated_at,
+)
 UNIT_ROLES = {Role.unit_head, Role.unit_staff}
 
 
@@ -28,7 +41,9 @@ def visible_users(user: User) -> Select[Any]:
 
 def get_visible(session: Session, *, viewer: User, user_id: int) -> User:
     found = session.exec(select(User).where(User.id == user_id)).first()
-    if found is None or not (viewer.reads_all or (viewer.unit_id is not None and found.unit_id == viewer.unit_id)):
+    if found is None or not (
+        viewer.reads_all or (viewer.unit_id is not None and found.unit_id == viewer.unit_id)
+    ):
         raise NotFound("用户不存在", code="user.not_found")
     return found
 
@@ -37,9 +52,12 @@ def _authorize_manage(actor: User, *, unit_id: int | None, roles: list[str]) -> 
     """Admins manage everyone; a unit head manages unit staff of their own unit only."""
     if actor.has_role(Role.admin):
         return
-    if actor.has_role(Role.unit_head) and actor.unit_id is not None and unit_id == actor.unit_id and set(roles) <= {
-        Role.unit_staff
-    }:
+    if (
+        actor.has_role(Role.unit_head)
+        and actor.unit_id is not None
+        and unit_id == actor.unit_id
+        and set(roles) <= {Role.unit_staff}
+    ):
         return
     raise Forbidden("只能管理本单位的工作人员账号", code="user.manage_forbidden")
 
@@ -57,16 +75,30 @@ def create(session: Session, *, actor: User | None, data: dict[str, Any], now: d
         _authorize_manage(actor, unit_id=data.get("unit_id"), roles=roles)
     _check_unit(session, data.get("unit_id"), roles)
     password = data.pop("password")
-    user = User.model_validate({**data, "roles": roles, "password_hash": hash_password(password),
-                                "created_at": now, "updated_at": now})
+    user = User.model_validate(
+        {
+            **data,
+            "roles": roles,
+            "password_hash": hash_password(password),
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
     session.add(user)
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
         raise Conflict("用户名或外部编号已存在", code="user.duplicate") from exc
-    audit.record(session, actor=actor, action="user.create", entity_type="user", entity_id=user.id,
-                 after=audit.snapshot(user), now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        after=audit.snapshot(user),
+        now=now,
+    )
     session.commit()
     return user
 
@@ -91,8 +123,16 @@ def update(session: Session, *, actor: User, user: User, changes: dict[str, Any]
         user.token_generation += 1
     user.version += 1
     user.updated_at = now
-    audit.record(session, actor=actor, action="user.update", entity_type="user", entity_id=user.id,
-                 before=before, after=audit.snapshot(user), now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        entity_type="user",
+        entity_id=user.id,
+        before=before,
+        after=audit.snapshot(user),
+        now=now,
+    )
     session.commit()
     return user
 
@@ -104,7 +144,9 @@ def change_password(session: Session, *, user: User, current: str, new: str, now
     user.token_generation += 1
     user.version += 1
     user.updated_at = now
-    audit.record(session, actor=user, action="user.change_password", entity_type="user", entity_id=user.id, now=now)
+    audit.record(
+        session, actor=user, action="user.change_password", entity_type="user", entity_id=user.id, now=now
+    )
     session.commit()
 
 

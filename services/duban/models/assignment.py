@@ -43,7 +43,9 @@ class Assignment(Versioned, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
-    section_id: int | None = Field(default=None, foreign_key="plan_section.id", index=True, ondelete="CASCADE")
+    section_id: int | None = Field(
+        default=None, foreign_key="plan_section.id", index=True, ondelete="CASCADE"
+    )
     task_id: int = Field(foreign_key="task.id", index=True, ondelete="CASCADE")
     # Units with assignments are deactivated, never deleted: their history must stay.
     unit_id: int = Field(foreign_key="unit.id", ondelete="RESTRICT")
@@ -142,7 +144,9 @@ class Instruction(Versioned, table=True):
     __tablename__ = "instruction"
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True, ondelete="CASCADE")
-    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    assignment_id: int | None = Field(
+        default=None, foreign_key="assignment.id", index=True, ondelete="CASCADE"
+    )
     author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     text: str
     reply_due_date: date | None = None

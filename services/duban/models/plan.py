@@ -75,7 +75,9 @@ class Task(TaskBase, Versioned, table=True):
     __table_args__ = (sa.UniqueConstraint("plan_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
-    section_id: int | None = Field(default=None, foreign_key="plan_section.id", index=True, ondelete="CASCADE")
+    section_id: int | None = Field(
+        default=None, foreign_key="plan_section.id", index=True, ondelete="CASCADE"
+    )
     # Subtasks (任务分解方案 1.2) point at their parent task.
     parent_id: int | None = Field(default=None, foreign_key="task.id", index=True, ondelete="CASCADE")
     external_id: str | None = Field(default=None, max_length=100, unique=True)

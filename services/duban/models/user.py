@@ -102,4 +102,13 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
-__all__ = ["ApiKey", "IdempotencyRecord", "LoginAttempt", "READ_ALL_ROLES", "RefreshToken", "Role", "User", "UserBase"]
+__all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
+    "LoginAttempt",
+    "READ_ALL_ROLES",
+    "RefreshToken",
+    "Role",
+    "User",
+    "UserBase",
+]
