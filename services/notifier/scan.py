@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from duban import calendar as cal
+from duban import periods
 from duban.models import (
     OPEN_STATES,
     Assignment,
@@ -29,7 +30,6 @@ from duban.models import (
     Plan,
     ProgressReport,
     ProgressReportState,
-    ReportCadence,
     ScanRun,
     Task,
     Unit,
@@ -351,32 +351,12 @@ class Scanner:
         self._run("digest.daily", total)
 
 
-def _period_deadline(cadence: str, year: int, month: int, due_day: int) -> tuple[str, date]:
-    deadline = cal.effective_due_date(date(year, month, due_day))
-    if cadence == ReportCadence.quarterly:
-        return f"{year}-Q{(month - 1) // 3 + 1}", deadline
-    return f"{year}-{month:02d}", deadline
-
-
 def report_deadlines(today: date, cadence: str, due_day: int) -> tuple[tuple[str, date], tuple[str, date]]:
     """(the next reporting deadline on or after today, the last one before today) as (period, date)."""
-    if cadence == ReportCadence.weekly:
-        monday = today - timedelta(days=today.weekday())
-        candidates = []
-        for w in (-1, 0, 1):
-            start = monday + timedelta(weeks=w)
-            iso = start.isocalendar()
-            candidates.append(
-                (f"{iso.year}-W{iso.week:02d}", cal.effective_due_date(start + timedelta(days=4)))
-            )
-    else:
-        step = 3 if cadence == ReportCadence.quarterly else 1
-        # Reporting months: every month, or the last month of each quarter.
-        month = today.month if step == 1 else ((today.month - 1) // 3) * 3 + 3
-        candidates = []
-        for k in (-1, 0, 1):
-            m0 = today.year * 12 + (month - 1) + k * step
-            candidates.append(_period_deadline(cadence, m0 // 12, m0 % 12 + 1, due_day))
+    candidates = [
+        (p.key, cal.effective_due_date(periods.due_date(p, due_day=due_day)))
+        for p in periods.around(cadence, today)
+    ]
     upcoming = next(c for c in candidates if c[1] >= today)
     past = [c for c in candidates if c[1] < today][-1]
     return upcoming, past

@@ -8,8 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from api.report import periods
-from duban.errors import Unprocessable
 from duban.models import (
     Assignment,
     AssignmentState,
@@ -181,26 +179,3 @@ def test_report_needs_an_accepted_assignment_and_valid_indicators(
     session.commit()
     r = _create(client, world, staff, period="2025-10", text="x")
     assert r.status_code == 409 and r.json()["error"]["code"] == "report.assignment_not_reportable"
-
-
-@pytest.mark.parametrize(
-    ("key", "kind", "start", "end", "due"),
-    [
-        ("2025", "annual", date(2025, 1, 1), date(2025, 12, 31), date(2025, 12, 25)),
-        ("2025-Q2", "quarterly", date(2025, 4, 1), date(2025, 6, 30), date(2025, 6, 25)),
-        ("2024-02", "monthly", date(2024, 2, 1), date(2024, 2, 29), date(2024, 2, 25)),
-        ("2025-W23", "weekly", date(2025, 6, 2), date(2025, 6, 8), date(2025, 6, 6)),
-        ("2020-W53", "weekly", date(2020, 12, 28), date(2021, 1, 3), date(2021, 1, 1)),
-    ],
-)
-def test_period_parsing(key: str, kind: str, start: date, end: date, due: date) -> None:
-    period = periods.parse(key)
-    assert (period.kind, period.start, period.end) == (kind, start, end)
-    assert periods.due_date(period, due_day=25) == due
-    assert periods.period_of(start, kind) == key
-
-
-@pytest.mark.parametrize("key", ["2025-W53", "2025-Q0", "2025-6", "25-06", "2025-W00", ""])
-def test_invalid_periods(key: str) -> None:
-    with pytest.raises(Unprocessable):
-        periods.parse(key)

@@ -13,8 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.stats import indicators as indicator_status
-from api.stats.periods import Period, report_periods_due_in
-from duban import calendar
+from duban import calendar, periods
 from duban.errors import Conflict, NotFound
 from duban.models import (
     OPEN_STATES,
@@ -124,7 +123,7 @@ def _task_name(a: Any) -> str:
 
 
 def compute(
-    session: Session, *, plan: Plan, period: Period, config: ScoringConfig, now: datetime
+    session: Session, *, plan: Plan, period: periods.Period, config: ScoringConfig, now: datetime
 ) -> list[UnitResult]:
     """Scores and line-by-line breakdowns; reads only, so bulletins can rank with it too."""
     zone = calendar.tz(plan.timezone or "Asia/Shanghai")
@@ -208,7 +207,8 @@ def compute(
 
     # Reports: every reporting deadline that fell in the period and has passed.
     cadence = str(plan.report_cadence)
-    for key, raw_due in report_periods_due_in(cadence, plan.report_due_day, period.start, period.end):
+    for report_period, raw_due in periods.due_in(cadence, plan.report_due_day, period.start, period.end):
+        key = report_period.key
         due = calendar.effective_due_date(raw_due)
         deadline = calendar.end_of_day(due, zone)
         if deadline > as_of:
@@ -378,7 +378,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def create(session: Session, *, plan: Plan, period: Period, actor: User, now: datetime) -> Assessment:
+def create(session: Session, *, plan: Plan, period: periods.Period, actor: User, now: datetime) -> Assessment:
     rule = current_rule(session, plan=plan) or _add_rule(
         session, plan=plan, config=ScoringConfig(), actor=actor, now=now
     )
@@ -464,7 +464,7 @@ def detail(session: Session, *, assessment: Assessment, user: User) -> dict[str,
         {"unit_id": s.unit_id, "unit_name": name, "score": s.score, "rank": s.rank, "breakdown": s.breakdown}
         for s, name in session.execute(stmt).all()
     ]
-    period = Period(assessment.period_kind, assessment.period_start, assessment.period_end)
+    period = periods.Period(assessment.period_kind, assessment.period_start, assessment.period_end)
     return {
         "id": assessment.id,
         "plan_id": assessment.plan_id,
@@ -482,8 +482,6 @@ def detail(session: Session, *, assessment: Assessment, user: User) -> dict[str,
     }
 
 
-def period_from(kind: str, day: date | None, *, plan: Plan, now: datetime) -> Period:
-    from api.stats.periods import period_of
-
+def period_from(kind: str, day: date | None, *, plan: Plan, now: datetime) -> periods.Period:
     zone = calendar.tz(plan.timezone or "Asia/Shanghai")
-    return period_of(kind, day or calendar.local_date(now, zone))
+    return periods.period_of(kind, day or calendar.local_date(now, zone))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar as pycalendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,7 +23,6 @@ from duban.models import (
     AssignmentState,
     AuditEntry,
     Plan,
-    Recurrence,
     Role,
     Task,
     TaskUnit,
@@ -33,6 +31,7 @@ from duban.models import (
     UnitRole,
     User,
 )
+from duban.periods import spanning
 
 
 def unit_scope_clause(user: User, unit_column: Any) -> Any:
@@ -435,10 +434,6 @@ def reassign(
 # --- assigning ------------------------------------------------------------------------------------
 
 
-def _last_day(year: int, month: int) -> date:
-    return date(year, month, pycalendar.monthrange(year, month)[1])
-
-
 def periods_for(
     *, task: Task, plan: Plan, due_date: date | None = None, today: date | None = None
 ) -> list[tuple[str, date | None]]:
@@ -450,18 +445,7 @@ def periods_for(
     end = plan.period_end or task.due_date or date(start.year, 12, 31)
     if end < start:
         raise Unprocessable("计划期限无效：结束早于开始", code="assignment.invalid_period")
-    out: list[tuple[str, date | None]] = []
-    recurrence = str(task.recurrence)
-    if recurrence == Recurrence.annual:
-        out = [(str(y), date(y, 12, 31)) for y in range(start.year, end.year + 1)]
-    elif recurrence == Recurrence.quarterly:
-        for idx in range(start.year * 4 + (start.month - 1) // 3, end.year * 4 + (end.month - 1) // 3 + 1):
-            y, q = divmod(idx, 4)
-            out.append((f"{y}-Q{q + 1}", _last_day(y, q * 3 + 3)))
-    elif recurrence == Recurrence.monthly:
-        for idx in range(start.year * 12 + start.month - 1, end.year * 12 + end.month):
-            y, m = divmod(idx, 12)
-            out.append((f"{y}-{m + 1:02d}", _last_day(y, m + 1)))
+    out: list[tuple[str, date | None]] = [(p.key, p.end) for p in spanning(str(task.recurrence), start, end)]
     if len(out) > 240:
         raise Unprocessable("周期过多（超过240期）", code="assignment.too_many_periods")
     return out

@@ -13,8 +13,7 @@ from api.deps import NowDep, OfficeUser, Reader, SessionDep
 from api.errors import ErrorEnvelope
 from api.http import json_response
 from api.stats import service as stats
-from api.stats.periods import period_of
-from duban import calendar
+from duban import calendar, periods
 from duban.errors import Unprocessable
 from duban.models import Bulletin
 
@@ -75,7 +74,9 @@ def generate_bulletin(
 ) -> Any:
     """Generate a new version of the plan's bulletin for a week, month or quarter."""
     plan = stats.get_plan(session, plan_id)
-    period = period_of(body.period_kind, body.period_start or calendar.local_date(now, stats.zone_of(plan)))
+    period = periods.period_of(
+        body.period_kind, body.period_start or calendar.local_date(now, stats.zone_of(plan))
+    )
     return _public(service.generate(session, plan=plan, period=period, actor=user, now=now), 201)
 
 

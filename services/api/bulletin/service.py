@@ -12,8 +12,7 @@ from sqlmodel import Session, col, select
 from api.assessment import service as assessment_service
 from api.audit import service as audit
 from api.stats import service as stats
-from api.stats.periods import Period
-from duban import calendar, outbox
+from duban import calendar, outbox, periods
 from duban.errors import Conflict, NotFound
 from duban.events import BulletinPublished, Ref
 from duban.models import Assignment, AssignmentState, Bulletin, Plan, User
@@ -30,7 +29,9 @@ def fmt_num(x: float | None) -> str:
     return "—" if x is None else f"{x:g}"
 
 
-def build_content(session: Session, *, plan: Plan, period: Period, now: datetime, seq: int) -> dict[str, Any]:
+def build_content(
+    session: Session, *, plan: Plan, period: periods.Period, now: datetime, seq: int
+) -> dict[str, Any]:
     """Everything the bulletin says, as data; Markdown, Word and Excel are renderings of it."""
     zone = stats.zone_of(plan)
     today = calendar.local_date(now, zone)
@@ -249,7 +250,7 @@ def render_markdown(c: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def generate(session: Session, *, plan: Plan, period: Period, actor: User, now: datetime) -> Bulletin:
+def generate(session: Session, *, plan: Plan, period: periods.Period, actor: User, now: datetime) -> Bulletin:
     """A new version of the plan's bulletin for the period."""
     latest = session.execute(
         select(func.max(Bulletin.version)).where(

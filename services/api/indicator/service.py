@@ -16,8 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.indicator import forecast
-from api.report import periods
-from duban import calendar
+from duban import calendar, periods
 from duban.errors import Conflict, Forbidden, NotFound, Unprocessable
 from duban.models import Indicator, IndicatorValue, Plan, Role, Task, Unit, User
 

@@ -14,9 +14,8 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
-from api.report import periods
 from api.report.shared import assignment_event, require_own_unit
-from duban import calendar, outbox
+from duban import calendar, outbox, periods
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ReportReviewed, ReportSubmitted
 from duban.models import (
@@ -129,7 +128,7 @@ def create(
         raise NotFound("计划不存在", code="plan.not_found")
     cadence = str(plan.report_cadence)
     zone = calendar.tz(plan.timezone)
-    period_key = data.get("period") or periods.period_of(calendar.local_date(now, zone), cadence)
+    period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
     period = periods.for_cadence(period_key, cadence)
     existing = session.exec(
         select(ProgressReport.id).where(

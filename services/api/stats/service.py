@@ -20,8 +20,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from api.assignment.service import unit_scope_clause, visible_assignments
 from api.stats import indicators as indicator_status
-from api.stats.periods import report_due_date, report_period_key
-from duban import calendar
+from duban import calendar, periods
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
@@ -79,11 +78,13 @@ class Context:
 
     @property
     def report_period(self) -> str:
-        return report_period_key(str(self.plan.report_cadence), self.today)
+        return periods.period_of(str(self.plan.report_cadence), self.today).key
 
     @property
     def report_due(self) -> date:
-        due = report_due_date(str(self.plan.report_cadence), self.today, self.plan.report_due_day)
+        due = periods.due_date(
+            periods.period_of(str(self.plan.report_cadence), self.today), due_day=self.plan.report_due_day
+        )
         return calendar.effective_due_date(due)
 
     @property
