@@ -9,7 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
-from api.importer import parse_text
+from plandoc import parse_text
 
 _REPO = Path(__file__).resolve().parents[1]
 _CN = "一二三四五六七八九十"

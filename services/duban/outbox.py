@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from duban.events import EventData
-from duban.models import OutboxEvent
+from duban.models import Delivery, DeliveryStatus, OutboxEvent
 
 
 def enqueue(
@@ -37,3 +37,17 @@ def enqueue(
     )
     session.add(row)
     return row
+
+
+def redrive(session: Session, *, delivery: Delivery, now: datetime) -> Delivery:
+    """A dead letter goes back to the queue with a fresh attempt budget (the caller commits).
+
+    Here, not in the notifier, because the api redrives on an operator's request and never imports
+    the notifier.
+    """
+    delivery.status = DeliveryStatus.pending
+    delivery.attempts = 0
+    delivery.next_attempt_at = now
+    delivery.lease_until = None
+    session.add(delivery)
+    return delivery

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from duban.clock import Clock, FixedClock, SystemClock
 from duban.db import get_engine
 from duban.settings import Settings, get_settings
-from notifier import deliver, metrics
+from notifier import claim, deliver, fanout, metrics
 from notifier.policy import load_policies
 from notifier.scan import scan_deadlines
 
@@ -74,7 +74,7 @@ class Runner:
         events = deliveries = 0
         while not self.stop.is_set():
             with self.session() as session:
-                res = deliver.fan_out(
+                res = fanout.fan_out(
                     session,
                     now=self.clock.now(),
                     settings=self.settings,
@@ -101,7 +101,7 @@ class Runner:
             now = self.clock.now()
             with self.session() as session:
                 self.deliverer.policies = load_policies(session)
-                batch = deliver.claim(
+                batch = claim.claim(
                     session,
                     now=now,
                     limit=self.settings.notifier_batch_size,
@@ -116,7 +116,7 @@ class Runner:
 
     def update_gauges(self) -> None:
         with self.session() as session:
-            depth, age = deliver.queue_stats(session, now=self.clock.now())
+            depth, age = claim.queue_stats(session, now=self.clock.now())
             session.commit()
         metrics.QUEUE_DEPTH.set(depth)
         metrics.OLDEST_PENDING_AGE.set(age)
@@ -178,7 +178,7 @@ def preview(*, engine: Engine, clock: Clock, settings: Settings, out: Any = None
 
             total_deliveries = 0
             while True:
-                res = deliver.fan_out(session, now=now, settings=settings, limit=1000, commit=False)
+                res = fanout.fan_out(session, now=now, settings=settings, limit=1000, commit=False)
                 if res.events == 0:
                     break
                 total_deliveries += len(res.planned)

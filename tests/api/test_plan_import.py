@@ -13,7 +13,6 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from api.importer import parse
 from api.plan import importing
 from duban import db as duban_db
 from duban.cli import main as cli_main
@@ -34,6 +33,7 @@ from duban.models import (
     UnitRole,
 )
 from duban.settings import get_settings
+from plandoc import parse
 from tests.api.conftest import AsRole
 from tests.factories import make_unit
 

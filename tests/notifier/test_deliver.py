@@ -17,8 +17,9 @@ from standardwebhooks import Webhook
 
 from duban.clock import FixedClock
 from duban.models import Delivery, DeliveryAttempt, DeliveryStatus, EndpointKind, Notification, OutboxEvent
+from duban.outbox import redrive
 from duban.settings import Settings
-from notifier import deliver
+from notifier import claim, deliver, fanout
 from notifier.channels import UnsafeUrl, check_url
 from notifier.scan import scan_deadlines
 from tests.notifier.conftest import MailSink, Receiver, add_endpoint, make_world
@@ -41,13 +42,13 @@ def run_pass(
     if scan:
         scan_deadlines(session, now=clock.now(), settings=settings)
         session.commit()
-    while deliver.fan_out(session, now=clock.now(), settings=settings).events:
+    while fanout.fan_out(session, now=clock.now(), settings=settings).events:
         pass
     own = deliverer is None
     deliverer = deliverer or deliver.Deliverer(settings=settings, client=deliver.make_client(settings))
     outcomes: dict[str, int] = {}
     try:
-        while batch := deliver.claim(session, now=clock.now(), limit=50, lease_seconds=120):
+        while batch := claim.claim(session, now=clock.now(), limit=50, lease_seconds=120):
             for did, attempts in batch:
                 out = deliver.deliver_one(session, did, attempts, now=clock.now(), deliverer=deliverer)
                 outcomes[out] = outcomes.get(out, 0) + 1
@@ -164,7 +165,7 @@ def test_retry_same_id_then_dead_letter_then_redrive(
     assert session.exec(select(Notification).where(Notification.type == "delivery.failed")).first()
     # Re-drive: the receiver has recovered.
     receiver.respond = lambda r: (200, {}, b"ok")
-    deliver.redrive(session, delivery=delivery, now=clock.now())
+    redrive(session, delivery=delivery, now=clock.now())
     session.commit()
     assert run_pass(session, clock, settings, scan=False) == {"sent": 1}
     assert len(set(receiver.ids())) == 1 and len(receiver.ids()) == 4
@@ -337,12 +338,12 @@ def test_claim_takes_expired_leases(session: Session, settings: Settings, receiv
     add_endpoint(session, receiver.url, event_types=["assignment.overdue"])
     clock = FixedClock(local(2026, 1, 2, 9))
     scan_deadlines(session, now=clock.now(), settings=settings)
-    deliver.fan_out(session, now=clock.now(), settings=settings)
-    first = deliver.claim(session, now=clock.now(), limit=10, lease_seconds=120)
+    fanout.fan_out(session, now=clock.now(), settings=settings)
+    first = claim.claim(session, now=clock.now(), limit=10, lease_seconds=120)
     assert len(first) == 1
-    assert deliver.claim(session, now=clock.now(), limit=10, lease_seconds=120) == []
+    assert claim.claim(session, now=clock.now(), limit=10, lease_seconds=120) == []
     clock.advance(timedelta(seconds=121))  # the claimer died: its lease runs out
-    again = deliver.claim(session, now=clock.now(), limit=10, lease_seconds=120)
+    again = claim.claim(session, now=clock.now(), limit=10, lease_seconds=120)
     assert [d for d, _ in again] == [d for d, _ in first] and again[0][1] == 2
     # The first claimer's late result is fenced off.
     with deliver.make_client(settings) as client:

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from duban.clock import FixedClock
 from duban.models import AssignmentState, NotificationPolicy, OutboxEvent, ProgressReport, ProgressReportState
 from duban.settings import Settings
-from notifier.deliver import fan_out
+from notifier.fanout import fan_out
 from notifier.scan import report_deadlines, scan_deadlines
 from tests.factories import make_assignment, make_plan, make_task, make_unit
 from tests.notifier.conftest import make_world
@@ -81,7 +81,7 @@ def test_working_days_across_new_year(session: Session, settings: Settings) -> N
 
 
 def test_escalation_level_2_goes_to_the_office(session: Session, settings: Settings) -> None:
-    from notifier.deliver import Directory
+    from notifier.fanout import Directory
 
     w = make_world(session)
     scan_deadlines(session, now=local(2026, 1, 13, 0, 0), settings=settings)

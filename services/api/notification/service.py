@@ -9,9 +9,9 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
+from duban import outbox
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Delivery, DeliveryStatus, Notification, NotificationPolicy, OutboxEvent, Plan, User
-from notifier import deliver as notifier_deliver
 from notifier.policy import Policy, load_policies
 
 NOTIFICATION_COLUMNS = (
@@ -182,7 +182,7 @@ def redrive(session: Session, *, actor: User, delivery_id: int, now: datetime) -
             details={"status": str(delivery.status)},
         )
     before = {"status": str(delivery.status), "attempts": delivery.attempts}
-    notifier_deliver.redrive(session, delivery=delivery, now=now)
+    outbox.redrive(session, delivery=delivery, now=now)
     session.flush()
     audit.record(
         session,

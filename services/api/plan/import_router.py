@@ -13,11 +13,11 @@ from starlette.datastructures import UploadFile
 from api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, require_roles
 from api.errors import ErrorEnvelope
 from api.http import json_response
-from api.importer import export_xlsx
-from api.importer.interchange import ImportWarning
 from api.plan import importing
 from duban.errors import Unprocessable
 from duban.models import Role, User
+from plandoc import export_xlsx
+from plandoc.interchange import ImportWarning
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 

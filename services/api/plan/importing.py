@@ -14,18 +14,6 @@ from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
 from api.audit import service as audit
-from api.importer import UnsupportedFormat, export_xlsx, parse, to_json
-from api.importer.interchange import (
-    ImportResult,
-    ImportWarning,
-    IndicatorDoc,
-    PlanDoc,
-    PlanMeta,
-    SectionDoc,
-    TargetDoc,
-    TaskDoc,
-)
-from api.importer.units import is_generic
 from api.unit import service as unit_service
 from duban.errors import DubanError, NotFound, Unprocessable
 from duban.models import (
@@ -41,6 +29,18 @@ from duban.models import (
     UnitRole,
     User,
 )
+from plandoc import UnsupportedFormat, export_xlsx, parse, to_json
+from plandoc.interchange import (
+    ImportResult,
+    ImportWarning,
+    IndicatorDoc,
+    PlanDoc,
+    PlanMeta,
+    SectionDoc,
+    TargetDoc,
+    TaskDoc,
+)
+from plandoc.units import is_generic
 
 
 class UnsupportedMediaType(DubanError):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.importer import parse_text, to_json
+from plandoc import parse_text, to_json
 
 # CJK, the numbering and bracket characters the reader keys on, digits and separators.
 _ALPHABET = st.one_of(

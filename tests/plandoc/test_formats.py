@@ -8,9 +8,9 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from api.importer import UnsupportedFormat, detect_format, export_xlsx, parse, parse_text, to_json
-from api.importer.interchange import PlanDoc, PlanMeta, SectionDoc, TaskDoc
-from api.importer.xlsx import escape_cell, unescape_cell
+from plandoc import UnsupportedFormat, detect_format, export_xlsx, parse, parse_text, to_json
+from plandoc.interchange import PlanDoc, PlanMeta, SectionDoc, TaskDoc
+from plandoc.xlsx import escape_cell, unescape_cell
 
 from .pdfmake import make_pdf
 from .shared import corpus_text, seed_text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from api.importer import ImportResult
-from api.importer.interchange import TaskDoc
+from plandoc import ImportResult
+from plandoc.interchange import TaskDoc
 
 from .shared import parse_corpus
 

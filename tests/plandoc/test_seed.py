@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from api.importer import ImportResult, parse_text
-from api.importer.interchange import TaskDoc
+from plandoc import ImportResult, parse_text
+from plandoc.interchange import TaskDoc
 
 from .shared import seed_text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from api.importer import ImportResult, parse_text
-from api.importer.interchange import TaskDoc
+from plandoc import ImportResult, parse_text
+from plandoc.interchange import TaskDoc
 
 HEADER = "某县人民政府办公室关于印发某县科技创新行动计划的通知\n某政办发〔2024〕12号\n"
 SIGNATURE = "某县人民政府办公室\n2024年3月1日\n（此件公开发布）\n"
