@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.context import current_request_id
 from api.deps import get_current_user
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.middleware import RequestContextMiddleware
+from duban.context import current_request_id
 from duban.logging import configure_logging
 from duban.settings import get_settings
 

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.context import request_id_var
+from duban.context import request_id_var
 
 log = logging.getLogger("duban.access")
 

@@ -256,7 +256,7 @@ def _plan_export(args: argparse.Namespace) -> int:
 
 @command("audit", "verify")
 def _audit_verify(args: argparse.Namespace) -> int:
-    from api.audit import service as audit
+    from duban import audit
     from duban.db import session_scope
 
     with session_scope() as session:

@@ -9,10 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.audit import service as audit
 from duban import cli, db
 from duban.db import make_engine
 from duban.settings import get_settings
+from duban.uow import unit_of_work
 from tests.api.conftest import AsRole
 
 
@@ -85,16 +85,8 @@ def test_audit_verify_names_the_edited_entry(cli_database: str, capsys: pytest.C
     now = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)
     with Session(engine) as session:
         for i in range(3):
-            audit.record(
-                session,
-                actor=None,
-                action="test.write",
-                entity_type="plan",
-                entity_id=i,
-                after={"n": i},
-                now=now,
-            )
-        session.commit()
+            with unit_of_work(session, actor=None, now=now) as uow:
+                uow.record(action="test.write", entity_type="plan", entity_id=1, after={"n": i})
         ids = [r[0] for r in session.execute(text("SELECT id FROM audit_entry ORDER BY id"))]
 
     assert cli.main(["audit", "verify"]) == 0

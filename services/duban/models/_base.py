@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 import duban.db  # noqa: F401  -- installs the naming convention before any table is declared
@@ -30,5 +31,21 @@ class Timestamped(SQLModel):
 
 
 class Versioned(Timestamped):
-    # Incremented on every update; the ETag of the resource.
+    # Incremented on every update; the ETag of the resource. SQLAlchemy puts it in the WHERE of
+    # every UPDATE (version_id_col), so a writer holding a stale copy matches no row: 409, not a
+    # silently lost update (see duban.uow).
     version: int = Field(default=1)
+
+    @declared_attr  # type: ignore[misc]
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class RowLocked(SQLModel):
+    """Optimistic locking for tables whose `version` column already means something else."""
+
+    row_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+    @declared_attr  # type: ignore[misc]
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]

@@ -6,10 +6,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from duban.models._base import json_field, utcnow
+from duban.models._base import RowLocked, json_field, utcnow
 
 
-class Bulletin(SQLModel, table=True):
+class Bulletin(RowLocked, table=True):
     """定期通报: one generated version of a plan's bulletin for a period."""
 
     __tablename__ = "bulletin"
@@ -28,7 +28,7 @@ class Bulletin(SQLModel, table=True):
     published_at: datetime | None = None
 
 
-class ScoringRule(SQLModel, table=True):
+class ScoringRule(RowLocked, table=True):
     """考核 rules for a plan; a change adds a version, so published results keep theirs."""
 
     __tablename__ = "scoring_rule"
@@ -41,7 +41,7 @@ class ScoringRule(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
 
 
-class Assessment(SQLModel, table=True):
+class Assessment(RowLocked, table=True):
     __tablename__ = "assessment"
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")

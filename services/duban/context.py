@@ -1,3 +1,5 @@
+"""Per-request context that the shared package needs (the request id stamped on audit entries)."""
+
 from __future__ import annotations
 
 from contextvars import ContextVar
