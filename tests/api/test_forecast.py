@@ -4,7 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from api.indicator.forecast import evaluate, forecast_at, linear_trend, progress_of, rag_for, shortfall
+from api.indicator.forecast import evaluate, forecast_at, linear_trend, rag_for, shortfall
+from duban.comparators import progress as progress_of
 
 D0 = date(2025, 1, 1)
 
@@ -94,5 +95,12 @@ def test_shortfall_and_alias() -> None:
     status = rag_for(target=50.0, comparator=">=", baseline=None, values=rising, due=d(30), today=d(11))
     assert status.forecast == 45.0
     assert status.rag == "red"
+    # 左右 ("~") is a comparator like the others; only an unknown one is a programming error.
+    approx = evaluate(target=50.0, comparator="~", baseline=None, values=rising, due=d(30), today=d(11))
+    assert approx.rag == "red" and approx.forecast == 45.0
+    assert (
+        evaluate(target=46.0, comparator="~", baseline=None, values=rising, due=d(30), today=d(11)).rag
+        == "green"
+    )
     with pytest.raises(ValueError):
-        evaluate(target=1.0, comparator="~", baseline=None, values=[], due=None, today=D0)
+        evaluate(target=1.0, comparator="!=", baseline=None, values=[], due=None, today=D0)

@@ -93,9 +93,11 @@ def test_indicator_validation_and_roles(
     assert (
         client.post("/api/v1/indicators", json=base, headers=as_role("unit_head", unit=a)).status_code == 403
     )
-    assert (
-        client.post("/api/v1/indicators", json={**base, "comparator": "~"}, headers=office).status_code == 422
-    )
+    bad = client.post("/api/v1/indicators", json={**base, "comparator": "!="}, headers=office)
+    assert bad.status_code == 422 and bad.json()["error"]["code"]
+    # 左右 is a comparator of its own ("~"), in symbols or in words.
+    approx = client.post("/api/v1/indicators", json={**base, "comparator": "左右"}, headers=office)
+    assert approx.status_code == 201 and approx.json()["comparator"] == "~"
     bad_plan = client.post("/api/v1/indicators", json={**base, "plan_id": 999999}, headers=office)
     assert bad_plan.status_code == 422 and bad_plan.json()["error"]["code"] == "indicator.unknown_plan"
     no_target = client.post("/api/v1/indicators", json={**base, "target_value": None}, headers=office).json()
@@ -109,3 +111,43 @@ def test_indicator_validation_and_roles(
     assert r.status_code == 403 and r.json()["error"]["code"] == "indicator.not_owner"
     assert client.delete(f"/api/v1/indicators/{no_target['id']}", headers=office).status_code == 204
     assert client.get(f"/api/v1/indicators/{no_target['id']}", headers=office).status_code == 404
+
+
+def test_plan_with_an_approximate_indicator_imports_and_lists(
+    client: TestClient, as_role: AsRole, clock: FixedClock
+) -> None:
+    """左右 in a plan's goals is the comparator "~": it imports, lists and gets a light (was a 500)."""
+    text = (
+        "县人才工作行动计划\n二、主要目标\n"
+        "到2025年，高新技术企业不少于120家，人才总量稳定在5万人左右。\n"
+        "三、重点任务\n（一）建平台。（县科技局负责）"
+    )
+    office = as_role("office")
+    r = client.post(
+        "/api/v1/plans/import",
+        content=text.encode(),
+        headers={**office, "Content-Type": "text/plain; charset=utf-8"},
+    )
+    assert r.status_code == 201, r.text
+    plan_id = r.json()["plan_id"]
+    r = client.get("/api/v1/indicators", params={"plan_id": plan_id}, headers=as_role("unit_staff"))
+    assert r.status_code == 200, r.text
+    items = r.json()["items"] if isinstance(r.json(), dict) else r.json()
+    by_name = {i["name"]: i for i in items}
+    approx = by_name["人才总量"]
+    assert (approx["comparator"], approx["target_value"], approx["unit"]) == ("~", 5, "万人")
+    assert approx["status"]["rag"] == "yellow" and approx["status"]["reason"] == "尚无填报数据，无法判断进度"
+
+    # A value within 5% of the target meets "5万人左右"; the office may also write it in words.
+    url = f"/api/v1/indicators/{approx['id']}/values"
+    assert client.post(url, json={"period": "2025", "value": 4.8}, headers=office).status_code == 201
+    got = client.get(f"/api/v1/indicators/{approx['id']}", headers=office)
+    again = got.json()
+    assert again["status"]["rag"] == "green" and again["status"]["progress"] == 1.0
+    patched = client.patch(
+        f"/api/v1/indicators/{approx['id']}",
+        json={"comparator": "不低于"},
+        headers={**office, "If-Match": got.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["comparator"] == ">=" and patched.json()["status"]["rag"] != "green"

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.stats import indicators as indicator_status
-from duban import calendar, periods
+from duban import calendar, comparators, periods
 from duban.errors import Conflict, NotFound
 from duban.models import (
     OPEN_STATES,
@@ -349,8 +349,9 @@ def compute(
                     {"type": "indicator", "indicator_id": ind.id, "name": ind.name},
                     1,
                     config.indicator_achieved,
-                    f"指标“{ind.name}”已达成（最新值{_fmt(value or 0)}{unit_txt}，目标{ind.comparator}"
-                    f"{_fmt(ind.target_value or 0)}{unit_txt}），加{_fmt(config.indicator_achieved)}分",
+                    f"指标“{ind.name}”已达成（最新值{_fmt(value or 0)}{unit_txt}，目标"
+                    f"{comparators.phrase(ind.comparator, f'{_fmt(ind.target_value or 0)}{unit_txt}')}），"
+                    f"加{_fmt(config.indicator_achieved)}分",
                 )
 
     results = []

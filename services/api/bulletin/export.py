@@ -14,6 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from api.bulletin.service import fmt_num
 from api.stats.xlsx import safe_cell
+from duban import comparators
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 _RAG_FILL = {"red": "F8CBAD", "yellow": "FFE699", "green": "C6EFCE"}
@@ -95,7 +96,7 @@ def to_docx(c: dict[str, Any]) -> bytes:
         [
             [
                 i["name"],
-                f"{i['comparator']}{fmt_num(i['target'])}{i['unit'] or ''}",
+                comparators.phrase(i["comparator"], f"{fmt_num(i['target'])}{i['unit'] or ''}"),
                 f"{fmt_num(i['latest_value'])}{i['unit'] or ''}",
                 "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                 _RAG_ZH.get(i["rag"], i["rag"]),

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.assessment import service as assessment_service
 from api.audit import service as audit
 from api.stats import service as stats
-from duban import calendar, outbox, periods
+from duban import calendar, comparators, outbox, periods
 from duban.errors import Conflict, NotFound
 from duban.events import BulletinPublished, Ref
 from duban.models import Assignment, AssignmentState, Bulletin, Plan, User
@@ -209,7 +209,7 @@ def render_markdown(c: dict[str, Any]) -> str:
             [
                 [
                     i["name"],
-                    f"{i['comparator']}{fmt_num(i['target'])}{i['unit'] or ''}",
+                    comparators.phrase(i["comparator"], f"{fmt_num(i['target'])}{i['unit'] or ''}"),
                     f"{fmt_num(i['latest_value'])}{i['unit'] or ''}",
                     "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                     _RAG_ZH.get(i["rag"], i["rag"]),

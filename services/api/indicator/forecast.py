@@ -6,14 +6,14 @@ answer. The trend is an ordinary least-squares line through (period_end, value),
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from duban import comparators
+
 Rag = Literal["green", "yellow", "red"]
 
-COMPARATORS = (">=", ">", "<=", "<", "=", "==")
 # A forecast that misses the target by less than this share of it is "at risk", not "behind".
 RISK_MARGIN = 0.10
 
@@ -24,35 +24,6 @@ class IndicatorStatus:
     forecast: float | None
     rag: Rag
     reason: str
-
-
-def meets(value: float, *, target: float, comparator: str) -> bool:
-    if comparator == ">=":
-        return value >= target or math.isclose(value, target)
-    if comparator == ">":
-        return value > target
-    if comparator == "<=":
-        return value <= target or math.isclose(value, target)
-    if comparator == "<":
-        return value < target
-    if comparator in ("=", "=="):
-        return math.isclose(value, target, rel_tol=1e-9, abs_tol=1e-9)
-    raise ValueError(f"unknown comparator {comparator!r}")
-
-
-def progress_of(latest: float, *, target: float, comparator: str, baseline: float | None) -> float | None:
-    """Share of the way from the baseline (or from zero) to the target, clamped to [0, 1]."""
-    if meets(latest, target=target, comparator=comparator):
-        return 1.0
-    if baseline is not None and not math.isclose(target, baseline):
-        share = (latest - baseline) / (target - baseline)
-    elif comparator in (">=", ">") and target != 0:
-        share = latest / target
-    elif comparator in ("<=", "<") and latest > 0:
-        share = target / latest
-    else:
-        return None
-    return round(min(1.0, max(0.0, share)), 4)
 
 
 def linear_trend(points: list[tuple[date, float]]) -> tuple[float, float] | None:
@@ -103,7 +74,7 @@ def evaluate(
     today: date,
 ) -> IndicatorStatus:
     """Progress toward the target, the trend's value on the due date, and the light with a reason."""
-    if comparator not in COMPARATORS:
+    if comparators.normalize(comparator) is None:
         raise ValueError(f"unknown comparator {comparator!r}")
     points = sorted(values)
     overdue = due is not None and today > due
@@ -113,8 +84,8 @@ def evaluate(
         return IndicatorStatus(None, None, "yellow", "尚无填报数据，无法判断进度")
 
     latest = points[-1][1]
-    progress = progress_of(latest, target=target, comparator=comparator, baseline=baseline)
-    met = meets(latest, target=target, comparator=comparator)
+    progress = comparators.progress(latest, target=target, comparator=comparator, baseline=baseline)
+    met = comparators.meets(latest, target=target, comparator=comparator)
     forecast = forecast_at(points, due) if due is not None else None
 
     if overdue:
@@ -129,7 +100,7 @@ def evaluate(
         return IndicatorStatus(progress, None, "yellow", "未设截止日期，无法预测，尚未达到目标")
     if forecast is None:
         return IndicatorStatus(progress, None, "yellow", "填报数据不足（少于两期），无法预测，存在风险")
-    if meets(forecast, target=target, comparator=comparator):
+    if comparators.meets(forecast, target=target, comparator=comparator):
         return IndicatorStatus(
             progress, forecast, "green", f"按当前趋势预计到期值{_fmt(forecast)}，可达到目标{_fmt(target)}"
         )

@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Comparator = Literal[">=", ">", "<=", "<", "=", "=="]
+from duban.comparators import ComparatorIn as Comparator
+
 Cadence = Literal["once", "annual", "quarterly", "monthly", "weekly"]
 
 

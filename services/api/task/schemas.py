@@ -5,6 +5,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field, model_validator
 
 from api.plan.schemas import Status
+from duban.comparators import ComparatorIn
 from duban.models import Recurrence, TargetBase, TaskBase, UnitRole
 
 
@@ -35,7 +36,7 @@ class TaskUnitPublic(BaseModel):
 
 class TargetIn(TargetBase):
     text: str = Field(min_length=1, max_length=2000)
-    comparator: str | None = Field(default=None, pattern=r"^(>=|<=|>|<|=|==)$")
+    comparator: ComparatorIn | None = None
 
 
 class TargetPublic(TargetBase):
