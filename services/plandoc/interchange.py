@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Comparator = Literal[">=", "<=", "=", ">", "<", "~"]
+from duban.comparators import ComparatorIn
+
 Cadence = Literal["once", "annual", "quarterly", "monthly", "cumulative"]
 Recurrence = Literal["annual", "quarterly", "monthly"]
 
@@ -34,7 +35,7 @@ class IndicatorDoc(_Doc):
     name: str
     target: float | None = None
     unit: str = ""
-    comparator: Comparator = ">="
+    comparator: ComparatorIn = ">="
     due: date | None = None
     cadence: Cadence = "once"
     source_text: str = ""
@@ -44,7 +45,7 @@ class TargetDoc(_Doc):
     text: str
     value: float | None = None
     unit: str = ""
-    comparator: Comparator = ">="
+    comparator: ComparatorIn = ">="
     due: date | None = None
     cadence: Cadence = "once"
 

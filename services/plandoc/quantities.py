@@ -6,8 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from duban import comparators
+from duban.comparators import Comparator
+
 from .dates import find_deadlines
-from .interchange import Cadence, Comparator, IndicatorDoc, TargetDoc
+from .interchange import Cadence, IndicatorDoc, TargetDoc
 from .units import paren_spans
 
 # Longest units first; 个 must not swallow 个月, and nothing may be followed by 级 (50亿级 is a size class).
@@ -19,16 +22,6 @@ _UNITS = (
 _QUANTITY = re.compile(r"(?<![\d.])(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>" + _UNITS + r")(?!级)")
 _CLAUSE_SPLIT = re.compile(r"[，,；;。：:\n]")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。；;！!？?])")
-_AFTER_GE = ("及以上", "以上", "多")
-_AFTER_LE = ("及以下", "以下", "以内")
-_AFTER_APPROX = ("左右",)
-_BEFORE: list[tuple[tuple[str, ...], Comparator]] = [
-    (("不少于", "不低于", "至少", "不下于", "不小于"), ">="),
-    (("不超过", "不高于", "不大于", "控制在", "以内"), "<="),
-    (("超过", "高于", "大于", "多于"), ">"),
-    (("低于", "少于", "小于"), "<"),
-    (("约", "稳定在", "保持在"), "~"),
-]
 _GOAL_MARKERS = re.compile(
     r"不少于|不低于|以上|达到|达|力争|超过|左右|确保|争创|累计|每年|到\d{4}年|\d{4}年(?:底|前)"
 )
@@ -60,20 +53,13 @@ class Quantity:
 
 
 def _comparator(clause: str, start: int, end: int, previous: Comparator | None) -> Comparator:
-    after = clause[end : end + 3]
-    if after.startswith(_AFTER_GE):
-        return ">="
-    if after.startswith(_AFTER_LE):
-        return "<="
-    if after.startswith(_AFTER_APPROX):
-        return "~"
+    stated = comparators.from_context(clause[max(0, start - 4) : start], clause[end : end + 3])
+    if stated is not None:
+        return stated
     before = clause[max(0, start - 4) : start]
-    for words, comparator in _BEFORE:
-        if before.endswith(words):
-            return comparator
     if before.endswith(("和", "、", "及")) and previous is not None:
         return previous  # 分别达到65%和55%: the second value shares the first one's comparator
-    return ">="
+    return comparators.DEFAULT
 
 
 def _unit(raw: str) -> str:

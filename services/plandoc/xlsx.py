@@ -13,6 +13,8 @@ from typing import Any, cast
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from duban import comparators
+
 from .dates import parse_due_cell
 from .interchange import (
     ImportResult,
@@ -249,8 +251,8 @@ def _read_meta(ws: Worksheet | None) -> PlanMeta:
 
 
 def _comparator(value: object) -> str:
-    text = _text(value)
-    return text if text in (">=", "<=", "=", ">", "<", "~") else ">="
+    # Offices type symbols or words (不低于, 左右) in the comparator column.
+    return comparators.parse(_text(value))
 
 
 def _read_indicators(ws: Worksheet | None) -> list[IndicatorDoc]:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from api.assignment import service as assignment_service
 from api.audit import service as audit
 from api.unit import service as unit_service
+from duban import comparators
 from duban.errors import DubanError, NotFound, Unprocessable
 from duban.models import (
     Indicator,
@@ -590,7 +591,7 @@ def plan_to_document(session: Session, plan_id: int) -> PlanDoc:
 
 
 def _comparator(value: str | None) -> Any:
-    return value if value in (">=", "<=", "=", ">", "<", "~") else ">="
+    return comparators.parse(value)
 
 
 def _cadence(value: str | None) -> Any:
