@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -53,11 +54,176 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+# pydantic v2 error types → the sentence a person reads; {name} fills from the error's ctx.
+# Types that cannot arise from a JSON body or a query string still get a sentence, so no English
+# ever leaks; anything newer than this table falls back to _GENERIC.
+_VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": "缺少必填项",
+    "missing_argument": "缺少必填项",
+    "missing_keyword_only_argument": "缺少必填项",
+    "missing_positional_only_argument": "缺少必填项",
+    "missing_sentinel_error": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "unexpected_keyword_argument": "不允许的字段",
+    "unexpected_positional_argument": "多余的参数",
+    "multiple_argument_values": "同一参数给出了多个值",
+    "no_such_attribute": "不存在的字段",
+    "frozen_field": "该字段不可修改",
+    "frozen_instance": "该对象不可修改",
+    "invalid_key": "键名不合法",
+    "get_attribute_error": "读取字段失败",
+    "json_invalid": "请求体不是合法的 JSON",
+    "json_type": "须为 JSON 字符串或字节",
+    "needs_python_object": "类型不正确",
+    "recursion_loop": "数据存在循环引用",
+    "recursion_depth_exceeded": "数据嵌套层级过深",
+    "model_type": "须为对象",
+    "model_attributes_type": "须为对象",
+    "dataclass_type": "须为对象",
+    "dataclass_exact_type": "须为对象",
+    "named_tuple_type": "须为数组",
+    "arguments_type": "参数格式不正确",
+    "default_factory_not_called": "无法生成默认值",
+    "none_required": "须为空值",
+    "greater_than": "须大于{gt}",
+    "greater_than_equal": "不能小于{ge}",
+    "less_than": "须小于{lt}",
+    "less_than_equal": "不能大于{le}",
+    "multiple_of": "须为{multiple_of}的整数倍",
+    "finite_number": "须为有限的数值",
+    "too_short": "至少{min_length}项（现有{actual_length}项）",
+    "too_long": "至多{max_length}项（现有{actual_length}项）",
+    "iterable_type": "须为数组",
+    "iteration_error": "遍历数据时出错",
+    "string_type": "须为字符串",
+    "string_unicode": "字符编码不正确",
+    "string_too_short": "至少{min_length}个字符",
+    "string_too_long": "最多{max_length}个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "string_not_ascii": "只能包含英文字母、数字和符号",
+    "enum": "取值不在允许范围内",
+    "literal_error": "取值不在允许范围内",
+    "dict_type": "须为对象",
+    "frozen_dict_type": "须为对象",
+    "ordered_dict_type": "须为对象",
+    "counter_type": "须为对象",
+    "mapping_type": "须为对象",
+    "list_type": "须为数组",
+    "deque_type": "须为数组",
+    "tuple_type": "须为数组",
+    "set_type": "须为数组",
+    "frozen_set_type": "须为数组",
+    "set_item_not_hashable": "数组中有无法比较的元素",
+    "bool_type": "须为布尔值",
+    "bool_parsing": "须为布尔值",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_parsing_size": "整数超出范围",
+    "int_from_float": "须为整数，不能带小数",
+    "float_type": "须为数值",
+    "float_parsing": "须为数值",
+    "bytes_type": "须为字节串",
+    "bytes_too_short": "至少{min_length}个字节",
+    "bytes_too_long": "最多{max_length}个字节",
+    "bytes_invalid_encoding": "字节编码不正确",
+    "value_error": "取值不合法",
+    "assertion_error": "取值不合法",
+    "ellipsis_error": "取值不合法",
+    "date_type": "须为日期",
+    "date_parsing": "日期格式不正确，应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式不正确，应为 YYYY-MM-DD",
+    "date_from_datetime_inexact": "须为日期，不能带时间",
+    "date_past": "须为过去的日期",
+    "date_future": "须为将来的日期",
+    "time_type": "须为时间",
+    "time_parsing": "时间格式不正确，应为 HH:MM:SS",
+    "datetime_type": "须为日期时间",
+    "datetime_parsing": "日期时间格式不正确，应为 ISO 8601（如 2025-12-31T09:00:00+08:00）",
+    "datetime_object_invalid": "日期时间不合法",
+    "datetime_from_date_parsing": "日期时间格式不正确，应为 ISO 8601（如 2025-12-31T09:00:00+08:00）",
+    "datetime_past": "须为过去的时间",
+    "datetime_future": "须为将来的时间",
+    "timezone_naive": "不能带时区",
+    "timezone_aware": "须带时区（如 +08:00）",
+    "timezone_offset": "时区偏移不正确",
+    "time_delta_type": "须为时长",
+    "time_delta_parsing": "时长格式不正确",
+    "is_instance_of": "类型不正确",
+    "is_subclass_of": "类型不正确",
+    "callable_type": "类型不正确",
+    "union_tag_invalid": "类型标记不在允许范围内",
+    "union_tag_not_found": "缺少类型标记",
+    "url_type": "须为网址",
+    "url_parsing": "网址格式不正确",
+    "url_syntax_violation": "网址格式不正确",
+    "url_too_long": "网址最长{max_length}个字符",
+    "url_scheme": "网址协议不在允许范围内",
+    "uuid_type": "须为 UUID",
+    "uuid_parsing": "UUID 格式不正确",
+    "uuid_version": "UUID 版本不正确",
+    "decimal_type": "须为数值",
+    "decimal_parsing": "须为数值",
+    "decimal_max_digits": "数字最多{max_digits}位",
+    "decimal_max_places": "小数最多{decimal_places}位",
+    "decimal_whole_digits": "整数部分最多{whole_digits}位",
+    "fraction_type": "须为分数",
+    "fraction_parsing": "分数格式不正确",
+    "complex_type": "须为复数",
+    "complex_str_parsing": "复数格式不正确",
+}
+_GENERIC = "取值不合法"
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH_WORD = re.compile(r"[a-z]{2,}")
+
+
+def _number(value: Any) -> str:
+    # 100, not 100.0; 0.5 stays 0.5.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def validation_message(err: dict[str, Any]) -> str:
+    """pydantic's error (type + ctx) in Chinese; its English `msg` never reaches a person."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    # Our own validators raise ValueError (or a PydanticCustomError of their own type) with a
+    # Chinese sentence: show it as written.
+    if kind in ("value_error", "assertion_error"):
+        own = str(ctx.get("error", ""))
+    elif kind not in _VALIDATION_MESSAGES:
+        own = str(err.get("msg", ""))
+    else:
+        own = ""
+    if _CJK.search(own) and not _ENGLISH_WORD.search(own):
+        return own
+    template = _VALIDATION_MESSAGES.get(kind, _GENERIC)
+    try:
+        return template.format_map({k: _number(v) for k, v in ctx.items()})
+    except (KeyError, IndexError, ValueError):
+        return template.split("{", 1)[0].rstrip("（") or _GENERIC
+
+
+def _ctx(ctx: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not ctx:
+        return None
+    return {k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in ctx.items()}
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        out.append({"field": ".".join(loc), "loc": loc, "message": err.get("msg"), "type": err.get("type")})
+        item = {
+            "field": ".".join(loc),
+            "loc": loc,
+            "message": validation_message(err),
+            "type": err.get("type"),
+        }
+        ctx = _ctx(err.get("ctx"))
+        if ctx:
+            item["ctx"] = ctx
+        out.append(item)
     return out
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from duban import labels
+
 
 class DubanError(Exception):
     """A business error with a stable English code and a message people read (zh-CN)."""
@@ -61,8 +63,12 @@ class IllegalTransition(Conflict):
         self, *, action: str, state: str, allowed: Iterable[str], entity: str = "assignment"
     ) -> None:
         allowed_list = sorted(allowed)
+        # People read the states and actions as the office says them (已签收, 审核通过); the
+        # identifiers stay in details for clients.
         super().__init__(
-            f"当前状态“{state}”不允许执行“{action}”，允许的操作：{'、'.join(allowed_list) or '无'}",
+            f"{labels.entity(entity)}当前为“{labels.state(entity, state)}”，"
+            f"不能“{labels.action(entity, action)}”；"
+            f"可执行的操作：{labels.join(labels.action(entity, a) for a in allowed_list)}",
             code=f"{entity}.illegal_transition",
             details={"action": action, "state": state, "allowed": allowed_list},
         )

@@ -94,7 +94,7 @@ class Period:
 
 def _invalid_kind(kind: str) -> Unprocessable:
     return Unprocessable(
-        "周期类型只能是 week、month、quarter、half 或 year",
+        "周期类型只能是周、月、季度、半年或年",
         code="period.invalid_kind",
         details={"period_kind": kind},
     )

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.attachment.sniff import DOCX, PDF, PNG, TEXT, XLSX, detect, safe_filename
+from api.attachment.sniff import DOC, DOCX, OFD, PDF, PNG, TEXT, WPS, XLS, XLSX, detect, safe_filename
 from api.attachment.storage import LocalStorage, get_storage, max_upload_bytes
 from duban.models import AssignmentState, Unit
 from tests.api.conftest import AsRole
 from tests.factories import make_assignment, make_plan, make_task, make_unit
+from tests.office_files import excel_97, msi_installer, ofd, word_97
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -86,10 +87,61 @@ def _upload(
         (b"PK\x03\x04broken", None),
         (b"", None),
         (b"text\x00with nul", None),
+        # Office 97–2003 and the national layout format, by their structure.
+        (word_97(), DOC),
+        (excel_97(), XLS),
+        (ofd(), OFD),
+        (ofd(namespace=False), OFD),
+        # Compound files that are not documents, or documents that carry a program.
+        (msi_installer(), None),
+        (word_97(macros=True), None),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, None),
+        (word_97()[:3000], None),
+        (ofd(extra={"Doc_0/Attachs/setup.exe": EXE_BYTES}), None),
+        (ooxml("vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml")[:-1], None),
     ],
 )
 def test_detect_from_content(data: bytes, expected: str | None) -> None:
     assert detect(data) == expected
+    assert detect(data, "伪装.wps") == (WPS if expected == DOC else expected)
+
+
+def test_a_name_never_makes_a_type() -> None:
+    """The name only picks between types the bytes prove: an executable called .doc stays refused."""
+    for name in ("通知.doc", "表.xls", "报告.wps", "公文.ofd"):
+        assert detect(EXE_BYTES, name) is None
+        assert detect(msi_installer(), name) is None
+    assert detect(excel_97(), "表.wps") == XLS
+
+
+def test_office_files_upload_and_download(
+    app: FastAPI, client: TestClient, as_role: AsRole, storage: LocalStorage, units: tuple[Unit, Unit, int]
+) -> None:
+    app.dependency_overrides[max_upload_bytes] = lambda: 64 * 1024
+    unit, _, assignment_id = units
+    staff = as_role("unit_staff", unit=unit)
+    rid = _report(client, assignment_id, staff)
+    for name, data, expected in (
+        ("进展报告.doc", word_97(), DOC),
+        ("进展报告.wps", word_97(), WPS),
+        ("任务分解表.xls", excel_97(), XLS),
+        ("盖章件.ofd", ofd(), OFD),
+    ):
+        r = _upload(client, rid, staff, name, data)
+        assert r.status_code == 201, (name, r.text)
+        assert r.json()["content_type"] == expected and r.json()["filename"] == name
+        down = client.get(f"/api/v1/attachments/{r.json()['id']}", headers=staff)
+        assert down.content == data and down.headers["content-type"] == expected
+    for name, data in (
+        ("安装包.doc", msi_installer()),
+        ("宏.doc", word_97(macros=True)),
+        ("setup.xls", EXE_BYTES),
+        ("夹带.ofd", ofd(extra={"run.js": b"alert(1)"})),
+    ):
+        r = _upload(client, rid, staff, name, data)
+        assert r.status_code == 415, (name, r.text)
+        assert r.json()["error"]["code"] == "attachment.unsupported_type"
+        assert "OFD" in r.json()["error"]["message"] and ".xls" in r.json()["error"]["message"]
 
 
 def test_safe_filename() -> None:

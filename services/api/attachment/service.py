@@ -42,7 +42,7 @@ class PayloadTooLarge(DubanError):
 class UnsupportedMediaType(DubanError):
     status_code = 415
     code = "attachment.unsupported_type"
-    message = "不支持的附件类型，仅限 PDF、PNG、JPEG、Word(docx)、Excel(xlsx) 和纯文本"
+    message = "不支持的附件类型，仅限 PDF、OFD、PNG、JPEG、纯文本和 .docx、.doc、.wps、.xlsx、.xls 文档"
 
 
 def visible_attachments(user: User, *columns: Any) -> Select[Any]:
@@ -94,7 +94,7 @@ def upload(
     _check_editable(report)
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"附件不能超过 {_human(max_bytes)}", details={"max_bytes": max_bytes})
-    content_type = sniff.detect(data)
+    content_type = sniff.detect(data, filename)
     if content_type is None:
         raise UnsupportedMediaType(details={"allowed": ALLOWED_TYPES})
     key = storage.put(data, now=now)

@@ -6,6 +6,10 @@ import io
 import re
 import unicodedata
 import zipfile
+from pathlib import PurePath
+from xml.etree import ElementTree
+
+import olefile
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -13,25 +17,90 @@ JPEG = "image/jpeg"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEXT = "text/plain; charset=utf-8"
+# Word 97–2003 and Excel 97–2003: OLE2 compound files (magic D0 CF 11 E0 A1 B1 1A E1).
+DOC = "application/msword"
+XLS = "application/vnd.ms-excel"
+# Kingsoft WPS 文字 .wps: the same compound-file layout as .doc (a WordDocument stream); only the
+# name tells them apart, so the name chooses between two types the bytes both allow.
+WPS = "application/wps-office.wps"
+# OFD (GB/T 33190, the national layout format): a zip with OFD.xml at its root.
+OFD = "application/ofd"
 
-EXTENSIONS = {PDF: ".pdf", PNG: ".png", JPEG: ".jpg", DOCX: ".docx", XLSX: ".xlsx", TEXT: ".txt"}
-# Zip bombs: refuse an OOXML package whose content-types part is implausibly large.
+EXTENSIONS = {
+    PDF: ".pdf",
+    PNG: ".png",
+    JPEG: ".jpg",
+    DOCX: ".docx",
+    XLSX: ".xlsx",
+    DOC: ".doc",
+    XLS: ".xls",
+    WPS: ".wps",
+    OFD: ".ofd",
+    TEXT: ".txt",
+}
+# Zip bombs: refuse a package whose content-types part (or OFD.xml) is implausibly large.
 _MAX_CONTENT_TYPES = 1 << 20
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OFD_NS = "http://www.ofdspec.org/2016"
+# A document that carries a program is refused: members a package has no business holding.
+_EXECUTABLE = re.compile(r"\.(exe|dll|com|scr|bat|cmd|ps1|vbs|vbe|js|jse|wsf|msi|jar|lnk|hta)$", re.I)
+# OLE2 storages holding VBA macros (Word: Macros; Excel: _VBA_PROJECT_CUR).
+_MACRO_STORAGES = ("Macros", "_VBA_PROJECT_CUR", "_VBA_PROJECT")
 
 
-def _ooxml(data: bytes) -> str | None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo("[Content_Types].xml")
-            if info.file_size > _MAX_CONTENT_TYPES:
-                return None
-            types = zf.read(info).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, KeyError, RuntimeError, NotImplementedError, OSError, EOFError):
+def _ooxml(zf: zipfile.ZipFile) -> str | None:
+    info = zf.getinfo("[Content_Types].xml")
+    if info.file_size > _MAX_CONTENT_TYPES:
         return None
+    types = zf.read(info).decode("utf-8", "replace")
     if "wordprocessingml.document.main+xml" in types:
         return DOCX
     if "spreadsheetml.sheet.main+xml" in types:
         return XLSX
+    return None
+
+
+def _ofd(zf: zipfile.ZipFile) -> str | None:
+    info = zf.getinfo("OFD.xml")
+    if info.file_size > _MAX_CONTENT_TYPES:
+        return None
+    try:
+        root = ElementTree.fromstring(zf.read(info))
+    except ElementTree.ParseError:
+        return None
+    # The root is ofd:OFD in the standard's namespace; a few producers omit the namespace.
+    return OFD if root.tag in (f"{{{_OFD_NS}}}OFD", "OFD") else None
+
+
+def _zip(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            if any(_EXECUTABLE.search(n) for n in names):
+                return None
+            if "[Content_Types].xml" in names:
+                return _ooxml(zf)
+            if "OFD.xml" in names:
+                return _ofd(zf)
+    except (zipfile.BadZipFile, KeyError, RuntimeError, NotImplementedError, OSError, EOFError):
+        return None
+    return None
+
+
+def _ole(data: bytes, filename: str | None) -> str | None:
+    """Word/WPS or Excel 97–2003 by their streams; any other compound file (an .msi installer,
+    an encrypted package, a macro-bearing document) is refused."""
+    try:
+        with olefile.OleFileIO(data) as ole:
+            if any(ole.exists(name) for name in _MACRO_STORAGES):
+                return None
+            if ole.exists("WordDocument"):
+                suffix = PurePath(filename or "").suffix.lower()
+                return WPS if suffix == ".wps" else DOC
+            if ole.exists("Workbook") or ole.exists("Book"):
+                return XLS
+    except Exception:  # noqa: BLE001 - olefile raises what a damaged file makes it; all mean "refuse"
+        return None
     return None
 
 
@@ -43,8 +112,9 @@ def _is_text(data: bytes) -> bool:
     return not any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f" for ch in text)
 
 
-def detect(data: bytes) -> str | None:
-    """The allowed MIME type the content really is, or None."""
+def detect(data: bytes, filename: str | None = None) -> str | None:
+    """The allowed MIME type the content really is, or None. The name only ever chooses between
+    types the bytes already prove (.doc or .wps)."""
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -52,7 +122,9 @@ def detect(data: bytes) -> str | None:
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
     if data.startswith(b"PK\x03\x04"):
-        return _ooxml(data)
+        return _zip(data)
+    if data.startswith(_OLE_MAGIC):
+        return _ole(data, filename)
     if data and _is_text(data):
         return TEXT
     return None

@@ -118,7 +118,7 @@ def _export(bulletin: Bulletin, fmt: str) -> Response:
         body, media = bulletin.markdown.encode(), "text/markdown; charset=utf-8"
     else:
         raise Unprocessable(
-            "导出格式只能是 docx、xlsx 或 md", code="bulletin.invalid_format", details={"format": fmt}
+            "导出格式只能是 .docx、.xlsx 或 .md", code="bulletin.invalid_format", details={"format": fmt}
         )
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}

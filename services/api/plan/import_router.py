@@ -83,7 +83,7 @@ async def _read_upload(request: Request, limit: int) -> tuple[bytes | str, str |
         form = await request.form(max_files=1, max_fields=10)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise Unprocessable("请以 file 字段上传计划文件", code="import.file_required")
+            raise Unprocessable("请在表单中上传计划文件", code="import.file_required")
         data = await upload.read(limit + 1)
         await form.close()
         filename = upload.filename

@@ -18,9 +18,9 @@ class TaskUnitIn(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> TaskUnitIn:
         if self.unit_id is not None and self.group_id is not None:
-            raise ValueError("unit_id 与 group_id 只能填一个")
+            raise ValueError("单位与单位组只能填一个")
         if self.unit_id is None and self.group_id is None and not (self.label or "").strip():
-            raise ValueError("须填写 unit_id、group_id 或 label 之一")
+            raise ValueError("须填写单位、单位组或原文表述之一")
         return self
 
 

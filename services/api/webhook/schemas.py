@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from duban.events import EVENT_TYPES
 from duban.models import EndpointKind
@@ -17,8 +18,11 @@ def _check_event_types(value: list[str]) -> list[str]:
         and not (t.endswith(".*") and any(k.startswith(t[:-1]) for k in EVENT_TYPES))
     ]
     if bad:
-        raise ValueError(
-            f"unknown event type(s) {bad}; known: {sorted(EVENT_TYPES)} (or a prefix like 'assignment.*')"
+        # The lists go to the error's details (ctx) for clients; the message stays Chinese.
+        raise PydanticCustomError(
+            "event_type_unknown",
+            "含有不存在的事件类型",
+            {"unknown": bad, "known": sorted(EVENT_TYPES)},
         )
     return list(dict.fromkeys(value))
 

@@ -64,7 +64,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     """Refuse URLs that are not http(s) or that resolve to a non-public address (SSRF)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeUrl("回调地址必须是 http(s) URL", code="webhook.invalid_url", details={"url": url})
+        raise UnsafeUrl("回调地址必须是 HTTP 或 HTTPS 地址", code="webhook.invalid_url", details={"url": url})
     if allow_private:
         return
     host = parts.hostname
