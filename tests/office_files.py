@@ -79,7 +79,9 @@ def compound_file(nodes: list[Node], *, root_clsid: bytes = b"\0" * 16) -> bytes
         kids = children.get(i, [])
         if i == 0:
             entries.append(
-                _dir_entry("Root Entry", 5, child=kids[0], right=NOSTREAM, start=END, size=0, clsid=root_clsid)
+                _dir_entry(
+                    "Root Entry", 5, child=kids[0], right=NOSTREAM, start=END, size=0, clsid=root_clsid
+                )
             )
             continue
         kind, name, _payload, parent = flat[i - 1]

@@ -15,6 +15,7 @@ from tests.api.test_authz_matrix import app_routes
 from tests.factories import make_unit, make_user
 from tests.language import english_words
 
+
 def _english(r: Any) -> list[str]:
     """English words in what a person reads of an error: its message and each field's message."""
     if not r.headers.get("content-type", "").startswith("application/json"):
