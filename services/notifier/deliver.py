@@ -29,13 +29,13 @@ from duban.models import (
     WebhookEndpoint,
 )
 from duban.outbox import enqueue
+from duban.policy import QUIET_CHANNELS, Policy, load_policies
 from duban.settings import Settings
 from notifier import metrics, retry
 from notifier.channels import Channel, DeliveryResult, OutgoingMessage
 from notifier.channels.email import EmailChannel
 from notifier.channels.robot import DingTalkChannel, WeComChannel
 from notifier.channels.webhook import WebhookChannel
-from notifier.policy import QUIET_CHANNELS, Policy, load_policies
 from notifier.render import render
 
 D = Delivery.__table__  # type: ignore[attr-defined]

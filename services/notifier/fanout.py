@@ -26,9 +26,9 @@ from duban.models import (
     User,
     WebhookEndpoint,
 )
+from duban.policy import QUIET_CHANNELS, Policy, load_policies
 from duban.settings import Settings
 from notifier.channels import inbox as inbox_channel
-from notifier.policy import QUIET_CHANNELS, Policy, load_policies
 from notifier.render import render
 
 D = Delivery.__table__  # type: ignore[attr-defined]

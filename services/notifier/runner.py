@@ -17,9 +17,9 @@ from sqlmodel import Session
 
 from duban.clock import Clock, FixedClock, SystemClock
 from duban.db import get_engine
+from duban.policy import load_policies
 from duban.settings import Settings, get_settings
 from notifier import claim, deliver, fanout, metrics
-from notifier.policy import load_policies
 from notifier.scan import scan_deadlines
 
 log = logging.getLogger("duban.notifier")

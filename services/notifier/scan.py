@@ -34,8 +34,8 @@ from duban.models import (
     Task,
     Unit,
 )
+from duban.policy import Policy, load_policies
 from duban.settings import Settings, get_settings
-from notifier.policy import Policy, load_policies
 
 A = Assignment.__table__  # type: ignore[attr-defined]
 P = Plan.__table__  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from duban.models import Role, UnitKind, WebhookEndpoint
 from duban.settings import Settings
-from notifier.channels.webhook import new_secret
+from duban.signing import new_secret
 from tests.factories import make_assignment, make_unit, make_user
 
 

@@ -19,8 +19,8 @@ from duban.clock import FixedClock
 from duban.models import Delivery, DeliveryAttempt, DeliveryStatus, EndpointKind, Notification, OutboxEvent
 from duban.outbox import redrive
 from duban.settings import Settings
+from duban.urlsafety import UnsafeUrl, check_url
 from notifier import claim, deliver, fanout
-from notifier.channels import UnsafeUrl, check_url
 from notifier.scan import scan_deadlines
 from tests.notifier.conftest import MailSink, Receiver, add_endpoint, make_world
 
@@ -89,8 +89,9 @@ def test_webhook_signed_standard_webhooks(session: Session, settings: Settings, 
 
 
 def test_webhook_verify_with_the_package_at_real_time(settings: Settings, receiver: Receiver) -> None:
+    from duban.signing import new_secret
     from notifier.channels import OutgoingMessage
-    from notifier.channels.webhook import WebhookChannel, new_secret
+    from notifier.channels.webhook import WebhookChannel
 
     secret = new_secret()
     with deliver.make_client(settings) as client:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier.policy import Policy, QuietHours
+from duban.policy import Policy, QuietHours
 from notifier.retry import backoff_seconds, next_attempt_at, parse_retry_after
 
 NOW = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from api.audit import service as audit
 from duban import outbox
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Delivery, DeliveryStatus, Notification, NotificationPolicy, OutboxEvent, Plan, User
-from notifier.policy import Policy, load_policies
+from duban.policy import Policy, load_policies
 
 NOTIFICATION_COLUMNS = (
     Notification.id,

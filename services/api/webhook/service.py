@@ -9,8 +9,8 @@ from api.audit import service as audit
 from duban.errors import NotFound, Unprocessable
 from duban.models import EndpointKind, Plan, Unit, User, WebhookEndpoint
 from duban.settings import get_settings
-from notifier.channels import check_url
-from notifier.channels.webhook import new_secret
+from duban.signing import new_secret
+from duban.urlsafety import check_url
 
 _HIDDEN = ("secret",)
 

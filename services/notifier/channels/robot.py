@@ -11,7 +11,8 @@ from urllib.parse import quote_plus
 import httpx
 import orjson
 
-from notifier.channels import DeliveryResult, OutgoingMessage, UnsafeUrl, check_url
+from duban.urlsafety import UnsafeUrl, check_url
+from notifier.channels import DeliveryResult, OutgoingMessage
 from notifier.channels.webhook import post
 
 # errcodes that mean "too many messages": retry later rather than dead-letter.

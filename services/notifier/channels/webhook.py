@@ -1,29 +1,15 @@
-"""Standard Webhooks: webhook-id / webhook-timestamp / webhook-signature (v1, HMAC-SHA256)."""
+"""Standard Webhooks: webhook-id / webhook-timestamp / webhook-signature (signed by duban.signing)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from datetime import datetime
 
 import httpx
 import orjson
 
-from notifier.channels import DeliveryResult, OutgoingMessage, UnsafeUrl, check_url
-
-SECRET_PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    to_sign = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, to_sign, hashlib.sha256).digest()).decode()
+from duban.signing import sign
+from duban.urlsafety import UnsafeUrl, check_url
+from notifier.channels import DeliveryResult, OutgoingMessage
 
 
 def body_of(payload: dict[str, object]) -> bytes:
