@@ -168,3 +168,19 @@ def clock() -> FixedClock:
 @pytest.fixture
 def now(clock: FixedClock) -> datetime:
     return clock.now()
+
+
+@pytest.fixture(autouse=True)
+def _calendar_per_test() -> Iterator[None]:
+    """Every test starts from the package calendar and sees calendar changes at once.
+
+    The process calendar is global (duban.calendar); a test that loads a year, then rolls back,
+    must not leave it to the next test — checking the stamp at every transaction guarantees that.
+    """
+    from duban import calendar, calendar_store
+
+    calendar_store.install(0)
+    calendar_store.invalidate()
+    calendar.reset()
+    yield
+    calendar.reset()

@@ -11,6 +11,7 @@ from api.deps import get_current_user
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.middleware import RequestContextMiddleware
+from duban import calendar_store
 from duban.context import current_request_id
 from duban.logging import configure_logging
 from duban.settings import get_settings
@@ -42,6 +43,7 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
     ("api.stats.router", "router"),
     ("api.bulletin.router", "router"),
     ("api.assessment.router", "router"),
+    ("api.calendar.router", "router"),
 ]
 # Mounted without the blanket authentication dependency (they authenticate themselves or not at all).
 PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
@@ -69,6 +71,7 @@ def _load(module: str, attr: str) -> APIRouter | None:
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, current_request_id)
+    calendar_store.install(settings.calendar_check_seconds)
     app = FastAPI(
         title="Duban 督办 API",
         version="1.0.0",
@@ -79,12 +82,6 @@ def create_app() -> FastAPI:
     install_exception_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    if settings.trusted_proxies:
-        # Outermost: only a listed proxy may name the client (throttling, logs); from anyone
-        # else X-Forwarded-For is ignored. `duban api` runs uvicorn without its own handling.
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(get_current_user)])
     for module, attr in AUTHENTICATED_ROUTERS:

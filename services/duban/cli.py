@@ -142,9 +142,7 @@ def _api(args: argparse.Namespace) -> int:
         workers=args.workers,
         access_log=not args.no_access_log,
         log_config=None,
-        # Forwarded headers are the app's business (DUBAN_TRUSTED_PROXIES); uvicorn's own
-        # default would trust X-Forwarded-For from any local process.
-        proxy_headers=False,
+        proxy_headers=True,
     )
     return 0
 

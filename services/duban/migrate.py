@@ -31,6 +31,27 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        sync_calendar(url)
+
+
+def sync_calendar(url: str | None = None) -> None:
+    """Refresh `calendar_day` after an upgraded calendar package (a no-op when nothing changed)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect
+
+    from duban import calendar_store
+    from duban.db import make_engine
+    from duban.settings import get_settings
+
+    engine = make_engine(url or get_settings().database_url, null_pool=True)
+    try:
+        with engine.begin() as conn:
+            if inspect(conn).has_table("calendar_state"):
+                calendar_store.sync(conn, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

@@ -148,6 +148,10 @@ def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: Zo
     data["working_days_left"] = (
         cal.working_days_between(today, due) + (1 if cal.is_working_day(today) else 0) if due >= today else 0
     )
+    # Figures resting on a year without known holidays say so (render adds a clause).
+    uncovered = cal.uncovered_years(min(due, today), max(due, today))
+    if uncovered:
+        data["calendar_uncovered_years"] = uncovered
     return data
 
 

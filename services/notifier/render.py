@@ -103,4 +103,8 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
             lines.append(f"理由：{data['reason']}")
         if data.get("text"):
             lines.append(str(data["text"]))
+    # Working-day figures resting on a year whose holidays nobody has loaded say so.
+    if event_type.startswith("assignment.") and data.get("calendar_uncovered_years"):
+        years = "、".join(f"{y}年" for y in data["calendar_uncovered_years"])
+        lines.append(f"注：{years}节假日安排尚未载入，工作日暂按周一至周五计算。")
     return Rendered(title=title[:300], lines=lines, link=link)

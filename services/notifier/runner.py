@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from duban import calendar_store
 from duban.clock import Clock, FixedClock, SystemClock
 from duban.db import get_engine
 from duban.policy import load_policies
@@ -200,6 +201,7 @@ def main(once: bool = False, as_of: datetime | None = None, dry_run: bool = Fals
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, lambda: None)
+    calendar_store.install(settings.calendar_check_seconds)
     clock: Clock = FixedClock(as_of) if as_of is not None else SystemClock()
     engine = get_engine()
     if dry_run:

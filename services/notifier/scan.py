@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from duban import calendar as cal
-from duban import periods
+from duban import calendar_store, periods
 from duban.models import (
     OPEN_STATES,
     Assignment,
@@ -374,6 +374,7 @@ def scan_deadlines(
     started = _time.perf_counter()
     settings = settings or get_settings()
     default, overrides = policies if policies is not None else load_policies(session)
+    calendar_store.refresh(session)  # the cutoffs below use the office's current holiday table
     scanner = Scanner(session, now=now, settings=settings)
     override_ids = sorted(overrides)
     default_scope = A.c.plan_id.not_in(override_ids) if override_ids else sa.true()

@@ -181,3 +181,12 @@ RULES.update(
         ("GET", "/api/v1/plans/{plan_id}/export.xlsx"): ALL,
     }
 )
+
+# The calendar: everyone reads it; the office loads a year's holiday notice.
+RULES.update(
+    {
+        ("GET", "/api/v1/calendar/years"): ALL,
+        ("PUT", "/api/v1/calendar/years/{year}"): OFFICE,
+        ("GET", "/api/v1/calendar/days"): ALL,
+    }
+)

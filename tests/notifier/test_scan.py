@@ -235,3 +235,40 @@ def test_scan_is_set_based(session: Session, settings: Settings) -> None:
 
     count_statements(0, 20)  # the day's digest is written once, then skipped
     assert count_statements(3, 20) == count_statements(60, 20)
+
+
+def test_notices_in_an_uncovered_year_say_so_until_the_office_loads_it(
+    session: Session, settings: Settings
+) -> None:
+    from api.calendar.schemas import YearNotice
+    from api.calendar.service import set_year
+    from notifier.render import render
+    from tests.factories import make_user
+
+    w = make_world(session)
+    a = make_assignment(session, unit=w.unit, due_date=date(2027, 1, 1))
+    session.commit()
+
+    def due_soon_texts(now: datetime) -> list[str]:
+        scan_deadlines(session, now=now, settings=settings)
+        fan_out(session, now=now, settings=settings)
+        session.commit()
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.type == "assignment.due_soon")).all()
+        return [render(e.type, e.payload["data"]).text for e in rows if e.assignment_id == a.id]
+
+    texts = due_soon_texts(local(2026, 12, 28, 9))
+    assert texts and all("注：2027年节假日安排尚未载入，工作日暂按周一至周五计算。" in t for t in texts)
+
+    office = make_user(session, roles=["office"])
+    notice = YearNotice(rest_days=[date(2027, 1, 1), date(2027, 1, 2), date(2027, 1, 3)], source="测试")
+    assert (
+        set_year(session, actor=office, year=2027, notice=notice, now=local(2026, 12, 28, 10))[
+            "moved_assignments"
+        ]
+        == 1
+    )
+    session.refresh(a)
+    assert a.due_date == date(2027, 1, 4)
+    later = due_soon_texts(local(2026, 12, 29, 9))
+    fresh = [t for t in later if "2027-01-04" in t]
+    assert fresh and not any("尚未载入" in t for t in fresh)

@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from api.calendar.schemas import CalendarWarning
 from duban.models import AssignmentState, UnitRole
 
 
@@ -53,6 +54,9 @@ class AssignmentPublic(BaseModel):
     timezone: str
     overdue: bool = Field(description="未办结且已过截止时间（派生）")
     working_days_overdue: int = Field(description="截止后已结束的工作日数")
+    warnings: list[CalendarWarning] = Field(
+        default_factory=list, description="截止日期或工作日计数落在尚未载入节假日安排的年份时的提示"
+    )
 
 
 class HistoryEntry(BaseModel):

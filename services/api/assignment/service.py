@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -721,20 +721,38 @@ def apply_filters(
 
 
 def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any]]:
-    """Add the derived overdue flag and working days, memoised per (due date, zone) across the page."""
-    memo: dict[tuple[date, str], int] = {}
+    """Add the derived overdue flag, working days overdue and calendar warnings.
+
+    Working days are a difference of two working ordinals (duban.calendar): a list lookup per
+    row, no walk over the calendar.
+    """
+    cal = calendar.current()
+    yesterday: dict[str, tuple[date, int]] = {}  # per zone: yesterday and its working ordinal
+    warned: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for row in rows:
         row.pop("due_sort", None)
         due_at = row.get("due_at")
+        due = row.get("due_date")
         is_overdue = str(row["state"]) in OPEN_STATES and due_at is not None and due_at < now
         row["overdue"] = is_overdue
-        days = 0
-        if is_overdue and row.get("due_date") is not None:
-            key = (row["due_date"], row.get("timezone") or "Asia/Shanghai")
-            if key not in memo:
-                memo[key] = calendar.working_days_overdue(key[0], now, ZoneInfo(key[1]))
-            days = memo[key]
+        days, until = 0, due
+        if is_overdue and due is not None:
+            zone = row.get("timezone") or "Asia/Shanghai"
+            if zone not in yesterday:
+                last = calendar.local_date(now, ZoneInfo(zone)) - timedelta(days=1)
+                yesterday[zone] = (last, cal.ordinal(last))
+            until, last_ordinal = yesterday[zone]
+            days = last_ordinal - cal.ordinal(due)
+            days = days if days > 0 else 0
         row["working_days_overdue"] = days
+        # The deadline's year, and for a count the years it spans, must have known holidays.
+        if due is None or until is None:
+            row["warnings"] = []
+        else:
+            key = (due.year, until.year if until > due else due.year)
+            if key not in warned:
+                warned[key] = calendar.warnings_for(due, until if until > due else due)
+            row["warnings"] = warned[key]
     return rows
 
 

@@ -11,6 +11,7 @@ from api.extension import schemas, service
 from api.http import etag_of, json_response
 from api.pagination import Page, paginate
 from api.report.shared import load_assignment
+from duban import calendar
 from duban.models import ExtensionRequest, RequestState, Role, User
 
 router = APIRouter(tags=["extensions"])
@@ -29,6 +30,7 @@ _W = {
 def _public(ext: ExtensionRequest, status_code: int = 200) -> Response:
     body = {c.key: getattr(ext, c.key) for c in service.COLUMNS}
     body["state"] = str(ext.state)
+    body["warnings"] = calendar.warnings_for(ext.requested_due_date)
     return json_response(body, status_code, headers={"ETag": etag_of("extension", ext.id, ext.version)})
 
 

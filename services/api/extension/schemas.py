@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from api.calendar.schemas import CalendarWarning
 from duban.models import RequestState
 
 
@@ -31,3 +32,6 @@ class ExtensionPublic(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    warnings: list[CalendarWarning] = Field(
+        default_factory=list, description="申请日期落在尚未载入节假日安排的年份时的提示"
+    )

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from api.assignment import service as assignment_service
 from api.audit import service as audit
 from api.unit import service as unit_service
-from duban import comparators
+from duban import calendar, comparators
 from duban.errors import DubanError, NotFound, Unprocessable
 from duban.models import (
     Indicator,
@@ -242,6 +242,7 @@ def preview(session: Session | None, result: ImportResult) -> dict[str, Any]:
             for name in task.all_units():
                 resolver.resolve(name)
         warnings += resolver.warnings
+    warnings += calendar_warnings(result.document)
     out = to_json(ImportResult(document=result.document, warnings=warnings))
     doc = result.document
     out["summary"] = {
@@ -251,6 +252,18 @@ def preview(session: Session | None, result: ImportResult) -> dict[str, Any]:
         "indicators": len(doc.indicators),
     }
     return out
+
+
+def calendar_warnings(doc: PlanDoc) -> list[ImportWarning]:
+    """One warning naming the years of deadlines whose holidays nobody has loaded yet."""
+    dues = [t.due for t in _walk(doc.tasks()) if t.due is not None]
+    years = sorted({y for d in dues for y in calendar.uncovered_years(d)})
+    if not years:
+        return []
+    n = sum(1 for d in dues if d.year in years)
+    named = "、".join(f"{y}年" for y in years)
+    message = f"{n}项任务的截止日期在{named}：{calendar.uncovered_message(years)}"
+    return [ImportWarning(code="calendar.year_uncovered", message=message)]
 
 
 def _walk(tasks: list[TaskDoc]) -> Any:
@@ -385,6 +398,7 @@ def _create(
     report.groups_created = [g.name for g in resolver.groups_created]
     report.warnings = list(resolver.warnings)
     report.warnings += _empty_groups(session, [t for t, _ in tasks])
+    report.warnings += calendar_warnings(doc)
 
     if assign:
         for task, has_units in tasks:

@@ -14,6 +14,7 @@ from duban.models.assignment import (
     RequestState,
 )
 from duban.models.audit import AuditEntry
+from duban.models.calendar import CalendarDay, CalendarOverride, CalendarState, OverrideKind
 from duban.models.outbox import (
     ChannelKind,
     Delivery,
@@ -50,7 +51,6 @@ from duban.models.user import (
     ApiKey,
     IdempotencyRecord,
     LoginAttempt,
-    LoginThrottle,
     RefreshToken,
     Role,
     User,
@@ -69,6 +69,9 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "BoardToken",
+    "CalendarDay",
+    "CalendarOverride",
+    "CalendarState",
     "Bulletin",
     "ChannelKind",
     "Comment",
@@ -84,10 +87,10 @@ __all__ = [
     "Instruction",
     "InstructionReply",
     "LoginAttempt",
-    "LoginThrottle",
     "Notification",
     "NotificationPolicy",
     "OutboxEvent",
+    "OverrideKind",
     "Plan",
     "PlanBase",
     "ProgressReport",
