@@ -1,7 +1,7 @@
 """calendar: the office's holiday overrides, per-day working ordinals, the calendar stamp
 
-Revision ID: 0007_calendar
-Revises: 0006_write_path
+Revision ID: 0008_calendar
+Revises: 0007_token_policy
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0007_calendar"
-down_revision: str | None = "0006_write_path"
+revision: str = "0008_calendar"
+down_revision: str | None = "0007_token_policy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -82,6 +82,12 @@ def create_app() -> FastAPI:
     install_exception_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: only a listed proxy may name the client (throttling, logs); from anyone
+        # else X-Forwarded-For is ignored. `duban api` runs uvicorn without its own handling.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(get_current_user)])
     for module, attr in AUTHENTICATED_ROUTERS:

@@ -79,9 +79,24 @@ def create_access_token(
     )
 
 
+# Clock skew tolerated between replicas (and between the issuer and a verifier).
+LEEWAY_SECONDS = 60
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+
+
+def _numeric(value: Any) -> bool:
+    # RFC 7519 NumericDate: a JSON number. Strings ("1700000000") and booleans are refused.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def decode_access_token(token: str, *, settings: Settings, now: datetime) -> dict[str, Any]:
-    """Verify signature (one pinned algorithm), issuer, audience and times against `now`."""
+    """Verify one pinned algorithm, issuer, audience, type and every time claim against `now`.
+
+    Required: `sub`, `aud`, `iss`, `typ`, numeric `exp`/`iat`/`nbf`, integer `gen` (the user's
+    token generation, compared with the stored one by the caller: see api.deps).
+    """
     algorithm = _algorithm(settings)
+    invalid = Unauthorized("令牌无效", code="auth.invalid_token")
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != algorithm:
@@ -92,24 +107,25 @@ def decode_access_token(token: str, *, settings: Settings, now: datetime) -> dic
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            # Times are checked below against the injectable clock, not the wall clock.
-            # (python-jose's require_* options would check exp against the wall clock too.)
+            # python-jose accepts a token without `aud` even when an audience is given, and
+            # checks times against the wall clock: presence and times are checked below,
+            # against the injectable clock.
             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
     except Unauthorized:
         raise
     except (JWTError, ValueError, TypeError, KeyError) as exc:
-        raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
+        raise invalid from exc
+    if not isinstance(claims, dict) or "aud" not in claims or claims.get("typ") != "access":
+        raise invalid
+    if not all(_numeric(claims.get(name)) for name in _TIME_CLAIMS):
+        raise invalid
+    gen = claims.get("gen")
+    if not isinstance(gen, int) or isinstance(gen, bool):
+        raise invalid
     ts = now.timestamp()
-    try:
-        exp, iat = float(claims["exp"]), float(claims["iat"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
-    if exp <= ts:
+    if claims["exp"] <= ts:
         raise Unauthorized("令牌已过期，请重新登录", code="auth.token_expired")
-    # A little leeway for clock skew between replicas.
-    if iat > ts + 60:
-        raise Unauthorized("令牌签发时间无效", code="auth.invalid_token")
-    if claims.get("typ") != "access":
-        raise Unauthorized("令牌类型不正确", code="auth.invalid_token")
+    if claims["iat"] > ts + LEEWAY_SECONDS or claims["nbf"] > ts + LEEWAY_SECONDS:
+        raise Unauthorized("令牌尚未生效", code="auth.invalid_token")
     return claims

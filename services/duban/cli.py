@@ -142,7 +142,9 @@ def _api(args: argparse.Namespace) -> int:
         workers=args.workers,
         access_log=not args.no_access_log,
         log_config=None,
-        proxy_headers=True,
+        # Forwarded headers are the app's business (DUBAN_TRUSTED_PROXIES); uvicorn's own
+        # default would trust X-Forwarded-For from any local process.
+        proxy_headers=False,
     )
     return 0
 

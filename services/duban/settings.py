@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
 
@@ -29,8 +31,17 @@ class Settings(BaseSettings):
     jwt_audience: str = "duban-api"
     access_token_minutes: int = 30
     refresh_token_days: int = 14
+    # Per account: after this many failures each further guess waits login_backoff_seconds,
+    # doubling per failure up to login_backoff_max_seconds (see docs/security.md).
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    login_backoff_seconds: int = 30
+    login_backoff_max_seconds: int = 900
+    # Per address: much higher, an office behind one NAT shares it.
+    login_address_max_failures: int = 200
+    # Peers (CIDR list, comma-separated) whose X-Forwarded-For/-Proto are believed; empty: nobody.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    idempotency_ttl_hours: int = 24
 
     # --- storage
     storage_dir: Path = Path("./var/attachments")
@@ -58,6 +69,15 @@ class Settings(BaseSettings):
     wecom_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
     cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for item in value:
+            ip_network(item)  # a typo (or host bits in a CIDR) fails at start-up, not silently
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -18,7 +18,7 @@ read-then-check in Python. Nothing else in the services commits, audits or write
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,9 +33,16 @@ from duban.events import EventData
 from duban.models import OutboxEvent
 
 T = TypeVar("T")
+Snapshot = Callable[[Any], dict[str, Any]]
 
 # Entity names in error codes, where they differ from the table name.
-_ENTITY_NAMES = {"progress_report": "report", "extension_request": "extension", "user_account": "user"}
+_ENTITY_NAMES = {
+    "progress_report": "report",
+    "extension_request": "extension",
+    "user_account": "user",
+    "plan_section": "section",
+    "webhook_endpoint": "webhook",
+}
 _STALE_TABLE = re.compile(r"on table '([^']+)'")
 
 
@@ -59,32 +66,49 @@ class UnitOfWork:
         self.session = session
         self.actor = actor
         self.now = now
-        self._tracked: list[tuple[Any, str, str, dict[str, Any] | None]] = []
+        self._tracked: list[tuple[Any, str, str, dict[str, Any] | None, Snapshot]] = []
         self._extra: list[audit.Pending] = []
         self._events: list[OutboxEvent] = []
         self.done = False
 
     # --- what changes
 
-    def track(self, obj: T, *, action: str, entity_type: str | None = None) -> T:
+    # `snapshot` replaces the row's plain field dump in the audit entry where an entity is more
+    # than its row (a task with its units, a group with its members); it runs after the flush.
+
+    def track(
+        self, obj: T, *, action: str, entity_type: str | None = None, snapshot: Snapshot | None = None
+    ) -> T:
         """An existing row about to change: snapshot it now, audit its state at commit."""
-        self._tracked.append((obj, action, entity_type or entity_type_of(obj), audit.snapshot(obj)))
+        snap = snapshot or audit.snapshot
+        self._tracked.append((obj, action, entity_type or entity_type_of(obj), snap(obj), snap))
         return obj
 
-    def add(self, obj: T, *, action: str | None = None, entity_type: str | None = None) -> T:
+    def add(
+        self,
+        obj: T,
+        *,
+        action: str | None = None,
+        entity_type: str | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> T:
         """A new row; audited (after flush, with its id) when an action is named."""
         self.session.add(obj)
         if action is not None:
-            self._tracked.append((obj, action, entity_type or entity_type_of(obj), None))
+            self._tracked.append(
+                (obj, action, entity_type or entity_type_of(obj), None, snapshot or audit.snapshot)
+            )
         return obj
 
-    def delete(self, obj: Any, *, action: str, entity_type: str | None = None) -> None:
+    def delete(
+        self, obj: Any, *, action: str, entity_type: str | None = None, snapshot: Snapshot | None = None
+    ) -> None:
         self._extra.append(
             audit.Pending(
                 action=action,
                 entity_type=entity_type or entity_type_of(obj),
                 entity_id=str(obj.id),
-                before=audit.snapshot(obj),
+                before=(snapshot or audit.snapshot)(obj),
             )
         )
         self.session.delete(obj)
@@ -137,13 +161,13 @@ class UnitOfWork:
             raise concurrent_update(match.group(1) if match else None) from exc
 
     def commit(self) -> None:
-        for obj, _action, _type, before in self._tracked:
+        for obj, _action, _type, before, _snap in self._tracked:
             if before is not None and hasattr(obj, "updated_at") and self.session.is_modified(obj):
                 obj.updated_at = self.now
         self.flush()
         entries = []
-        for obj, action, entity_type, before in self._tracked:
-            after = audit.snapshot(obj)
+        for obj, action, entity_type, before, snap in self._tracked:
+            after = snap(obj)
             entries.append(
                 audit.Pending(
                     action=action, entity_type=entity_type, entity_id=str(obj.id), before=before, after=after

@@ -18,7 +18,13 @@ accounts_router = APIRouter(prefix="/service-accounts", tags=["service-accounts"
 _ERR: dict[int | str, dict[str, Any]] = {401: {"model": ErrorEnvelope}, 429: {"model": ErrorEnvelope}}
 
 
+# RFC 6749 §5.1: responses carrying credentials are not stored by caches — nor by the
+# Idempotency-Key middleware, which never keeps a `no-store` response (api.idempotency).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 def _address(request: Request) -> str:
+    # The peer, or the client named by a trusted proxy (DUBAN_TRUSTED_PROXIES, see api.main).
     return request.client.host if request.client else "unknown"
 
 
@@ -30,8 +36,12 @@ def login(
     settings: SettingsDep,
     now: NowDep,
 ) -> Any:
-    """OAuth2 password flow: exchange username and password for an access and a refresh token."""
-    return service.login(
+    """OAuth2 password flow: exchange username and password for an access and a refresh token.
+
+    Repeated failures for one account answer 429 with a growing `Retry-After`; other accounts
+    signing in from the same address are not affected.
+    """
+    tokens = service.login(
         session,
         username=form.username,
         password=form.password,
@@ -39,32 +49,32 @@ def login(
         settings=settings,
         now=now,
     )
+    return json_response(tokens, headers=NO_STORE)
 
 
 @router.post("/refresh", response_model=schemas.TokenPair, responses=_ERR)
 def refresh(body: schemas.RefreshIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
-    """Rotate a refresh token: the old one stops working, a reused one ends the login."""
-    return service.refresh(session, token=body.refresh_token, settings=settings, now=now)
+    """Rotate a refresh token: the old one stops working, a reused one ends the login.
+
+    A login ended by a password change, reset, disabling or sign-out answers 401 `auth.session_ended`.
+    """
+    tokens = service.refresh(session, token=body.refresh_token, settings=settings, now=now)
+    return json_response(tokens, headers=NO_STORE)
 
 
 @router.post("/logout", status_code=204, responses=_ERR)
 def logout(
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     now: NowDep,
     body: schemas.RefreshIn | None = None,
-    everywhere: bool = False,
+    everywhere: bool = True,
 ) -> Response:
-    """Revoke the given refresh token's login, or every login of the user (`everywhere=true`)."""
-    service.logout(
-        session,
-        user=user,
-        token=body.refresh_token if body else None,
-        everywhere=everywhere,
-        settings=settings,
-        now=now,
-    )
+    """Sign out: every session of the user ends, access and refresh tokens alike.
+
+    The body and `everywhere` are accepted for compatibility; signing out always ends every session.
+    """
+    service.logout(session, user=user, now=now)
     return Response(status_code=204)
 
 
@@ -108,6 +118,7 @@ def create_service_account(
             "api_key": key,
         },
         status_code=201,
+        headers=NO_STORE,
     )
 
 

@@ -3,40 +3,19 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
+from api.auth import throttle
 from api.security import create_access_token, hash_password, hash_token, new_token, verify_password
-from duban.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from duban.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from duban.models import ApiKey, LoginAttempt, RefreshToken, Role, User
 from duban.settings import Settings
 
 API_SCOPES = frozenset(
     {"tasks:read", "tasks:write", "webhooks:manage", "users:manage", "plans:import", "audit:read"}
 )
-
-
-def _check_throttle(
-    session: Session, *, username: str, address: str, settings: Settings, now: datetime
-) -> None:
-    since = now - timedelta(minutes=settings.login_window_minutes)
-    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
-        failures = session.exec(
-            select(func.count(), func.min(LoginAttempt.at)).where(  # type: ignore[call-overload]
-                column == value, col(LoginAttempt.succeeded).is_(False), LoginAttempt.at > since
-            )
-        ).one()
-        if failures[0] >= settings.login_max_failures:
-            retry_after = max(
-                1, int((failures[1] + timedelta(minutes=settings.login_window_minutes) - now).total_seconds())
-            )
-            raise TooManyRequests(
-                "登录失败次数过多，请稍后再试",
-                code="auth.too_many_attempts",
-                headers={"Retry-After": str(retry_after)},
-                details={"retry_after": retry_after},
-            )
 
 
 def _issue(
@@ -51,6 +30,7 @@ def _issue(
             user_id=user.id or 0,
             token_hash=hash_token(refresh, settings),
             family=family or secrets.token_hex(16),
+            generation=user.token_generation,
             issued_at=now,
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
@@ -66,17 +46,21 @@ def _issue(
 def login(
     session: Session, *, username: str, password: str, address: str, settings: Settings, now: datetime
 ) -> dict[str, object]:
-    _check_throttle(session, username=username, address=address, settings=settings, now=now)
+    throttle.admit(session, username=username, address=address, settings=settings, now=now)
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active or user.is_service_account:
         session.add(LoginAttempt(username=username[:64], address=address[:64], succeeded=False, at=now))
+        throttle.forget_stale(session, settings=settings, now=now)
         session.commit()
         raise Unauthorized(
             "用户名或密码错误", code="auth.invalid_credentials", headers={"WWW-Authenticate": "Bearer"}
         )
+    throttle.succeeded(session, username=username, address=address, settings=settings)
     session.add(LoginAttempt(username=username[:64], address=address[:64], succeeded=True, at=now))
-    user.last_login_at = now
+    # A plain UPDATE: a sign-in is not an edit of the user (no version bump, no lost-update check
+    # that would make two tabs signing in at once conflict).
+    session.execute(update(User).where(col(User.id) == user.id).values(last_login_at=now))
     tokens = _issue(session, user=user, settings=settings, now=now)
     session.commit()
     return tokens
@@ -88,15 +72,29 @@ def refresh(session: Session, *, token: str, settings: Settings, now: datetime) 
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("刷新令牌无效或已过期", code="auth.invalid_refresh_token")
-    if row.used_at is not None:
+    # Mark it used in the statement that checks it: of two concurrent refreshes one wins, the
+    # other is a reuse.
+    claimed = session.execute(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.id) == row.id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(used_at=now),
+        execution_options={"synchronize_session": False, "preserve_rowcount": True},
+    ).rowcount
+    if not claimed:
         # A rotated token came back: assume it was stolen and end the whole login.
         _revoke_family(session, family=row.family, now=now)
         session.commit()
         raise Unauthorized("刷新令牌已被使用，已注销该登录", code="auth.refresh_token_reused")
     user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
-    row.used_at = now
+    if user is None or not user.is_active or row.generation != user.token_generation:
+        # Password changed or reset, account disabled, or signed out since this login began.
+        _revoke_family(session, family=row.family, now=now)
+        session.commit()
+        raise Unauthorized("登录已失效，请重新登录", code="auth.session_ended")
     tokens = _issue(session, user=user, settings=settings, now=now, family=row.family)
     session.commit()
     return tokens
@@ -110,22 +108,22 @@ def _revoke_family(session: Session, *, family: str, now: datetime) -> None:
     )
 
 
-def logout(
-    session: Session, *, user: User, token: str | None, everywhere: bool, settings: Settings, now: datetime
-) -> None:
-    if everywhere:
-        session.execute(
-            update(RefreshToken)
-            .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
-            .values(revoked_at=now)
-        )
-        user.token_generation += 1
-    elif token:
-        row = session.exec(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token, settings))
-        ).first()
-        if row is not None and row.user_id == user.id:
-            _revoke_family(session, family=row.family, now=now)
+def end_sessions(session: Session, *, user_id: int, now: datetime) -> None:
+    """End every login of the user: access tokens by generation, refresh tokens revoked (caller commits)."""
+    session.execute(
+        update(User).where(col(User.id) == user_id).values(token_generation=User.token_generation + 1)
+    )
+    session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def logout(session: Session, *, user: User, now: datetime) -> None:
+    # One token policy: signing out ends every session of the user (this one included), the
+    # access tokens too — not only the refresh token the client happens to send.
+    end_sessions(session, user_id=user.id or 0, now=now)
     session.commit()
 
 

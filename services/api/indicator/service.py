@@ -14,11 +14,11 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.indicator import forecast
 from duban import calendar, periods
 from duban.errors import Conflict, Forbidden, NotFound, Unprocessable
 from duban.models import Indicator, IndicatorValue, Plan, Role, Task, Unit, User
+from duban.uow import unit_of_work
 
 COLUMNS = (
     Indicator.id,
@@ -80,19 +80,11 @@ def _check_refs(session: Session, data: dict[str, Any], plan_id: int) -> None:
 
 def create(*, session: Session, user: User, data: dict[str, Any], now: datetime) -> Indicator:
     _check_refs(session, data, data["plan_id"])
-    indicator = Indicator.model_validate({**data, "created_at": now, "updated_at": now})
-    session.add(indicator)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="indicator.create",
-        entity_type="indicator",
-        entity_id=indicator.id,
-        after=audit.snapshot(indicator),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        indicator = uow.add(
+            Indicator.model_validate({**data, "created_at": now, "updated_at": now}),
+            action="indicator.create",
+        )
     return indicator
 
 
@@ -100,38 +92,16 @@ def update(
     *, session: Session, user: User, indicator: Indicator, changes: dict[str, Any], now: datetime
 ) -> Indicator:
     _check_refs(session, changes, indicator.plan_id)
-    before = audit.snapshot(indicator)
-    for key, value in changes.items():
-        setattr(indicator, key, value)
-    indicator.version += 1
-    indicator.updated_at = now
-    audit.record(
-        session,
-        actor=user,
-        action="indicator.update",
-        entity_type="indicator",
-        entity_id=indicator.id,
-        before=before,
-        after=audit.snapshot(indicator),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.track(indicator, action="indicator.update")
+        for key, value in changes.items():
+            setattr(indicator, key, value)
     return indicator
 
 
 def delete(*, session: Session, user: User, indicator: Indicator, now: datetime) -> None:
-    before = audit.snapshot(indicator)
-    session.delete(indicator)
-    audit.record(
-        session,
-        actor=user,
-        action="indicator.delete",
-        entity_type="indicator",
-        entity_id=indicator.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.delete(indicator, action="indicator.delete")
 
 
 def add_value(
@@ -146,38 +116,29 @@ def add_value(
             IndicatorValue.indicator_id == indicator.id, IndicatorValue.period == parsed.key
         )
     ).first()
-    before = audit.snapshot(row) if row is not None else None
-    if row is None:
-        row = IndicatorValue(
-            indicator_id=indicator.id or 0,
-            period=parsed.key,
-            period_end=parsed.end,
-            value=value,
-            reported_at=now,
-        )
-        session.add(row)
-    row.value = value
-    row.period_end = parsed.end
-    row.unit_id = user.unit_id
-    row.reported_by_id = user.id
-    row.reported_at = now
-    row.report_id = None
     try:
-        session.flush()
+        with unit_of_work(session, actor=user, now=now) as uow:
+            if row is None:
+                row = uow.add(
+                    IndicatorValue(
+                        indicator_id=indicator.id or 0,
+                        period=parsed.key,
+                        period_end=parsed.end,
+                        value=value,
+                        reported_at=now,
+                    ),
+                    action="indicator.value",
+                )
+            else:
+                uow.track(row, action="indicator.value")
+            row.value = value
+            row.period_end = parsed.end
+            row.unit_id = user.unit_id
+            row.reported_by_id = user.id
+            row.reported_at = now
+            row.report_id = None
     except IntegrityError as exc:  # a concurrent writer stored the same period first
-        session.rollback()
         raise Conflict("该期指标值正被他人填报，请重试", code="indicator.value_conflict") from exc
-    audit.record(
-        session,
-        actor=user,
-        action="indicator.value",
-        entity_type="indicator_value",
-        entity_id=row.id,
-        before=before,
-        after=audit.snapshot(row),
-        now=now,
-    )
-    session.commit()
     return row
 
 

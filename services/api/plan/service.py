@@ -9,9 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from api.audit import service as audit
+from duban import audit
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Plan, Section, Task, User
+from duban.uow import UnitOfWork, unit_of_work
 
 PLAN_COLUMNS = (
     col(Plan.id),
@@ -72,11 +73,11 @@ def _check(values: dict[str, Any]) -> None:
             ) from exc
 
 
-def _flush(session: Session, code: str, message: str) -> None:
+def _flush(uow: UnitOfWork, code: str, message: str) -> None:
+    # A unique key taken (external id, section code) is the user's conflict, not a lost race.
     try:
-        session.flush()
+        uow.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(message, code=code) from exc
 
 
@@ -89,41 +90,22 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
             changes = {k: v for k, v in data.items() if k != "external_id"}
             return update(session, actor=actor, plan=existing, changes=changes, now=now)
     _check(data)
-    plan = Plan.model_validate({**data, "created_by_id": actor.id, "created_at": now, "updated_at": now})
-    session.add(plan)
-    _flush(session, "plan.duplicate", "计划已存在（外部编号重复）")
-    audit.record(
-        session,
-        actor=actor,
-        action="plan.create",
-        entity_type="plan",
-        entity_id=plan.id,
-        after=audit.snapshot(plan),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        plan = uow.add(
+            Plan.model_validate({**data, "created_by_id": actor.id, "created_at": now, "updated_at": now}),
+            action="plan.create",
+        )
+        _flush(uow, "plan.duplicate", "计划已存在（外部编号重复）")
     return plan
 
 
 def update(session: Session, *, actor: User, plan: Plan, changes: dict[str, Any], now: datetime) -> Plan:
-    before = audit.snapshot(plan)
-    _check({**before, **changes})
-    for key, value in changes.items():
-        setattr(plan, key, value)
-    plan.version += 1
-    plan.updated_at = now
-    _flush(session, "plan.duplicate", "计划已存在（外部编号重复）")
-    audit.record(
-        session,
-        actor=actor,
-        action="plan.update",
-        entity_type="plan",
-        entity_id=plan.id,
-        before=before,
-        after=audit.snapshot(plan),
-        now=now,
-    )
-    session.commit()
+    _check({**audit.snapshot(plan), **changes})
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(plan, action="plan.update")
+        for key, value in changes.items():
+            setattr(plan, key, value)
+        _flush(uow, "plan.duplicate", "计划已存在（外部编号重复）")
     return plan
 
 
@@ -131,18 +113,8 @@ def remove(session: Session, *, actor: User, plan: Plan, now: datetime) -> None:
     used = session.exec(select(Assignment.id).where(Assignment.plan_id == plan.id).limit(1)).first()
     if used is not None:
         raise Conflict("该计划已有交办事项，不能删除", code="plan.in_use")
-    before = audit.snapshot(plan)
-    session.delete(plan)
-    audit.record(
-        session,
-        actor=actor,
-        action="plan.delete",
-        entity_type="plan",
-        entity_id=plan.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(plan, action="plan.delete")
 
 
 def public(
@@ -193,43 +165,25 @@ def create_section(
     if data.get("position") is None:
         last = session.exec(select(func.max(Section.position)).where(Section.plan_id == plan.id)).first()
         data["position"] = (last or 0) + 1
-    section = Section.model_validate({**data, "plan_id": plan.id, "created_at": now, "updated_at": now})
-    session.add(section)
-    _flush(session, "section.duplicate", _DUP_SECTION)
-    audit.record(
-        session,
-        actor=actor,
-        action="section.create",
-        entity_type="section",
-        entity_id=section.id,
-        after=audit.snapshot(section),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        section = uow.add(
+            Section.model_validate({**data, "plan_id": plan.id, "created_at": now, "updated_at": now}),
+            action="section.create",
+            entity_type="section",
+        )
+        _flush(uow, "section.duplicate", _DUP_SECTION)
     return section
 
 
 def update_section(
     session: Session, *, actor: User, section: Section, changes: dict[str, Any], now: datetime
 ) -> Section:
-    before = audit.snapshot(section)
-    for key, value in changes.items():
-        if value is not None:
-            setattr(section, key, value)
-    section.version += 1
-    section.updated_at = now
-    _flush(session, "section.duplicate", _DUP_SECTION)
-    audit.record(
-        session,
-        actor=actor,
-        action="section.update",
-        entity_type="section",
-        entity_id=section.id,
-        before=before,
-        after=audit.snapshot(section),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(section, action="section.update", entity_type="section")
+        for key, value in changes.items():
+            if value is not None:
+                setattr(section, key, value)
+        _flush(uow, "section.duplicate", _DUP_SECTION)
     return section
 
 
@@ -237,15 +191,5 @@ def remove_section(session: Session, *, actor: User, section: Section, now: date
     used = session.exec(select(Task.id).where(Task.section_id == section.id).limit(1)).first()
     if used is not None:
         raise Conflict("该章节下仍有任务，不能删除", code="section.not_empty")
-    before = audit.snapshot(section)
-    session.delete(section)
-    audit.record(
-        session,
-        actor=actor,
-        action="section.delete",
-        entity_type="section",
-        entity_id=section.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(section, action="section.delete", entity_type="section")

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from api.audit import service as audit
+from duban import audit
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Plan, Section, Target, Task, TaskUnit, Unit, UnitGroup, User
+from duban.uow import UnitOfWork, unit_of_work
 
 TASK_COLUMNS = (
     col(Task.id),
@@ -97,11 +100,10 @@ def _check_refs(session: Session, *, task: Task | None, plan_id: int, values: di
             raise Unprocessable("单位组不存在", code="task.unknown_groups", details={"group_ids": missing})
 
 
-def _flush(session: Session) -> None:
+def _flush(uow: UnitOfWork) -> None:
     try:
-        session.flush()
+        uow.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict("同一计划中任务编号重复（或外部编号重复）", code="task.duplicate") from exc
 
 
@@ -138,6 +140,10 @@ def _snapshot(session: Session, task: Task) -> dict[str, Any]:
     return snap
 
 
+def _snapshotter(session: Session) -> Callable[[Any], dict[str, Any]]:
+    return lambda task: _snapshot(session, task)
+
+
 def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Task:
     external_id = data.get("external_id")
     if external_id:
@@ -150,62 +156,45 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
     if data.get("position") is None:
         last = session.exec(select(func.max(Task.position)).where(Task.plan_id == data["plan_id"])).first()
         data["position"] = (last or 0) + 1
-    task = Task.model_validate({**data, "created_at": now, "updated_at": now})
-    session.add(task)
-    _flush(session)
-    _set_units(session, task, units)
-    _set_targets(session, task, targets)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="task.create",
-        entity_type="task",
-        entity_id=task.id,
-        after=_snapshot(session, task),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        task = uow.add(
+            Task.model_validate({**data, "created_at": now, "updated_at": now}),
+            action="task.create",
+            snapshot=_snapshotter(session),
+        )
+        _flush(uow)
+        _set_units(session, task, units)
+        _set_targets(session, task, targets)
     return task
 
 
 def update_task(session: Session, *, actor: User, task: Task, changes: dict[str, Any], now: datetime) -> Task:
     _check_refs(session, task=task, plan_id=task.plan_id, values=changes)
-    before = _snapshot(session, task)
-    units, targets = changes.pop("units", None), changes.pop("targets", None)
-    for key in ("code", "title", "tags", "position"):
-        if key in changes and changes[key] is None:
-            changes.pop(key)
-    old_section = task.section_id
-    for key, value in changes.items():
-        setattr(task, key, value)
-    task.version += 1
-    task.updated_at = now
-    _flush(session)
-    if units is not None:
-        _set_units(session, task, units)
-    if targets is not None:
-        _set_targets(session, task, targets)
-    if task.section_id != old_section:
-        # Assignments carry the section for scoped filtering; keep them in step.
-        session.execute(
-            update(Assignment)
-            .where(col(Assignment.task_id) == task.id)
-            .values(section_id=task.section_id)
-            .execution_options(synchronize_session=False)
-        )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="task.update",
-        entity_type="task",
-        entity_id=task.id,
-        before=before,
-        after=_snapshot(session, task),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(task, action="task.update", snapshot=_snapshotter(session))
+        units, targets = changes.pop("units", None), changes.pop("targets", None)
+        for key in ("code", "title", "tags", "position"):
+            if key in changes and changes[key] is None:
+                changes.pop(key)
+        old_section = task.section_id
+        for key, value in changes.items():
+            setattr(task, key, value)
+        if units is not None or targets is not None:
+            # Units and targets are part of the task (its ETag): replacing them is a new version.
+            flag_modified(task, "updated_at")
+        _flush(uow)
+        if units is not None:
+            _set_units(session, task, units)
+        if targets is not None:
+            _set_targets(session, task, targets)
+        if task.section_id != old_section:
+            # Assignments carry the section for scoped filtering; keep them in step.
+            session.execute(
+                update(Assignment)
+                .where(col(Assignment.task_id) == task.id)
+                .values(section_id=task.section_id)
+                .execution_options(synchronize_session=False)
+            )
     return task
 
 
@@ -214,18 +203,8 @@ def remove(session: Session, *, actor: User, task: Task, now: datetime) -> None:
         raise Conflict("该任务已交办，不能删除（可撤销交办）", code="task.in_use")
     if session.exec(select(Task.id).where(Task.parent_id == task.id).limit(1)).first() is not None:
         raise Conflict("该任务仍有子任务，不能删除", code="task.has_subtasks")
-    before = _snapshot(session, task)
-    session.delete(task)
-    audit.record(
-        session,
-        actor=actor,
-        action="task.delete",
-        entity_type="task",
-        entity_id=task.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(task, action="task.delete", snapshot=_snapshotter(session))
 
 
 def enrich(

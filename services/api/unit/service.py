@@ -6,11 +6,13 @@ from typing import Any
 
 from sqlalchemy import Select, delete, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
+from duban import audit
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Unit, UnitAlias, UnitGroup, UnitGroupMember, UnitKind, User
+from duban.uow import UnitOfWork, unit_of_work
 
 UNIT_COLUMNS = (
     Unit.id,
@@ -54,11 +56,10 @@ def _check_parent(session: Session, unit_id: int | None, parent_id: int | None) 
         raise Unprocessable("上级单位无效", code="unit.invalid_parent", details={"parent_id": parent_id})
 
 
-def _flush_unique(session: Session, what: str) -> None:
+def _flush_unique(uow: UnitOfWork, what: str) -> None:
     try:
-        session.flush()
+        uow.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(f"{what}已存在（名称、编码或外部编号重复）", code="unit.duplicate") from exc
 
 
@@ -70,43 +71,23 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
         if existing is not None:
             # An integration re-sending its object updates it instead of duplicating it.
             return update(session, actor=actor, unit=existing, changes=data, now=now)
-    unit = Unit.model_validate({**data, "created_at": now, "updated_at": now})
-    session.add(unit)
-    _flush_unique(session, "单位")
-    audit.record(
-        session,
-        actor=actor,
-        action="unit.create",
-        entity_type="unit",
-        entity_id=unit.id,
-        after=audit.snapshot(unit),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        unit = uow.add(
+            Unit.model_validate({**data, "created_at": now, "updated_at": now}), action="unit.create"
+        )
+        _flush_unique(uow, "单位")
     return unit
 
 
 def update(session: Session, *, actor: User, unit: Unit, changes: dict[str, Any], now: datetime) -> Unit:
-    before = audit.snapshot(unit)
     if "parent_id" in changes:
         _check_parent(session, unit.id, changes["parent_id"])
-    for key, value in changes.items():
-        if key != "external_id":
-            setattr(unit, key, value)
-    unit.version += 1
-    unit.updated_at = now
-    _flush_unique(session, "单位")
-    audit.record(
-        session,
-        actor=actor,
-        action="unit.update",
-        entity_type="unit",
-        entity_id=unit.id,
-        before=before,
-        after=audit.snapshot(unit),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(unit, action="unit.update")
+        for key, value in changes.items():
+            if key != "external_id":
+                setattr(unit, key, value)
+        _flush_unique(uow, "单位")
     return unit
 
 
@@ -114,18 +95,8 @@ def remove(session: Session, *, actor: User, unit: Unit, now: datetime) -> None:
     used = session.exec(select(Assignment.id).where(Assignment.unit_id == unit.id).limit(1)).first()
     if used is not None:
         raise Conflict("该单位已有交办任务，只能停用不能删除", code="unit.in_use")
-    before = audit.snapshot(unit)
-    session.delete(unit)
-    audit.record(
-        session,
-        actor=actor,
-        action="unit.delete",
-        entity_type="unit",
-        entity_id=unit.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(unit, action="unit.delete")
 
 
 def resolve_group_units(session: Session, *, group: UnitGroup) -> list[int]:
@@ -178,62 +149,38 @@ def _set_members(session: Session, group: UnitGroup, member_ids: Sequence[int]) 
 
 def create_group(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> UnitGroup:
     member_ids = data.pop("member_ids", [])
-    group = UnitGroup.model_validate({**data, "member_kinds": [str(k) for k in data.get("member_kinds", [])]})
-    session.add(group)
-    _flush_unique(session, "单位组")
-    _set_members(session, group, member_ids)
-    audit.record(
-        session,
-        actor=actor,
-        action="unit_group.create",
-        entity_type="unit_group",
-        entity_id=group.id,
-        after={**audit.snapshot(group), "member_ids": sorted(set(member_ids))},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        group = uow.add(
+            UnitGroup.model_validate(
+                {**data, "member_kinds": [str(k) for k in data.get("member_kinds", [])]}
+            ),
+            action="unit_group.create",
+            snapshot=lambda g: {**audit.snapshot(g), "member_ids": sorted(set(member_ids))},
+        )
+        _flush_unique(uow, "单位组")
+        _set_members(session, group, member_ids)
     return group
 
 
 def update_group(
     session: Session, *, actor: User, group: UnitGroup, changes: dict[str, Any], now: datetime
 ) -> UnitGroup:
-    before = audit.snapshot(group)
-    member_ids = changes.pop("member_ids", None)
-    for key, value in changes.items():
-        setattr(group, key, [str(k) for k in value] if key == "member_kinds" else value)
-    if member_ids is not None:
-        _set_members(session, group, member_ids)
-    group.version += 1
-    group.updated_at = now
-    _flush_unique(session, "单位组")
-    audit.record(
-        session,
-        actor=actor,
-        action="unit_group.update",
-        entity_type="unit_group",
-        entity_id=group.id,
-        before=before,
-        after=audit.snapshot(group),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(group, action="unit_group.update")
+        member_ids = changes.pop("member_ids", None)
+        for key, value in changes.items():
+            setattr(group, key, [str(k) for k in value] if key == "member_kinds" else value)
+        if member_ids is not None:
+            _set_members(session, group, member_ids)
+            # The members are part of the group (its version): replacing them is a new version.
+            flag_modified(group, "updated_at")
+        _flush_unique(uow, "单位组")
     return group
 
 
 def delete_group(session: Session, *, actor: User, group: UnitGroup, now: datetime) -> None:
-    before = audit.snapshot(group)
-    session.delete(group)
-    audit.record(
-        session,
-        actor=actor,
-        action="unit_group.delete",
-        entity_type="unit_group",
-        entity_id=group.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(group, action="unit_group.delete")
 
 
 def ensure_default_groups(session: Session) -> None:
@@ -253,27 +200,22 @@ def find_by_name(session: Session, *, name: str) -> Unit | None:
     return session.get(Unit, alias.unit_id) if alias else None
 
 
+def _alias_snapshot(row: UnitAlias) -> dict[str, Any]:
+    return {"alias": row.alias, "unit_id": row.unit_id}
+
+
 def add_alias(session: Session, *, actor: User, alias: str, unit_id: int, now: datetime) -> UnitAlias:
     get(session, unit_id=unit_id)
     if session.exec(select(Unit.id).where(Unit.name == alias)).first() is not None:
         raise Conflict("别名与已有单位名称相同", code="unit_alias.conflicts_with_unit")
-    row = UnitAlias(alias=alias, unit_id=unit_id)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict("别名已存在", code="unit_alias.duplicate") from exc
-    audit.record(
-        session,
-        actor=actor,
-        action="unit_alias.create",
-        entity_type="unit_alias",
-        entity_id=row.id,
-        after={"alias": alias, "unit_id": unit_id},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        row = uow.add(
+            UnitAlias(alias=alias, unit_id=unit_id), action="unit_alias.create", snapshot=_alias_snapshot
+        )
+        try:
+            uow.flush()
+        except IntegrityError as exc:
+            raise Conflict("别名已存在", code="unit_alias.duplicate") from exc
     return row
 
 
@@ -281,14 +223,5 @@ def delete_alias(session: Session, *, actor: User, alias_id: int, now: datetime)
     row = session.get(UnitAlias, alias_id)
     if row is None:
         raise NotFound("别名不存在", code="unit_alias.not_found")
-    session.delete(row)
-    audit.record(
-        session,
-        actor=actor,
-        action="unit_alias.delete",
-        entity_type="unit_alias",
-        entity_id=alias_id,
-        before={"alias": row.alias, "unit_id": row.unit_id},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(row, action="unit_alias.delete", snapshot=_alias_snapshot)

@@ -5,14 +5,19 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api.audit import service as audit
+from duban import audit
 from duban.errors import NotFound, Unprocessable
 from duban.models import EndpointKind, Plan, Unit, User, WebhookEndpoint
 from duban.settings import get_settings
 from duban.signing import new_secret
+from duban.uow import unit_of_work
 from duban.urlsafety import check_url
 
 _HIDDEN = ("secret",)
+
+
+def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return audit.snapshot(endpoint, exclude=_HIDDEN)
 
 
 def get(session: Session, *, endpoint_id: int) -> WebhookEndpoint:
@@ -38,65 +43,30 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
     ep = WebhookEndpoint.model_validate(
         {**data, "kind": kind, "secret": secret, "created_at": now, "updated_at": now}
     )
-    session.add(ep)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="webhook.create",
-        entity_type="webhook_endpoint",
-        entity_id=ep.id,
-        after=audit.snapshot(ep, exclude=_HIDDEN),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.add(ep, action="webhook.create", snapshot=_snapshot)
     return ep
 
 
 def update(
     session: Session, *, actor: User, endpoint: WebhookEndpoint, changes: dict[str, Any], now: datetime
 ) -> tuple[WebhookEndpoint, str | None]:
-    before = audit.snapshot(endpoint, exclude=_HIDDEN)
     rotate = bool(changes.pop("rotate_secret", False))
     if changes.get("url"):
         check_url(changes["url"], allow_private=get_settings().webhook_allow_private)
     _check_scope(session, changes.get("unit_id"), changes.get("plan_id"))
-    for key, value in changes.items():
-        if key in ("url", "is_active", "rate_limit_per_minute", "event_types") and value is None:
-            continue
-        setattr(endpoint, key, value)
     new = None
-    if rotate and endpoint.kind == EndpointKind.webhook:
-        new = endpoint.secret = new_secret()
-    endpoint.version += 1
-    endpoint.updated_at = now
-    session.add(endpoint)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="webhook.update",
-        entity_type="webhook_endpoint",
-        entity_id=endpoint.id,
-        before=before,
-        after=audit.snapshot(endpoint, exclude=_HIDDEN),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(endpoint, action="webhook.update", snapshot=_snapshot)
+        for key, value in changes.items():
+            if key in ("url", "is_active", "rate_limit_per_minute", "event_types") and value is None:
+                continue
+            setattr(endpoint, key, value)
+        if rotate and endpoint.kind == EndpointKind.webhook:
+            new = endpoint.secret = new_secret()
     return endpoint, new
 
 
 def delete(session: Session, *, actor: User, endpoint: WebhookEndpoint, now: datetime) -> None:
-    before = audit.snapshot(endpoint, exclude=_HIDDEN)
-    session.delete(endpoint)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="webhook.delete",
-        entity_type="webhook_endpoint",
-        entity_id=before["id"],
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.delete(endpoint, action="webhook.delete", snapshot=_snapshot)

@@ -58,6 +58,9 @@ class RefreshToken(SQLModel, table=True):
     token_hash: str = Field(max_length=128, unique=True)
     # Tokens rotated from one login share a family; reuse of a rotated token revokes the family.
     family: str = Field(max_length=64, index=True)
+    # The user's token generation when issued: a bump (password change, reset, disable, logout)
+    # ends every refresh token issued before it, as it ends every access token.
+    generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     issued_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
@@ -71,6 +74,16 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(max_length=64, index=True)
     succeeded: bool = Field(default=False)
     at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """One counter per account and one per address, changed by a single UPSERT (see api.auth.throttle)."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(max_length=200, primary_key=True)
+    failures: int = Field(default=0)
+    last_at: datetime = Field(index=True)
+    locked_until: datetime | None = None
 
 
 class ApiKey(SQLModel, table=True):
@@ -96,8 +109,9 @@ class IdempotencyRecord(SQLModel, table=True):
     method: str = Field(max_length=10)
     path: str = Field(max_length=500)
     request_hash: str = Field(max_length=64)
-    status_code: int
-    response_body: bytes
+    # NULL while the first request with the key is still running (the in-progress row).
+    status_code: int | None = None
+    response_body: bytes | None = None
     response_headers: dict[str, str] = json_field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -106,6 +120,7 @@ __all__ = [
     "ApiKey",
     "IdempotencyRecord",
     "LoginAttempt",
+    "LoginThrottle",
     "READ_ALL_ROLES",
     "RefreshToken",
     "Role",
