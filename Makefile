@@ -27,6 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check services tests benchmarks migrations
 	$(BIN)/ruff format --check services tests benchmarks migrations
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	./scripts/bench.sh

@@ -15,5 +15,6 @@ export DUBAN_ENVIRONMENT=test
 # Contracts first: they are fast and name the problem exactly.
 $BIN/ruff check services tests benchmarks migrations
 $BIN/ruff format --check services tests benchmarks migrations
+$BIN/lint-imports --no-cache  # the package contracts in pyproject.toml
 WORKERS="${DUBAN_TEST_WORKERS:-2}"
 exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q "$@"

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from api import demo
 from api.stats import service as stats_service
 from duban import db as duban_db
+from duban.cli import demo
 from duban.cli import main as cli_main
 from duban.db import make_engine, session_scope
 from duban.models import Assignment, IndicatorValue, Plan, Role, User, WebhookEndpoint

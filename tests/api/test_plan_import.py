@@ -33,11 +33,11 @@ from duban.models import (
     UnitRole,
 )
 from duban.settings import get_settings
-from plandoc import parse
+from plandoc import export_xlsx, parse
 from tests.api.conftest import AsRole
 from tests.factories import make_unit
 
-SEED = ROOT / "services" / "api" / "demo_data" / "lianshui-2024-2025-plan.txt"
+SEED = ROOT / "services" / "duban" / "cli" / "demo_data" / "lianshui-2024-2025-plan.txt"
 CORPUS = ROOT.parent / "shared" / "corpus" / "plans"
 LEADS = {
     "1": "县科技局", "2": "县科技局", "3": "县科技局", "4": "县科技局", "5": "县科技局", "6": "县科技局",
@@ -373,4 +373,4 @@ def test_corpus_plans_import(path: Path, session: Session, now: datetime) -> Non
     assert report.tasks == expected > 0
     stored = session.exec(select(func.count()).select_from(Task).where(Task.plan_id == report.plan_id)).one()
     assert stored == expected
-    assert BytesIO(importing.export_xlsx(importing.plan_to_document(session, report.plan_id or 0))).getvalue()
+    assert BytesIO(export_xlsx(importing.plan_to_document(session, report.plan_id or 0))).getvalue()

@@ -244,14 +244,14 @@ def _user_ensure_admin(args: argparse.Namespace) -> int:
 
 @command("plan", "import")
 def _plan_import(args: argparse.Namespace) -> int:
-    from api.plan.importing import cli_import
+    from duban.cli.plan import cli_import
 
     return cli_import(path=args.path, fmt=args.format, dry_run=args.dry_run, as_json=args.json)
 
 
 @command("plan", "export")
 def _plan_export(args: argparse.Namespace) -> int:
-    from api.plan.importing import cli_export
+    from duban.cli.plan import cli_export
 
     return cli_export(plan_id=args.plan_id, output=args.output)
 
@@ -285,7 +285,7 @@ def _openapi(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from api.demo import run_demo
+    from duban.cli.demo import run_demo
 
     return run_demo(database=args.database, into_current=args.into_current)
 
