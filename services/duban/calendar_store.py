@@ -228,6 +228,23 @@ def day_cutoff_statement(today: date, n: int) -> sa.Select[Any]:
     return sa.select(day_t.c.day).where(day_t.c.is_working_day.is_(True), day_t.c.working_ordinal == bound)
 
 
+def overdue_at_least_clause(due_date: Any, *, today: date, n: int) -> Any:
+    """SQL condition "`due_date` is at least `n` working days overdue on `today`" (n >= 1).
+
+    `due_date < (the working day numbered ordinal(today - 1) - n + 1)`: an uncorrelated constant
+    subquery on `calendar_day`, so the comparison stays an index range on the due date. Near the
+    ends of the table's span the cutoff comes from duban.calendar instead.
+    """
+    if today - timedelta(days=2 * 366) < EPOCH or today + timedelta(days=7) > SPAN_END:
+        return due_date <= _python_cutoff(today, n)
+    return due_date < day_cutoff_statement(today, n).scalar_subquery()
+
+
+def _python_cutoff(today: date, n: int) -> date:
+    cal = calendar.current()
+    return cal.working_day_number(cal.ordinal(today - timedelta(days=1)) - n + 1) - timedelta(days=1)
+
+
 def overdue_cutoff_in_sql(bind: Connection | Session, *, today: date, n: int) -> date | None:
     """The largest due date at least `n` working days overdue on `today`, computed by the database.
 

@@ -280,3 +280,36 @@ def test_plan_preview_and_import_warn_about_uncovered_deadlines(client: TestClie
     assert _put(client, office).status_code == 200
     again = client.post("/api/v1/plans/import", params={"dry_run": "true"}, json=doc, headers=office)
     assert not [w for w in again.json()["warnings"] if w["code"] == "calendar.year_uncovered"]
+
+
+def test_list_filter_overdue_by_at_least_n_working_days(
+    client: TestClient, as_role: AsRole, session: Session, clock: Any
+) -> None:
+    """The filter runs in SQL (calendar_day) and agrees with the per-row count."""
+    plan = make_plan(session)
+    task = make_task(session, plan=plan)
+    dues = [date(2025, 12, 31), date(2026, 1, 5), date(2026, 1, 7), date(2026, 1, 9), date(2026, 1, 12)]
+    for due in dues:
+        make_assignment(session, task=task, unit=make_unit(session), due_date=due)
+    session.commit()
+    clock.set(datetime(2026, 1, 13, 1, 0, tzinfo=UTC))  # 09:00 on Tuesday 13 January
+    office = as_role("office")
+    for n in (1, 3, 5, 7, 8):
+        r = client.get(
+            "/api/v1/assignments",
+            params={"plan_id": plan.id, "min_working_days_overdue": n, "limit": 50},
+            headers=office,
+        )
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert all(i["working_days_overdue"] >= n for i in items)
+        everything = client.get("/api/v1/assignments", params={"plan_id": plan.id}, headers=office).json()
+        expected = sorted(i["due_date"] for i in everything["items"] if i["working_days_overdue"] >= n)
+        assert sorted(i["due_date"] for i in items) == expected, n
+    # Due 2025-12-31: 7 working days overdue from the end of 12 January (DESIGN.md).
+    seven = client.get(
+        "/api/v1/assignments", params={"plan_id": plan.id, "min_working_days_overdue": 7}, headers=office
+    ).json()["items"]
+    assert [i["due_date"] for i in seven] == ["2025-12-31"]
+    bad = client.get("/api/v1/assignments", params={"min_working_days_overdue": 0}, headers=office)
+    assert bad.status_code == 422

@@ -57,6 +57,9 @@ def list_assignments(
     due_before: Annotated[date | None, Query(description="截止日期不晚于（含）")] = None,
     due_after: Annotated[date | None, Query(description="截止日期不早于（含）")] = None,
     period: Annotated[str | None, Query(max_length=10)] = None,
+    min_working_days_overdue: Annotated[
+        int | None, Query(ge=1, le=250, description="逾期至少 N 个工作日（未办结）")
+    ] = None,
     sort: Sort = "due_date",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
@@ -75,6 +78,7 @@ def list_assignments(
         due_before=due_before,
         due_after=due_after,
         period=period,
+        min_working_days_overdue=min_working_days_overdue,
     )
     page = paginate(session, stmt, order=service.SORTS[sort], limit=limit, cursor=cursor)
     service.decorate(page["items"], now=now)

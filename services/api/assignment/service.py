@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.unit import service as unit_service
-from duban import calendar, events, outbox
+from duban import calendar, calendar_store, events, outbox
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
@@ -32,6 +32,7 @@ from duban.models import (
     User,
 )
 from duban.periods import spanning
+from duban.settings import get_settings
 
 
 def unit_scope_clause(user: User, unit_column: Any) -> Any:
@@ -688,6 +689,7 @@ def apply_filters(
     due_before: date | None = None,
     due_after: date | None = None,
     period: str | None = None,
+    min_working_days_overdue: int | None = None,
 ) -> Select[Any]:
     if plan_id is not None:
         stmt = stmt.where(col(Assignment.plan_id) == plan_id)
@@ -711,6 +713,13 @@ def apply_filters(
                 col(Assignment.state).not_in([str(s) for s in OPEN]),
             )
         )
+    if min_working_days_overdue is not None:
+        # In the database (calendar_day), on the deployment's time zone: one index range.
+        today = calendar.local_date(now, calendar.tz(get_settings().timezone))
+        clause = calendar_store.overdue_at_least_clause(
+            col(Assignment.due_date), today=today, n=min_working_days_overdue
+        )
+        stmt = stmt.where(overdue_clause(now), clause)
     if due_before is not None:
         stmt = stmt.where(col(Assignment.due_date) <= due_before)
     if due_after is not None:
