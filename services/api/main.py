@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from api.deps import get_current_user
 from api.errors import install_exception_handlers
@@ -51,6 +52,7 @@ PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
     ("api.ops.router", "router", ""),
     ("api.board.router", "router", ""),
     ("api.board.router", "api_router", "/api/v1"),
+    ("api.workbench.router", "router", ""),
 ]
 
 
@@ -72,7 +74,8 @@ def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, current_request_id)
     calendar_store.install(settings.calendar_check_seconds)
-    app = FastAPI(
+    # Swagger UI and ReDoc from files in the fastapi-offline package: /docs works on an offline intranet.
+    app = FastAPIOffline(
         title="Duban 督办 API",
         version="1.0.0",
         description="行动计划任务督办系统：计划、任务、交办、进展、催办、通报与考核。",

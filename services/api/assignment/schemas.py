@@ -54,6 +54,9 @@ class AssignmentPublic(BaseModel):
     timezone: str
     overdue: bool = Field(description="未办结且已过截止时间（派生）")
     working_days_overdue: int = Field(description="截止后已结束的工作日数")
+    working_days_left: int | None = Field(
+        default=None, description="未逾期时距截止日期的剩余工作日数（截止当天为 0；已逾期或已结束为空）"
+    )
     warnings: list[CalendarWarning] = Field(
         default_factory=list, description="截止日期或工作日计数落在尚未载入节假日安排的年份时的提示"
     )

@@ -730,13 +730,14 @@ def apply_filters(
 
 
 def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any]]:
-    """Add the derived overdue flag, working days overdue and calendar warnings.
+    """Add the derived overdue flag, working days overdue or left, and calendar warnings.
 
     Working days are a difference of two working ordinals (duban.calendar): a list lookup per
     row, no walk over the calendar.
     """
     cal = calendar.current()
     yesterday: dict[str, tuple[date, int]] = {}  # per zone: yesterday and its working ordinal
+    today: dict[str, int] = {}  # per zone: today's working ordinal
     warned: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for row in rows:
         row.pop("due_sort", None)
@@ -754,6 +755,14 @@ def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any
             days = last_ordinal - cal.ordinal(due)
             days = days if days > 0 else 0
         row["working_days_overdue"] = days
+        # Open and not yet due: working days in (today, due date], as the due-soon reminders count.
+        left = None
+        if not is_overdue and due is not None and str(row["state"]) in OPEN_STATES:
+            zone = row.get("timezone") or "Asia/Shanghai"
+            if zone not in today:
+                today[zone] = cal.ordinal(calendar.local_date(now, ZoneInfo(zone)))
+            left = max(cal.ordinal(due) - today[zone], 0)
+        row["working_days_left"] = left
         # The deadline's year, and for a count the years it spans, must have known holidays.
         if due is None or until is None:
             row["warnings"] = []

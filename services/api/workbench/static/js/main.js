@@ -1,0 +1,205 @@
+// The shell: who is signed in, the navigation for their roles, the unread count, and the router
+// that maps /app/* paths (history API: deep links, back and forward) to one module per screen.
+import { html, render, useState, useEffect, useRef, isOffice, isUnit, isLeader, hasRole, Failure, Loading } from "./lib.js";
+import { get, getSession, onSession, signOut } from "./api.js";
+import { navigate, useLocation, Redirect } from "./nav.js";
+
+// [pattern, screen module, needs sign-in]. Screens load on first use (import()), so the first page
+// costs only the shell and the screen it shows.
+const ROUTES = [
+  [/^\/app\/login$/, "login", false],
+  [/^\/app\/inbox$/, "inbox"],
+  [/^\/app\/tasks$/, "tasks"],
+  [/^\/app\/assignments\/(\d+)$/, "assignment"],
+  [/^\/app\/(reports|instructions|extension-requests)\/(\d+)$/, "redirect"],
+  [/^\/app\/instructions$/, "instructions"],
+  [/^\/app\/breakdown$/, "breakdown"],
+  [/^\/app\/review$/, "review"],
+  [/^\/app\/intake$/, "intake"],
+  [/^\/app\/bulletins$/, "bulletins"],
+  [/^\/app\/assessments$/, "assessments"],
+  [/^\/app\/units$/, "units"],
+  [/^\/app\/users$/, "users"],
+  [/^\/app\/aliases$/, "aliases"],
+  [/^\/app\/webhooks$/, "webhooks"],
+  [/^\/app\/policy$/, "policy"],
+  [/^\/app\/overview$/, "overview"],
+];
+
+function navFor(user) {
+  const items = [];
+  if (isUnit(user)) items.push(["/app/tasks", "我的待办"], ["/app/instructions", "批示"]);
+  if (isOffice(user))
+    items.push(
+      ["/app/breakdown", "任务分解表"],
+      ["/app/review", "审核"],
+      ["/app/intake", "计划导入"],
+      ["/app/bulletins", "通报"],
+      ["/app/assessments", "考核"],
+      ["/app/units", "单位"],
+      ["/app/users", "用户"],
+      ["/app/aliases", "单位别名"],
+      ["/app/webhooks", "Webhook"],
+      ["/app/policy", "提醒策略"],
+    );
+  if (isLeader(user) && !isOffice(user)) items.push(["/app/overview", "态势"], ["/app/breakdown", "任务分解表"], ["/app/instructions", "批示"]);
+  if (hasRole(user, "leader") && isOffice(user)) items.push(["/app/overview", "态势"]);
+  items.push(["/app/inbox", "消息"]);
+  return items;
+}
+
+export function homeFor(user) {
+  if (isUnit(user)) return "/app/tasks";
+  if (isOffice(user)) return "/app/breakdown";
+  if (isLeader(user)) return "/app/overview";
+  return "/app/inbox";
+}
+
+function match(path) {
+  for (const [re, screen, auth = true] of ROUTES) {
+    const m = re.exec(path);
+    if (m) return { screen, params: m.slice(1), auth };
+  }
+  return null;
+}
+
+const modules = {};
+function useScreen(name) {
+  const [loaded, setLoaded] = useState(0);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setError(null);
+    if (modules[name]) return;
+    import(`./screens/${name}.js`).then(
+      (m) => ((modules[name] = m), setLoaded((n) => n + 1)),
+      () => setError({ text: "页面加载失败，请检查网络后刷新" }),
+    );
+  }, [name]);
+  // Only ever the module of the screen asked for (never the previous one while the next loads).
+  return [modules[name], error, loaded];
+}
+
+// --- the signed-in user ---
+let me = null;
+async function loadMe() {
+  if (!getSession()) return (me = null);
+  const user = await get("/auth/me");
+  if (user.unit_id) {
+    try {
+      user.unit_name = (await get(`/units/${user.unit_id}`)).name;
+    } catch {
+      /* the name is a nicety */
+    }
+  }
+  return (me = user);
+}
+
+function Unread({ path }) {
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    const tick = () => get("/notifications/unread-count").then((r) => alive && setN(r.unread), () => {});
+    tick();
+    const timer = setInterval(tick, 60000);
+    window.addEventListener("duban:unread", tick);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+      window.removeEventListener("duban:unread", tick);
+    };
+  }, [path]);
+  return n > 0 ? html`<span class="badge" id="unread-count" aria-label=${`${n} 条未读`}>${n > 99 ? "99+" : n}</span>` : null;
+}
+
+function Shell({ user, path, children }) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [path]);
+  const unitName = user.unit_name ? ` · ${user.unit_name}` : "";
+  return html`
+    <a class="skip" href="#main">跳到主要内容</a>
+    <header class="top">
+      <a class="brand" href=${homeFor(user)}>督办工作台</a>
+      <button type="button" class="menu-toggle" aria-expanded=${open} aria-controls="nav" onClick=${() => setOpen(!open)}>菜单</button>
+      <nav id="nav" class=${open ? "open" : ""} aria-label="主导航">
+        <ul>
+          ${navFor(user).map(
+            ([href, label]) => html`<li>
+              <a href=${href} aria-current=${path.startsWith(href) ? "page" : undefined}>
+                ${label}${href === "/app/inbox" ? html` <${Unread} path=${path} />` : null}
+              </a>
+            </li>`,
+          )}
+        </ul>
+      </nav>
+      <div class="who">
+        <span>${user.full_name || user.username}${unitName}</span>
+        <button type="button" class="link" id="sign-out" onClick=${() => signOut().then(() => navigate("/app/login"))}>退出</button>
+      </div>
+    </header>
+    <main id="main" tabindex="-1">${children}</main>
+  `;
+}
+
+function App() {
+  const path = useLocation();
+  const [user, setUser] = useState(me);
+  const [meError, setMeError] = useState(null);
+  const [ready, setReady] = useState(false);
+  const mainRef = useRef(path);
+
+  useEffect(() => {
+    const sync = () =>
+      loadMe().then(
+        (u) => (setUser(u), setMeError(null), setReady(true)),
+        (e) => (setUser(null), setMeError(getSession() ? e : null), setReady(true)),
+      );
+    sync();
+    let had = !!getSession();
+    return onSession((s) => {
+      // Signed out (or the refresh failed): back to the sign-in page, then to where the user was.
+      if (!s && had) {
+        me = null;
+        setUser(null);
+        if (!location.pathname.startsWith("/app/login")) navigate(`/app/login?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
+      }
+      if (s && !had) sync();
+      had = !!s;
+    });
+  }, []);
+
+  // Move focus to the new page's content on navigation, for keyboard and screen-reader users.
+  useEffect(() => {
+    if (mainRef.current !== path) {
+      mainRef.current = path;
+      const main = document.getElementById("main");
+      if (main) main.focus({ preventScroll: true });
+      window.scrollTo(0, 0);
+    }
+  }, [path]);
+
+  const route = match(path === "/app" ? "/app/__home" : path);
+  const name = route ? route.screen : path === "/app" ? "home" : "notfound";
+  const [mod, modError] = useScreen(name === "home" || name === "notfound" ? "login" : name);
+
+  if (!ready) return html`<${Loading} />`;
+  if (meError) return html`<main id="main"><${Failure} error=${meError} onRetry=${() => location.reload()} /></main>`;
+  if (!user && (!route || route.auth !== false)) {
+    return html`<${Redirect} to=${`/app/login?next=${encodeURIComponent(location.pathname + location.search)}`} />`;
+  }
+  if (name === "home") return html`<${Redirect} to=${homeFor(user)} />`;
+  if (name === "login" && !user) {
+    return mod ? html`<${mod.default} onSignedIn=${(u) => (me = u, setUser(u))} />` : html`<${Loading} />`;
+  }
+  if (name === "login") {
+    const next = new URLSearchParams(location.search).get("next");
+    return html`<${Redirect} to=${next && next.startsWith("/app/") && !next.startsWith("/app/login") ? next : homeFor(user)} />`;
+  }
+  let body;
+  if (name === "notfound") body = html`<h1>页面不存在</h1><p><a href=${homeFor(user)}>回到首页</a></p>`;
+  else if (modError) body = html`<${Failure} error=${modError} />`;
+  else if (!mod) body = html`<${Loading} />`;
+  else body = html`<${mod.default} key=${path} user=${user} params=${route.params} path=${path} />`;
+  return html`<${Shell} user=${user} path=${path}>${body}</${Shell}>`;
+}
+
+render(html`<${App} />`, document.getElementById("root"));

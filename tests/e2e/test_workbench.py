@@ -1,0 +1,424 @@
+"""The workbench (/app) in headless Chromium against a real uvicorn over a real migrated database.
+
+One journey across roles — the office imports the seed plan in the browser, the unit head accepts,
+the staff member reports with an attachment, the office approves, a leader issues a 批示, the unit
+replies, the office downloads a bulletin — plus refusals, session refresh, screenshots at 1280 and
+390 px, and an axe-core accessibility check.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlmodel import Session
+
+from api.main import create_app
+from duban.clock import FixedClock
+from duban.db import make_engine, session_scope
+from duban.models import UnitKind
+from duban.settings import get_settings
+from notifier.runner import Runner
+from tests.conftest import DEFAULT_NOW
+from tests.factories import make_unit, make_user
+
+pytestmark = [pytest.mark.e2e, pytest.mark.committed]
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "services" / "api" / "demo_data" / "lianshui-2024-2025-plan.txt"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts" / "workbench"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "Workbench-Passw0rd"
+USERS = {
+    "wb_office": (["office"], None),
+    "wb_leader": (["leader"], None),
+    "wb_head": (["unit_head"], "县科技局"),
+    "wb_staff": (["unit_staff"], "县科技局"),
+    "wb_other": (["unit_head"], "县财政局"),
+}
+
+
+@dataclass
+class Served:
+    base: str
+    clock: FixedClock
+    engine: Any
+    units: dict[str, int] = field(default_factory=dict)
+
+    def notify(self) -> None:
+        """One notifier pass (scan and deliver): fills the in-app inboxes from the outbox."""
+        runner = Runner(engine=self.engine, clock=self.clock, settings=get_settings(), workers=1)
+        try:
+            runner.one_pass()
+        finally:
+            runner.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(committed_url: str) -> Iterator[Served]:
+    """uvicorn on a free loopback port; the units and people exist, no plan yet (the office imports it)."""
+    engine = make_engine(committed_url)
+    units: dict[str, int] = {}
+    with Session(engine, expire_on_commit=False) as session:
+        for name in ("县科技局", "县财政局"):
+            units[name] = make_unit(session, name=name, kind=UnitKind.department).id or 0
+        for username, (roles, unit) in USERS.items():
+            make_user(
+                session,
+                username=username,
+                full_name=username,
+                roles=roles,
+                unit_id=units.get(unit or ""),
+                password=PASSWORD,
+            )
+        session.commit()
+    clock = FixedClock(DEFAULT_NOW)
+    app = create_app()
+
+    def factory() -> AbstractContextManager[Session]:
+        return session_scope(engine)
+
+    app.state.session_factory = factory
+    app.state.clock = clock
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", clock, engine, units)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing and CI is set: install it (scripts/test.sh does)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Person:
+    """One person's browser context (own storage, so own session) with console errors collected."""
+
+    def __init__(self, browser: Any, base: str, username: str, *, width: int = 1280, mobile: bool = False):
+        self.base = base
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900 if width > 500 else 844},
+            is_mobile=mobile,
+            accept_downloads=True,
+            locale="zh-CN",
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on(
+            "console",
+            lambda m: m.type == "error" and "status of 4" not in m.text and self.errors.append(m.text),
+        )
+        self.page.set_default_timeout(15000)
+        self.username = username
+
+    def sign_in(self, next_path: str = "/app") -> Any:
+        page = self.page
+        page.goto(self.base + next_path)
+        page.wait_for_selector("#login-form")
+        page.fill("#username", self.username)
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("header.top")
+        return page
+
+    def go(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        self.page.wait_for_selector("header.top")
+        return self.page
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the current page."""
+    # Evaluated through the DevTools protocol: the page's CSP (rightly) refuses an injected <script>.
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    run = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert run["passes"], "axe ran no checks"
+    result = run["violations"]
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _not_blank(page: Any, path: Path) -> None:
+    """Saves a screenshot and checks it shows something: many distinct colours, not one flat fill."""
+    png = page.screenshot(path=str(path), full_page=True)
+    assert len(png) > 15000, f"{path.name} looks blank ({len(png)} bytes)"
+    colours = page.evaluate(
+        """() => new Set([...document.querySelectorAll('body *')].slice(0, 400)
+              .map(e => getComputedStyle(e).backgroundColor + getComputedStyle(e).color)).size"""
+    )
+    assert colours > 4, f"{path.name}: only {colours} colour combinations"
+    text = page.evaluate("() => document.body.innerText.trim().length")
+    assert text > 50, f"{path.name}: almost no text"
+
+
+def _import_seed(office: Person) -> int:
+    page = office.go("/app/intake")
+    page.set_input_files("#intake-file", str(SEED))
+    page.wait_for_selector("#import-preview")
+    preview = page.inner_text("#import-preview")
+    assert "强化高科技项目招引" in preview and "县科技局" in preview
+    page.click("#do-import")
+    page.wait_for_selector("#import-done")
+    done = page.inner_text("#import-done")
+    assert "已导入" in done and "生成交办事项" in done
+    page.click("#import-done a")
+    page.wait_for_selector("#breakdown-table")
+    assert "/app/breakdown?plan=" in page.url
+    return int(page.url.split("plan=")[1].split("&")[0])
+
+
+def test_workbench_journey_across_roles(served: Served, browser: Any, backend: str, tmp_path: Path) -> None:
+    base = served.base
+    shots = ARTIFACTS
+    shots.mkdir(parents=True, exist_ok=True)
+
+    # The office signs in and imports the seed plan: upload → preview with warnings → import.
+    office = Person(browser, base, "wb_office")
+    office.sign_in()
+    assert office.page.url.endswith("/app/breakdown")  # the office's home
+    plan_id = _import_seed(office)
+    table = office.page.inner_text("#breakdown-table")
+    assert "（一）实施创新主体培育攻坚行动" in table and "县科技局" in table
+    served.notify()  # assignment notices into the units' inboxes
+
+    # The unit head: the inbox has unread notices whose links open the assignment (deep link).
+    head = Person(browser, base, "wb_head")
+    page = head.sign_in()
+    assert page.url.endswith("/app/tasks")
+    page.wait_for_selector("#tasks-table")
+    assert int(page.inner_text("[data-tab=accept] .count")) > 0
+    assert "剩余" in page.inner_text("#tasks-table")  # working days left, from the API
+    page.click("a[href='/app/inbox']")
+    page.wait_for_selector("#inbox-unread")
+    assert int(page.inner_text("#inbox-unread")) > 0
+    assert page.locator("#unread-count").count() == 1
+    page.locator(".inbox li.unread[data-target^='/app/assignments/'] button.notice").first.click()
+    page.wait_for_selector("article.assignment")
+    assert "/app/assignments/" in page.url
+    page.go_back()  # browser history works
+    page.wait_for_selector(".inbox")
+    page.go_forward()
+    page.wait_for_selector("article.assignment")
+
+    # Accept task 1 (强化高科技项目招引), the current period.
+    page.goto(f"{base}/app/tasks?tab=accept")
+    row = page.locator("#tasks-table tr", has_text="强化高科技项目招引").last
+    assignment_id = int(row.get_attribute("data-id"))
+    row.locator("a").click()
+    page.wait_for_selector("article.assignment[data-state=assigned]")
+    page.click("[data-action=accept]")
+    page.wait_for_selector("article.assignment[data-state=accepted]")
+    assert "签收" in page.inner_text("#history")
+
+    # The staff member reports progress with an attachment (picker), saves a draft, then submits.
+    staff = Person(browser, base, "wb_staff")
+    page = staff.sign_in(f"/app/assignments/{assignment_id}")  # deep link survives sign-in
+    page.wait_for_selector("#report-form")
+    page.fill("#report-text", "已对接高科技项目12个，签约3个。")
+    page.fill("#report-percent", "40")
+    page.click("#save-draft")
+    page.wait_for_selector("#report-form .msg.ok")
+    attachment = tmp_path / "进展佐证.pdf"
+    attachment.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + b"0" * 200_000)
+    page.set_input_files("#report-files", str(attachment))
+    page.wait_for_selector(".uploads li.done")
+    page.wait_for_selector("#report-attachments li")
+    assert "进展佐证.pdf" in page.inner_text("#report-attachments")
+    page.click("#submit-report")
+    page.wait_for_selector("li.report[data-state=submitted]")
+    assert "进展佐证.pdf" in page.inner_text("li.report[data-state=submitted]")
+
+    # The office approves it in the one review queue.
+    page = office.go("/app/review")
+    item = page.locator("#review-queue li[data-kind=report]", has_text="强化高科技项目招引")
+    item.locator("[data-decide=approve]").click()
+    item.locator(".msg.ok").wait_for()
+
+    # A leader finds it through the RAG picture and issues a 批示 on the assignment.
+    leader = Person(browser, base, "wb_leader")
+    page = leader.sign_in()
+    assert page.url.endswith("/app/overview")
+    page.wait_for_selector("#section-tiles .tile")
+    assert page.locator("#section-tiles .tile").count() == 5
+    page.locator("#section-tiles .tile").first.locator("button").click()
+    page.locator("#section-tasks .tile", has_text="强化高科技项目招引").locator("button").click()
+    page.locator(f"#section-tasks table.drill a[href='/app/assignments/{assignment_id}']").click()
+    page.wait_for_selector("#instruction-form")
+    assert "已通过" in page.inner_text("#reports-title + *, ul.reports")
+    page.fill("#instruction-text", "请加快签约项目落地，月底前报送进展。")
+    page.click("#instruction-form button[type=submit]")
+    page.wait_for_selector("li.instruction")
+
+    # The unit replies to the 批示.
+    page = head.go("/app/instructions")
+    page.wait_for_selector(".card.pending")
+    page.locator(".card.pending a").first.click()
+    page.wait_for_selector("li.instruction form")
+    page.fill("li.instruction input", "已部署，月底前报送。")
+    page.click("li.instruction form button")
+    page.wait_for_selector("li.instruction .reply")
+    assert "已部署" in page.inner_text("li.instruction .reply")
+
+    # The office generates a bulletin, previews it and downloads the Word file.
+    page = office.go(f"/app/bulletins?plan={plan_id}")
+    page.click("#generate-bulletin")
+    page.wait_for_selector("#bulletin-preview .markdown h2")
+    assert "通报" in page.inner_text("#bulletin-preview")
+    with page.expect_download() as info:
+        page.click("#download-docx")
+    download = info.value
+    saved = tmp_path / "bulletin.docx"
+    download.save_as(saved)
+    assert download.suggested_filename.endswith(".docx") and saved.read_bytes()[:2] == b"PK"
+    page.click("#publish-bulletin")
+    page.wait_for_selector("#bulletin-preview .tag.green")
+
+    # The access token expires; the next request refreshes it without the user noticing.
+    served.clock.advance(timedelta(minutes=get_settings().access_token_minutes + 5))
+    page = office.go("/app/review")
+    page.wait_for_selector("#review-queue, .empty")
+    assert "/app/login" not in page.url
+
+    for person in (office, head, staff, leader):
+        assert person.errors == [], (person.username, person.errors)
+
+
+def test_workbench_refusals_screens_and_accessibility(served: Served, browser: Any, backend: str) -> None:
+    base = served.base
+    shots = ARTIFACTS
+    shots.mkdir(parents=True, exist_ok=True)
+    office = Person(browser, base, "wb_office")
+    office.sign_in()
+    _import_seed(office)
+
+    head = Person(browser, base, "wb_head")
+    page = head.sign_in()
+    page.wait_for_selector("#tasks-table")
+    own_id = int(page.locator("#tasks-table tr[data-id]").first.get_attribute("data-id"))
+
+    # Another unit's item by URL: the API's own Chinese message, not a code.
+    other = Person(browser, base, "wb_other")
+    page = other.sign_in(f"/app/assignments/{own_id}")
+    page.wait_for_selector(".msg.error")
+    assert "交办事项不存在" in page.inner_text(".msg.error")
+
+    # An illegal action from a stale page: accepted in one tab, then returned in another.
+    stale = head.context.new_page()
+    stale.goto(f"{base}/app/assignments/{own_id}")
+    stale.wait_for_selector("[data-action=return]")
+    page = head.go(f"/app/assignments/{own_id}")
+    page.click("[data-action=accept]")
+    page.wait_for_selector("article.assignment[data-state=accepted]")
+    stale.click("[data-action=return]")
+    stale.fill("#action-reason", "不属于本单位职责")
+    stale.click("#confirm-action")
+    stale.wait_for_selector(".actions-bar .msg.error")
+    assert "已被他人修改，请刷新" in stale.inner_text(".actions-bar .msg.error")
+    # An extension to a date before the current due date is refused with the API's message.
+    page.click("#ask-extension")
+    page.fill("#ext-date", "2020-01-01")
+    page.fill("#ext-reason", "测试")
+    page.click("form[aria-label=申请延期] button[type=submit]")
+    page.wait_for_selector("section[aria-labelledby=ext-title] .msg.error")
+    refusal = page.inner_text("section[aria-labelledby=ext-title] .msg.error")
+    assert refusal and not refusal.startswith("请求失败")  # a sentence from the API, not a status line
+
+    # Screenshots at 1280 px and 390 px, checked not blank; axe-core finds no serious violations.
+    leader = Person(browser, base, "wb_leader")
+    leader.sign_in()
+    phone = Person(browser, base, "wb_head", width=390, mobile=True)
+    phone.sign_in()
+    screens = [
+        (office, "/app/breakdown", "#breakdown-table", "breakdown"),
+        (office, "/app/review", "#review-queue, .empty", "review"),
+        (head, "/app/tasks?tab=all", "#tasks-table", "tasks"),
+        (head, f"/app/assignments/{own_id}", "#report-form", "assignment"),
+        (head, "/app/inbox", ".inbox, .empty", "inbox"),
+        (leader, "/app/overview", "#section-tiles .tile", "overview"),
+        (phone, "/app/tasks?tab=all", "#tasks-table", "tasks-390"),
+        (phone, f"/app/assignments/{own_id}", "#report-form", "assignment-390"),
+    ]
+    problems = {}
+    for person, path, ready, name in screens:
+        page = person.go(path)
+        page.wait_for_selector(ready)
+        if person is phone:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (name, width)  # no sideways scrolling on a phone
+        if backend == "sqlite":
+            _not_blank(page, shots / f"{name}.png")
+            found = _axe(page)
+            if found:
+                problems[name] = found
+    assert problems == {}, problems
+
+    # Keyboard: the skip link is the first stop and moves focus to the content.
+    page = head.go("/app/tasks")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "跳到主要内容"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    # The sign-in page refuses a wrong password with the API's message.
+    anon = Person(browser, base, "wb_head")
+    anon.page.goto(base + "/app/login")
+    anon.page.fill("#username", "wb_head")
+    anon.page.fill("#password", "wrong")
+    anon.page.click("#login-form button[type=submit]")
+    anon.page.wait_for_selector("#login-error")
+    assert anon.page.inner_text("#login-error")
