@@ -35,6 +35,7 @@ def test_every_app_path_serves_the_single_page(client: TestClient, path: str) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="/app/static/js/main.js">' in r.text
     assert r.headers["cache-control"] == "no-cache"
+    assert client.head(path).status_code == 200
 
 
 def test_csp_allows_only_own_files_and_the_import_map(client: TestClient) -> None:

@@ -407,6 +407,16 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
                 problems[name] = found
     assert problems == {}, problems
 
+    # Print: the breakdown table alone, without the app's header and buttons.
+    page = office.go("/app/breakdown")
+    page.wait_for_selector("#breakdown-table")
+    page.emulate_media(media="print")
+    assert not page.is_visible("header.top") and not page.is_visible("button[data-assign]")
+    assert page.is_visible("#breakdown-table") and page.is_visible(".print-only")
+    if backend == "sqlite":
+        page.pdf(path=str(shots / "breakdown-print.pdf"))
+    page.emulate_media(media="screen")
+
     # Keyboard: the skip link is the first stop and moves focus to the content.
     page = head.go("/app/tasks")
     page.keyboard.press("Tab")

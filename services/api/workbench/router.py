@@ -82,7 +82,7 @@ def root() -> RedirectResponse:
     return RedirectResponse("/app", status_code=307)
 
 
-@router.get("/app/static/{asset:path}")
+@router.api_route("/app/static/{asset:path}", methods=["GET", "HEAD"])
 def static_asset(asset: str, request: Request) -> Response:
     path = (STATIC / asset).resolve()
     if not path.is_relative_to(STATIC.resolve()) or not path.is_file() or path == _INDEX.resolve():
@@ -90,8 +90,8 @@ def static_asset(asset: str, request: Request) -> Response:
     return _serve(request, path, {})
 
 
-@router.get("/app")
-@router.get("/app/{screen:path}")
+@router.api_route("/app", methods=["GET", "HEAD"])
+@router.api_route("/app/{screen:path}", methods=["GET", "HEAD"])
 def app_page(request: Request, screen: str = "") -> Response:
     """The client's single page for every workbench path (history routing)."""
     return _serve(request, _INDEX, _page_headers(_INDEX.stat().st_mtime_ns))
