@@ -35,7 +35,7 @@ from tests.factories import make_unit, make_user
 pytestmark = [pytest.mark.e2e, pytest.mark.committed]
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "services" / "api" / "demo_data" / "lianshui-2024-2025-plan.txt"
+SEED = ROOT / "services" / "duban" / "cli" / "demo_data" / "lianshui-2024-2025-plan.txt"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "workbench"
 CHROMIUM = "/usr/bin/chromium"
