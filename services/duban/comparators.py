@@ -91,7 +91,7 @@ def normalize(value: object) -> Comparator | None:
         return None
     text = str(value).strip()
     if text in SYMBOLS:
-        return text  # type: ignore[return-value]
+        return text
     return _ALIASES.get(text)
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -123,3 +123,9 @@ def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> I
         except BaseException:
             session.rollback()
             raise
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an INSERT/UPDATE/DELETE matched. Session.execute is typed as returning a plain Result,
+    but for DML it is a CursorResult, which is the one that carries rowcount."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount

@@ -19,6 +19,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from duban.db import rowcount
 from duban.events import DeliveryFailed
 from duban.models import (
     ChannelKind,
@@ -260,7 +261,7 @@ def record(
                 "lease_until": None,
                 "last_error": result.error,
             }
-    updated = session.execute(sa.update(D).where(*fence).values(**values)).rowcount
+    updated = rowcount(session.execute(sa.update(D).where(*fence).values(**values)))
     if outcome == "failed" and updated:
         enqueue(
             session,

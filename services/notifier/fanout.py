@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from duban import calendar as cal
+from duban.db import rowcount
 from duban.models import (
     ChannelKind,
     Delivery,
@@ -72,21 +73,16 @@ class Directory:
     def load(cls, session: Session) -> Directory:
         users = [
             (u.id, u.unit_id, list(u.roles or []), u.email)
-            for u in session.exec(
-                sa.select(User).where(
-                    User.is_active.is_(True),  # type: ignore[attr-defined]
-                    User.is_service_account.is_(False),
-                )
-            ).scalars()  # type: ignore[attr-defined]
-        ]
-        units = session.execute(sa.select(Unit.id, Unit.kind, Unit.contact_email)).all()  # type: ignore[call-overload]
-        endpoints = list(
-            session.exec(
-                sa.select(WebhookEndpoint).where(  # type: ignore[call-overload]
-                    WebhookEndpoint.is_active.is_(True)
-                )
+            for u in session.execute(
+                sa.select(User).where(col(User.is_active).is_(True), col(User.is_service_account).is_(False))
             ).scalars()
-        )  # type: ignore[attr-defined]
+        ]
+        units = session.execute(sa.select(col(Unit.id), col(Unit.kind), col(Unit.contact_email))).all()
+        endpoints = list(
+            session.execute(
+                sa.select(WebhookEndpoint).where(col(WebhookEndpoint.is_active).is_(True))
+            ).scalars()
+        )
         return cls(
             users=users,
             unit_kind={u.id: str(u.kind) for u in units},
@@ -202,7 +198,9 @@ def fan_out(
         if data is not payload.get("data"):
             payload["data"] = data
             session.execute(sa.update(E).where(E.c.id == row.id).values(payload=payload))
-        recipient_ref = data.get("recipient") if isinstance(data.get("recipient"), dict) else {}
+        recipient_ref = data.get("recipient")
+        if not isinstance(recipient_ref, dict):
+            recipient_ref = {}
         recipient = str(recipient_ref.get("code") or DEFAULT_RECIPIENT.get(row.type, "unit"))
         unit_ids = [row.unit_id] if row.unit_id is not None else [int(u) for u in data.get("unit_ids") or []]
         user_ids, emails = directory.resolve(recipient, unit_ids)
@@ -257,7 +255,9 @@ def fan_out(
             .values(deliveries)
             .on_conflict_do_nothing(index_elements=["event_id", "channel", "target"])
         )
-        result.deliveries = session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
+        result.deliveries = (
+            rowcount(session.execute(stmt, execution_options={"preserve_rowcount": True})) or 0
+        )
         result.planned = deliveries
     session.execute(sa.update(E).where(E.c.id.in_(ids)).values(fanned_out_at=now))
     result.events = len(ids)

@@ -16,7 +16,7 @@ def backoff_seconds(
     """Delay after the `attempts`-th failed attempt; `jitter` in [0, 1) spreads it over [d/2, d)."""
     if attempts < 1:
         attempts = 1
-    delay = min(cap, base * 2 ** (attempts - 1))
+    delay = min(cap, base * 2.0 ** (attempts - 1))
     return delay / 2 + delay / 2 * max(0.0, min(jitter, 1.0))
 
 

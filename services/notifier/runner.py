@@ -174,6 +174,7 @@ def preview(*, engine: Engine, clock: Clock, settings: Settings, out: Any = None
             counts = scan_deadlines(session, now=now, settings=settings, record=False)
             out.write(f"[dry-run] as of {now.isoformat()}: notices that would be created: {counts}" + "\n")
             from sqlalchemy import select
+            from sqlmodel import col
 
             from duban.models import OutboxEvent
 
@@ -188,7 +189,9 @@ def preview(*, engine: Engine, clock: Clock, settings: Settings, out: Any = None
                         f"[dry-run] would send {d['channel']} → {d['target']} (event {d['event_id']}, "
                         f"not before {d['next_attempt_at'].isoformat()})" + "\n"
                     )
-            for ev in session.exec(select(OutboxEvent).where(OutboxEvent.created_at == now)).scalars():
+            for ev in session.execute(
+                select(OutboxEvent).where(col(OutboxEvent.created_at) == now)
+            ).scalars():
                 out.write(f"[dry-run] event {ev.type} {ev.dedupe_key}" + "\n")
             out.write(f"[dry-run] {total_deliveries} deliveries planned; nothing was written or sent" + "\n")
         finally:

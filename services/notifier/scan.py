@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from duban import calendar as cal
 from duban import calendar_store, periods
+from duban.db import rowcount
 from duban.models import (
     OPEN_STATES,
     Assignment,
@@ -134,7 +135,7 @@ class Scanner:
             .from_select(EVENT_COLUMNS, select)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        n = self.session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
+        n = rowcount(self.session.execute(stmt, execution_options={"preserve_rowcount": True})) or 0
         self.result.add(kind, n)
         return n
 

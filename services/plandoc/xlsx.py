@@ -7,6 +7,7 @@ tab, CR) are written with a leading single quote and read back without it.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -88,7 +89,7 @@ def unescape_cell(value: object) -> object:
     return value
 
 
-def _write(ws: Worksheet, rows: list[list[object]]) -> None:
+def _write(ws: Worksheet, rows: Sequence[Sequence[object]]) -> None:
     for row in rows:
         ws.append([escape_cell(v) for v in row])
 

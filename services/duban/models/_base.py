@@ -36,7 +36,7 @@ class Versioned(Timestamped):
     # silently lost update (see duban.uow).
     version: int = Field(default=1)
 
-    @declared_attr  # type: ignore[misc]
+    @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
@@ -46,6 +46,6 @@ class RowLocked(SQLModel):
 
     row_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
-    @declared_attr  # type: ignore[misc]
+    @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]

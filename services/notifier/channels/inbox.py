@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from duban.db import rowcount
 from duban.models import Notification
 from notifier.render import Rendered
 
@@ -40,4 +41,4 @@ def add(
         for uid in user_ids
     ]
     stmt = insert.values(rows).on_conflict_do_nothing(index_elements=["user_id", "event_id"])
-    return session.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0
+    return rowcount(session.execute(stmt, execution_options={"preserve_rowcount": True})) or 0
