@@ -1,10 +1,10 @@
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY services ./services
 COPY migrations ./migrations
 COPY openapi ./openapi
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 ENV DUBAN_ENVIRONMENT=production
 USER nobody
 EXPOSE 8000

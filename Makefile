@@ -6,12 +6,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench openapi clean
+.PHONY: install run test lint bench openapi lock clean
 
-$(STAMP): pyproject.toml
+LOCK := constraints.txt
+LOCK_ARGS ?=
+
+# The pinned versions in $(LOCK) are the ones CI tested; a fresh install resolves to exactly them.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +38,15 @@ bench: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/duban openapi
+
+## Re-pin $(LOCK) after changing dependencies in pyproject.toml (keeps existing pins where it can;
+## `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed), then reinstall.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet -c $(LOCK) uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet \
+		--custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
+	$(MAKE) install
 
 clean:
 	rm -rf $(VENV) var demo.db duban.db
