@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from api.auth.scopes import required_scopes
 from api.security import decode_access_token, hash_token
 from duban.clock import Clock, get_clock
 from duban.db import session_scope
@@ -103,11 +104,25 @@ def get_current_user(
             raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
         if claims.get("gen") != user.token_generation:
             raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+    if user.is_service_account:
+        _check_route_scope(request, user)
     request.state.user_id = user.id
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def _check_route_scope(request: Request, user: User) -> None:
+    """Deny by default: a service account reaches only routes that declare a scope its key holds."""
+    needed = required_scopes(request.scope.get("route"))
+    if needed is None:
+        raise Forbidden("服务账号不能调用此接口", code="auth.scope_required")
+    missing = sorted(needed - api_scopes(user))
+    if missing:
+        raise Forbidden(
+            "API 密钥缺少所需的权限范围", code="auth.scope_required", details={"required_scope": missing}
+        )
 
 
 def api_scopes(user: User) -> frozenset[str]:
@@ -126,6 +141,8 @@ def require_roles(*roles: str, scope: str | None = None) -> Callable[[User], Use
         raise Forbidden(details={"required_roles": list(roles), "required_scope": scope})
 
     dependency.__name__ = f"require_{'_'.join(roles) or 'none'}"
+    # Read by api.auth.scopes: the route's declared scope (None: closed to service accounts).
+    dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
 
 

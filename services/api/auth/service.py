@@ -8,14 +8,11 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.auth import throttle
+from api.auth.scopes import API_SCOPES
 from api.security import create_access_token, hash_password, hash_token, new_token, verify_password
 from duban.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from duban.models import ApiKey, LoginAttempt, RefreshToken, Role, User
 from duban.settings import Settings
-
-API_SCOPES = frozenset(
-    {"tasks:read", "tasks:write", "webhooks:manage", "users:manage", "plans:import", "audit:read"}
-)
 
 
 def _issue(

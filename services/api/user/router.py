@@ -10,11 +10,23 @@ from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
 from api.user import schemas, service
-from duban.models import User
+from duban.errors import Unprocessable
+from duban.models import Role, User
 
 router = APIRouter(prefix="/users", tags=["users"])
 _E = {404: {"model": ErrorEnvelope}}
 _W = {403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+
+
+def _refuse_service_role(roles: list[Role] | None) -> None:
+    # `service` marks accounts made by POST /service-accounts (API keys, scopes); a person holding
+    # it would read every unit's data with a password instead of a scoped key.
+    if roles and Role.service in roles:
+        raise Unprocessable(
+            "service 角色仅供服务账号使用，不能授予人员账号",
+            code="user.reserved_role",
+            details={"role": Role.service.value},
+        )
 
 
 def _user_response(user: User, status_code: int = 200) -> Response:
@@ -48,6 +60,7 @@ def list_users(
 @router.post("", status_code=201, response_model=schemas.UserPublic, responses=_W)
 def create_user(body: schemas.UserCreate, user: UserManager, session: SessionDep, now: NowDep) -> Any:
     """Create a user (admins: anyone; unit heads: staff of their own unit)."""
+    _refuse_service_role(body.roles)
     created = service.create(session, actor=user, data=body.model_dump(), now=now)
     return _user_response(created, 201)
 
@@ -79,6 +92,7 @@ def update_user(
     now: NowDep,
 ) -> Any:
     """Change a user; disabling one ends their sessions on the next request."""
+    _refuse_service_role(body.roles)
     target = service.get_visible(session, viewer=user, user_id=user_id)
     check_if_match(request, kind="user", entity_id=target.id, version=target.version)
     updated = service.update(
