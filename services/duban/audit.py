@@ -153,7 +153,12 @@ def _iter_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
     last_id = 0
     while True:
         stmt: Select[Any] = (
-            select(AuditEntry).where(col(AuditEntry.id) > last_id).order_by(col(AuditEntry.id)).limit(batch)
+            select(AuditEntry)
+            .where(col(AuditEntry.id) > last_id)
+            .order_by(col(AuditEntry.id))
+            .limit(batch)
+            # What is stored, not what this session remembers.
+            .execution_options(populate_existing=True)
         )
         rows = list(session.exec(stmt).all())  # type: ignore[call-overload]
         if not rows:

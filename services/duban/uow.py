@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
@@ -100,6 +101,12 @@ class UnitOfWork:
             )
         return obj
 
+    def guard(self, obj: Any) -> None:
+        """Bump `obj`'s row version without other changes, so that writers deciding on the same
+        parent (e.g. "no pending request yet") conflict instead of both succeeding."""
+        key = inspect(obj).mapper.version_id_col.key
+        setattr(obj, key, getattr(obj, key) + 1)
+
     def delete(
         self, obj: Any, *, action: str, entity_type: str | None = None, snapshot: Snapshot | None = None
     ) -> None:
@@ -153,12 +160,8 @@ class UnitOfWork:
     # --- the end
 
     def flush(self) -> None:
-        """Send pending changes now (to get ids); a lost race surfaces here as 409."""
-        try:
-            self.session.flush()
-        except StaleDataError as exc:
-            match = _STALE_TABLE.search(str(exc))
-            raise concurrent_update(match.group(1) if match else None) from exc
+        """Send pending changes now (to get ids); a lost race surfaces as 409 (see unit_of_work)."""
+        self.session.flush()
 
     def commit(self) -> None:
         for obj, _action, _type, before, _snap in self._tracked:
@@ -194,6 +197,11 @@ def unit_of_work(session: Session, *, actor: Any | None, now: datetime) -> Itera
         yield uow
         if not uow.done:
             uow.commit()
+    except StaleDataError as exc:
+        # Raised by whichever flush met the lost race: an explicit one, or an autoflush before a query.
+        session.rollback()
+        match = _STALE_TABLE.search(str(exc))
+        raise concurrent_update(match.group(1) if match else None) from exc
     except BaseException:
         session.rollback()
         raise

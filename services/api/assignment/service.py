@@ -8,14 +8,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, and_, false, func, literal_column, or_, update
+from sqlalchemy import Date, Select, and_, false, func, literal_column, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.unit import service as unit_service
-from duban import calendar, calendar_store, events, outbox
+from duban import audit, calendar, calendar_store, events
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
@@ -33,6 +31,7 @@ from duban.models import (
 )
 from duban.periods import spanning
 from duban.settings import get_settings
+from duban.uow import UnitOfWork, unit_of_work
 
 
 def unit_scope_clause(user: User, unit_column: Any) -> Any:
@@ -182,27 +181,15 @@ def _event(
     )
 
 
-def _emit(session: Session, event: events.AssignmentEventData, a: Assignment, now: datetime) -> None:
-    outbox.enqueue(session, event=event, now=now, plan_id=a.plan_id, assignment_id=a.id, unit_id=a.unit_id)
+def _emit(uow: UnitOfWork, event: events.AssignmentEventData, a: Assignment) -> None:
+    uow.emit(event, plan_id=a.plan_id, assignment_id=a.id, unit_id=a.unit_id)
 
 
-def _apply(session: Session, a: Assignment, *, expected: str, values: dict[str, Any], now: datetime) -> None:
-    """Conditional UPDATE: a concurrent transition (same version read) loses instead of doubling events."""
-    values = {**values, "version": a.version + 1, "updated_at": now}
-    result = session.execute(
-        update(Assignment)
-        .where(
-            col(Assignment.id) == a.id,
-            col(Assignment.version) == a.version,
-            col(Assignment.state) == expected,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("交办事项已被他人修改，请刷新后重试", code="assignment.concurrent_update")
+def _apply(a: Assignment, values: dict[str, Any]) -> None:
+    # The row's version is in the UPDATE's WHERE (version_id_col): a concurrent transition that read
+    # the same version matches no row and answers 409 instead of doubling events.
     for key, value in values.items():
-        set_committed_value(a, key, value)
+        setattr(a, key, value)
 
 
 def transition(
@@ -230,7 +217,6 @@ def transition(
         raise Unprocessable(
             f"“{spec.label}”须填写理由", code="assignment.reason_required", details={"action": action}
         )
-    before = audit.snapshot(assignment)
     values: dict[str, Any] = {"state": spec.target}
     if spec.target in _STAMP:
         values[_STAMP[spec.target]] = now
@@ -238,27 +224,23 @@ def transition(
         values["percent_done"] = 100
     if reason is not None:
         values["last_reason"] = reason
-    _apply(session, assignment, expected=state, values=values, now=now)
     plan, task, unit = _context(session, assignment)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"assignment.{action.replace('-', '_')}",
-        entity_type="assignment",
-        entity_id=assignment.id,
-        before=before,
-        after=audit.snapshot(assignment),
-        now=now,
-    )
-    _emit(
-        session,
-        _event(
-            spec.event, a=assignment, plan=plan, task=task, unit_name=unit.name, actor=actor, reason=reason
-        ),
-        assignment,
-        now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(assignment, action=f"assignment.{action.replace('-', '_')}")
+        _apply(assignment, values)
+        _emit(
+            uow,
+            _event(
+                spec.event,
+                a=assignment,
+                plan=plan,
+                task=task,
+                unit_name=unit.name,
+                actor=actor,
+                reason=reason,
+            ),
+            assignment,
+        )
     return assignment
 
 
@@ -304,36 +286,25 @@ def reassign(
     zone = ZoneInfo(plan.timezone)
     due = _due(due_date, zone) if due_date else {}
     if unit_id is None or unit_id == assignment.unit_id:
-        before = audit.snapshot(assignment)
         values: dict[str, Any] = {"state": S.assigned, "assigned_at": now, "accepted_at": None, **due}
         if reason:
             values["last_reason"] = reason
-        _apply(session, assignment, expected=state, values=values, now=now)
-        audit.record(
-            session,
-            actor=actor,
-            action="assignment.reassign",
-            entity_type="assignment",
-            entity_id=assignment.id,
-            before=before,
-            after=audit.snapshot(assignment),
-            now=now,
-        )
-        _emit(
-            session,
-            _event(
-                events.AssignmentAssigned,
-                a=assignment,
-                plan=plan,
-                task=task,
-                unit_name=unit.name,
-                actor=actor,
-                reason=reason,
-            ),
-            assignment,
-            now,
-        )
-        session.commit()
+        with unit_of_work(session, actor=actor, now=now) as uow:
+            uow.track(assignment, action="assignment.reassign")
+            _apply(assignment, values)
+            _emit(
+                uow,
+                _event(
+                    events.AssignmentAssigned,
+                    a=assignment,
+                    plan=plan,
+                    task=task,
+                    unit_name=unit.name,
+                    actor=actor,
+                    reason=reason,
+                ),
+                assignment,
+            )
         return assignment
 
     new_unit = session.get(Unit, unit_id)
@@ -341,94 +312,74 @@ def reassign(
         raise Unprocessable(
             "接收单位不存在或已停用", code="assignment.unknown_units", details={"unit_ids": [unit_id]}
         )
-    before = audit.snapshot(assignment)
-    _apply(
-        session,
-        assignment,
-        expected=state,
-        values={
-            "state": S.cancelled,
-            "cancelled_at": now,
-            "last_reason": reason or f"改交{new_unit.name}办理",
-        },
-        now=now,
-    )
-    fresh = Assignment(
-        plan_id=assignment.plan_id,
-        section_id=assignment.section_id,
-        task_id=assignment.task_id,
-        unit_id=unit_id,
-        role=assignment.role,
-        period=assignment.period,
-        state=S.assigned,
-        due_date=assignment.due_date,
-        due_at=assignment.due_at,
-        original_due_date=assignment.original_due_date,
-        assigned_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    for key, value in due.items():
-        setattr(fresh, key, value)
-    session.add(fresh)
     try:
-        session.flush()
+        with unit_of_work(session, actor=actor, now=now) as uow:
+            uow.track(assignment, action="assignment.cancel")
+            _apply(
+                assignment,
+                {
+                    "state": S.cancelled,
+                    "cancelled_at": now,
+                    "last_reason": reason or f"改交{new_unit.name}办理",
+                },
+            )
+            fresh = Assignment(
+                plan_id=assignment.plan_id,
+                section_id=assignment.section_id,
+                task_id=assignment.task_id,
+                unit_id=unit_id,
+                role=assignment.role,
+                period=assignment.period,
+                state=S.assigned,
+                due_date=assignment.due_date,
+                due_at=assignment.due_at,
+                original_due_date=assignment.original_due_date,
+                assigned_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for key, value in due.items():
+                setattr(fresh, key, value)
+            uow.add(fresh)
+            uow.flush()
+            uow.record(
+                action="assignment.assign",
+                entity_type="assignment",
+                entity_id=fresh.id,
+                after={**audit.snapshot(fresh), "reassigned_from": assignment.id},
+            )
+            _emit(
+                uow,
+                _event(
+                    events.AssignmentCancelled,
+                    a=assignment,
+                    plan=plan,
+                    task=task,
+                    unit_name=unit.name,
+                    actor=actor,
+                    reason=assignment.last_reason,
+                ),
+                assignment,
+            )
+            _emit(
+                uow,
+                _event(
+                    events.AssignmentAssigned,
+                    a=fresh,
+                    plan=plan,
+                    task=task,
+                    unit_name=new_unit.name,
+                    actor=actor,
+                    reason=reason,
+                ),
+                fresh,
+            )
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(
             "该单位已有此任务（同一期）的交办",
             code="assignment.duplicate",
             details={"unit_id": unit_id, "period": assignment.period},
         ) from exc
-    audit.record_many(
-        session,
-        actor=actor,
-        now=now,
-        entries=[
-            {
-                "action": "assignment.cancel",
-                "entity_type": "assignment",
-                "entity_id": assignment.id,
-                "before": before,
-                "after": audit.snapshot(assignment),
-            },
-            {
-                "action": "assignment.assign",
-                "entity_type": "assignment",
-                "entity_id": fresh.id,
-                "after": {**audit.snapshot(fresh), "reassigned_from": assignment.id},
-            },
-        ],
-    )
-    _emit(
-        session,
-        _event(
-            events.AssignmentCancelled,
-            a=assignment,
-            plan=plan,
-            task=task,
-            unit_name=unit.name,
-            actor=actor,
-            reason=assignment.last_reason,
-        ),
-        assignment,
-        now,
-    )
-    _emit(
-        session,
-        _event(
-            events.AssignmentAssigned,
-            a=fresh,
-            plan=plan,
-            task=task,
-            unit_name=new_unit.name,
-            actor=actor,
-            reason=reason,
-        ),
-        fresh,
-        now,
-    )
-    session.commit()
     return fresh
 
 
@@ -527,11 +478,11 @@ def assign(
     group_ids: Sequence[int] = (),
     role: UnitRole | None = None,
     due_date: date | None = None,
-    commit: bool = True,
+    uow: UnitOfWork | None = None,
 ) -> AssignResult:
     """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone.
 
-    `commit=False` only flushes, so a caller (the plan importer) can keep one transaction.
+    Given a unit of work (the plan importer's), the assignments join it; otherwise this commits.
     """
     plan = session.get(Plan, task.plan_id)
     assert plan is not None
@@ -566,35 +517,32 @@ def assign(
             )
     if not result.created:
         return result
-    session.add_all(result.created)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        # Another request assigned the same task at the same moment.
-        session.rollback()
-        raise Conflict("该任务正在被同时交办，请重试", code="assignment.duplicate") from exc
+    if uow is None:
+        try:
+            with unit_of_work(session, actor=actor, now=now) as own:
+                _add_assignments(session, own, result.created, plan=plan, task=task, actor=actor)
+        except IntegrityError as exc:
+            # Another request assigned the same task at the same moment.
+            raise Conflict("该任务正在被同时交办，请重试", code="assignment.duplicate") from exc
+    else:
+        _add_assignments(session, uow, result.created, plan=plan, task=task, actor=actor)
+    return result
+
+
+def _add_assignments(
+    session: Session, uow: UnitOfWork, created: list[Assignment], *, plan: Plan, task: Task, actor: User
+) -> None:
+    for a in created:
+        uow.add(a, action="assignment.assign")
+    uow.flush()
     names = dict(
         session.execute(
-            select(Unit.id, Unit.name).where(col(Unit.id).in_({a.unit_id for a in result.created}))
+            select(Unit.id, Unit.name).where(col(Unit.id).in_({a.unit_id for a in created}))
         ).all()
     )
-    audit.record_many(
-        session,
-        actor=actor,
-        now=now,
-        entries=[
-            {
-                "action": "assignment.assign",
-                "entity_type": "assignment",
-                "entity_id": a.id,
-                "after": audit.snapshot(a),
-            }
-            for a in result.created
-        ],
-    )
-    for a in result.created:
+    for a in created:
         _emit(
-            session,
+            uow,
             _event(
                 events.AssignmentAssigned,
                 a=a,
@@ -604,13 +552,7 @@ def assign(
                 actor=actor,
             ),
             a,
-            now,
         )
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return result
 
 
 # --- reads ----------------------------------------------------------------------------------------

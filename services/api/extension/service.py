@@ -9,12 +9,12 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from api.assignment.service import scoped
-from api.audit import service as audit
 from api.report.shared import assignment_event, require_own_unit
-from duban import calendar, outbox
+from duban import calendar
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ExtensionDecided, ExtensionRequested
 from duban.models import OPEN_STATES, Assignment, ExtensionRequest, Plan, RequestState, User
+from duban.uow import unit_of_work
 
 COLUMNS = (
     ExtensionRequest.id,
@@ -84,44 +84,31 @@ def request(
         raise Conflict(
             "该任务已有待审批的延期申请", code="extension.pending_exists", details={"request_id": pending}
         )
-    ext = ExtensionRequest(
-        assignment_id=assignment.id or 0,
-        unit_id=assignment.unit_id,
-        requested_due_date=requested_due_date,
-        previous_due_date=assignment.due_date,
-        reason=reason.strip(),
-        requested_by_id=user.id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(ext)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="extension.request",
-        entity_type="extension_request",
-        entity_id=ext.id,
-        after=audit.snapshot(ext),
-        now=now,
-    )
-    event = assignment_event(
-        session,
-        ExtensionRequested,
-        assignment=assignment,
-        actor=user,
-        requested_due_date=requested_due_date,
-        reason=ext.reason,
-    )
-    outbox.enqueue(
-        session,
-        event=event,
-        now=now,
-        plan_id=assignment.plan_id,
-        assignment_id=assignment.id,
-        unit_id=assignment.unit_id,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        # One pending request per assignment: a concurrent second request conflicts on this.
+        uow.guard(assignment)
+        ext = uow.add(
+            ExtensionRequest(
+                assignment_id=assignment.id or 0,
+                unit_id=assignment.unit_id,
+                requested_due_date=requested_due_date,
+                previous_due_date=assignment.due_date,
+                reason=reason.strip(),
+                requested_by_id=user.id,
+                created_at=now,
+                updated_at=now,
+            ),
+            action="extension.request",
+        )
+        event = assignment_event(
+            session,
+            ExtensionRequested,
+            assignment=assignment,
+            actor=user,
+            requested_due_date=requested_due_date,
+            reason=ext.reason,
+        )
+        uow.emit(event, plan_id=assignment.plan_id, assignment_id=assignment.id, unit_id=assignment.unit_id)
     return ext
 
 
@@ -138,63 +125,32 @@ def decide(
         raise NotFound("交办任务不存在", code="assignment.not_found")
     if approve:
         _require_open(assignment)
-    before = audit.snapshot(ext)
-    ext.state = RequestState.approved if approve else RequestState.rejected
-    ext.decided_by_id = user.id
-    ext.decided_at = now
-    ext.decision_comment = comment.strip() if comment else None
-    ext.version += 1
-    ext.updated_at = now
-    audit.record(
-        session,
-        actor=user,
-        action=f"extension.{action}",
-        entity_type="extension_request",
-        entity_id=ext.id,
-        before=before,
-        after=audit.snapshot(ext),
-        now=now,
-    )
-    if approve:
-        plan = session.get(Plan, assignment.plan_id)
-        zone = calendar.tz(plan.timezone if plan else "Asia/Shanghai")
-        a_before = audit.snapshot(assignment)
-        ext.previous_due_date = assignment.due_date
-        if assignment.original_due_date is None:
-            assignment.original_due_date = assignment.due_date
-        # The requested day may be a holiday or rest day: the deadline is the next working day.
-        assignment.due_date = calendar.effective_due_date(ext.requested_due_date)
-        assignment.due_at = calendar.due_at_for(ext.requested_due_date, zone)
-        assignment.extension_count += 1
-        assignment.version += 1
-        assignment.updated_at = now
-        audit.record(
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.track(ext, action=f"extension.{action}")
+        ext.state = RequestState.approved if approve else RequestState.rejected
+        ext.decided_by_id = user.id
+        ext.decided_at = now
+        ext.decision_comment = comment.strip() if comment else None
+        if approve:
+            plan = session.get(Plan, assignment.plan_id)
+            zone = calendar.tz(plan.timezone if plan else "Asia/Shanghai")
+            uow.track(assignment, action="assignment.extend")
+            ext.previous_due_date = assignment.due_date
+            if assignment.original_due_date is None:
+                assignment.original_due_date = assignment.due_date
+            # The requested day may be a holiday or rest day: the deadline is the next working day.
+            assignment.due_date = calendar.effective_due_date(ext.requested_due_date)
+            assignment.due_at = calendar.due_at_for(ext.requested_due_date, zone)
+            assignment.extension_count += 1
+        event = assignment_event(
             session,
+            ExtensionDecided,
+            assignment=assignment,
             actor=user,
-            action="assignment.extend",
-            entity_type="assignment",
-            entity_id=assignment.id,
-            before=a_before,
-            after=audit.snapshot(assignment),
-            now=now,
+            approved=approve,
+            reason=ext.decision_comment,
         )
-    event = assignment_event(
-        session,
-        ExtensionDecided,
-        assignment=assignment,
-        actor=user,
-        approved=approve,
-        reason=ext.decision_comment,
-    )
-    outbox.enqueue(
-        session,
-        event=event,
-        now=now,
-        plan_id=assignment.plan_id,
-        assignment_id=assignment.id,
-        unit_id=assignment.unit_id,
-    )
-    session.commit()
+        uow.emit(event, plan_id=assignment.plan_id, assignment_id=assignment.id, unit_id=assignment.unit_id)
     return ext
 
 

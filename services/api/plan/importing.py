@@ -10,9 +10,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from api.audit import service as audit
 from api.unit import service as unit_service
-from duban import calendar, comparators
+from duban import audit, calendar, comparators
 from duban.errors import DubanError, NotFound, Unprocessable
 from duban.models import (
     Indicator,
@@ -27,6 +26,7 @@ from duban.models import (
     UnitRole,
     User,
 )
+from duban.uow import UnitOfWork, unit_of_work
 from plandoc import UnsupportedFormat, parse, to_json
 from plandoc.interchange import (
     ImportResult,
@@ -275,18 +275,14 @@ def import_plan(
     """Create the plan and everything under it, then assign: one transaction, one commit."""
     doc = result.document
     _check(doc)
-    try:
-        report = _create(session, doc=doc, actor=actor, now=now, assign=assign)
-    except BaseException:
-        session.rollback()
-        raise
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        report = _create(session, doc=doc, actor=actor, now=now, assign=assign, uow=uow)
     report.warnings = [*result.warnings, *report.warnings]
-    session.commit()
     return report
 
 
 def _create(
-    session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool
+    session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool, uow: UnitOfWork
 ) -> ImportReport:
     meta = doc.plan
     unit_service.ensure_default_groups(session)
@@ -414,7 +410,7 @@ def _create(
                     task=task,
                     actor=actor,
                     now=now,  # type: ignore[arg-type]
-                    commit=False,
+                    uow=uow,
                 )
             except Unprocessable as exc:
                 report.warnings.append(
@@ -423,45 +419,27 @@ def _create(
                 continue
             report.assignments += len(result.created)
 
-    audit.record_many(
-        session,
-        actor=actor,
-        now=now,
-        entries=[
-            {
-                "action": "plan.import",
-                "entity_type": "plan",
-                "entity_id": plan.id,
-                "after": {
-                    **audit.snapshot(plan),
-                    "sections": report.sections,
-                    "tasks": report.tasks,
-                    "indicators": report.indicators,
-                    "assignments": report.assignments,
-                    "units_created": report.units_created,
-                    "groups_created": report.groups_created,
-                },
-            },
-            *(
-                {
-                    "action": "unit.create",
-                    "entity_type": "unit",
-                    "entity_id": u.id,
-                    "after": audit.snapshot(u),
-                }
-                for u in resolver.units_created
-            ),
-            *(
-                {
-                    "action": "unit_group.create",
-                    "entity_type": "unit_group",
-                    "entity_id": g.id,
-                    "after": audit.snapshot(g),
-                }
-                for g in resolver.groups_created
-            ),
-        ],
+    uow.flush()
+    uow.record(
+        action="plan.import",
+        entity_type="plan",
+        entity_id=plan.id,
+        after={
+            **audit.snapshot(plan),
+            "sections": report.sections,
+            "tasks": report.tasks,
+            "indicators": report.indicators,
+            "assignments": report.assignments,
+            "units_created": report.units_created,
+            "groups_created": report.groups_created,
+        },
     )
+    for u in resolver.units_created:
+        uow.record(action="unit.create", entity_type="unit", entity_id=u.id, after=audit.snapshot(u))
+    for g in resolver.groups_created:
+        uow.record(
+            action="unit_group.create", entity_type="unit_group", entity_id=g.id, after=audit.snapshot(g)
+        )
     return report
 
 

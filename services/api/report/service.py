@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.report.shared import assignment_event, require_own_unit
-from duban import calendar, outbox, periods
+from duban import calendar, periods
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ReportReviewed, ReportSubmitted
 from duban.models import (
@@ -28,6 +27,7 @@ from duban.models import (
     ProgressReportState,
     User,
 )
+from duban.uow import unit_of_work
 
 S = ProgressReportState
 # action → states it may start from
@@ -108,11 +108,6 @@ def _indicator_values(
     return out
 
 
-def _touch(report: ProgressReport, now: datetime) -> None:
-    report.version += 1
-    report.updated_at = now
-
-
 def create(
     *, session: Session, user: User, assignment: Assignment, data: dict[str, Any], now: datetime
 ) -> ProgressReport:
@@ -141,33 +136,27 @@ def create(
             code="report.duplicate_period",
             details={"report_id": existing, "period": period.key},
         )
-    report = ProgressReport(
-        assignment_id=assignment.id or 0,
-        unit_id=assignment.unit_id,
-        plan_id=assignment.plan_id,
-        period=period.key,
-        period_due_date=calendar.effective_due_date(periods.due_date(period, due_day=plan.report_due_day)),
-        text=data.get("text") or "",
-        percent_done=data.get("percent_done", assignment.percent_done),
-        indicator_values=_indicator_values(
-            session, assignment=assignment, items=data.get("indicator_values") or []
-        ),
-        author_id=user.id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(report)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="report.create",
-        entity_type="progress_report",
-        entity_id=report.id,
-        after=audit.snapshot(report),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        report = uow.add(
+            ProgressReport(
+                assignment_id=assignment.id or 0,
+                unit_id=assignment.unit_id,
+                plan_id=assignment.plan_id,
+                period=period.key,
+                period_due_date=calendar.effective_due_date(
+                    periods.due_date(period, due_day=plan.report_due_day)
+                ),
+                text=data.get("text") or "",
+                percent_done=data.get("percent_done", assignment.percent_done),
+                indicator_values=_indicator_values(
+                    session, assignment=assignment, items=data.get("indicator_values") or []
+                ),
+                author_id=user.id,
+                created_at=now,
+                updated_at=now,
+            ),
+            action="report.create",
+        )
     return report
 
 
@@ -176,28 +165,17 @@ def update(
 ) -> ProgressReport:
     require_own_unit(user, report.unit_id, code="report.not_own_unit")
     check_transition(report, "edit")
-    before = audit.snapshot(report)
-    if "indicator_values" in changes:
-        assignment = session.get(Assignment, report.assignment_id)
-        assert assignment is not None
-        report.indicator_values = _indicator_values(
-            session, assignment=assignment, items=changes.pop("indicator_values") or []
-        )
-    for key in ("text", "percent_done"):
-        if key in changes and changes[key] is not None:
-            setattr(report, key, changes[key])
-    _touch(report, now)
-    audit.record(
-        session,
-        actor=user,
-        action="report.update",
-        entity_type="progress_report",
-        entity_id=report.id,
-        before=before,
-        after=audit.snapshot(report),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.track(report, action="report.update")
+        if "indicator_values" in changes:
+            assignment = session.get(Assignment, report.assignment_id)
+            assert assignment is not None
+            report.indicator_values = _indicator_values(
+                session, assignment=assignment, items=changes.pop("indicator_values") or []
+            )
+        for key in ("text", "percent_done"):
+            if key in changes and changes[key] is not None:
+                setattr(report, key, changes[key])
     return report
 
 
@@ -206,36 +184,23 @@ def submit(*, session: Session, user: User, report: ProgressReport, now: datetim
     check_transition(report, "submit")
     if not report.text.strip():
         raise Unprocessable("进展情况不能为空", code="report.text_required")
-    before = audit.snapshot(report)
-    report.state = S.submitted
-    report.submitted_at = now
-    report.reviewed_at = None
-    report.reviewer_id = None
-    _touch(report, now)
     assignment = session.get(Assignment, report.assignment_id)
     assert assignment is not None
-    audit.record(
-        session,
-        actor=user,
-        action="report.submit",
-        entity_type="progress_report",
-        entity_id=report.id,
-        before=before,
-        after=audit.snapshot(report),
-        now=now,
-    )
-    event = assignment_event(
-        session, ReportSubmitted, assignment=assignment, actor=user, report_id=report.id, period=report.period
-    )
-    outbox.enqueue(
-        session,
-        event=event,
-        now=now,
-        plan_id=report.plan_id,
-        assignment_id=assignment.id,
-        unit_id=report.unit_id,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.track(report, action="report.submit")
+        report.state = S.submitted
+        report.submitted_at = now
+        report.reviewed_at = None
+        report.reviewer_id = None
+        event = assignment_event(
+            session,
+            ReportSubmitted,
+            assignment=assignment,
+            actor=user,
+            report_id=report.id,
+            period=report.period,
+        )
+        uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
     return report
 
 
@@ -274,58 +239,28 @@ def review(
         raise Unprocessable("退回进展报告须填写理由", code="report.reason_required")
     assignment = session.get(Assignment, report.assignment_id)
     assert assignment is not None
-    before = audit.snapshot(report)
-    report.state = S.approved if approve else S.rejected
-    report.reviewed_at = now
-    report.reviewer_id = user.id
-    report.review_comment = comment.strip() if comment else None
-    _touch(report, now)
-    audit.record(
-        session,
-        actor=user,
-        action=f"report.{action}",
-        entity_type="progress_report",
-        entity_id=report.id,
-        before=before,
-        after=audit.snapshot(report),
-        now=now,
-    )
-    if approve:
-        if assignment.percent_done != report.percent_done:
-            a_before = audit.snapshot(assignment)
-            assignment.percent_done = report.percent_done
-            assignment.version += 1
-            assignment.updated_at = now
-            audit.record(
-                session,
-                actor=user,
-                action="assignment.progress",
-                entity_type="assignment",
-                entity_id=assignment.id,
-                before=a_before,
-                after=audit.snapshot(assignment),
-                now=now,
-            )
-        _write_indicator_values(session, report=report, now=now)
-    event = assignment_event(
-        session,
-        ReportReviewed,
-        assignment=assignment,
-        actor=user,
-        report_id=report.id,
-        period=report.period,
-        approved=approve,
-        reason=report.review_comment,
-    )
-    outbox.enqueue(
-        session,
-        event=event,
-        now=now,
-        plan_id=report.plan_id,
-        assignment_id=assignment.id,
-        unit_id=report.unit_id,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.track(report, action=f"report.{action}")
+        report.state = S.approved if approve else S.rejected
+        report.reviewed_at = now
+        report.reviewer_id = user.id
+        report.review_comment = comment.strip() if comment else None
+        if approve:
+            if assignment.percent_done != report.percent_done:
+                uow.track(assignment, action="assignment.progress")
+                assignment.percent_done = report.percent_done
+            _write_indicator_values(session, report=report, now=now)
+        event = assignment_event(
+            session,
+            ReportReviewed,
+            assignment=assignment,
+            actor=user,
+            report_id=report.id,
+            period=report.period,
+            approved=approve,
+            reason=report.review_comment,
+        )
+        uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
     return report
 
 
