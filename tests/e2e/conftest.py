@@ -46,7 +46,7 @@ class ApiProcess:
     started_in: float
 
 
-def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
