@@ -494,5 +494,15 @@ def test_list_runs_a_constant_number_of_queries(
             r = client.get(f"{API}/assignments", params={"plan_id": plan.id, "limit": 500}, headers=office)
         assert r.status_code == 200 and len(r.json()["items"]) == n
         assert all(i["overdue"] and i["working_days_overdue"] > 0 for i in r.json()["items"])
-        counts.append(len([s for s in seen if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]))
+        # The calendar stamp check runs at most every few seconds, whatever the page size: not counted.
+        counts.append(
+            len(
+                [
+                    s
+                    for s in seen
+                    if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))
+                    and "calendar_state" not in s
+                ]
+            )
+        )
     assert counts[0] == counts[1], counts
