@@ -206,12 +206,23 @@ def _not_blank(page: Any, path: Path) -> None:
     assert text > 50, f"{path.name}: almost no text"
 
 
-def _import_seed(office: Person) -> int:
+def _import_seed(office: Person, *, fix: bool = False) -> int:
     page = office.go("/app/intake")
     page.set_input_files("#intake-file", str(SEED))
     page.wait_for_selector("#import-preview")
     preview = page.inner_text("#import-preview")
-    assert "强化高科技项目招引" in preview and "县科技局" in preview
+    assert "强化高科技项目招引" in preview
+    assert page.eval_on_selector_all(
+        "#import-preview input", "els => els.some(e => e.value.includes('县科技局'))"
+    )
+    if fix:
+        # The office fixes a task's units in the preview, re-checks, and imports the fixed document.
+        cell = page.locator("tr[data-task-code='2'] input[id$='co_units']")
+        cell.fill("县财政局")
+        cell.press("Tab")
+        page.click("#recheck-import")
+        page.wait_for_selector("#import-preview ~ .msg.ok, .msg.ok")
+        assert page.locator("tr[data-task-code='2'] input[id$='co_units']").input_value() == "县财政局"
     page.click("#do-import")
     page.wait_for_selector("#import-done")
     done = page.inner_text("#import-done")
@@ -234,6 +245,9 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     plan_id = _import_seed(office)
     table = office.page.inner_text("#breakdown-table")
     assert "（一）实施创新主体培育攻坚行动" in table and "县科技局" in table
+    page = office.go(f"/app/plans/{plan_id}")  # an item link opens the screen that shows it
+    page.wait_for_selector("#breakdown-table")
+    assert page.url.endswith(f"/app/breakdown?plan={plan_id}")
     served.notify()  # assignment notices into the units' inboxes
 
     # The unit head: the inbox has unread notices whose links open the assignment (deep link).
@@ -344,7 +358,9 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     shots.mkdir(parents=True, exist_ok=True)
     office = Person(browser, base, "wb_office")
     office.sign_in()
-    _import_seed(office)
+    _import_seed(office, fix=True)
+    row = office.page.locator("#breakdown-table tr", has_text="加快培育创新型企业集群")
+    assert "县财政局" in row.inner_text()
 
     head = Person(browser, base, "wb_head")
     page = head.sign_in()

@@ -11,7 +11,7 @@ const ROUTES = [
   [/^\/app\/inbox$/, "inbox"],
   [/^\/app\/tasks$/, "tasks"],
   [/^\/app\/assignments\/(\d+)$/, "assignment"],
-  [/^\/app\/(reports|instructions|extension-requests)\/(\d+)$/, "redirect"],
+  [/^\/app\/(reports|instructions|extension-requests|bulletins|assessments|plans|tasks)\/(\d+)$/, "redirect"],
   [/^\/app\/instructions$/, "instructions"],
   [/^\/app\/breakdown$/, "breakdown"],
   [/^\/app\/review$/, "review"],

@@ -1,6 +1,6 @@
 // 计划导入: upload a plan document, preview what was recognised (with the importer's warnings), then import.
-import { html, useState, useEffect, useRef, useAction, Msg, fmtSize, fmtDate, setTitle } from "../lib.js";
-import { upload } from "../api.js";
+import { html, useState, useEffect, useRef, useAction, Msg, fmtSize, setTitle } from "../lib.js";
+import { upload, post } from "../api.js";
 
 const ACCEPT = ".txt,.docx,.pdf,.xlsx,.json";
 
@@ -32,8 +32,13 @@ export default function Intake() {
   useEffect(() => {
     if (file) send(true).then((out) => out && setPreview(out));
   }, [file]);
-  const doImport = async () => {
-    const out = await send(false);
+  // What is imported is the previewed document (the plan interchange JSON), with the office's fixes.
+  const recheck = async (doc) => {
+    const out = await run(() => post("/plans/import", doc, { query: { dry_run: true } }), "已重新检查");
+    if (out) setPreview(out);
+  };
+  const doImport = async (doc) => {
+    const out = await run(() => post("/plans/import", doc));
     if (out) setReport(out);
   };
 
@@ -50,7 +55,7 @@ export default function Intake() {
     </div>
     ${progress !== null ? html`<p role="status">正在上传并识别… <progress max="1" value=${progress} aria-label="上传进度"></progress> ${Math.round(progress * 100)}%</p>` : null}
     <${Msg} msg=${msg} />
-    ${report ? html`<${Imported} report=${report} />` : preview ? html`<${Preview} preview=${preview} busy=${busy} onImport=${doImport} />` : null}
+    ${report ? html`<${Imported} report=${report} />` : preview ? html`<${Preview} key=${JSON.stringify(preview.summary) + preview.warnings.length} preview=${preview} busy=${busy} onImport=${doImport} onRecheck=${recheck} />` : null}
   </section>`;
 }
 
@@ -62,33 +67,54 @@ function Warnings({ warnings }) {
   </div>`;
 }
 
-function Preview({ preview, busy, onImport }) {
-  const doc = preview.document;
+const UNIT_FIELDS = [
+  ["lead_units", "牵头单位"],
+  ["co_units", "配合单位"],
+  ["implementing_units", "落实单位"],
+];
+const split = (text) => text.split(/[、，,;；\s]+/).map((x) => x.trim()).filter(Boolean);
+
+function Preview({ preview, busy, onImport, onRecheck }) {
+  const [doc, setDoc] = useState(() => JSON.parse(JSON.stringify(preview.document)));
+  const [edited, setEdited] = useState(false);
   const s = preview.summary;
+  const edit = (si, ti, field, value) => {
+    const next = { ...doc, sections: doc.sections.map((sec, i) => (i !== si ? sec : { ...sec, tasks: sec.tasks.map((t, j) => (j !== ti ? t : { ...t, [field]: value })) })) };
+    setDoc(next);
+    setEdited(true);
+  };
   return html`<div id="import-preview">
     <h2>识别结果：${s.title}</h2>
-    <p>${s.sections} 个重点任务板块，${s.tasks} 项任务，${s.indicators} 个指标。</p>
+    <p>${s.sections} 个重点任务板块，${s.tasks} 项任务，${s.indicators} 个指标。可在下表中修正责任单位（用“、”分隔）和截止日期，再重新检查或直接导入。</p>
     <${Warnings} warnings=${preview.warnings} />
     <table class="list">
       <caption class="sr-only">识别出的任务</caption>
-      <thead><tr><th scope="col">任务</th><th scope="col">牵头单位</th><th scope="col">配合单位</th><th scope="col">落实单位</th><th scope="col">截止</th></tr></thead>
+      <thead><tr><th scope="col">任务</th>${UNIT_FIELDS.map(([, label]) => html`<th scope="col">${label}</th>`)}<th scope="col">截止</th></tr></thead>
       <tbody>
         ${doc.sections.map(
-          (sec) => html`<tr><th colspan="5" class="section" scope="rowgroup">（${sec.code}）${sec.title}</th></tr>
+          (sec, si) => html`<tr><th colspan="5" class="section" scope="rowgroup">（${sec.code}）${sec.title}</th></tr>
             ${sec.tasks.map(
-              (t) => html`<tr>
+              (t, ti) => html`<tr data-task-code=${t.code}>
                 <td data-label="任务">${t.code}. ${t.title}</td>
-                <td data-label="牵头单位">${(t.lead_units || []).join("、") || "—"}</td>
-                <td data-label="配合单位">${(t.co_units || []).join("、") || "—"}</td>
-                <td data-label="落实单位">${(t.implementing_units || []).join("、") || "—"}</td>
-                <td data-label="截止">${t.due ? fmtDate(t.due) : "—"}${t.recurrence ? "（每期）" : ""}</td>
+                ${UNIT_FIELDS.map(
+                  ([field, label]) => html`<td data-label=${label}>
+                    <label class="sr-only" for=${`imp-${si}-${ti}-${field}`}>任务${t.code}${label}</label>
+                    <input id=${`imp-${si}-${ti}-${field}`} class="cell" value=${(t[field] || []).join("、")} onChange=${(e) => edit(si, ti, field, split(e.target.value))} />
+                  </td>`,
+                )}
+                <td data-label="截止">
+                  <label class="sr-only" for=${`imp-${si}-${ti}-due`}>任务${t.code}截止日期</label>
+                  <input id=${`imp-${si}-${ti}-due`} type="date" value=${t.due || ""} onChange=${(e) => edit(si, ti, "due", e.target.value || null)} />
+                  ${t.recurrence ? html`<small class="muted">（每期）</small>` : null}
+                </td>
               </tr>`,
             )}`,
         )}
       </tbody>
     </table>
     <div class="buttons sticky">
-      <button type="button" class="primary" id="do-import" disabled=${busy} onClick=${onImport}>确认导入并交办</button>
+      <button type="button" id="recheck-import" disabled=${busy || !edited} onClick=${() => onRecheck(doc)}>按修改重新检查</button>
+      <button type="button" class="primary" id="do-import" disabled=${busy} onClick=${() => onImport(doc)}>确认导入并交办</button>
     </div>
   </div>`;
 }

@@ -1,14 +1,24 @@
-// Links to a report, an instruction or an extension request open the assignment they belong to.
+// Item links (from notifications, bulletins, other clients) open the screen that shows the item:
+// a report, instruction or extension request → its assignment; a bulletin, assessment or plan →
+// its list screen with it selected; a task → the breakdown table of its plan.
 import { html, useLoad, Failure, Loading } from "../lib.js";
 import { get } from "../api.js";
 import { Redirect } from "../nav.js";
 
-const PATHS = { reports: "/reports/", instructions: "/instructions/", "extension-requests": "/extension-requests/" };
+const PATHS = { reports: "/reports/", instructions: "/instructions/", "extension-requests": "/extension-requests/", tasks: "/tasks/" };
+const DIRECT = {
+  bulletins: (id) => `/app/bulletins?bulletin=${id}`,
+  assessments: (id) => `/app/assessments?assessment=${id}`,
+  plans: (id) => `/app/breakdown?plan=${id}`,
+};
 
-export default function ToAssignment({ params: [kind, id] }) {
-  const [item, error, reload] = useLoad(() => get(PATHS[kind] + id), [kind, id]);
+export default function ToItem({ params: [kind, id] }) {
+  const direct = DIRECT[kind];
+  const [item, error, reload] = useLoad(() => (direct ? Promise.resolve(null) : get(PATHS[kind] + id)), [kind, id]);
+  if (direct) return html`<${Redirect} to=${direct(id)} />`;
   if (error) return html`<${Failure} error=${error} onRetry=${reload} />`;
   if (!item) return html`<${Loading} />`;
+  if (kind === "tasks") return html`<${Redirect} to=${`/app/breakdown?plan=${item.plan_id}`} />`;
   if (item.assignment_id) return html`<${Redirect} to=${`/app/assignments/${item.assignment_id}`} />`;
   return html`<${Redirect} to=${`/app/instructions?task=${item.task_id}`} />`;
 }
