@@ -160,7 +160,8 @@ class Person:
             "console",
             lambda m: m.type == "error" and "status of 4" not in m.text and self.errors.append(m.text),
         )
-        self.page.set_default_timeout(15000)
+        # Generous: CI runs these beside the rest of the suite on two cores.
+        self.page.set_default_timeout(30000)
         self.username = username
 
     def sign_in(self, next_path: str = "/app") -> Any:
@@ -439,6 +440,19 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     assert page.evaluate("document.activeElement.textContent") == "跳到主要内容"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+    # Signing out ends the session: a deep link then asks to sign in again, and returns there after.
+    page = head.go("/app/tasks")
+    page.click("#sign-out")
+    page.wait_for_selector("#login-form")
+    page.goto(f"{base}/app/assignments/{own_id}")
+    page.wait_for_selector("#login-form")
+    assert "next=" in page.url
+    page.fill("#username", "wb_head")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("article.assignment")
+    assert page.url.endswith(f"/app/assignments/{own_id}")
 
     # The sign-in page refuses a wrong password with the API's message.
     anon = Person(browser, base, "wb_head")
