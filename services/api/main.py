@@ -38,6 +38,7 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
     ("api.attachment.router", "router"),
     ("api.audit.router", "router"),
     ("api.webhook.router", "router"),
+    ("api.event.router", "router"),
     ("api.notification.router", "router"),
     ("api.notification.router", "policy_router"),
     ("api.notification.router", "delivery_router"),
@@ -108,25 +109,18 @@ def create_app() -> FastAPI:
 
 def _install_webhook_docs(app: FastAPI) -> None:
     """Document every outgoing event (the OA integrators' contract) in the same OpenAPI file."""
-    from duban.events import EVENT_TYPES
+    from duban import events
 
-    for event_type, model in sorted(EVENT_TYPES.items()):
-        envelope: Any = _envelope_for(event_type, model)
+    for event_type, model in sorted(events.EVENT_TYPES.items()):
+        envelope: Any = events.envelope(event_type)
 
         def receiver(body: Any) -> None:
             return None
 
         # Set after definition: `from __future__ import annotations` would leave a string here.
         receiver.__annotations__ = {"body": envelope, "return": None}
-        receiver.__doc__ = f"Duban 推送的 `{event_type}` 事件（Standard Webhooks 签名）。"
+        receiver.__doc__ = (
+            f"{model.label}：Duban 推送的 `{event_type}` 事件（Standard Webhooks 签名），"
+            f"模式 `{events.schema_id(event_type)}`。"
+        )
         app.webhooks.post(event_type, name=event_type, operation_id=f"webhook-{event_type}")(receiver)
-
-
-def _envelope_for(event_type: str, model: Any) -> Any:
-    from datetime import datetime
-    from typing import Literal
-
-    from pydantic import create_model
-
-    name = "".join(p.capitalize() for p in event_type.replace(".", "_").split("_")) + "Webhook"
-    return create_model(name, type=(Literal[event_type], ...), timestamp=(datetime, ...), data=(model, ...))

@@ -1,19 +1,40 @@
-"""Outgoing event payloads: the outbox and webhook contract (documented in openapi.json)."""
+"""Outgoing event payloads: the outbox and webhook contract, and its versioned catalog.
+
+Every event is an envelope ``{"type", "version", "timestamp", "data"}``; `data` is one of the
+models below. The models are strict (``extra="forbid"``): a producer that adds a field the
+contract does not declare fails in tests instead of surprising an integrator. The API builds
+events from these models; the scanner builds the same payloads in SQL from the models' field
+lists (notifier/scan.py), and the fan-out fills the working-day figures through the models too.
+Each type's JSON Schema carries a versioned ``$id`` (``urn:duban:event:assignment.overdue:v1``);
+it is published in openapi.json under ``webhooks`` and at ``GET /api/v1/events/types``. A change
+that is not purely additive and optional bumps `schema_version` of that type.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from duban import links
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 class EventData(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     type: ClassVar[str] = "event"
+    schema_version: ClassVar[int] = 1
+    # People's name of the event type (the catalog and the docs show it).
+    label: ClassVar[str] = ""
 
 
 class Ref(BaseModel):
+    """A named thing the event concerns: a plan, task, unit, user or recipient role."""
+
+    model_config = ConfigDict(extra="forbid")
     id: int | None = None
     name: str | None = None
     code: str | None = None
@@ -28,71 +49,104 @@ class AssignmentEventData(EventData):
     due_date: date | None = None
     actor: Ref | None = None
     reason: str | None = None
-    link: str | None = None
+    link: str | None = Field(default=None, description="工作台页面路径，如 /app/assignments/42")
+
+    @model_validator(mode="after")
+    def _default_link(self) -> AssignmentEventData:
+        if self.link is None:
+            self.link = links.assignment(self.assignment_id)
+        return self
 
 
 class AssignmentAssigned(AssignmentEventData):
     type: ClassVar[str] = "assignment.assigned"
+    label: ClassVar[str] = "新任务交办"
 
 
 class AssignmentAccepted(AssignmentEventData):
     type: ClassVar[str] = "assignment.accepted"
+    label: ClassVar[str] = "任务已签收"
 
 
 class AssignmentReturned(AssignmentEventData):
     type: ClassVar[str] = "assignment.returned"
+    label: ClassVar[str] = "任务被退回"
 
 
 class CompletionRequested(AssignmentEventData):
     type: ClassVar[str] = "completion.requested"
+    label: ClassVar[str] = "申请办结"
 
 
 class AssignmentCompleted(AssignmentEventData):
     type: ClassVar[str] = "assignment.completed"
+    label: ClassVar[str] = "任务已办结"
 
 
 class CompletionRejected(AssignmentEventData):
     type: ClassVar[str] = "completion.rejected"
+    label: ClassVar[str] = "办结申请被驳回"
 
 
 class AssignmentCancelled(AssignmentEventData):
     type: ClassVar[str] = "assignment.cancelled"
+    label: ClassVar[str] = "任务已撤销"
 
 
 class ExtensionRequested(AssignmentEventData):
     type: ClassVar[str] = "extension.requested"
+    label: ClassVar[str] = "申请延期"
     requested_due_date: date
 
 
 class ExtensionDecided(AssignmentEventData):
     type: ClassVar[str] = "extension.decided"
+    label: ClassVar[str] = "延期申请已处理"
     approved: bool
 
 
-class ReportSubmitted(AssignmentEventData):
+class _ReportEvent(AssignmentEventData):
+    report_id: int
+    period: str
+
+    @model_validator(mode="after")
+    def _default_link(self) -> _ReportEvent:
+        if self.link is None:
+            self.link = links.report(self.report_id)
+        return self
+
+
+class ReportSubmitted(_ReportEvent):
     type: ClassVar[str] = "report.submitted"
-    report_id: int
-    period: str
+    label: ClassVar[str] = "进展已报送"
 
 
-class ReportReviewed(AssignmentEventData):
+class ReportReviewed(_ReportEvent):
     type: ClassVar[str] = "report.reviewed"
-    report_id: int
-    period: str
+    label: ClassVar[str] = "进展已审核"
     approved: bool
 
 
 class InstructionIssued(EventData):
     type: ClassVar[str] = "instruction.issued"
+    label: ClassVar[str] = "领导批示"
     plan: Ref
     task: Ref
     instruction_id: int
     text: str
     unit_ids: list[int] = []
+    link: str | None = None
+
+    @model_validator(mode="after")
+    def _default_link(self) -> InstructionIssued:
+        if self.link is None:
+            self.link = links.instruction(self.instruction_id)
+        return self
 
 
 class InstructionReplied(EventData):
     type: ClassVar[str] = "instruction.replied"
+    label: ClassVar[str] = "批示已回复"
     plan: Ref
     task: Ref
     unit: Ref
@@ -100,65 +154,109 @@ class InstructionReplied(EventData):
     reply_id: int
     text: str
     actor: Ref | None = None
+    link: str | None = None
+
+    @model_validator(mode="after")
+    def _default_link(self) -> InstructionReplied:
+        if self.link is None:
+            self.link = links.instruction(self.instruction_id)
+        return self
 
 
 class DeadlineNotice(AssignmentEventData):
-    """Scanner notices: due soon, overdue and escalations."""
+    """Scanner notices: due soon, overdue, escalations and report reminders.
 
+    The scanner writes them in SQL; the notifier's fan-out fills `due_at` and the working-day
+    figures as of the moment the notice was created.
+    """
+
+    level: int | None = None
+    recipient: Ref
     due_at: datetime | None = None
     working_days_overdue: int = 0
     working_days_left: int | None = None
-    level: int | None = None
-    recipient: Ref | None = None
+    calendar_uncovered_years: list[int] | None = Field(
+        default=None, description="计算所依据的年份中尚未载入节假日安排的年份（此时按周末推算）"
+    )
 
 
 class AssignmentDueSoon(DeadlineNotice):
     type: ClassVar[str] = "assignment.due_soon"
+    label: ClassVar[str] = "临期提醒"
+    days_before: int = Field(description="触发本提醒的提前工作日数（策略中的 7、3、1 等）")
 
 
 class AssignmentOverdue(DeadlineNotice):
     type: ClassVar[str] = "assignment.overdue"
+    label: ClassVar[str] = "逾期提醒"
 
 
 class AssignmentEscalated(DeadlineNotice):
     type: ClassVar[str] = "assignment.escalated"
+    label: ClassVar[str] = "督办升级"
+    threshold_working_days: int = Field(description="本级升级的逾期工作日门槛")
 
 
-class ReportDueSoon(DeadlineNotice):
+class _ReportNotice(DeadlineNotice):
+    period: str
+    report_due_date: date
+
+
+class ReportDueSoon(_ReportNotice):
     type: ClassVar[str] = "report.due_soon"
-    period: str
+    label: ClassVar[str] = "填报提醒"
 
 
-class ReportMissing(DeadlineNotice):
+class ReportMissing(_ReportNotice):
     type: ClassVar[str] = "report.missing"
-    period: str
+    label: ClassVar[str] = "缺报提醒"
 
 
 class DigestDaily(EventData):
     type: ClassVar[str] = "digest.daily"
+    label: ClassVar[str] = "每日督办摘要"
     date: date
     recipient: Ref
-    items: list[dict[str, Any]] = []
+    open: int
+    overdue: int
+    due_soon: int
+    units: int | None = Field(default=None, description="涉及单位数（仅发给办公室的汇总）")
+    link: str = Field(default_factory=links.assignments)
 
 
 class BulletinPublished(EventData):
     type: ClassVar[str] = "bulletin.published"
+    label: ClassVar[str] = "通报已发布"
     plan: Ref
     bulletin_id: int
     title: str
     period_kind: str
     period_start: date
     period_end: date
-    version: int
+    version: int = Field(description="通报的版本号（同一期重新生成时递增），不是事件模式的版本")
     link: str | None = None
+
+    @model_validator(mode="after")
+    def _default_link(self) -> BulletinPublished:
+        if self.link is None:
+            self.link = links.bulletin(self.bulletin_id)
+        return self
 
 
 class DeliveryFailed(EventData):
     type: ClassVar[str] = "delivery.failed"
+    label: ClassVar[str] = "投递失败"
     delivery_id: int
     event_type: str
     channel: str
     error: str | None = None
+    link: str | None = None
+
+    @model_validator(mode="after")
+    def _default_link(self) -> DeliveryFailed:
+        if self.link is None:
+            self.link = links.delivery(self.delivery_id)
+        return self
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {
@@ -187,3 +285,77 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DeliveryFailed,
     )
 }
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def model_for(event_type: str) -> type[EventData]:
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventType(f"event type {event_type!r} is not in the catalog") from None
+
+
+def schema_id(event_type: str) -> str:
+    return f"urn:duban:event:{event_type}:v{model_for(event_type).schema_version}"
+
+
+@cache
+def envelope(event_type: str) -> type[BaseModel]:
+    """The webhook body model of one type: {"type", "version", "timestamp", "data"}."""
+    model = model_for(event_type)
+    name = "".join(p.capitalize() for p in event_type.replace(".", "_").split("_")) + "Webhook"
+    fields: dict[str, Any] = {
+        "type": (Literal[event_type], ...),  # type: ignore[valid-type]
+        "version": (Literal[model.schema_version], ...),  # type: ignore[valid-type]
+        "timestamp": (datetime, ...),
+        "data": (model, ...),
+    }
+    return create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"$id": schema_id(event_type)}),
+        **fields,
+    )
+
+
+def envelope_of(event: EventData, *, now: datetime) -> dict[str, Any]:
+    """The JSON payload of an event, checked against its published model on the way out."""
+    model = model_for(event.type)
+    if type(event) is not model:
+        raise UnknownEventType(f"{type(event).__name__} is not the catalog model of {event.type!r}")
+    payload = {
+        "type": event.type,
+        "version": model.schema_version,
+        "timestamp": now.isoformat(),
+        "data": event.model_dump(mode="json"),
+    }
+    validate(payload)
+    return payload
+
+
+def validate(payload: dict[str, Any]) -> BaseModel:
+    """Validate a stored or received payload against its type's envelope (ValidationError if not)."""
+    return envelope(str(payload.get("type"))).model_validate(payload)
+
+
+@cache
+def json_schema(event_type: str) -> dict[str, Any]:
+    """The published JSON Schema (2020-12) of one event type's webhook body."""
+    schema = envelope(event_type).model_json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_id(event_type), **schema}
+
+
+def catalog() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": t,
+            "version": m.schema_version,
+            "title": m.label,
+            "description": (m.__doc__ or "").strip() or None,
+            "schema_id": schema_id(t),
+            "schema": json_schema(t),
+        }
+        for t, m in sorted(EVENT_TYPES.items())
+    ]

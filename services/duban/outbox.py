@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from duban import events
 from duban.events import EventData
 from duban.models import Delivery, DeliveryStatus, OutboxEvent
 
@@ -29,7 +30,8 @@ def enqueue(
         message_id=message_id,
         type=event.type,
         dedupe_key=dedupe_key or f"{event.type}:{message_id}",
-        payload={"type": event.type, "timestamp": now.isoformat(), "data": event.model_dump(mode="json")},
+        # Checked against the published schema of its type before it is written (duban.events).
+        payload=events.envelope_of(event, now=now),
         plan_id=plan_id,
         assignment_id=assignment_id,
         unit_id=unit_id,

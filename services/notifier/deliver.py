@@ -10,7 +10,7 @@ import random
 import threading
 import time as _time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from duban import links
 from duban.db import rowcount
 from duban.events import DeliveryFailed
 from duban.models import (
@@ -167,6 +168,8 @@ def deliver_one(
     payload = dict(row.payload or {})
     data = payload.get("data") or {}
     rendered = render(str(row.type), data)
+    # Mail and chat are read outside the workbench: the event's page path becomes an address.
+    rendered = replace(rendered, link=links.absolute(rendered.link, settings.public_url))
     target = endpoint.url if endpoint is not None else str(row.target)
     message = OutgoingMessage(
         message_id=str(row.message_id),

@@ -5,16 +5,19 @@ One short transaction per batch; the recipients (people, units, endpoints) are l
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from duban import calendar as cal
+from duban import events
 from duban.db import rowcount
 from duban.models import (
     ChannelKind,
@@ -34,13 +37,8 @@ from notifier.render import render
 
 D = Delivery.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
-DEADLINE_TYPES = {
-    "assignment.due_soon",
-    "assignment.overdue",
-    "assignment.escalated",
-    "report.due_soon",
-    "report.missing",
-}
+DEADLINE_TYPES = {t for t, m in events.EVENT_TYPES.items() if issubclass(m, events.DeadlineNotice)}
+log = logging.getLogger("duban.notifier")
 # Who hears about events the API writes, when the event does not name a recipient (design table).
 DEFAULT_RECIPIENT = {
     "assignment.returned": "office",
@@ -133,22 +131,34 @@ def _subscribed(ep: WebhookEndpoint, event_type: str, unit_id: int | None, plan_
 
 
 def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: ZoneInfo) -> dict[str, Any]:
-    """Exact working-day figures as of the moment the notice was created (computed once, then stored)."""
+    """Exact working-day figures as of the moment the notice was created (computed once, then stored).
+
+    Through the event's model, so the stored payload stays exactly what the catalog declares.
+    """
     if event_type not in DEADLINE_TYPES or not data.get("due_date"):
         return data
     due = date.fromisoformat(str(data["due_date"]))
-    data = dict(data)
-    data["due_at"] = cal.end_of_day(due, zone).isoformat()
-    data["working_days_overdue"] = cal.working_days_overdue(due, created_at, zone)
     today = cal.local_date(created_at, zone)
-    data["working_days_left"] = (
-        cal.working_days_between(today, due) + (1 if cal.is_working_day(today) else 0) if due >= today else 0
-    )
+    figures: dict[str, Any] = {
+        "due_at": cal.end_of_day(due, zone).isoformat(),
+        "working_days_overdue": cal.working_days_overdue(due, created_at, zone),
+        "working_days_left": (
+            cal.working_days_between(today, due) + (1 if cal.is_working_day(today) else 0)
+            if due >= today
+            else 0
+        ),
+    }
     # Figures resting on a year without known holidays say so (render adds a clause).
     uncovered = cal.uncovered_years(min(due, today), max(due, today))
     if uncovered:
-        data["calendar_uncovered_years"] = uncovered
-    return data
+        figures["calendar_uncovered_years"] = uncovered
+    try:
+        return events.model_for(event_type).model_validate({**data, **figures}).model_dump(mode="json")
+    except ValidationError as exc:
+        # Delivered as written: a notice with an odd field is better than a lost one; tests and
+        # the catalog check keep this branch cold.
+        log.error("outbox payload does not match its schema", extra={"type": event_type, "error": str(exc)})
+        return {**data, **figures}
 
 
 # --- fan-out

@@ -17,12 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from duban import calendar as cal
-from duban import calendar_store, periods
+from duban import calendar_store, events, links, periods
 from duban.db import rowcount
 from duban.models import (
     OPEN_STATES,
@@ -106,11 +107,29 @@ class _Sql:
         return sa.cast(col, sa.String)
 
 
+def _default(model: type[BaseModel], name: str) -> ColumnElement[Any]:
+    default = model.model_fields[name].get_default(call_default_factory=True)
+    if default is None:
+        return sa.null()
+    if isinstance(default, bool | int):
+        return sa.cast(sa.literal(default), sa.Integer)
+    raise TypeError(f"{model.__name__}.{name}: give the scanner a value for a non-null default")
+
+
+def data_of(q: _Sql, model: type[BaseModel], values: dict[str, Any]) -> ColumnElement[Any]:
+    """A JSON object in SQL with exactly the model's fields, in its order: the scanner's payloads
+    are the contract's payloads. An undeclared or a missing required field fails here, when the
+    statement is built, not at an integrator's end."""
+    fields = model.model_fields
+    unknown = sorted(set(values) - set(fields))
+    missing = sorted(n for n, f in fields.items() if f.is_required() and n not in values)
+    if unknown or missing:
+        raise ValueError(f"{model.__name__} payload: undeclared {unknown}, missing {missing}")
+    return q.obj(*((n, values[n] if n in values else _default(model, n)) for n in fields))
+
+
 def _ref(q: _Sql, id_: Any, name: Any, code: Any | None = None) -> ColumnElement[Any]:
-    pairs = [("id", id_), ("name", name)]
-    if code is not None:
-        pairs.append(("code", code))
-    return q.obj(*pairs)
+    return data_of(q, events.Ref, {"id": id_, "name": name, "code": code if code is not None else sa.null()})
 
 
 class Scanner:
@@ -123,11 +142,17 @@ class Scanner:
         self.q = _Sql(session.get_bind().dialect.name)
         self.result = ScanResult()
         self.now_iso = now.isoformat()
-        self.link_prefix = settings.public_url.rstrip("/") + "/assignments/"
+        self.link_prefix = links.prefix("assignments")
 
     # --- building blocks
     def _payload(self, kind: str, data: ColumnElement[Any]) -> ColumnElement[Any]:
-        return self.q.obj(("type", self.q.s(kind)), ("timestamp", self.q.s(self.now_iso)), ("data", data))
+        version = sa.cast(sa.literal(events.model_for(kind).schema_version), sa.Integer)
+        return self.q.obj(
+            ("type", self.q.s(kind)),
+            ("version", version),
+            ("timestamp", self.q.s(self.now_iso)),
+            ("data", data),
+        )
 
     def _run(self, kind: str, select: sa.Select[Any]) -> int:
         stmt = (
@@ -151,17 +176,21 @@ class Scanner:
         key_suffix: ColumnElement[Any] | None = None,
     ) -> int:
         q = self.q
-        data = q.obj(
-            ("plan", _ref(q, P.c.id, P.c.title)),
-            ("task", _ref(q, T.c.id, T.c.title, T.c.code)),
-            ("unit", _ref(q, U.c.id, U.c.name)),
-            ("assignment_id", A.c.id),
-            ("state", A.c.state),
-            ("due_date", A.c.due_date),
-            ("level", sa.cast(sa.literal(level), sa.Integer) if level is not None else sa.null()),
-            ("recipient", q.obj(("code", q.s(recipient)), ("name", q.s(RECIPIENT_NAMES[recipient])))),
-            ("link", q.s(self.link_prefix) + q.text(A.c.id)),
-            *extra,
+        data = data_of(
+            q,
+            events.model_for(kind),
+            {
+                "plan": _ref(q, P.c.id, P.c.title, P.c.doc_no),
+                "task": _ref(q, T.c.id, T.c.title, T.c.code),
+                "unit": _ref(q, U.c.id, U.c.name),
+                "assignment_id": A.c.id,
+                "state": A.c.state,
+                "due_date": A.c.due_date,
+                "level": sa.cast(sa.literal(level), sa.Integer) if level is not None else sa.null(),
+                "recipient": _ref(q, sa.null(), q.s(RECIPIENT_NAMES[recipient]), q.s(recipient)),
+                "link": q.s(self.link_prefix) + q.text(A.c.id),
+                **dict(extra),
+            },
         )
         # kind:assignment:due date:stage:recipient — a new due date (extension) yields new keys.
         key = (
@@ -287,24 +316,15 @@ class Scanner:
             .group_by(A.c.unit_id)
             .subquery("per_unit")
         )
-        link = q.s(self.settings.public_url.rstrip("/") + "/assignments")
+        link = q.s(links.assignments())
 
         def data(
-            recipient: ColumnElement[Any], n1: Any, n2: Any, n3: Any, units: Any = None
+            recipient: ColumnElement[Any], n1: Any, n2: Any, n3: Any, units: Any = sa.null()
         ) -> ColumnElement[Any]:
-            pairs: list[tuple[str, Any]] = [
-                ("date", q.s(day)),
-                ("recipient", recipient),
-                ("open", n1),
-                ("overdue", n2),
-                ("due_soon", n3),
-                ("link", link),
-            ]
-            if units is not None:
-                pairs.append(("units", units))
-            return q.obj(*pairs)
+            values = {"date": q.s(day), "recipient": recipient, "open": n1, "overdue": n2, "due_soon": n3}
+            return data_of(q, events.DigestDaily, {**values, "units": units, "link": link})
 
-        unit_recipient = q.obj(("id", U.c.id), ("name", U.c.name), ("code", q.s("unit")))
+        unit_recipient = _ref(q, U.c.id, U.c.name, q.s("unit"))
         self._run(
             "digest.daily",
             sa.select(
@@ -323,7 +343,7 @@ class Scanner:
             .select_from(per_unit.join(U, U.c.id == per_unit.c.unit_id))
             .where(per_unit.c.n_open > 0),
         )
-        office_recipient = q.obj(("code", q.s("office")), ("name", q.s(RECIPIENT_NAMES["office"])))
+        office_recipient = _ref(q, sa.null(), q.s(RECIPIENT_NAMES["office"]), q.s("office"))
         total = (
             sa.select(
                 q.message_id(),

@@ -325,3 +325,17 @@ SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/webhooks/{webhook_id}"): "webhooks:manage",
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): "webhooks:manage",
 }
+
+# The event catalog: any signed-in user; a service account with tasks:read.
+RULES.update(
+    {
+        ("GET", "/api/v1/events/types"): ALL,
+        ("GET", "/api/v1/events/types/{event_type}"): ALL,
+    }
+)
+SCOPES.update(
+    {
+        ("GET", "/api/v1/events/types"): READ,
+        ("GET", "/api/v1/events/types/{event_type}"): READ,
+    }
+)

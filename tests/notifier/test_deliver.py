@@ -79,7 +79,7 @@ def test_webhook_signed_standard_webhooks(session: Session, settings: Settings, 
         assert data["due_date"] == "2025-12-31" and data["level"] in (1, 2)
         assert data["recipient"]["code"] in ("unit_head", "office")
         assert data["plan"]["name"] and data["task"]["name"]
-        assert data["link"].startswith("https://duban.example.gov.cn/assignments/")
+        assert data["link"] == f"/app/assignments/{w.assignment.id}"
     ids = receiver.ids()
     events = {
         e.message_id
@@ -192,7 +192,7 @@ def test_email_over_real_smtp(session: Session, settings: Settings, smtp: tuple[
     subjects = [str(make_header(decode_header(message_from_bytes(m.content)["Subject"]))) for m in mails]
     assert any("督办升级" in s and "逾期3个工作日" in s for s in subjects)
     body = message_from_bytes(mails[0].content).get_payload(decode=True).decode()
-    assert w.unit.name in body and "https://duban.example.gov.cn/assignments/" in body
+    assert w.unit.name in body and "https://duban.example.gov.cn/app/assignments/" in body
     sent = session.exec(select(Delivery).where(Delivery.channel == "email")).all()
     assert sent and all(d.status == DeliveryStatus.sent for d in sent)
 

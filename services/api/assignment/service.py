@@ -177,7 +177,6 @@ def _event(
         due_date=a.due_date,
         actor=events.Ref(id=actor.id, name=actor.full_name or actor.username) if actor else None,
         reason=reason,
-        link=f"/api/v1/assignments/{a.id}",
     )
 
 

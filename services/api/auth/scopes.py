@@ -42,6 +42,8 @@ DECLARED: dict[str, str] = {
     "api.board.router:board_data": "tasks:read",
     "api.calendar.router:list_years": "tasks:read",
     "api.calendar.router:list_days": "tasks:read",
+    "api.event.router:list_event_types": "tasks:read",
+    "api.event.router:get_event_type": "tasks:read",
 }
 
 _NOT_DECLARED = object()

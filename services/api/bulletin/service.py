@@ -16,7 +16,6 @@ from duban import calendar, comparators, outbox, periods
 from duban.errors import Conflict, NotFound
 from duban.events import BulletinPublished, Ref
 from duban.models import Assignment, AssignmentState, Bulletin, Plan, User
-from duban.settings import get_settings
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 
@@ -328,7 +327,6 @@ def publish(session: Session, *, bulletin: Bulletin, actor: User, now: datetime)
         period_start=bulletin.period_start,
         period_end=bulletin.period_end,
         version=bulletin.version,
-        link=f"{get_settings().public_url.rstrip('/')}/api/v1/bulletins/{bulletin.id}",
     )
     outbox.enqueue(
         session,
