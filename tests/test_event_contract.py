@@ -10,8 +10,8 @@ import jsonschema_rs
 import pytest
 from sqlmodel import Session, select
 
-from api import demo
 from duban import events
+from duban.cli import demo
 from duban.clock import FixedClock
 from duban.models import OutboxEvent, WebhookEndpoint
 from duban.settings import Settings
