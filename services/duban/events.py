@@ -308,8 +308,8 @@ def envelope(event_type: str) -> type[BaseModel]:
     model = model_for(event_type)
     name = "".join(p.capitalize() for p in event_type.replace(".", "_").split("_")) + "Webhook"
     fields: dict[str, Any] = {
-        "type": (Literal[event_type], ...),  # type: ignore[valid-type]
-        "version": (Literal[model.schema_version], ...),  # type: ignore[valid-type]
+        "type": (Literal[event_type], ...),
+        "version": (Literal[model.schema_version], ...),
         "timestamp": (datetime, ...),
         "data": (model, ...),
     }
