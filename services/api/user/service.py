@@ -7,10 +7,10 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from api.audit import service as audit
 from api.security import hash_password, verify_password
 from duban.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from duban.models import Role, Unit, User
+from duban.uow import unit_of_work
 
 USER_COLUMNS = (
     User.id,
@@ -84,22 +84,11 @@ def create(session: Session, *, actor: User | None, data: dict[str, Any], now: d
             "updated_at": now,
         }
     )
-    session.add(user)
     try:
-        session.flush()
+        with unit_of_work(session, actor=actor, now=now) as uow:
+            uow.add(user, action="user.create")
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict("用户名或外部编号已存在", code="user.duplicate") from exc
-    audit.record(
-        session,
-        actor=actor,
-        action="user.create",
-        entity_type="user",
-        entity_id=user.id,
-        after=audit.snapshot(user),
-        now=now,
-    )
-    session.commit()
     return user
 
 
@@ -110,44 +99,29 @@ def update(session: Session, *, actor: User, user: User, changes: dict[str, Any]
     if actor.id == user.id and changes.get("is_active") is False:
         raise Conflict("不能停用自己的账号", code="user.cannot_disable_self")
     _check_unit(session, changes.get("unit_id", user.unit_id), roles)
-    before = audit.snapshot(user)
     password = changes.pop("password", None)
     if "roles" in changes:
         changes["roles"] = roles
-    for key, value in changes.items():
-        setattr(user, key, value)
-    if password:
-        user.password_hash = hash_password(password)
-    if password or changes.get("is_active") is False or "roles" in changes:
-        # Outstanding access tokens carry the old roles or the old password's trust: end them.
-        user.token_generation += 1
-    user.version += 1
-    user.updated_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="user.update",
-        entity_type="user",
-        entity_id=user.id,
-        before=before,
-        after=audit.snapshot(user),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.track(user, action="user.update")
+        for key, value in changes.items():
+            setattr(user, key, value)
+        if password:
+            user.password_hash = hash_password(password)
+        if password or changes.get("is_active") is False or "roles" in changes:
+            # Outstanding access tokens carry the old roles or the old password's trust: end them.
+            user.token_generation += 1
     return user
 
 
 def change_password(session: Session, *, user: User, current: str, new: str, now: datetime) -> None:
     if not verify_password(current, user.password_hash):
         raise Unauthorized("当前密码不正确", code="auth.invalid_credentials")
-    user.password_hash = hash_password(new)
-    user.token_generation += 1
-    user.version += 1
-    user.updated_at = now
-    audit.record(
-        session, actor=user, action="user.change_password", entity_type="user", entity_id=user.id, now=now
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        # The audit entry names the change, never the hashes (snapshots leave password_hash out).
+        uow.track(user, action="user.change_password")
+        user.password_hash = hash_password(new)
+        user.token_generation += 1
 
 
 def get(session: Session, *, user_id: int) -> User:
