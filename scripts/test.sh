@@ -16,7 +16,7 @@ export DUBAN_ENVIRONMENT=test
 $BIN/ruff check services tests benchmarks migrations
 $BIN/ruff format --check services tests benchmarks migrations
 $BIN/lint-imports --no-cache  # the package contracts in pyproject.toml
-# Types: strict on duban, plandoc and notifier (configuration in pyproject.toml).
+# Types: strict on duban, plandoc and notifier, checked on the api (configuration in pyproject.toml).
 $BIN/mypy
 WORKERS="${DUBAN_TEST_WORKERS:-2}"
 exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q "$@"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated
@@ -89,6 +89,7 @@ def get_current_user(
     request: Request, session: SessionDep, token: TokenDep, settings: SettingsDep, now: NowDep
 ) -> User:
     api_key = request.headers.get("x-api-key")
+    user: User | None
     if api_key:
         user = _user_from_api_key(session, api_key, settings, now)
     else:
@@ -126,10 +127,11 @@ def _check_route_scope(request: Request, user: User) -> None:
 
 
 def api_scopes(user: User) -> frozenset[str]:
-    return user.__dict__.get("api_scopes", frozenset())
+    scopes: frozenset[str] = user.__dict__.get("api_scopes", frozenset())
+    return scopes
 
 
-def require_roles(*roles: str, scope: str | None = None) -> Callable[[User], User]:
+def require_roles(*roles: str, scope: str | None = None) -> Callable[[User], Awaitable[User]]:
     """A dependency that admits users holding any of `roles`, or service accounts with `scope`."""
 
     async def dependency(user: CurrentUser) -> User:

@@ -57,7 +57,7 @@ class IdempotencyMiddleware:
         principal = hashlib.sha256(cred).hexdigest()
         factory = getattr(scope["app"].state, "session_factory", default_session_factory)
 
-        def lookup() -> tuple[str, int, bytes, dict[str, str]] | None:
+        def lookup() -> tuple[str, int | None, bytes, dict[str, str]] | None:
             with factory() as session:
                 row = session.exec(
                     select(IdempotencyRecord).where(
@@ -66,7 +66,12 @@ class IdempotencyMiddleware:
                 ).first()
                 if row is None:
                     return None
-                return row.request_hash, row.status_code, bytes(row.response_body), dict(row.response_headers)
+                return (
+                    row.request_hash,
+                    row.status_code,
+                    bytes(row.response_body or b""),
+                    dict(row.response_headers),
+                )
 
         found = await run_in_threadpool(lookup)
         if found is not None:

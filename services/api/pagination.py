@@ -68,7 +68,9 @@ def paginate(
     session: Session,
     stmt: Select[Any],
     *,
-    order: Sequence[tuple[ColumnElement[Any], str]],
+    # Model attributes (`col(Model.id)`) or labelled expressions, with "asc"/"desc". SQLAlchemy has
+    # no public type covering both that carries `.key` and `.type`, hence Any.
+    order: Sequence[tuple[Any, str]],
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
@@ -101,5 +103,5 @@ def paginate(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor([last[c.key] for c in keys])  # type: ignore[attr-defined]
+        next_cursor = encode_cursor([last[c.key] for c in keys])
     return {"items": items, "next_cursor": next_cursor}

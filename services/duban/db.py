@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import CursorResult, Engine, Result, make_url
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -129,3 +130,9 @@ def rowcount(result: Result[*tuple[Any, ...]]) -> int:
     """Rows an INSERT/UPDATE/DELETE matched. Session.execute is typed as returning a plain Result,
     but for DML it is a CursorResult, which is the one that carries rowcount."""
     return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
+
+
+def columns(*attributes: Any) -> tuple[InstrumentedAttribute[Any], ...]:
+    """Model attributes for a lean column select, typed as the column expressions they are on the
+    class (SQLModel annotates them as their Python values, e.g. `int | None`)."""
+    return attributes

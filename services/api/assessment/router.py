@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import date
 from io import BytesIO
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Query
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from starlette.responses import Response
@@ -165,7 +166,7 @@ def export_assessment_xlsx(assessment_id: int, user: Reader, session: SessionDep
         session, assessment=service.get(session, assessment_id=assessment_id, user=user), user=user
     )
     wb = Workbook()
-    ws = wb.active
+    ws = cast(Worksheet, wb.active)  # a new workbook has one worksheet
     ws.title = "排名"
     ws.append(
         [safe_cell(f"{data['plan_title']} {data['period_label']}考核结果（规则第{data['rule_version']}版）")]

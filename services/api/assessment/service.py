@@ -147,7 +147,7 @@ def compute(
         )
 
     a = Assignment
-    cols = (
+    cols: tuple[Any, ...] = (
         a.id,
         a.unit_id,
         a.due_date,
@@ -159,7 +159,7 @@ def compute(
         col(Task.code).label("task_code"),
         col(Task.title).label("task_title"),
     )
-    base = select(*cols).join(Task, Task.id == a.task_id).where(a.plan_id == plan.id)
+    base = select(*cols).join(Task, col(Task.id) == a.task_id).where(col(a.plan_id) == plan.id)
     for unit_id, name in session.execute(
         select(Unit.id, Unit.name).where(
             col(Unit.id).in_(
@@ -178,7 +178,7 @@ def compute(
             or_(
                 col(a.state).in_([str(s) for s in OPEN_STATES]),
                 and_(
-                    a.state == AssignmentState.completed,
+                    col(a.state) == AssignmentState.completed,
                     col(a.completed_at) > a.due_at,
                     col(a.completed_at) >= start_at,
                     col(a.completed_at) <= as_of,
@@ -218,7 +218,8 @@ def compute(
                 col(ProgressReport.state).label("report_state"), col(ProgressReport.submitted_at)
             )
             .outerjoin(
-                ProgressReport, and_(ProgressReport.assignment_id == a.id, ProgressReport.period == key)
+                ProgressReport,
+                and_(col(ProgressReport.assignment_id) == a.id, col(ProgressReport.period) == key),
             )
             .where(
                 a.assigned_at <= deadline,
@@ -370,8 +371,8 @@ def compute(
         result.score = round(sum(x["points"] for x in result.lines), 2)
         results.append(result)
     results.sort(key=lambda r: (-r.score, r.unit_name))
-    for i, r in enumerate(results):
-        r.rank = results[i - 1].rank if i and results[i - 1].score == r.score else i + 1
+    for i, ranked in enumerate(results):
+        ranked.rank = results[i - 1].rank if i and results[i - 1].score == ranked.score else i + 1
     return results
 
 
@@ -454,7 +455,7 @@ def detail(session: Session, *, assessment: Assessment, user: User) -> dict[str,
     plan = session.get(Plan, assessment.plan_id)
     stmt = (
         select(AssessmentScore, Unit.name)
-        .join(Unit, Unit.id == AssessmentScore.unit_id)
+        .join(Unit, col(Unit.id) == AssessmentScore.unit_id)
         .where(AssessmentScore.assessment_id == assessment.id)
         .order_by(col(AssessmentScore.rank), col(Unit.name))
     )

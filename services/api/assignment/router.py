@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.assignment import schemas, service
 from api.assignment.deps import ValidAssignment
@@ -21,8 +21,8 @@ router = APIRouter(tags=["assignments"])
 # "own unit only" is then checked against the loaded row.
 UnitHead = Annotated[User, Depends(require_roles(Role.unit_head))]
 
-_E = {404: {"model": ErrorEnvelope}}
-_A = {
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_A: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorEnvelope},
     404: {"model": ErrorEnvelope},
     409: {"model": ErrorEnvelope},
@@ -109,7 +109,7 @@ def assign_task(
     items: list[dict[str, Any]] = []
     if ids:
         stmt = service.list_statement(user, sort="id").where(Assignment.id.in_(ids))  # type: ignore[union-attr]
-        rows = [dict(r) for r in session.execute(stmt.order_by(Assignment.id)).mappings()]
+        rows = [dict(r) for r in session.execute(stmt.order_by(col(Assignment.id))).mappings()]
         items = service.decorate(rows, now=now)
     return json_response({"created": items, "skipped": result.skipped}, 201)
 

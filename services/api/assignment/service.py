@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy import Date, Select, and_, false, func, literal_column, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -146,7 +147,9 @@ def actions_for(user: User, *, state: str, unit_id: int) -> list[str]:
 
 
 def get_visible(session: Session, *, user: User, assignment_id: int) -> Assignment:
-    row = session.exec(visible_assignments(user).where(Assignment.id == assignment_id)).first()
+    row: Assignment | None = session.exec(  # type: ignore[call-overload]
+        visible_assignments(user).where(col(Assignment.id) == assignment_id)
+    ).first()
     if row is None:
         raise NotFound(
             "交办事项不存在", code="assignment.not_found", details={"assignment_id": assignment_id}
@@ -471,7 +474,7 @@ def assign(
     *,
     session: Session,
     task: Task,
-    actor: User,
+    actor: User | None,
     now: datetime,
     unit_ids: Sequence[int] = (),
     group_ids: Sequence[int] = (),
@@ -556,7 +559,7 @@ def _add_assignments(
 
 # --- reads ----------------------------------------------------------------------------------------
 
-LIST_COLUMNS = (
+LIST_COLUMNS: tuple[Any, ...] = (
     col(Assignment.id),
     col(Assignment.plan_id),
     col(Plan.title).label("plan_title"),
@@ -743,7 +746,7 @@ HISTORY_COLUMNS = (
 
 def history(session: Session, *, assignment_id: int) -> list[dict[str, Any]]:
     stmt = (
-        select(*HISTORY_COLUMNS)
+        sa.select(*HISTORY_COLUMNS)
         .where(col(AuditEntry.entity_type) == "assignment", col(AuditEntry.entity_id) == str(assignment_id))
         .order_by(col(AuditEntry.id))
     )

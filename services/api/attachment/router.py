@@ -48,8 +48,8 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 UploadLimit = Annotated[int, Depends(max_upload_bytes)]
 UnitMember = Annotated[User, Depends(require_roles(Role.unit_head, Role.unit_staff))]
 
-_E = {404: {"model": ErrorEnvelope}}
-_UP = {
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_UP: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorEnvelope},
     404: {"model": ErrorEnvelope},
     409: {"model": ErrorEnvelope},

@@ -15,6 +15,7 @@ from api.attachment.storage import Storage
 from api.audit import service as audit
 from api.report import service as report_service
 from api.report.shared import require_own_unit
+from duban.db import columns
 from duban.errors import Conflict, DubanError, Forbidden, NotFound
 from duban.models import Attachment, ProgressReport, User
 
@@ -22,7 +23,7 @@ log = logging.getLogger("duban.api")
 
 REPORT_OWNER = "progress_report"
 ALLOWED_TYPES = sorted(sniff.EXTENSIONS)
-BRIEF_COLUMNS = (
+BRIEF_COLUMNS = columns(
     Attachment.id,
     Attachment.filename,
     Attachment.content_type,
@@ -51,7 +52,7 @@ def visible_attachments(user: User, *columns: Any) -> Select[Any]:
 
 
 def get_visible(session: Session, *, user: User, attachment_id: int) -> Attachment:
-    found = session.exec(visible_attachments(user).where(Attachment.id == attachment_id)).first()  # type: ignore[call-overload]
+    found = session.exec(visible_attachments(user).where(col(Attachment.id) == attachment_id)).first()  # type: ignore[call-overload]
     if found is None:
         raise NotFound("附件不存在", code="attachment.not_found")
     attachment: Attachment = found

@@ -91,13 +91,15 @@ def _ole(data: bytes, filename: str | None) -> str | None:
     """Word/WPS or Excel 97–2003 by their streams; any other compound file (an .msi installer,
     an encrypted package, a macro-bearing document) is refused."""
     try:
+        # types-olefile ties exists()'s argument to the type of what was opened (bytes here), but
+        # olefile takes stream names as str whatever it opened.
         with olefile.OleFileIO(data) as ole:
-            if any(ole.exists(name) for name in _MACRO_STORAGES):
+            if any(ole.exists(name) for name in _MACRO_STORAGES):  # type: ignore[arg-type]
                 return None
-            if ole.exists("WordDocument"):
+            if ole.exists("WordDocument"):  # type: ignore[arg-type]
                 suffix = PurePath(filename or "").suffix.lower()
                 return WPS if suffix == ".wps" else DOC
-            if ole.exists("Workbook") or ole.exists("Book"):
+            if ole.exists("Workbook") or ole.exists("Book"):  # type: ignore[arg-type]
                 return XLS
     except Exception:  # noqa: BLE001 - olefile raises what a damaged file makes it; all mean "refuse"
         return None

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import col
 
 from api.deps import SessionDep, require_roles
 from api.http import json_response
@@ -63,7 +64,7 @@ def list_audit(
     cursor: str | None = None,
 ) -> Any:
     """The audit log, newest first (office, viewer and admin)."""
-    stmt = select(*COLUMNS)
+    stmt = sa.select(*COLUMNS)
     if entity_type:
         stmt = stmt.where(col(AuditEntry.entity_type) == entity_type)
     if entity_id:

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlmodel import col, select
+from sqlmodel import col
 
 from api.auth import schemas, service
 from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep
 from api.errors import ErrorEnvelope
 from api.http import json_response
 from api.user.schemas import UserPublic
+from duban.db import columns
 from duban.models import ApiKey
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -125,7 +127,7 @@ def create_service_account(
 @accounts_router.get("", response_model=list[schemas.ApiKeyPublic], responses=_ERR)
 def list_service_accounts(user: AdminUser, session: SessionDep) -> Any:
     """API keys of all service accounts (never the keys themselves)."""
-    cols = [
+    cols = columns(
         ApiKey.id,
         ApiKey.user_id,
         ApiKey.name,
@@ -135,8 +137,8 @@ def list_service_accounts(user: AdminUser, session: SessionDep) -> Any:
         ApiKey.expires_at,
         ApiKey.revoked_at,
         ApiKey.last_used_at,
-    ]
-    rows = session.execute(select(*cols).order_by(col(ApiKey.id))).mappings().all()
+    )
+    rows = session.execute(sa.select(*cols).order_by(col(ApiKey.id))).mappings().all()
     return json_response([dict(r) for r in rows])
 
 

@@ -10,6 +10,7 @@ from api.audit import service as audit
 from api.auth import throttle
 from api.auth.scopes import API_SCOPES
 from api.security import create_access_token, hash_password, hash_token, new_token, verify_password
+from duban.db import rowcount
 from duban.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from duban.models import ApiKey, LoginAttempt, RefreshToken, Role, User
 from duban.settings import Settings
@@ -71,16 +72,18 @@ def refresh(session: Session, *, token: str, settings: Settings, now: datetime) 
         raise Unauthorized("刷新令牌无效或已过期", code="auth.invalid_refresh_token")
     # Mark it used in the statement that checks it: of two concurrent refreshes one wins, the
     # other is a reuse.
-    claimed = session.execute(
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.id) == row.id,
-            col(RefreshToken.used_at).is_(None),
-            col(RefreshToken.revoked_at).is_(None),
+    claimed = rowcount(
+        session.execute(
+            update(RefreshToken)
+            .where(
+                col(RefreshToken.id) == row.id,
+                col(RefreshToken.used_at).is_(None),
+                col(RefreshToken.revoked_at).is_(None),
+            )
+            .values(used_at=now),
+            execution_options={"synchronize_session": False, "preserve_rowcount": True},
         )
-        .values(used_at=now),
-        execution_options={"synchronize_session": False, "preserve_rowcount": True},
-    ).rowcount
+    )
     if not claimed:
         # A rotated token came back: assume it was stolen and end the whole login.
         _revoke_family(session, family=row.family, now=now)

@@ -77,6 +77,7 @@ def _reserve(session: Session, counter: _Counter, *, settings: Settings, now: da
         )
         .returning(c.failures, c.locked_until)
     )
+    locked_until: datetime | None
     failures, locked_until = session.execute(stmt).one()
     if locked_until is not None and locked_until > now:
         return locked_until  # closed: not counted, not evaluated

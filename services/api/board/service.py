@@ -86,7 +86,9 @@ def board_data(
     """Everything the board page draws, in one response."""
     if token is not None and token.plan_id is not None:
         plan_id = token.plan_id
-    plans = [{"id": p.id, "title": p.title} for p in session.exec(select(Plan).order_by(col(Plan.id))).all()]
+    plans: list[dict[str, Any]] = [
+        {"id": p.id, "title": p.title} for p in session.exec(select(Plan).order_by(col(Plan.id))).all()
+    ]
     if token is not None and token.plan_id is not None:
         plans = [p for p in plans if p["id"] == token.plan_id]
     if plan_id is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -11,6 +11,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
 
 from api.bulletin.service import fmt_num
 from api.stats.xlsx import safe_cell
@@ -155,7 +156,7 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
             width = max(len(str(c.value or "")) for c in column)
             ws.column_dimensions[column[0].column_letter].width = min(60, 4 + 2 * width)
 
-    ws = wb.active
+    ws = cast(Worksheet, wb.active)  # a new workbook has one worksheet
     ws.title = "概况"
     h = c["header"]
     for row in ([c["title"]], [h["issuer"]], [h["doc_no"]], [h["date_text"]], [], [c["summary"]["text"]]):

@@ -14,6 +14,7 @@ from api.errors import ErrorEnvelope
 from api.http import json_response
 from api.stats import service as stats
 from duban import calendar, periods
+from duban.db import columns
 from duban.errors import Unprocessable
 from duban.models import Bulletin
 
@@ -49,7 +50,7 @@ class BulletinPublic(BulletinSummary):
     markdown: str
 
 
-_SUMMARY_COLS = (
+_SUMMARY_COLS = columns(
     Bulletin.id,
     Bulletin.plan_id,
     Bulletin.period_kind,

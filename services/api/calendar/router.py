@@ -12,7 +12,7 @@ from api.http import json_response
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 
-_422 = {422: {"model": ErrorEnvelope}}
+_422: dict[int | str, dict[str, Any]] = {422: {"model": ErrorEnvelope}}
 
 
 @router.get("/years", response_model=list[schemas.YearCoverage])

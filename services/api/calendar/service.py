@@ -58,7 +58,7 @@ def _summary(rows: list[CalendarOverride]) -> dict[str, Any] | None:
 
 
 def set_year(
-    session: Session, *, actor: User, year: int, notice: YearNotice, now: datetime
+    session: Session, *, actor: User | None, year: int, notice: YearNotice, now: datetime
 ) -> dict[str, Any]:
     """Replace the office's table for `year` with the notice's days (merged over the package).
 
@@ -151,10 +151,10 @@ def _move_deadlines(session: Session, uow: Any, cal: Calendar, year: int) -> int
 def _office_rows(session: Session, year: int | None = None) -> dict[int, dict[str, Any]]:
     ov = CalendarOverride
     stmt = sa.select(
-        ov.year, ov.kind, sa.func.count(), sa.func.max(ov.source), sa.func.max(ov.created_at)
-    ).group_by(ov.year, ov.kind)
+        col(ov.year), col(ov.kind), sa.func.count(), sa.func.max(ov.source), sa.func.max(ov.created_at)
+    ).group_by(col(ov.year), col(ov.kind))
     if year is not None:
-        stmt = stmt.where(ov.year == year)
+        stmt = stmt.where(col(ov.year) == year)
     out: dict[int, dict[str, Any]] = {}
     for y, kind, n, source, at in session.execute(stmt):
         row = out.setdefault(

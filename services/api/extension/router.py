@@ -18,8 +18,8 @@ router = APIRouter(tags=["extensions"])
 
 UnitHead = Annotated[User, Depends(require_roles(Role.unit_head))]
 
-_E = {404: {"model": ErrorEnvelope}}
-_W = {
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorEnvelope},
     404: {"model": ErrorEnvelope},
     409: {"model": ErrorEnvelope},

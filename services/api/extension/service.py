@@ -11,12 +11,13 @@ from sqlmodel import Session, col, select
 from api.assignment.service import scoped
 from api.report.shared import assignment_event, require_own_unit
 from duban import calendar
+from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ExtensionDecided, ExtensionRequested
 from duban.models import OPEN_STATES, Assignment, ExtensionRequest, Plan, RequestState, User
 from duban.uow import unit_of_work
 
-COLUMNS = (
+COLUMNS = columns(
     ExtensionRequest.id,
     ExtensionRequest.assignment_id,
     ExtensionRequest.unit_id,
@@ -40,7 +41,7 @@ def visible_extensions(user: User, *columns: Any) -> Select[Any]:
 
 
 def get_visible(session: Session, *, user: User, request_id: int) -> ExtensionRequest:
-    found = session.exec(visible_extensions(user).where(ExtensionRequest.id == request_id)).first()  # type: ignore[call-overload]
+    found = session.exec(visible_extensions(user).where(col(ExtensionRequest.id) == request_id)).first()  # type: ignore[call-overload]
     if found is None:
         raise NotFound("延期申请不存在", code="extension.not_found")
     request: ExtensionRequest = found

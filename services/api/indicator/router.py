@@ -15,8 +15,8 @@ from duban.models import Indicator, IndicatorValue
 
 router = APIRouter(prefix="/indicators", tags=["indicators"])
 
-_E = {404: {"model": ErrorEnvelope}}
-_W = {
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorEnvelope},
     404: {"model": ErrorEnvelope},
     409: {"model": ErrorEnvelope},

@@ -16,11 +16,12 @@ from sqlmodel import Session, col, select
 
 from api.indicator import forecast
 from duban import calendar, periods
+from duban.db import columns
 from duban.errors import Conflict, Forbidden, NotFound, Unprocessable
 from duban.models import Indicator, IndicatorValue, Plan, Role, Task, Unit, User
 from duban.uow import unit_of_work
 
-COLUMNS = (
+COLUMNS = columns(
     Indicator.id,
     Indicator.plan_id,
     Indicator.task_id,
@@ -38,7 +39,7 @@ COLUMNS = (
     Indicator.created_at,
     Indicator.updated_at,
 )
-VALUE_COLUMNS = (
+VALUE_COLUMNS = columns(
     IndicatorValue.id,
     IndicatorValue.indicator_id,
     IndicatorValue.period,
@@ -56,7 +57,7 @@ def visible_indicators(user: User, *columns: Any) -> Select[Any]:  # noqa: ARG00
 
 
 def get(session: Session, *, user: User, indicator_id: int) -> Indicator:
-    indicator = session.exec(visible_indicators(user).where(Indicator.id == indicator_id)).first()  # type: ignore[call-overload]
+    indicator = session.exec(visible_indicators(user).where(col(Indicator.id) == indicator_id)).first()  # type: ignore[call-overload]
     if indicator is None:
         raise NotFound("指标不存在", code="indicator.not_found")
     found: Indicator = indicator
@@ -146,9 +147,9 @@ def values_of(session: Session, *, indicator_ids: list[int]) -> dict[int, list[t
     out: dict[int, list[tuple[date, float]]] = defaultdict(list)
     if not indicator_ids:
         return out
-    stmt = select(IndicatorValue.indicator_id, IndicatorValue.period_end, IndicatorValue.value).where(
-        col(IndicatorValue.indicator_id).in_(indicator_ids)
-    )
+    stmt = select(
+        col(IndicatorValue.indicator_id), col(IndicatorValue.period_end), col(IndicatorValue.value)
+    ).where(col(IndicatorValue.indicator_id).in_(indicator_ids))
     for ind_id, period_end, value in session.execute(stmt):
         out[ind_id].append((period_end, value))
     return out

@@ -21,8 +21,12 @@ Commenter = Annotated[
     User, Depends(require_roles(Role.office, Role.leader, Role.admin, Role.unit_head, Role.unit_staff))
 ]
 
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope},
+    404: {"model": ErrorEnvelope},
+    422: {"model": ErrorEnvelope},
+}
 
 
 @router.post(

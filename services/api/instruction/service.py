@@ -13,6 +13,7 @@ from api.assignment.service import scoped, unit_scope_clause, visible_assignment
 from api.audit import service as audit
 from api.report.shared import actor_ref
 from duban import outbox
+from duban.db import columns
 from duban.errors import Forbidden, NotFound, Unprocessable
 from duban.events import InstructionIssued, InstructionReplied, Ref
 from duban.models import (
@@ -27,7 +28,7 @@ from duban.models import (
     User,
 )
 
-COLUMNS = (
+COLUMNS = columns(
     Instruction.id,
     Instruction.task_id,
     Instruction.assignment_id,
@@ -38,7 +39,7 @@ COLUMNS = (
     Instruction.created_at,
     Instruction.updated_at,
 )
-REPLY_COLUMNS = (
+REPLY_COLUMNS = columns(
     InstructionReply.id,
     InstructionReply.instruction_id,
     InstructionReply.unit_id,
@@ -46,7 +47,7 @@ REPLY_COLUMNS = (
     InstructionReply.text,
     InstructionReply.created_at,
 )
-COMMENT_COLUMNS = (
+COMMENT_COLUMNS = columns(
     Comment.id,
     Comment.assignment_id,
     Comment.unit_id,
@@ -72,7 +73,7 @@ def visible_instructions(user: User, *columns: Any) -> Select[Any]:
 
 
 def get_visible(session: Session, *, user: User, instruction_id: int) -> Instruction:
-    found = session.exec(visible_instructions(user).where(Instruction.id == instruction_id)).first()  # type: ignore[call-overload]
+    found = session.exec(visible_instructions(user).where(col(Instruction.id) == instruction_id)).first()  # type: ignore[call-overload]
     if found is None:
         raise NotFound("批示不存在", code="instruction.not_found")
     instruction: Instruction = found
@@ -95,7 +96,7 @@ def target_units(
     by_task: dict[int, set[int]] = defaultdict(set)
     by_assignment: dict[int, int] = {}
     if task_ids or assignment_ids:
-        cols = (Assignment.id, Assignment.task_id, Assignment.unit_id)
+        cols = (col(Assignment.id), col(Assignment.task_id), col(Assignment.unit_id))
         base = visible_assignments(user, *cols) if user is not None else select(*cols)
         stmt = base.where(
             col(Assignment.state) != AssignmentState.cancelled,

@@ -19,8 +19,8 @@ delivery_router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 PolicyEditor = Annotated[User, Depends(require_roles(Role.office, Role.admin))]
 PolicyReader = Annotated[User, Depends(require_roles(Role.office, Role.admin, Role.leader, Role.viewer))]
 DeliveryAdmin = Annotated[User, Depends(require_roles(Role.office, Role.admin, scope="webhooks:manage"))]
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
 
 
 @router.get("", response_model=Page[schemas.NotificationPublic])
@@ -37,7 +37,7 @@ def list_notifications(
     if unread:
         stmt = stmt.where(col(Notification.read_at).is_(None))
     if type:
-        stmt = stmt.where(Notification.type == type)
+        stmt = stmt.where(col(Notification.type) == type)
     return json_response(
         paginate(session, stmt, order=[(col(Notification.id), "desc")], limit=limit, cursor=cursor)
     )
@@ -105,11 +105,11 @@ def list_deliveries(
     """Deliveries, e.g. `?status=failed` for the dead letters."""
     stmt = service.deliveries_query()
     if status is not None:
-        stmt = stmt.where(Delivery.status == str(status))
+        stmt = stmt.where(col(Delivery.status) == str(status))
     if channel:
-        stmt = stmt.where(Delivery.channel == channel)
+        stmt = stmt.where(col(Delivery.channel) == channel)
     if endpoint_id is not None:
-        stmt = stmt.where(Delivery.endpoint_id == endpoint_id)
+        stmt = stmt.where(col(Delivery.endpoint_id) == endpoint_id)
     return json_response(
         paginate(session, stmt, order=[(col(Delivery.id), "desc")], limit=limit, cursor=cursor)
     )

@@ -10,11 +10,12 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from duban import outbox
+from duban.db import columns, rowcount
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Delivery, DeliveryStatus, Notification, NotificationPolicy, OutboxEvent, Plan, User
 from duban.policy import Policy, load_policies
 
-NOTIFICATION_COLUMNS = (
+NOTIFICATION_COLUMNS = columns(
     Notification.id,
     Notification.event_id,
     Notification.type,
@@ -24,7 +25,7 @@ NOTIFICATION_COLUMNS = (
     Notification.created_at,
     Notification.read_at,
 )
-DELIVERY_COLUMNS = (
+DELIVERY_COLUMNS = columns(
     Delivery.id,
     Delivery.event_id,
     OutboxEvent.message_id,
@@ -62,14 +63,13 @@ def mark_read(session: Session, *, user: User, notification_id: int, now: dateti
 
 
 def mark_all_read(session: Session, *, user: User, now: datetime) -> int:
-    n = session.execute(
-        sa.update(Notification)
-        .where(
-            Notification.user_id == user.id,  # type: ignore[arg-type]
-            col(Notification.read_at).is_(None),
+    n = rowcount(
+        session.execute(
+            sa.update(Notification)
+            .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
+            .values(read_at=now)
         )
-        .values(read_at=now)
-    ).rowcount
+    )
     session.commit()
     return int(n or 0)
 
@@ -79,9 +79,9 @@ def unread_count(session: Session, *, user: User) -> int:
         session.execute(
             sa.select(sa.func.count())
             .select_from(Notification)
-            .where(Notification.user_id == user.id, col(Notification.read_at).is_(None))
+            .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
         ).scalar_one()
-    )  # type: ignore[arg-type]
+    )
 
 
 # --- policy
@@ -160,7 +160,7 @@ def deliveries_query() -> Select[Any]:
 def delivery_detail(session: Session, *, delivery_id: int) -> dict[str, Any]:
     from duban.models import DeliveryAttempt
 
-    row = session.execute(deliveries_query().where(Delivery.id == delivery_id)).mappings().first()
+    row = session.execute(deliveries_query().where(col(Delivery.id) == delivery_id)).mappings().first()
     if row is None:
         raise NotFound("投递记录不存在", code="delivery.not_found")
     attempts = session.exec(

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from duban.errors import DubanError, NotFound, Unprocessable
 from duban.models import (
     Indicator,
     Plan,
+    Recurrence,
     Section,
     Target,
     Task,
@@ -338,7 +340,7 @@ def _create(
             title=(t.title.strip() or t.code or f"任务{position}")[:500],
             description=t.description or None,
             due_date=t.due or (None if parent else plan.period_end),
-            recurrence=t.recurrence,
+            recurrence=Recurrence(t.recurrence) if t.recurrence else None,
             position=position,
             created_at=now,
             updated_at=now,
@@ -409,7 +411,7 @@ def _create(
                     session=session,
                     task=task,
                     actor=actor,
-                    now=now,  # type: ignore[arg-type]
+                    now=now,
                     uow=uow,
                 )
             except Unprocessable as exc:
@@ -527,7 +529,13 @@ def plan_to_document(session: Session, plan_id: int) -> PlanDoc:
     names: dict[int, dict[str, list[str]]] = {i: {"lead": [], "co": [], "implementing": []} for i in ids if i}
     unit_rows = (
         session.execute(
-            select(TaskUnit.task_id, TaskUnit.role, Unit.name, UnitGroup.name, TaskUnit.label)
+            sa.select(
+                col(TaskUnit.task_id),
+                col(TaskUnit.role),
+                col(Unit.name),
+                col(UnitGroup.name),
+                col(TaskUnit.label),
+            )
             .outerjoin(Unit, col(Unit.id) == col(TaskUnit.unit_id))
             .outerjoin(UnitGroup, col(UnitGroup.id) == col(TaskUnit.group_id))
             .where(col(TaskUnit.task_id).in_(ids))

@@ -14,9 +14,13 @@ from duban.models import Plan, Section
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
-_U = {**_E, **_W, 412: {"model": ErrorEnvelope}}
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope},
+    409: {"model": ErrorEnvelope},
+    422: {"model": ErrorEnvelope},
+}
+_U: dict[int | str, dict[str, Any]] = {**_E, **_W, 412: {"model": ErrorEnvelope}}
 
 
 def _plan_response(session: Any, user: Any, plan: Plan, now: Any, status_code: int = 200) -> Response:

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlalchemy as sa
 from sqlalchemy import Select, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -41,10 +42,10 @@ SECTION_COLUMNS = (
 )
 
 
-def visible_plans(user: User) -> Select[Any]:  # noqa: ARG001
+def visible_plans(user: User) -> Select[*tuple[Any, ...]]:  # noqa: ARG001
     # Plans are the county's public structure: every signed-in user reads them; the unit-scoped
     # part (assignments) is counted through visible_assignments in the status.
-    return select(*PLAN_COLUMNS)
+    return sa.select(*PLAN_COLUMNS)
 
 
 def get(session: Session, *, plan_id: int) -> Plan:
@@ -142,7 +143,7 @@ def detail(session: Session, *, user: User, plan_id: int, now: datetime) -> dict
 
 def list_sections(session: Session, *, plan_id: int) -> list[dict[str, Any]]:
     stmt = (
-        select(*SECTION_COLUMNS)
+        sa.select(*SECTION_COLUMNS)
         .where(col(Section.plan_id) == plan_id)
         .order_by(col(Section.position), col(Section.id))
     )

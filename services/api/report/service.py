@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.report.shared import assignment_event, require_own_unit
 from duban import calendar, periods
+from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ReportReviewed, ReportSubmitted
 from duban.models import (
@@ -41,7 +42,7 @@ EDITABLE = TRANSITIONS["edit"]
 # A unit reports on work it has signed for (签收), until the office closes it.
 REPORTABLE_ASSIGNMENT_STATES = frozenset({AssignmentState.accepted, AssignmentState.completion_requested})
 
-REPORT_COLUMNS = (
+REPORT_COLUMNS = columns(
     ProgressReport.id,
     ProgressReport.assignment_id,
     ProgressReport.unit_id,
@@ -69,7 +70,7 @@ def visible_reports(user: User, *columns: Any) -> Select[Any]:
 
 
 def get_visible(session: Session, *, user: User, report_id: int) -> ProgressReport:
-    report = session.exec(visible_reports(user).where(ProgressReport.id == report_id)).first()  # type: ignore[call-overload]
+    report = session.exec(visible_reports(user).where(col(ProgressReport.id) == report_id)).first()  # type: ignore[call-overload]
     if report is None:
         raise NotFound("进展报告不存在", code="report.not_found")
     result: ProgressReport = report

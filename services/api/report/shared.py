@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.assignment.service import visible_assignments
 from duban.errors import Forbidden, NotFound
@@ -14,7 +14,7 @@ from duban.models import Assignment, Plan, Task, Unit, User
 
 def load_assignment(session: Session, *, user: User, assignment_id: int) -> Assignment:
     """An assignment through the user's scope: another unit's id is simply not found."""
-    found = session.exec(visible_assignments(user).where(Assignment.id == assignment_id)).first()  # type: ignore[call-overload]
+    found = session.exec(visible_assignments(user).where(col(Assignment.id) == assignment_id)).first()  # type: ignore[call-overload]
     if found is None:
         raise NotFound("交办任务不存在", code="assignment.not_found")
     assignment: Assignment = found[0] if not isinstance(found, Assignment) else found

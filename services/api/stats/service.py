@@ -94,11 +94,12 @@ class Context:
 
 def scoped(ctx: Context, *columns: Any) -> sa.Select[Any]:
     """Assignments of the plan the viewer may see (scoping in SQL)."""
+    stmt: sa.Select[Any]
     if ctx.user is None:
-        stmt = select(*columns)
+        stmt = sa.select(*columns)
     else:
         stmt = visible_assignments(ctx.user, *columns)
-    return stmt.where(Assignment.plan_id == ctx.plan.id)
+    return stmt.where(col(Assignment.plan_id) == ctx.plan.id)
 
 
 def expected_percent(start: date, due: date, today: date) -> int:
@@ -134,8 +135,8 @@ def _fact_rows(ctx: Context, days: list[date]) -> list[tuple[date, int, int, dat
 def distinct_deadlines(ctx: Context) -> list[date]:
     a = Assignment
     # One pass: the deadlines, and the original ones where an extension moved them.
-    original = case((a.extension_count > 0, a.original_due_date))
-    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
+    original = case((col(a.extension_count) > 0, a.original_due_date))
+    stmt = scoped(ctx, a.due_date, original).group_by(col(a.due_date), original)
     days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
     return sorted(days)
 
@@ -170,8 +171,8 @@ def facts_table(ctx: Context, rows: list[tuple[date, int, int, datetime]], name:
         # bound values costs more than the aggregate itself, and an inline function scan (unlike
         # a CTE) lets the planner hash the small side and scan the assignments in parallel.
         cols = list(zip(*rows, strict=True))
-        array_types = (sa.Date, sa.Integer, sa.Integer, sa.DateTime(timezone=True))
-        params = [
+        array_types: tuple[Any, ...] = (sa.Date, sa.Integer, sa.Integer, sa.DateTime(timezone=True))
+        params: list[sa.BindParameter[Any]] = [
             sa.bindparam(f"{name}_{field}", list(values), type_=postgresql.ARRAY(t))
             for (field, _), values, t in zip(_FACT_COLUMNS, cols, array_types, strict=True)
         ]
@@ -203,7 +204,7 @@ def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
     past_due = and_(col(a.due_at).is_not(None), col(a.due_at) < ctx.now)
     not_due = or_(col(a.due_at).is_(None), col(a.due_at) >= ctx.now)
     extended = and_(
-        a.extension_count > 0,
+        col(a.extension_count) > 0,
         or_(col(a.due_at).is_(None), col(a.completed_at) <= col(a.due_at)),
         col(a.completed_at) > original.c.end_at,
     )
@@ -217,13 +218,15 @@ def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
         _sum_if(extended).label("extended"),
         _sum_if(and_(not_due, col(a.percent_done) < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
         func.coalesce(func.sum(a.percent_done), 0).label("percent_sum"),
-        func.count(ProgressReport.id).label("reported"),
+        func.count(col(ProgressReport.id)).label("reported"),
         # Deadlines the facts table did not cover (see date_facts): then it is asked again, exactly.
         _sum_if(
             or_(
                 and_(col(a.due_date).is_not(None), col(facts.c.d).is_(None)),
                 and_(
-                    a.extension_count > 0, col(a.original_due_date).is_not(None), col(original.c.d).is_(None)
+                    col(a.extension_count) > 0,
+                    col(a.original_due_date).is_not(None),
+                    col(original.c.d).is_(None),
                 ),
             )
         ).label("uncovered"),
@@ -288,8 +291,8 @@ def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
         .outerjoin(
             report,
             and_(
-                report.assignment_id == a.id,
-                report.period == ctx.report_period,
+                col(report.assignment_id) == a.id,
+                col(report.period) == ctx.report_period,
                 col(report.state).in_(_SUBMITTED),
             ),
         )
@@ -330,7 +333,7 @@ def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list
     aggs = _aggregates(ctx, facts, original)
     # Group on the foreign key alone (names are looked up afterwards for the few groups): hashing
     # a million rows on an integer is much cheaper than on titles.
-    keys = [col(_GROUP_COLUMN[by]).label("id")] if by != "plan" else []
+    keys: list[Any] = [col(_GROUP_COLUMN[by]).label("id")] if by != "plan" else []
     stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
     stmt = stmt.group_by(*keys, col(a.state))
     return [dict(r) for r in session.execute(stmt).mappings().all()]
@@ -347,7 +350,13 @@ def _labels(session: Session, by: str, ids: list[Any]) -> dict[Any, dict[str, An
         stmt: Any = select(Section.id, Section.code, col(Section.title).label("name"), Section.position)
         table: Any = Section
     elif by == "task":
-        stmt = select(Task.id, Task.code, col(Task.title).label("name"), Task.position, Task.section_id)
+        stmt = sa.select(
+            col(Task.id),
+            col(Task.code),
+            col(Task.title).label("name"),
+            col(Task.position),
+            col(Task.section_id),
+        )
         table = Task
     else:
         stmt = select(Unit.id, Unit.code, Unit.name, Unit.kind)
@@ -450,8 +459,8 @@ def overdue_items(
             col(facts.c.wdo).label("working_days_overdue"),
         )
         .select_from(a)
-        .join(Task, Task.id == a.task_id)
-        .join(Unit, Unit.id == a.unit_id)
+        .join(Task, col(Task.id) == a.task_id)
+        .join(Unit, col(Unit.id) == a.unit_id)
         .outerjoin(facts, facts.c.d == a.due_date)
         .where(col(a.state).in_(_OPEN), col(a.due_at).is_not(None), col(a.due_at) < now)
         .order_by(col(a.due_date), col(Unit.name), col(a.id))
@@ -489,7 +498,9 @@ def indicator_stats(
     values: dict[int, list[tuple[date, float]]] = {}
     if inds:
         vstmt = (
-            select(IndicatorValue.indicator_id, IndicatorValue.period_end, IndicatorValue.value)
+            select(
+                col(IndicatorValue.indicator_id), col(IndicatorValue.period_end), col(IndicatorValue.value)
+            )
             .where(col(IndicatorValue.indicator_id).in_([i.id for i in inds]))
             .order_by(col(IndicatorValue.period_end))
         )

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
@@ -44,9 +45,9 @@ TARGET_COLUMNS = (
 )
 
 
-def visible_tasks(user: User) -> Select[Any]:  # noqa: ARG001
+def visible_tasks(user: User) -> Select[*tuple[Any, ...]]:  # noqa: ARG001
     # Tasks are plan structure every signed-in user reads; their assignments are what is scoped.
-    return select(*TASK_COLUMNS)
+    return sa.select(*TASK_COLUMNS)
 
 
 def get(session: Session, *, task_id: int) -> Task:
@@ -215,8 +216,8 @@ def enrich(
     units: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     targets: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        stmt = (
-            select(
+        stmt: sa.Select[*tuple[Any, ...]] = (
+            sa.select(
                 col(TaskUnit.task_id),
                 col(TaskUnit.role),
                 col(TaskUnit.unit_id),
@@ -234,13 +235,13 @@ def enrich(
         for r in session.execute(stmt).mappings():
             item = dict(r)
             units[item.pop("task_id")].append(item)
-        tstmt = select(*TARGET_COLUMNS).where(col(Target.task_id).in_(ids)).order_by(col(Target.id))
+        tstmt = sa.select(*TARGET_COLUMNS).where(col(Target.task_id).in_(ids)).order_by(col(Target.id))
         for r in session.execute(tstmt).mappings():
             item = dict(r)
             targets[item.pop("task_id")].append(item)
     status = assignment_service.status_for(session, user=user, by=col(Assignment.task_id), ids=ids, now=now)
-    for r in rows:
-        r["units"], r["targets"], r["status"] = units[r["id"]], targets[r["id"]], status[r["id"]]
+    for row in rows:
+        row["units"], row["targets"], row["status"] = units[row["id"]], targets[row["id"]], status[row["id"]]
     return rows
 
 

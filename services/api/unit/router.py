@@ -17,8 +17,12 @@ router = APIRouter(prefix="/units", tags=["units"])
 groups_router = APIRouter(prefix="/unit-groups", tags=["unit-groups"])
 aliases_router = APIRouter(prefix="/unit-aliases", tags=["unit-aliases"])
 
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope},
+    409: {"model": ErrorEnvelope},
+    422: {"model": ErrorEnvelope},
+}
 
 
 def _unit_response(unit: Unit, status_code: int = 200) -> Response:
@@ -46,7 +50,7 @@ def list_units(
     if is_active is not None:
         stmt = stmt.where(col(Unit.is_active).is_(is_active))
     if parent_id is not None:
-        stmt = stmt.where(Unit.parent_id == parent_id)
+        stmt = stmt.where(col(Unit.parent_id) == parent_id)
     return json_response(paginate(session, stmt, order=[(col(Unit.id), "asc")], limit=limit, cursor=cursor))
 
 
@@ -91,7 +95,7 @@ def delete_unit(unit_id: int, user: AdminUser, session: SessionDep, now: NowDep)
 
 
 def _group(session: Any, group_id: int) -> UnitGroup:
-    group = session.get(UnitGroup, group_id)
+    group: UnitGroup | None = session.get(UnitGroup, group_id)
     if group is None:
         raise NotFound("单位组不存在", code="unit_group.not_found")
     return group

@@ -4,17 +4,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select, delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
 from duban import audit
+from duban.db import columns
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Unit, UnitAlias, UnitGroup, UnitGroupMember, UnitKind, User
 from duban.uow import UnitOfWork, unit_of_work
 
-UNIT_COLUMNS = (
+UNIT_COLUMNS = columns(
     Unit.id,
     Unit.name,
     Unit.short_name,
@@ -39,7 +41,7 @@ DEFAULT_GROUPS = {
 def visible_units(user: User) -> Select[Any]:
     # The unit directory is reference data every signed-in user may read (a unit must see who
     # leads its task); what is scoped is the work: assignments, reports, attachments.
-    return select(*UNIT_COLUMNS)
+    return sa.select(*UNIT_COLUMNS)
 
 
 def get(session: Session, *, unit_id: int) -> Unit:
@@ -102,7 +104,7 @@ def remove(session: Session, *, actor: User, unit: Unit, now: datetime) -> None:
 def resolve_group_units(session: Session, *, group: UnitGroup) -> list[int]:
     """Explicit members plus every active unit of the group's kinds, in one query."""
     stmt = (
-        select(Unit.id)
+        select(col(Unit.id))
         .where(
             col(Unit.is_active).is_(True),
             or_(
@@ -112,7 +114,7 @@ def resolve_group_units(session: Session, *, group: UnitGroup) -> list[int]:
         )
         .order_by(col(Unit.id))
     )
-    return list(session.exec(stmt).all())
+    return [unit_id for unit_id in session.exec(stmt).all() if unit_id is not None]
 
 
 def group_public(session: Session, group: UnitGroup) -> dict[str, Any]:

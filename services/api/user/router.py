@@ -14,8 +14,12 @@ from duban.errors import Unprocessable
 from duban.models import Role, User
 
 router = APIRouter(prefix="/users", tags=["users"])
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope},
+    409: {"model": ErrorEnvelope},
+    422: {"model": ErrorEnvelope},
+}
 
 
 def _refuse_service_role(roles: list[Role] | None) -> None:
@@ -47,7 +51,7 @@ def list_users(
     """Users the caller may see: everyone for county-wide roles, the own unit otherwise."""
     stmt = service.visible_users(user)
     if unit_id is not None:
-        stmt = stmt.where(User.unit_id == unit_id)
+        stmt = stmt.where(col(User.unit_id) == unit_id)
     if is_active is not None:
         stmt = stmt.where(col(User.is_active).is_(is_active))
     if q:

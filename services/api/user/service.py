@@ -8,11 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.security import hash_password, verify_password
+from duban.db import columns
 from duban.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from duban.models import Role, Unit, User
 from duban.uow import unit_of_work
 
-USER_COLUMNS = (
+USER_COLUMNS = columns(
     User.id,
     User.username,
     User.full_name,

@@ -10,14 +10,15 @@ from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
 from api.webhook import schemas, service
+from duban.db import columns
 from duban.models import Role, User, WebhookEndpoint
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 WebhookManager = Annotated[User, Depends(require_roles(Role.office, Role.admin, scope="webhooks:manage"))]
-_E = {404: {"model": ErrorEnvelope}}
-_W = {403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
-_COLUMNS = (
+_E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
+_W: dict[int | str, dict[str, Any]] = {403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+_COLUMNS = columns(
     WebhookEndpoint.id,
     WebhookEndpoint.kind,
     WebhookEndpoint.url,
