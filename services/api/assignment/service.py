@@ -532,7 +532,13 @@ def assign(
 
 
 def _add_assignments(
-    session: Session, uow: UnitOfWork, created: list[Assignment], *, plan: Plan, task: Task, actor: User
+    session: Session,
+    uow: UnitOfWork,
+    created: list[Assignment],
+    *,
+    plan: Plan,
+    task: Task,
+    actor: User | None,
 ) -> None:
     for a in created:
         uow.add(a, action="assignment.assign")

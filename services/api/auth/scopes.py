@@ -70,7 +70,7 @@ def required_scopes(route: Any) -> frozenset[str] | None:
     result: frozenset[str] | None = None
     dependant = getattr(route, "dependant", None)
     if dependant is not None:
-        calls = [getattr(d.call, "required_scope", _NOT_DECLARED) for d in _walk(dependant)]
+        calls: list[Any] = [getattr(d.call, "required_scope", _NOT_DECLARED) for d in _walk(dependant)]
         # A role dependency without a scope on the way (e.g. unit heads only): humans only.
         if None not in calls:
             scopes = {c for c in calls if c is not _NOT_DECLARED}
