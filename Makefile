@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check services tests benchmarks migrations
 	$(BIN)/ruff format --check services tests benchmarks migrations
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	./scripts/bench.sh
