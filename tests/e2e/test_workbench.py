@@ -441,6 +441,18 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
 
+    # The unit head adds a staff member to the unit (本单位人员), who can then sign in to the unit's work.
+    page = head.go("/app/users")
+    assert page.inner_text("h1") == "本单位人员"
+    page.fill("#nu-username", "wb_new_staff")
+    page.fill("#nu-password", PASSWORD)
+    page.click("form[aria-label=新建用户] button[type=submit]")
+    page.wait_for_selector("#users-table >> text=wb_new_staff")
+    newcomer = Person(browser, base, "wb_new_staff")
+    newcomer.sign_in()
+    newcomer.page.wait_for_selector("#tasks-table")
+    assert "我的待办" in newcomer.page.inner_text("h1")
+
     # Signing out ends the session: a deep link then asks to sign in again, and returns there after.
     page = head.go("/app/tasks")
     page.click("#sign-out")

@@ -37,11 +37,13 @@ function navFor(user) {
       ["/app/bulletins", "通报"],
       ["/app/assessments", "考核"],
       ["/app/units", "单位"],
-      ["/app/users", "用户"],
       ["/app/aliases", "单位别名"],
       ["/app/webhooks", "Webhook"],
       ["/app/policy", "提醒策略"],
     );
+  // People are managed by administrators, and each unit head manages the unit's own staff.
+  if (hasRole(user, "admin")) items.push(["/app/users", "用户"]);
+  else if (hasRole(user, "unit_head")) items.push(["/app/users", "本单位人员"]);
   if (isLeader(user) && !isOffice(user)) items.push(["/app/overview", "态势"], ["/app/breakdown", "任务分解表"], ["/app/instructions", "批示"]);
   if (hasRole(user, "leader") && isOffice(user)) items.push(["/app/overview", "态势"]);
   items.push(["/app/inbox", "消息"]);

@@ -402,7 +402,7 @@ function History({ a }) {
         (h) => html`<li>
           <time datetime=${h.at}>${fmtTime(h.at)}</time>
           <span>${h.actor_name || "系统"}</span>
-          <span>${HISTORY_LABELS[h.action] || ACTION_LABELS[h.action.split(".").pop()] || h.action}</span>
+          <span>${HISTORY_LABELS[h.action] || ACTION_LABELS[h.action.split(".").pop().replace(/-/g, "_")] || h.action}</span>
           ${h.from_state || h.to_state ? html`<span class="muted">${STATE_LABELS[h.from_state] || h.from_state || ""} → ${STATE_LABELS[h.to_state] || h.to_state || ""}</span>` : null}
           ${h.reason ? html`<span>理由：${h.reason}</span>` : null}
         </li>`,

@@ -50,11 +50,13 @@ export default function Breakdown({ user }) {
           <caption class="sr-only">${data.plan.title} 任务分解表</caption>
           <thead><tr><th scope="col">序号</th><th scope="col">任务</th><th scope="col">截止</th><th scope="col">责任单位及办理状态</th>${office ? html`<th scope="col" class="no-print">操作</th>` : null}</tr></thead>
           <tbody>
-            ${data.plan.sections.map((sec) => {
-              const tasks = data.tasks.filter((t) => t.section_id === sec.id && !t.parent_id);
+            ${[...data.plan.sections, ...(data.tasks.some((t) => !t.section_id && !t.parent_id) ? [{ id: null, code: "—", title: "未归入重点任务" }] : [])].map((sec) => {
+              const tasks = data.tasks.filter((t) => (t.section_id || null) === sec.id && !t.parent_id);
               return html`<tr><th colspan=${office ? 5 : 4} class="section" scope="rowgroup">（${sec.code}）${sec.title}</th></tr>
-                ${tasks.map((t) => html`<${TaskRow} key=${t.id} t=${t} items=${data.byTask[t.id] || []} office=${office}
-                  open=${assigning === t.id} onOpen=${() => setAssigning(assigning === t.id ? null : t.id)} onDone=${() => (setAssigning(null), reload())} />`)}`;
+                ${tasks.flatMap((t) => [t, ...data.tasks.filter((c) => c.parent_id === t.id)]).map(
+                  (t) => html`<${TaskRow} key=${t.id} t=${t} items=${data.byTask[t.id] || []} office=${office}
+                  open=${assigning === t.id} onOpen=${() => setAssigning(assigning === t.id ? null : t.id)} onDone=${() => (setAssigning(null), reload())} />`,
+                )}`;
             })}
           </tbody>
         </table>`
@@ -63,7 +65,7 @@ export default function Breakdown({ user }) {
 }
 
 function TaskRow({ t, items, office, open, onOpen, onDone }) {
-  return html`<tr data-task=${t.id}>
+  return html`<tr data-task=${t.id} class=${t.parent_id ? "subtask" : ""}>
       <td data-label="序号">${t.code}</td>
       <td data-label="任务">${t.title}${t.recurrence ? html` <small class="muted">（${{ annual: "每年", quarterly: "每季度", monthly: "每月" }[t.recurrence]}）</small>` : null}</td>
       <td data-label="截止">${fmtDate(t.due_date)}</td>

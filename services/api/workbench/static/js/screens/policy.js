@@ -29,7 +29,7 @@ export default function Policy() {
       ${scope === "plan" ? html`<${PlanPicker} plans=${plans} plan=${plan} />` : null}
     </div>
     <${Failure} error=${error} onRetry=${reload} />
-    ${policy === undefined ? html`<${Loading} />` : policy ? html`<${Form} key=${path + policy.version} policy=${policy} path=${path} onDone=${reload} />` : null}
+    ${policy === undefined ? html`<${Loading} />` : policy ? html`<${Form} key=${path} policy=${policy} path=${path} onDone=${() => {}} />` : null}
   </section>`;
 }
 
