@@ -140,8 +140,8 @@ def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
     preamble = lines[:first_l1]
 
     doc_no_line: int | None = None
-    if "文号" in pipe and _DOC_NO.search(pipe["文号"]):
-        meta.doc_no = _DOC_NO.search(pipe["文号"]).group(0)  # type: ignore[union-attr]
+    if "文号" in pipe and (numbered := _DOC_NO.search(pipe["文号"])):
+        meta.doc_no = numbered.group(0)
     for i, ln in enumerate(preamble[:40]):
         m = _DOC_NO.search(ln.text)
         if m is not None and "|" not in ln.text and (m.group(0) == ln.text or meta.doc_no is None):

@@ -108,7 +108,7 @@ def assign_task(
     ids = [a.id for a in result.created if a.id is not None]
     items: list[dict[str, Any]] = []
     if ids:
-        stmt = service.list_statement(user, sort="id").where(Assignment.id.in_(ids))  # type: ignore[union-attr]
+        stmt = service.list_statement(user, sort="id").where(col(Assignment.id).in_(ids))
         rows = [dict(r) for r in session.execute(stmt.order_by(col(Assignment.id))).mappings()]
         items = service.decorate(rows, now=now)
     return json_response({"created": items, "skipped": result.skipped}, 201)

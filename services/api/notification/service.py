@@ -29,7 +29,7 @@ DELIVERY_COLUMNS = columns(
     Delivery.id,
     Delivery.event_id,
     OutboxEvent.message_id,
-    OutboxEvent.type.label("event_type"),  # type: ignore[attr-defined]
+    col(OutboxEvent.type).label("event_type"),
     Delivery.channel,
     Delivery.target,
     Delivery.endpoint_id,
