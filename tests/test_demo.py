@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from api.stats import service as stats_service
+from duban import amounts
 from duban import db as duban_db
 from duban.cli import demo
 from duban.cli import main as cli_main
@@ -42,6 +44,14 @@ def _check_demo_db(url: str) -> None:
                 if r["status"]
             }
             assert "green" in lights and lights & {"yellow", "red"}
+            # Counts are whole wherever a person reads them (never 「0.55家」 or 「48.5个」).
+            shown = stats_service.indicator_stats(session, plan=plan, user=None, now=demo.DEMO_ANCHOR)
+            counted = [i for i in shown if amounts.is_countable(i["unit"])]
+            assert counted, "the demo plan has countable indicators"
+            for i in counted:
+                assert i["latest_value"] is None or float(i["latest_value"]).is_integer(), i
+                text = f"{i['target_text']} {i['latest_text']} {i['rag_reason']}"
+                assert not re.search(r"\d\.\d+(" + "|".join(amounts.COUNT_UNITS) + ")", text), text
     finally:
         engine.dispose()
 

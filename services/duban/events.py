@@ -220,6 +220,7 @@ class DigestDaily(EventData):
     open: int
     overdue: int
     due_soon: int
+    due_soon_days: int = Field(default=7, description="“临期”所指的工作日数（通知策略中最长的提前量）")
     units: int | None = Field(default=None, description="涉及单位数（仅发给办公室的汇总）")
     link: str = Field(default_factory=links.assignments)
 

@@ -7,6 +7,7 @@ previews, documents) goes through this one table, so 「已签收」 is written 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 # Names of the things a transition happens to, as they appear in a sentence.
 ENTITIES: dict[str, str] = {
@@ -102,23 +103,24 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "assignment.assigned": "交办通知",
     "assignment.accepted": "签收通知",
     "assignment.returned": "退回通知",
-    "assignment.due_soon": "到期提醒",
-    "assignment.overdue": "逾期通知",
+    "assignment.due_soon": "临期提醒",
+    "assignment.overdue": "逾期提醒",
     "assignment.escalated": "督办升级",
     "assignment.completed": "办结通知",
     "assignment.cancelled": "撤销通知",
     "completion.requested": "办结申请",
     "completion.rejected": "办结驳回",
     "extension.requested": "延期申请",
-    "extension.approved": "延期批准",
-    "extension.rejected": "延期驳回",
-    "report.due_soon": "报送提醒",
-    "report.missing": "报送缺报",
-    "report.submitted": "报告提交",
-    "report.approved": "报告通过",
-    "report.rejected": "报告驳回",
-    "instruction.created": "领导批示",
-    "digest.daily": "每日汇总",
+    "extension.decided": "延期审批",
+    "report.due_soon": "填报提醒",
+    "report.missing": "缺报提醒",
+    "report.submitted": "进展报送",
+    "report.reviewed": "进展审核",
+    "instruction.issued": "领导批示",
+    "instruction.replied": "批示回复",
+    "bulletin.published": "通报发布",
+    "delivery.failed": "投递失败",
+    "digest.daily": "每日督办摘要",
 }
 
 RECURRENCES: dict[str, str] = {"annual": "每年", "quarterly": "每季度", "monthly": "每月"}
@@ -146,3 +148,25 @@ def lookup(table: dict[str, str], value: str | None) -> str:
     if value is None:
         return ""
     return table.get(str(value), str(value))
+
+
+def date_text(value: date | str | None) -> str:
+    """「2025年12月31日」, the way a document writes a date (ISO is for machines); 「—」 for none."""
+    if value is None or value == "":
+        return "—"
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+_INNER = str.maketrans({"“": "‘", "”": "’", "‘": "“", "’": "”"})
+
+
+def quoted(text: str) -> str:
+    """Text in Chinese quotation marks, quotes inside it one level down:
+    着力打造“涟-溧科创飞地” → “着力打造‘涟-溧科创飞地’”."""
+    body = str(text)
+    if '"' in body:
+        # Straight quotes pair up as opening and closing marks, in order.
+        parts = body.split('"')
+        body = "".join(p + ("“" if i % 2 == 0 else "”") for i, p in enumerate(parts[:-1])) + parts[-1]
+    return f"“{body.translate(_INNER)}”"

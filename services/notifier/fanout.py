@@ -142,11 +142,10 @@ def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: Zo
     figures: dict[str, Any] = {
         "due_at": cal.end_of_day(due, zone).isoformat(),
         "working_days_overdue": cal.working_days_overdue(due, created_at, zone),
-        "working_days_left": (
-            cal.working_days_between(today, due) + (1 if cal.is_working_day(today) else 0)
-            if due >= today
-            else 0
-        ),
+        # "D working days before due" starts on the working day D before the due date, so from
+        # then on the working days *after* today up to the due date are D: the 7-day reminder
+        # reads 7.
+        "working_days_left": cal.working_days_between(today, due) if due >= today else 0,
     }
     # Figures resting on a year without known holidays say so (render adds a clause).
     uncovered = cal.uncovered_years(min(due, today), max(due, today))

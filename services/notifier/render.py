@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from duban import labels, periods
+
 LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
 
 
@@ -33,6 +35,14 @@ def _name(ref: Any) -> str:
     return ""
 
 
+def _period(key: Any) -> str:
+    """「2025年11月」 for "2025-11"; a key the periods module does not read is shown as it is."""
+    try:
+        return periods.parse(str(key)).label
+    except Exception:  # noqa: BLE001 - a stored payload from an older version: show what it says
+        return str(key or "")
+
+
 def render(event_type: str, data: dict[str, Any]) -> Rendered:
     plan, task, unit = _name(data.get("plan")), _name(data.get("task")), _name(data.get("unit"))
     task_code = (data.get("task") or {}).get("code") if isinstance(data.get("task"), dict) else None
@@ -49,38 +59,44 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
     if unit:
         lines.append(f"责任单位：{unit}")
     if due:
-        lines.append(f"截止日期：{due}")
+        lines.append(f"截止日期：{labels.date_text(due)}")
 
     if event_type == "assignment.due_soon":
-        title = f"【临期提醒】“{task}”还有{left if left is not None else data.get('days_before')}个工作日到期"
+        days = left if left is not None else data.get("days_before")
+        when = "今天到期" if days == 0 else f"还有{days}个工作日到期"
+        title = f"【临期提醒】{labels.quoted(task)}{when}"
         lines.append("请抓紧推进并按时报送进展。")
     elif event_type == "assignment.overdue":
-        title = f"【逾期提醒】“{task}”已到期未办结"
+        title = f"【逾期提醒】{labels.quoted(task)}已到期未办结"
         lines.append(f"已逾期：{overdue or 0}个工作日")
         lines.append("请尽快办结，或按程序申请延期。")
     elif event_type == "assignment.escalated":
         level = data.get("level") or 0
-        title = f"【督办升级·{LEVEL_NAMES.get(level, f'{level}级')}】{unit}“{task}”已逾期{overdue}个工作日"
+        grade = LEVEL_NAMES.get(level, f"{level}级")
+        title = f"【督办升级·{grade}】{unit}{labels.quoted(task)}已逾期{overdue}个工作日"
         lines.append(f"已逾期：{overdue}个工作日")
         lines.append(f"督办级别：{LEVEL_NAMES.get(level, str(level))}，报送：{_name(data.get('recipient'))}")
     elif event_type == "report.due_soon":
-        title = f"【填报提醒】{data.get('period')}进展报告将于{data.get('report_due_date')}截止"
-        lines.append(f"填报截止：{data.get('report_due_date')}")
+        period, deadline = _period(data.get("period")), labels.date_text(data.get("report_due_date"))
+        title = f"【填报提醒】{period}进展报告将于{deadline}截止"
+        lines.append(f"填报截止：{deadline}")
     elif event_type == "report.missing":
-        title = f"【缺报提醒】{data.get('period')}进展报告未按期报送"
-        lines.append(f"填报截止：{data.get('report_due_date')}（已过期）")
+        period, deadline = _period(data.get("period")), labels.date_text(data.get("report_due_date"))
+        title = f"【缺报提醒】{period}进展报告未按期报送"
+        lines.append(f"填报截止：{deadline}（已过期）")
     elif event_type == "digest.daily":
         who = _name(data.get("recipient"))
-        title = f"【每日督办摘要】{data.get('date')} {who}"
+        title = f"【每日督办摘要】{labels.date_text(data.get('date'))} {who}"
         lines = [
             f"在办任务：{data.get('open', 0)}项",
             f"已逾期：{data.get('overdue', 0)}项",
-            f"临期（7个工作日内）：{data.get('due_soon', 0)}项",
+            f"临期（{data.get('due_soon_days') or 7}个工作日内）：{data.get('due_soon', 0)}项",
         ]
         if data.get("units") is not None:
             lines.append(f"涉及单位：{data.get('units')}个")
     elif event_type == "delivery.failed":
-        title = f"【投递失败】{data.get('event_type')}消息经{data.get('channel')}投递失败"
+        kind = labels.lookup(labels.NOTIFICATION_KINDS, data.get("event_type"))
+        title = f"【投递失败】{kind}消息经{labels.lookup(labels.CHANNELS, data.get('channel'))}投递失败"
         lines.append(f"错误：{data.get('error') or '未知'}")
     else:
         names = {

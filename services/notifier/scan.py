@@ -299,7 +299,8 @@ class Scanner:
             return
         q = self.q
         overdue_cut = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
-        soon_cut = cal.latest_due_date_due_soon(self.now, max(policy.due_soon_working_days or [7]), self.zone)
+        soon_days = max(policy.due_soon_working_days or [7])
+        soon_cut = cal.latest_due_date_due_soon(self.now, soon_days, self.zone)
         n_open = sa.func.count()
         n_overdue = sa.func.sum(sa.case((A.c.due_date <= overdue_cut, 1), else_=0))
         n_soon = sa.func.sum(
@@ -321,7 +322,15 @@ class Scanner:
         def data(
             recipient: ColumnElement[Any], n1: Any, n2: Any, n3: Any, units: Any = sa.null()
         ) -> ColumnElement[Any]:
-            values = {"date": q.s(day), "recipient": recipient, "open": n1, "overdue": n2, "due_soon": n3}
+            values = {
+                "date": q.s(day),
+                "recipient": recipient,
+                "open": n1,
+                "overdue": n2,
+                "due_soon": n3,
+                # The window the count covers, so the text says the policy's number.
+                "due_soon_days": sa.cast(sa.literal(soon_days), sa.Integer),
+            }
             return data_of(q, events.DigestDaily, {**values, "units": units, "link": link})
 
         unit_recipient = _ref(q, U.c.id, U.c.name, q.s("unit"))

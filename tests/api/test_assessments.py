@@ -175,6 +175,10 @@ def test_assessment_xlsx_and_unit_visibility(client: TestClient, as_role: AsRole
     wb = load_workbook(BytesIO(r.content))
     ranking = list(wb["排名"].iter_rows(min_row=3, values_only=True))
     assert ranking == [(1, "高沟镇", 100), (2, "县财政局", 97), (3, "县科技局", 92)]
+    # Printed on A4 (paper size 9), numbered 「第 X 页 共 Y 页」, the header row on every page.
+    for ws, title_rows in ((wb["排名"], "$2:$2"), (wb["得分明细"], "$1:$1")):
+        assert int(ws.page_setup.paperSize) == 9 and ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+        assert ws.print_title_rows == title_rows
     detail = list(wb["得分明细"].iter_rows(min_row=2, values_only=True))
     assert len(detail) == sum(len(s["breakdown"]) for s in body["scores"])
     assert ("县科技局", "逾期", "1", "强化高科技项目招引", f.a["a1"].id, 10, -5) in [

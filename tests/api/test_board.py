@@ -153,6 +153,24 @@ def served_board(committed_url: str) -> Iterator[tuple[str, str, int]]:
         engine.dispose()
 
 
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in css[css.index("(") + 1 : -1].split(",")[:3])
+
+
+def _contrast(color: str, background: str, opacity: str, tile_opacity: str) -> float:
+    """WCAG contrast of text over its tile, the text's opacity blended in as the browser paints it."""
+    alpha = float(opacity) * float(tile_opacity)
+    fg, bg = _rgb(color), _rgb(background)
+    fg = tuple(alpha * f + (1 - alpha) * b for f, b in zip(fg, bg, strict=True))
+
+    def luminance(c: tuple[float, ...]) -> float:
+        lin = [(v / 255 / 12.92) if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def _require_chromium() -> None:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
@@ -185,6 +203,13 @@ def test_board_in_headless_chromium(served_board: tuple[str, str, int], backend:
             assert page.locator("#indicators tr.indicator").count() == 2
             assert "token=" not in page.url  # dropped from the address bar once read
             page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+            for rag in ("red", "yellow", "green"):
+                for text in page.locator(f".tile.{rag} div").all():
+                    style = text.evaluate(
+                        "e => { const s = getComputedStyle(e), t = getComputedStyle(e.closest('.tile'));"
+                        " return [s.color, t.backgroundColor, s.opacity, t.opacity]; }"
+                    )
+                    assert _contrast(*style) >= 4.5, (rag, text.inner_text(), style)
             if backend == "sqlite":
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
                 phone.goto(f"{base}/board?token={token}")

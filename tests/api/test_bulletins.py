@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from io import BytesIO
 
 from docx import Document
+from docx.oxml.ns import qn
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 
-from duban.models import AssignmentState, AuditEntry, OutboxEvent
+from duban.models import AssignmentState, AuditEntry, OutboxEvent, UnitKind
 from tests.api.conftest import AsRole
 from tests.api.sv_factories import make_sv_assignment
 from tests.api.sv_fixture import build
@@ -59,7 +61,7 @@ def test_bulletin_content_numbers(client: TestClient, as_role: AsRole, session: 
         "## 二、分项推进情况" in md
         and "| （一）实施创新主体培育攻坚行动 | 5 | 2 | 3 | 2 | 40.0% | 红灯 |" in md
     )
-    assert "- 任务1“强化高科技项目招引”，期限2025-11-14，逾期10个工作日" in md
+    assert "- 任务1“强化高科技项目招引”，期限2025年11月14日，逾期10个工作日" in md
 
 
 def test_regenerate_adds_a_version_and_publish_writes_one_event(
@@ -135,7 +137,7 @@ def test_bulletin_docx_export(client: TestClient, as_role: AsRole, session: Sess
         "县科技局",
         "1",
         "强化高科技项目招引",
-        "2025-11-14",
+        "2025年11月14日",
         "逾期10个工作日",
     ]
     assert [[c.text for c in row.cells] for row in ranking.rows[1:]] == [
@@ -169,7 +171,11 @@ def test_bulletin_xlsx_export_escapes_formulas(client: TestClient, as_role: AsRo
     row = [c.value for c in wb["分项进展"][2]]
     assert row[:8] == ["一", '\'=HYPERLINK("http://x")', 1, 0, 1, 1, "0.0%", "红灯"]
     overdue = [c.value for c in wb["逾期事项"][2]]
-    assert overdue[:5] == ["'@SUM(A1)单位", "1", "'-2+3", "2025-11-14", 10]
+    assert overdue[:5] == ["'@SUM(A1)单位", "1", "'-2+3", datetime(2025, 11, 14), 10]
+    # A real date, shown the Chinese way.
+    assert wb["逾期事项"]["D2"].number_format == 'yyyy"年"m"月"d"日"'
+    for ws in wb.worksheets:
+        assert int(ws.page_setup.paperSize) == 9 and ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     for ws in wb.worksheets:
         for cells in ws.iter_rows():
             for cell in cells:
@@ -190,3 +196,50 @@ def test_bulletin_roles_and_validation(client: TestClient, as_role: AsRole, sess
     )
     assert bad.status_code == 422
     assert client.get("/api/v1/bulletins/999999.docx", headers=as_role("office")).status_code == 404
+
+
+def test_bulletin_docx_prints_like_an_office_document(
+    client: TestClient, as_role: AsRole, session: Session
+) -> None:
+    f = build(session)
+    f.plan.issuer = "涟水县人民政府办公室"  # who printed the plan; the bulletin is the office's
+    make_unit(session, name="县科技创新工作领导小组办公室", kind=UnitKind.office)
+    quoted_task = make_task(
+        session, plan=f.plan, section=f.s2, code="4", title="着力打造“涟-溧科创飞地”", position=4
+    )
+    # Two overdue at 县财政局 (0 and 2 working days), one at 县科技局 (10): 财政 is named first.
+    make_sv_assignment(
+        session,
+        task=quoted_task,
+        unit=f.finance,
+        state=AssignmentState.accepted,
+        due_date=date(2025, 11, 26),
+    )
+    session.commit()
+    office = as_role("office")
+    b = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=office).json()
+    c = b["content"]
+    assert c["header"]["issuer"] == "县科技创新工作领导小组办公室"
+    assert [u["unit_name"] for u in c["named_units"]] == ["县财政局", "县科技局"]
+    assert "- 任务4“着力打造‘涟-溧科创飞地’”，期限2025年11月26日，" in b["markdown"]
+    assert "| 高新技术企业数 | 不低于50家 | 52家 |" in b["markdown"]
+    assert "| 全社会研发投入占GDP比重 | 不低于1.8% | 1.5% |" in b["markdown"]
+
+    r = client.get(f"/api/v1/bulletins/{b['id']}.docx", headers=office)
+    doc = Document(BytesIO(r.content))
+    [section] = doc.sections
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4, not Letter
+    assert [round(m.mm) for m in (section.top_margin, section.bottom_margin)] == [37, 35]
+    assert [round(m.mm) for m in (section.left_margin, section.right_margin)] == [28, 26]
+    footer = section.footer.paragraphs[0]
+    codes = [t.text.strip() for t in footer._p.iter(qn("w:instrText"))]
+    assert codes == ["PAGE", "NUMPAGES"]
+    assert footer.text == "第 1 页 共 1 页"  # the fields' placeholders, around the fixed words
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[0] == "县科技创新工作领导小组办公室"
+    assert texts[-1] == "县科技创新工作领导小组办公室\n2025年12月1日"
+    body = "\n".join(texts + [cell.text for t in doc.tables for row in t.rows for cell in row.cells])
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", body), "no ISO dates in a printed document"
+    assert ">=" not in body and "不低于1.8%" in body
+    indicators = doc.tables[1]
+    assert [cell.text for cell in indicators.rows[2].cells[:3]] == ["高新技术企业数", "不低于50家", "52家"]

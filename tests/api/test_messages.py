@@ -201,3 +201,11 @@ def test_every_state_and_action_has_a_label() -> None:
     assert message == "进展报告当前为“审核通过”，不能“提交”；可执行的操作：无"
     ext = IllegalTransition(action="approve", state="rejected", allowed=[], entity="extension").message
     assert ext == "延期申请当前为“已驳回”，不能“批准”；可执行的操作：无"
+
+
+def test_every_event_type_has_a_chinese_name() -> None:
+    from duban.events import EVENT_TYPES
+
+    assert set(EVENT_TYPES) - set(labels.NOTIFICATION_KINDS) == set()
+    assert labels.quoted("着力打造“涟-溧科创飞地”") == "“着力打造‘涟-溧科创飞地’”"
+    assert labels.date_text("2025-12-31") == "2025年12月31日"

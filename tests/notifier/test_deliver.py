@@ -126,7 +126,7 @@ def test_inbox_rows_for_recipients(session: Session, settings: Settings) -> None
     assert set(by_user) == {w.head.id, w.office_user.id}
     note = by_user[w.office_user.id]
     assert "督办升级" in note.title and "逾期7个工作日" in note.title
-    assert "截止日期：2025-12-31" in note.body and w.unit.name in note.body
+    assert "截止日期：2025年12月31日" in note.body and w.unit.name in note.body
     assert note.link and note.link.endswith(f"/assignments/{w.assignment.id}")
     # Overdue goes to the unit: its head and staff.
     overdue = session.exec(
@@ -249,7 +249,7 @@ def test_dingtalk_and_wecom_robots(session: Session, settings: Settings, receive
     assert query["sign"] == [expected]
     dbody = orjson.loads(dreq.body)
     assert dbody["msgtype"] == "markdown" and "逾期提醒" in dbody["markdown"]["title"]
-    assert "截止日期：2025-12-31" in dbody["markdown"]["text"]
+    assert "截止日期：2025年12月31日" in dbody["markdown"]["text"]
     wbody = orjson.loads(by_path["/cgi-bin/webhook/send"].body)
     assert wbody["msgtype"] == "markdown" and "逾期提醒" in wbody["markdown"]["content"]
 

@@ -77,7 +77,8 @@ def test_working_days_across_new_year(session: Session, settings: Settings) -> N
     assert payloads[f"assignment.escalated:{a}:2025-12-31:L1:unit_head"]["working_days_overdue"] == 3
     assert payloads[f"assignment.escalated:{a}:2025-12-31:L2:office"]["working_days_overdue"] == 7
     assert payloads[f"assignment.overdue:{a}:2025-12-31:due:unit"]["working_days_overdue"] == 0
-    assert payloads[f"assignment.due_soon:{a}:2025-12-31:7wd:unit"]["working_days_left"] == 8  # Dec 22..31
+    # Dec 23..31: seven working days after Monday Dec 22, as the policy's "7 working days before".
+    assert payloads[f"assignment.due_soon:{a}:2025-12-31:7wd:unit"]["working_days_left"] == 7
 
 
 def test_escalation_level_2_goes_to_the_office(session: Session, settings: Settings) -> None:

@@ -17,7 +17,7 @@ from api.assessment.service import ScoringConfig
 from api.deps import NowDep, OfficeUser, ReadAllUser, Reader, SessionDep
 from api.errors import ErrorEnvelope
 from api.http import json_response
-from api.stats.xlsx import safe_cell
+from api.stats.xlsx import print_setup, safe_cell
 from duban.models import Assessment
 
 router = APIRouter(tags=["assessments"])
@@ -195,6 +195,8 @@ def export_assessment_xlsx(assessment_id: int, user: Reader, session: SessionDep
     for sheet in (ws, detail):
         for cell in sheet[2 if sheet is ws else 1]:
             cell.font = Font(bold=True)
+    print_setup(ws, title_rows="2:2")
+    print_setup(detail, title_rows="1:1")
     buf = BytesIO()
     wb.save(buf)
     return Response(

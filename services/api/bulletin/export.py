@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from io import BytesIO
 from typing import Any, cast
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Pt, RGBColor
+from docx.shared import Mm, Pt, RGBColor
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from api.bulletin.service import fmt_num
-from api.stats.xlsx import safe_cell
-from duban import comparators
+from api.stats.xlsx import CHINESE_DATE, print_setup, safe_cell
+from duban import amounts, comparators, labels
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 _RAG_FILL = {"red": "F8CBAD", "yellow": "FFE699", "green": "C6EFCE"}
@@ -53,8 +55,46 @@ def _table(doc: Any, head: list[str], rows: list[list[Any]]) -> None:
             _font(cell.paragraphs[0].add_run("—" if value is None else str(value)), size=10.5)
 
 
+def _field(paragraph: Any, instruction: str) -> None:
+    """A Word field (PAGE, NUMPAGES): Word fills in the number when it lays out the pages."""
+    run = paragraph.add_run()
+    _font(run, size=14)
+    begin, code, separate, placeholder, end = (
+        OxmlElement("w:fldChar"),
+        OxmlElement("w:instrText"),
+        OxmlElement("w:fldChar"),
+        OxmlElement("w:t"),
+        OxmlElement("w:fldChar"),
+    )
+    begin.set(qn("w:fldCharType"), "begin")
+    code.set(qn("xml:space"), "preserve")
+    code.text = f" {instruction} "
+    separate.set(qn("w:fldCharType"), "separate")
+    placeholder.text = "1"
+    end.set(qn("w:fldCharType"), "end")
+    for element in (begin, code, separate, placeholder, end):
+        run._r.append(element)
+
+
+def page_setup(doc: Any) -> None:
+    """A4 with the margins of GB/T 9704 (党政机关公文格式): top 37 mm, bottom 35 mm, left 28 mm,
+    right 26 mm, and 「第 X 页 共 Y 页」 centred in the footer."""
+    for section in doc.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+        section.left_margin, section.right_margin = Mm(28), Mm(26)
+        footer = section.footer.paragraphs[0]
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _font(footer.add_run("第 "), size=14)
+        _field(footer, "PAGE")
+        _font(footer.add_run(" 页 共 "), size=14)
+        _field(footer, "NUMPAGES")
+        _font(footer.add_run(" 页"), size=14)
+
+
 def to_docx(c: dict[str, Any]) -> bytes:
     doc = Document()
+    page_setup(doc)
     h = c["header"]
     p = doc.add_paragraph()
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -97,8 +137,8 @@ def to_docx(c: dict[str, Any]) -> bytes:
         [
             [
                 i["name"],
-                comparators.phrase(i["comparator"], f"{fmt_num(i['target'])}{i['unit'] or ''}"),
-                f"{fmt_num(i['latest_value'])}{i['unit'] or ''}",
+                comparators.phrase(i["comparator"], amounts.with_unit(i["target"], i["unit"])),
+                amounts.with_unit(i["latest_value"], i["unit"]),
                 "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                 _RAG_ZH.get(i["rag"], i["rag"]),
                 i["rag_reason"],
@@ -108,7 +148,7 @@ def to_docx(c: dict[str, Any]) -> bytes:
     )
     heading("四、逾期及红灯事项")
     rows = [
-        [g["unit_name"], f"{x['task_code']}", x["task_title"], x["due_date"], x["reason"]]
+        [g["unit_name"], f"{x['task_code']}", x["task_title"], labels.date_text(x["due_date"]), x["reason"]]
         for g in c["overdue_by_unit"]
         for x in g["items"]
     ]
@@ -135,6 +175,16 @@ def to_docx(c: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def _whole_if_count(value: float | None, unit: str | None) -> float | int | None:
+    if value is None or not amounts.is_countable(unit):
+        return value
+    return amounts.whole(value)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value[:10]) if value else None
+
+
 def to_xlsx(c: dict[str, Any]) -> bytes:
     wb = Workbook()
     bold = Font(bold=True)
@@ -146,6 +196,9 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
             cell.font = bold
         for row in rows:
             ws.append([safe_cell(v) for v in row])
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, date):
+                    cell.number_format = CHINESE_DATE
             if rag_col is not None:
                 rag = row[rag_col]
                 ws.cell(ws.max_row, rag_col + 1).value = _RAG_ZH.get(rag, rag)
@@ -155,6 +208,7 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
         for column in ws.columns:
             width = max(len(str(c.value or "")) for c in column)
             ws.column_dimensions[column[0].column_letter].width = min(60, 4 + 2 * width)
+        print_setup(ws, title_rows="1:1")
 
     ws = cast(Worksheet, wb.active)  # a new workbook has one worksheet
     ws.title = "概况"
@@ -164,6 +218,7 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
     ws["A1"].font = Font(bold=True, size=14)
     ws["A6"].alignment = Alignment(wrap_text=True)
     ws.column_dimensions["A"].width = 100
+    print_setup(ws)
     sheet(
         "分项进展",
         ["编号", "重点任务", "交办", "办结", "在办", "逾期", "办结率", "状态", "说明"],
@@ -189,10 +244,11 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
         [
             [
                 i["name"],
-                i["comparator"],
+                comparators.word(i["comparator"]),
                 i["target"],
                 i["unit"],
-                i["latest_value"],
+                # A count is whole in the cell too; amounts keep their value as entered.
+                _whole_if_count(i["latest_value"], i["unit"]),
                 None if i["progress"] is None else round(i["progress"], 4),
                 i["rag"],
                 i["rag_reason"],
@@ -209,7 +265,7 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
                 g["unit_name"],
                 x["task_code"],
                 x["task_title"],
-                x["due_date"],
+                _day(x["due_date"]),
                 x["working_days_overdue"],
                 x["reason"],
             ]

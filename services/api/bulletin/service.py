@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from api.assessment import service as assessment_service
 from api.audit import service as audit
 from api.stats import service as stats
-from duban import calendar, comparators, outbox, periods
+from duban import amounts, calendar, comparators, labels, outbox, periods
 from duban.errors import Conflict, NotFound
 from duban.events import BulletinPublished, Ref
-from duban.models import Assignment, AssignmentState, Bulletin, Plan, User
+from duban.models import Assignment, AssignmentState, Bulletin, Plan, Unit, UnitKind, User
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 
@@ -24,8 +24,24 @@ def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:.1f}%" if den else "—"
 
 
-def fmt_num(x: float | None) -> str:
-    return "—" if x is None else f"{x:g}"
+def fmt_num(x: float | None, unit: str | None = None) -> str:
+    """A figure as the document writes it: a count (家, 个) whole, an amount with its decimals."""
+    return amounts.number(x, unit)
+
+
+def issuer_of(session: Session, plan: Plan) -> str:
+    """Who issues the bulletin, named as the plan names it: the leading-group office that the plan
+    charges with 定期通报 (县科技创新工作领导小组办公室), not the government office that printed it."""
+    offices = session.execute(
+        select(Unit.name)
+        .where(Unit.kind == UnitKind.office, col(Unit.is_active).is_(True))
+        .order_by(col(Unit.id))
+    ).scalars()
+    names = list(offices)
+    named = [n for n in names if "领导小组办公室" in n]
+    if named or names:
+        return (named or names)[0]
+    return f"{plan.title}领导小组办公室"
 
 
 def build_content(
@@ -69,7 +85,11 @@ def build_content(
                 "assignment_id": item["assignment_id"],
             }
         )
-    red_units = [u for u in units if u["rag"] == "red"]
+    # Named for criticism in order of how much is overdue, then how long, as an office ranks them.
+    red_units = sorted(
+        (u for u in units if u["rag"] == "red"),
+        key=lambda u: (-(u["overdue"] or 0), -(u["overdue_working_days_max"] or 0), u["name"]),
+    )
     commended = [
         {"unit_name": u["name"], "reason": f"已办结{u['completed']}项，均按期完成，无逾期事项"}
         for u in units
@@ -86,11 +106,10 @@ def build_content(
         + f"。{period.label}办结{completed_in_period}项；本期进展报送率"
         f"{'—' if rate is None else f'{100 * rate:.1f}%'}。"
     )
-    issuer = plan.issuer or "领导小组办公室"
     return {
         "title": f"关于{plan.title}推进情况的通报（{period.label}）",
         "header": {
-            "issuer": f"{plan.title}领导小组办公室" if not plan.issuer else f"{issuer}（领导小组办公室）",
+            "issuer": issuer_of(session, plan),
             "doc_no": f"督办通报〔{period.start.year}〕第{seq}期",
             "date": today.isoformat(),
             "date_text": f"{today.year}年{today.month}月{today.day}日",
@@ -208,8 +227,8 @@ def render_markdown(c: dict[str, Any]) -> str:
             [
                 [
                     i["name"],
-                    comparators.phrase(i["comparator"], f"{fmt_num(i['target'])}{i['unit'] or ''}"),
-                    f"{fmt_num(i['latest_value'])}{i['unit'] or ''}",
+                    comparators.phrase(i["comparator"], amounts.with_unit(i["target"], i["unit"])),
+                    amounts.with_unit(i["latest_value"], i["unit"]),
                     "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                     _RAG_ZH.get(i["rag"], i["rag"]),
                     i["rag_reason"],
@@ -225,7 +244,8 @@ def render_markdown(c: dict[str, Any]) -> str:
             lines.append(f"**{group['unit_name']}**")
             lines.append("")
             lines += [
-                f"- 任务{x['task_code']}“{x['task_title']}”，期限{x['due_date']}，{x['reason']}"
+                f"- 任务{x['task_code']}{labels.quoted(x['task_title'])}，"
+                f"期限{labels.date_text(x['due_date'])}，{x['reason']}"
                 for x in group["items"]
             ]
             lines.append("")

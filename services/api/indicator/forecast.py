@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from duban import comparators
+from duban import amounts, comparators
 
 Rag = Literal["green", "yellow", "red"]
 
@@ -60,10 +60,6 @@ def shortfall(value: float, *, target: float) -> float:
     return gap / abs(target) if target != 0 else gap
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:.0f}"
-
-
 def evaluate(
     *,
     target: float,
@@ -72,8 +68,15 @@ def evaluate(
     values: list[tuple[date, float]],
     due: date | None,
     today: date,
+    unit: str | None = None,
 ) -> IndicatorStatus:
-    """Progress toward the target, the trend's value on the due date, and the light with a reason."""
+    """Progress toward the target, the trend's value on the due date, and the light with a reason.
+
+    `unit` only shapes the reason's wording: a count (家, 个) is written whole, with its unit."""
+
+    def _fmt(x: float) -> str:
+        return amounts.with_unit(x, unit)
+
     if comparators.normalize(comparator) is None:
         raise ValueError(f"unknown comparator {comparator!r}")
     points = sorted(values)

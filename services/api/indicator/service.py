@@ -165,6 +165,7 @@ def status_of(row: dict[str, Any], values: list[tuple[date, float]], *, today: d
         values=values,
         due=row["due_date"],
         today=today,
+        unit=row.get("unit"),
     )
     latest = max(values)[1] if values else None
     return {

@@ -26,11 +26,18 @@ def evaluate(
     values: list[tuple[date, float]],
     due: date | None,
     today: date,
+    unit: str | None = None,
 ) -> forecast.IndicatorStatus | NoTargetStatus:
     if target is None:
         return NoTargetStatus()
     return forecast.evaluate(
-        target=target, comparator=comparator, baseline=baseline, values=values, due=due, today=today
+        target=target,
+        comparator=comparator,
+        baseline=baseline,
+        values=values,
+        due=due,
+        today=today,
+        unit=unit,
     )
 
 

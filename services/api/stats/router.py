@@ -52,6 +52,8 @@ class IndicatorStats(BaseModel):
     achieved: bool
     rag: str
     rag_reason: str
+    target_text: str | None = Field(default=None, description="目标的中文表述，如“不低于50个”")
+    latest_text: str | None = Field(default=None, description="最新值的中文表述（计数类为整数），如“49个”")
 
 
 @router.get("/stats/plans/{plan_id}", response_model=PlanStats, responses=_E)

@@ -20,7 +20,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from api.assignment.service import unit_scope_clause, visible_assignments
 from api.stats import indicators as indicator_status
-from duban import calendar, periods
+from duban import amounts, calendar, comparators, periods
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
@@ -527,6 +527,7 @@ def indicator_stats(
             values=vals,
             due=ind.due_date,
             today=ctx.today,
+            unit=ind.unit,
         )
         latest = vals[-1] if vals else None
         progress = getattr(status, "progress", None)
@@ -551,6 +552,13 @@ def indicator_stats(
                 ),
                 "rag": str(getattr(status, "rag", "green")),
                 "rag_reason": str(getattr(status, "reason", "")),
+                # As people write them: 「不低于50个」, 「49个」 (a count is whole).
+                "target_text": (
+                    comparators.phrase(ind.comparator, amounts.with_unit(ind.target_value, ind.unit))
+                    if ind.target_value is not None
+                    else None
+                ),
+                "latest_text": amounts.with_unit(latest[1], ind.unit) if latest else None,
             }
         )
     return out

@@ -32,7 +32,7 @@ from api.indicator import service as indicator_service
 from api.plan import importing
 from api.report import service as report_service
 from api.unit import service as unit_service
-from duban import migrate
+from duban import amounts, migrate
 from duban.clock import get_clock
 from duban.db import get_engine, is_sqlite, make_engine, session_scope
 from duban.events import EVENT_TYPES
@@ -275,8 +275,10 @@ def _indicator_values(session: Session, *, plan_id: int, office: User) -> None:
             continue
         shares = (0.78, 0.97) if i % 2 == 0 else (0.45, 0.55)
         points = (("2024", _at("2025-01-20")), ("2025-Q3", _at("2025-10-15")))
+        reaching = i % 2 == 0
         for (period, at), share in zip(points, shares, strict=True):
-            value = round(ind.target_value * share, 2)
+            # A count of firms or projects is whole (never 「0.55家」).
+            value = amounts.demo_value(ind.target_value, share, ind.unit, reaching=reaching)
             indicator_service.add_value(
                 session=session, user=office, indicator=ind, period=period, value=value, now=at
             )
