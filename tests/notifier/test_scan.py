@@ -271,5 +271,5 @@ def test_notices_in_an_uncovered_year_say_so_until_the_office_loads_it(
     session.refresh(a)
     assert a.due_date == date(2027, 1, 4)
     later = due_soon_texts(local(2026, 12, 29, 9))
-    fresh = [t for t in later if "2027-01-04" in t]
+    fresh = [t for t in later if "2027年1月4日" in t]
     assert fresh and not any("尚未载入" in t for t in fresh)
