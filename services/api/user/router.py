@@ -27,7 +27,7 @@ def _refuse_service_role(roles: list[Role] | None) -> None:
     # it would read every unit's data with a password instead of a scoped key.
     if roles and Role.service in roles:
         raise Unprocessable(
-            "service 角色仅供服务账号使用，不能授予人员账号",
+            "“服务账号”角色仅供服务账号使用，不能授予人员账号",
             code="user.reserved_role",
             details={"role": Role.service.value},
         )
