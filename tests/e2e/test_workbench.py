@@ -270,6 +270,11 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     page.go_forward()
     page.wait_for_selector("article.assignment")
 
+    # The list links notifications name (the daily digest's /app/assignments) open the right screen.
+    page.goto(f"{base}/app/assignments")
+    page.wait_for_selector("#tasks-table")
+    assert page.url.endswith("/app/tasks")
+
     # Accept task 1 (强化高科技项目招引), the current period.
     page.goto(f"{base}/app/tasks?tab=accept")
     row = page.locator("#tasks-table tr", has_text="强化高科技项目招引").last

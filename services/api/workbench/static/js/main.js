@@ -50,6 +50,20 @@ function navFor(user) {
   return items;
 }
 
+// List pages that notification links name (duban/links.py) and the screen that shows them.
+const LIST_ALIASES = {
+  "/app/assignments": (u) => (isUnit(u) ? "/app/tasks" : isOffice(u) ? "/app/breakdown" : "/app/overview"),
+  "/app/reports": (u) => (isOffice(u) ? "/app/review" : "/app/tasks"),
+  "/app/plans": () => "/app/breakdown",
+  "/app/deliveries": () => "/app/webhooks",
+};
+
+function aliasFor(path, user) {
+  if (/^\/app\/deliveries\/\d+$/.test(path)) return "/app/webhooks";
+  const to = LIST_ALIASES[path];
+  return to ? to(user) : null;
+}
+
 export function homeFor(user) {
   if (isUnit(user)) return "/app/tasks";
   if (isOffice(user)) return "/app/breakdown";
@@ -189,6 +203,8 @@ function App() {
     return html`<${Redirect} to=${`/app/login?next=${encodeURIComponent(location.pathname + location.search)}`} />`;
   }
   if (name === "home") return html`<${Redirect} to=${homeFor(user)} />`;
+  const alias = user && aliasFor(path, user);
+  if (alias) return html`<${Redirect} to=${alias} />`;
   if (name === "login" && !user) {
     return mod ? html`<${mod.default} onSignedIn=${(u) => (me = u, setUser(u))} />` : html`<${Loading} />`;
   }

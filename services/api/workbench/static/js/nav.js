@@ -64,7 +64,7 @@ export function linkTarget(link) {
     return null;
   }
   if (path.startsWith("/app/")) return path;
-  const m = /\/(assignments|reports|instructions|extension-requests|bulletins|assessments|plans|tasks)\/(\d+)/.exec(path);
+  const m = /\/(assignments|reports|instructions|extension-requests|bulletins|assessments|plans|tasks|deliveries)\/(\d+)/.exec(path);
   if (m) return `/app/${m[1]}/${m[2]}`;
-  return /\/assignments\/?$/.test(path) ? "/app/tasks" : null;
+  return /\/assignments\/?$/.test(path) ? "/app/assignments" : null;
 }
