@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,3 +315,64 @@ def test_list_filter_overdue_by_at_least_n_working_days(
     assert [i["due_date"] for i in seven] == ["2025-12-31"]
     bad = client.get("/api/v1/assignments", params={"min_working_days_overdue": 0}, headers=office)
     assert bad.status_code == 422
+
+
+@pytest.fixture
+def cli_database(pg_shared_engine: Any, committed_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from duban import db
+    from duban.settings import get_settings
+
+    if pg_shared_engine is not None:
+        pg_shared_engine.dispose()  # CREATE DATABASE … TEMPLATE refuses while it holds a connection
+    monkeypatch.setenv("DUBAN_DATABASE_URL", committed_url)
+    get_settings.cache_clear()
+    db.set_engine(None)
+    yield committed_url
+    db.get_engine().dispose()
+    db.set_engine(None)
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_cli_coverage_and_set(cli_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from duban import cli
+    from duban.db import make_engine
+
+    engine = make_engine(cli_database)
+    with Session(engine, expire_on_commit=False) as s:
+        a = make_assignment(s, unit=make_unit(s), due_date=date(2027, 1, 1))
+        s.commit()
+
+    assert cli.main(["calendar"]) == 0
+    out = capsys.readouterr().out
+    assert "2026    软件包 chinesecalendar" in out and "2027    未覆盖（按周一至周五计算）" in out
+
+    text = tmp_path / "2027.txt"
+    text.write_text(
+        "# 2027年部分节假日安排\nsource: 测试通知\n休 2027-01-01..2027-01-03 元旦\n班 2027-02-14 春节调休\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["calendar", "set", "2027", str(text)]) == 0
+    assert "休 3 天、班 1 天（来源：测试通知）；截止日期顺延的在办交办 1 项" in capsys.readouterr().out
+    assert cli.main(["calendar"]) == 0
+    assert "2027    办公室载入：休 3 天，班 1 天，来源 测试通知" in capsys.readouterr().out
+    with Session(engine) as s:
+        moved = s.get(Assignment, a.id)
+        assert moved is not None and moved.due_date == date(2027, 1, 4)
+
+    as_json = tmp_path / "2028.json"
+    as_json.write_text('{"source": "JSON", "rest_days": ["2028-01-01", {"date": "2028-01-03"}]}', "utf-8")
+    assert cli.main(["calendar", "set", "2028", str(as_json)]) == 0
+    capsys.readouterr()
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("休 2027-13-01\n", encoding="utf-8")
+    assert cli.main(["calendar", "set", "2027", str(bad)]) == 1
+    assert "第1行的日期“2027-13-01”无效" in capsys.readouterr().err
+    wrong_year = tmp_path / "wrong.txt"
+    wrong_year.write_text("休 2029-01-01\n", encoding="utf-8")
+    assert cli.main(["calendar", "set", "2027", str(wrong_year)]) == 1
+    assert "日期不在2027年内" in capsys.readouterr().err
+    assert cli.main(["calendar", "set", "2027", str(tmp_path / "missing.txt")]) == 1
+    assert "无法读取文件" in capsys.readouterr().err
+    engine.dispose()

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("plan_id", type=int)
     exp.add_argument("--output", "-o", required=True)
 
+    cal = sub.add_parser(
+        "calendar", help="working-day calendar: coverage per year; `set YEAR FILE` loads a year's holidays"
+    ).add_subparsers(dest="cmd", required=False)
+    cal_set = cal.add_parser(
+        "set", help="load a year's State Council holiday notice (JSON or text, see docs/calendar.md)"
+    )
+    cal_set.add_argument("year", type=int)
+    cal_set.add_argument("file")
+
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="cmd", required=True)
     audit.add_parser("verify", help="check the hash chain")
 
@@ -254,6 +263,20 @@ def _plan_export(args: argparse.Namespace) -> int:
     from duban.cli.plan import cli_export
 
     return cli_export(plan_id=args.plan_id, output=args.output)
+
+
+@command("calendar")
+def _calendar(args: argparse.Namespace) -> int:
+    from duban.cli.calendar import cli_coverage
+
+    return cli_coverage()
+
+
+@command("calendar", "set")
+def _calendar_set(args: argparse.Namespace) -> int:
+    from duban.cli.calendar import cli_set
+
+    return cli_set(year=args.year, path=args.file)
 
 
 @command("audit", "verify")
