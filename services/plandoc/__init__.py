@@ -45,24 +45,67 @@ def detect_format(data: bytes | str, filename: str | None = None) -> str:
             with zipfile.ZipFile(BytesIO(data)) as archive:
                 names = set(archive.namelist())
         except zipfile.BadZipFile as exc:
-            raise UnsupportedFormat("damaged zip archive") from exc
+            raise UnsupportedFormat("压缩包已损坏") from exc
         if "word/document.xml" in names:
             return "docx"
         if "xl/workbook.xml" in names:
             return "xlsx"
-        raise UnsupportedFormat("zip archive is neither .docx nor .xlsx")
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise UnsupportedFormat("压缩包既不是 .docx 也不是 .xlsx 文件")
+    if data.startswith(tuple(bom for bom, _ in _BOMS)) or _utf16_without_bom(data[:64]) is not None:
+        # A marked (or UTF-16) text: look at its characters, not its bytes.
+        return "json" if decode_text(data).lstrip().startswith("{") else "text"
+    if data.lstrip(b" \t\r\n").startswith(b"{"):
         return "json"
     return "text"
 
 
+# Byte-order marks, longest first (a UTF-32 LE mark begins like a UTF-16 LE one).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),  # Notepad's 「Unicode」
+    (b"\xfe\xff", "utf-16"),  # 「Unicode big endian」
+)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without a mark: the ASCII in it (line breaks, digits, punctuation) puts a NUL in
+    every other byte, the odd ones for little endian, the even ones for big endian; a few CJK
+    characters (U+4E00…) put one on the other side, far fewer. UTF-8 and GB18030 have none."""
+    sample = data[:4096]
+    if len(sample) < 4 or len(sample) % 2:
+        return None
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    half = len(sample) // 2
+    for encoding, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros >= max(2, half // 8) and other * 4 < zeros:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnsupportedFormat("text is neither UTF-8 nor GB18030")
+    """Text as offices save it: UTF-8, UTF-16 (with or without its mark), GB18030 (and so GBK)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise UnsupportedFormat("文本编码已损坏（字节顺序标记与内容不符）") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        return utf16
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise UnsupportedFormat("无法识别文本编码（支持 UTF-8、UTF-16 与 GB18030/GBK）") from exc
 
 
 def _parse_json(data: bytes | str) -> ImportResult:
@@ -75,14 +118,14 @@ def _parse_json(data: bytes | str) -> ImportResult:
 def parse(data: bytes | str, *, format: str = "auto", filename: str | None = None) -> ImportResult:
     """Read a plan from text, .docx, .pdf, .xlsx or interchange JSON."""
     if format not in FORMATS:
-        raise UnsupportedFormat(f"unknown format {format!r}")
+        raise UnsupportedFormat(f"未知的格式“{format}”")
     kind = detect_format(data, filename) if format == "auto" else format
     if kind == "json":
         return _parse_json(data)
     if kind == "text":
         return parse_text(data if isinstance(data, str) else decode_text(data))
     if isinstance(data, str):
-        raise UnsupportedFormat(f"{kind} needs bytes, not text")
+        raise UnsupportedFormat(f".{kind} 须以文件上传，不能作为文本提交")
     if kind == "docx":
         return parse_docx(data)
     if kind == "pdf":

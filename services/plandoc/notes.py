@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from duban import labels
+
 from .interchange import ImportWarning, TaskDoc
 from .units import is_generic
 
@@ -15,6 +17,16 @@ def note(code: str, message: str, *, line: int | None = None, text: str = "") ->
 def unplaced(line: int | None, text: str) -> ImportWarning:
     return note(
         "line.unplaced", "该段文字未能归入任何任务，请人工核对是否包含任务或时限要求", line=line, text=text
+    )
+
+
+def unquantified_goal(line: int | None, text: str) -> ImportWarning:
+    return note(
+        "goal.unquantified",
+        f"目标{labels.quoted(text if len(text) <= 40 else text[:40] + '…')}没有可计量的数值，"
+        "未建为主要指标，请人工确定如何跟踪",
+        line=line,
+        text=text,
     )
 
 

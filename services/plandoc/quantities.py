@@ -121,11 +121,37 @@ def extract(
                 or not (sentence_has_horizon or _GOAL_MARKERS.search(clause) or _ACTION.search(clause))
             ):
                 continue
+            sibling = ""
             for piece in _sub_clauses(clause):
-                found.extend(_piece_quantities(piece, cadence, horizon or default_due, prev_name))
+                got = _piece_quantities(piece, cadence, horizon or default_due, prev_name)
+                if sibling:
+                    for q in got:
+                        q.name = _shared_head(sibling, q.name)
+                found.extend(got)
+                if got:
+                    sibling = got[-1].name
                 if found:
                     prev_name = found[-1].name
     return found
+
+
+# A name that opens with its own scope (省级…, 市级…, 新…) names a different thing, not a sibling.
+_OWN_SCOPE = re.compile(r"^(?:国家|国|省|市|县|区|镇|乡|全|各|新|其中)")
+
+
+def _shared_head(sibling: str, name: str) -> str:
+    """「国家知识产权示范企业1家、优势企业1家」: the second name shares the first one's qualifier
+    (国家知识产权优势企业). When a shorter name after 、 ends like its sibling (same head noun,
+    ≥ 2 characters), it takes the sibling's leading words that its own modifier replaces."""
+    if not name or len(name) >= len(sibling) or _OWN_SCOPE.match(name):
+        return name
+    common = 0
+    while common < len(name) and sibling[-1 - common] == name[-1 - common]:
+        common += 1
+    prefix = sibling[: len(sibling) - len(name)]
+    if common < 2 or common == len(name) or len(prefix) < 2:
+        return name
+    return prefix + name
 
 
 def _balance_quotes(name: str) -> str:
@@ -196,3 +222,26 @@ def indicators_in(text: str, *, default_due: date | None, issued_on: date | None
         )
         for q in extract(text, default_due=default_due, issued_on=issued_on, goals_only=False)
     ]
+
+
+# A goal said without a number: 逐年增长, 显著提升, 位于全市前列, 更加完善.
+_TREND = re.compile(
+    r"逐年|稳步|持续|显著|明显|大幅|进一步|不断|更加|增长|提升|提高|增加|增强|下降|降低|减少|优化|完善|"
+    r"前列|领先|突破|翻番|凸显|扩大|加快|健全|形成|实现"
+)
+
+
+def unquantified_goals(text: str) -> list[str]:
+    """Clauses of a goal paragraph that state a goal but give no number to measure it by."""
+    out: list[str] = []
+    for sentence in _SENTENCE_SPLIT.split(text):
+        for clause in _CLAUSE_SPLIT.split(sentence):
+            clause = clause.strip(" —-–")
+            clause = _LEAD_NOISE.sub("", clause).strip() if not clause.startswith("“") else clause
+            if len(clause) < 4 or _QUANTITY.search(clause) or not _TREND.search(clause):
+                continue
+            if re.search(r"\d", clause):
+                continue
+            if clause not in out:
+                out.append(clause)
+    return out

@@ -31,8 +31,8 @@ from .interchange import (
     SectionDoc,
     TaskDoc,
 )
-from .notes import ambiguous_deadline, check_task_units, note, unplaced
-from .quantities import indicators_in, targets_in
+from .notes import ambiguous_deadline, check_task_units, note, unplaced, unquantified_goal
+from .quantities import indicators_in, targets_in, unquantified_goals
 from .tables import Row, build_sections, header_field, row_from_cells
 from .units import Attribution, paren_spans, parse_attribution
 
@@ -491,15 +491,16 @@ def _split_parts(lines: list[_Line]) -> tuple[list[_Line], list[_Part]]:
     return preamble, parts
 
 
-def _target_texts(parts: list[_Part], task_parts: set[int]) -> tuple[list[str], set[int]]:
-    """Text of the 目标 parts (一、总体目标) and 目标 sub-headings (（二）发展目标) outside task parts."""
-    texts: list[str] = []
+def _target_texts(parts: list[_Part], task_parts: set[int]) -> tuple[list[tuple[int, str]], set[int]]:
+    """(line, text) of the 目标 parts (一、总体目标) and 目标 sub-headings (（二）发展目标) outside
+    task parts."""
+    texts: list[tuple[int, str]] = []
     used: set[int] = set()
     for idx, part in enumerate(parts):
         if idx in task_parts:
             continue
         if "目标" in part.title:
-            texts.extend(ln.body for ln in part.lines)
+            texts.extend((ln.no, ln.body) for ln in part.lines)
             used.update(ln.no for ln in part.lines)
             continue
         inside = False
@@ -507,12 +508,12 @@ def _target_texts(parts: list[_Part], task_parts: set[int]) -> tuple[list[str], 
             if ln.level == 2:
                 inside = "目标" in _heading_title(ln)
                 if inside:
-                    texts.append(_first_sentence(ln.body)[1])
+                    texts.append((ln.no, _first_sentence(ln.body)[1]))
                     used.add(ln.no)
             elif inside:
-                texts.append(ln.body)
+                texts.append((ln.no, ln.body))
                 used.add(ln.no)
-    return [t for t in texts if t], used
+    return [(no, t) for no, t in texts if t], used
 
 
 def _stray_deadlines(
@@ -594,7 +595,7 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
 
     target_text, target_lines = _target_texts(parts, task_parts)
     if meta.period is None:
-        for t in target_text:
+        for _, t in target_text:
             m = _YEARS_FROM.search(t)
             if m is not None:
                 start = int(m["y"])
@@ -602,8 +603,14 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
                 break
     default_due = meta.period.end if meta.period else None
     indicators: list[IndicatorDoc] = []
-    for t in target_text:
+    goals_seen: set[str] = set()
+    for no, t in target_text:
         indicators.extend(indicators_in(t, default_due=default_due, issued_on=meta.issued_on))
+        # A goal without a number (科技财政支出逐年增长) becomes no indicator; it is listed, not dropped.
+        for goal in unquantified_goals(t):
+            if goal not in goals_seen:
+                goals_seen.add(goal)
+                warnings.append(unquantified_goal(no, goal))
 
     reader = _Reader(meta, warnings)
     sectioned = [idx for idx in task_parts if any(ln.level == 2 for ln in parts[idx].lines)]

@@ -40,7 +40,7 @@ def issuer_of(session: Session, plan: Plan) -> str:
     names = list(offices)
     named = [n for n in names if "领导小组办公室" in n]
     if named or names:
-        return (named or names)[0]
+        return str((named or names)[0])
     return f"{plan.title}领导小组办公室"
 
 
