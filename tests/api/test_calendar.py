@@ -67,6 +67,8 @@ def test_a_2027_deadline_warns_until_the_office_loads_2027(
     assert [w["code"] for w in ext.json()["warnings"]] == ["calendar.year_uncovered"]
     assert ext.json()["warnings"][0]["years"] == [2027]
     assert "2027年" in ext.json()["warnings"][0]["message"]
+    listed_ext = client.get("/api/v1/extension-requests", params={"assignment_id": a.id}, headers=office)
+    assert [w["years"] for w in listed_ext.json()["items"][0]["warnings"]] == [[2027]]
     approved = client.post(f"/api/v1/extension-requests/{ext.json()['id']}/approve", headers=office)
     assert approved.status_code == 200, approved.text
 

@@ -71,7 +71,10 @@ def list_extensions(
     stmt = service.list_stmt(
         user, filters={"plan_id": plan_id, "unit_id": unit_id, "assignment_id": assignment_id, "state": state}
     )
-    return json_response(paginate(session, stmt, order=service.order(), limit=limit, cursor=cursor))
+    page = paginate(session, stmt, order=service.order(), limit=limit, cursor=cursor)
+    for item in page["items"]:
+        item["warnings"] = calendar.warnings_for(item["requested_due_date"])
+    return json_response(page)
 
 
 @router.get("/extension-requests/{request_id}", response_model=schemas.ExtensionPublic, responses=_E)
