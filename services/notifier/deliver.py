@@ -13,13 +13,12 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from duban import links
+from duban import links, zones
 from duban.db import rowcount
 from duban.events import DeliveryFailed
 from duban.models import (
@@ -117,7 +116,7 @@ def deliver_one(
 ) -> str:
     """Deliver one claimed delivery; returns sent / retry / failed / held / throttled / skipped / lost."""
     settings = deliverer.settings
-    zone = ZoneInfo(settings.timezone)
+    zone = zones.default(settings)
     row = session.execute(
         sa.select(
             D.c.id,

@@ -17,13 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from duban import calendar as cal
-from duban import events
+from duban import events, zones
 from duban.db import rowcount
 from duban.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
     OutboxEvent,
+    Plan,
     Role,
     Unit,
     UnitKind,
@@ -37,6 +38,7 @@ from notifier.render import render
 
 D = Delivery.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
+PL = Plan.__table__  # type: ignore[attr-defined]
 DEADLINE_TYPES = {t for t, m in events.EVENT_TYPES.items() if issubclass(m, events.DeadlineNotice)}
 log = logging.getLogger("duban.notifier")
 # Who hears about events the API writes, when the event does not name a recipient (design table).
@@ -181,7 +183,7 @@ def fan_out(
     commit: bool = True,
 ) -> FanOutResult:
     """Expand up to `limit` new outbox events into deliveries and inbox rows, in one transaction."""
-    zone = ZoneInfo(settings.timezone)
+    zone = zones.default(settings)
     pick = sa.select(E.c.id).where(E.c.fanned_out_at.is_(None)).order_by(E.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -198,12 +200,20 @@ def fan_out(
         .where(E.c.id.in_(ids))
         .order_by(E.c.id)
     ).all()
+    plan_ids = {r.plan_id for r in rows if r.plan_id is not None}
+    plan_zones = (
+        dict(session.execute(sa.select(PL.c.id, PL.c.timezone).where(PL.c.id.in_(plan_ids))).all())
+        if plan_ids
+        else {}
+    )
     deliveries: list[dict[str, Any]] = []
     for row in rows:
         policy = overrides.get(row.plan_id, default) if row.plan_id is not None else default
         payload = dict(row.payload or {})
         created_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        data = enrich(row.type, dict(payload.get("data") or {}), created_at, zone)
+        # The working-day figures count in the plan's zone, as the scanner's cutoffs did.
+        plan_zone = zones.of(plan_zones.get(row.plan_id), settings)
+        data = enrich(row.type, dict(payload.get("data") or {}), created_at, plan_zone)
         if data is not payload.get("data"):
             payload["data"] = data
             session.execute(sa.update(E).where(E.c.id == row.id).values(payload=payload))

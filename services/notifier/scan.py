@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from duban import calendar as cal
-from duban import calendar_store, events, links, periods
+from duban import calendar_store, events, links, periods, zones
 from duban.db import rowcount
 from duban.models import (
     OPEN_STATES,
@@ -133,14 +133,23 @@ def _ref(q: _Sql, id_: Any, name: Any, code: Any | None = None) -> ColumnElement
 
 
 class Scanner:
-    def __init__(self, session: Session, *, now: datetime, settings: Settings) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        now: datetime,
+        settings: Settings,
+        zone: ZoneInfo | None = None,
+        result: ScanResult | None = None,
+    ) -> None:
         self.session = session
         self.now = now
         self.settings = settings
-        self.zone = ZoneInfo(settings.timezone)
+        # Deadlines are local dates of their plan's zone; the digest is the installation's day.
+        self.zone = zone or zones.default(settings)
         self.today = cal.local_date(now, self.zone)
         self.q = _Sql(session.get_bind().dialect.name)
-        self.result = ScanResult()
+        self.result = result if result is not None else ScanResult()
         self.now_iso = now.isoformat()
         self.link_prefix = links.prefix("assignments")
 
@@ -405,26 +414,39 @@ def scan_deadlines(
     settings = settings or get_settings()
     default, overrides = policies if policies is not None else load_policies(session)
     calendar_store.refresh(session)  # the cutoffs below use the office's current holiday table
-    scanner = Scanner(session, now=now, settings=settings)
+    result = ScanResult()
+    plans = session.execute(sa.select(P.c.id, P.c.report_cadence, P.c.report_due_day, P.c.timezone)).all()
+    by_zone: dict[str, list[Any]] = {zones.default_name(settings): []}
+    for plan in plans:
+        by_zone.setdefault(plan.timezone or zones.default_name(settings), []).append(plan)
+    several = len(by_zone) > 1
     override_ids = sorted(overrides)
-    default_scope = A.c.plan_id.not_in(override_ids) if override_ids else sa.true()
-    scanner.deadlines(default, default_scope)
-    for plan_id in override_ids:
-        scanner.deadlines(overrides[plan_id], A.c.plan_id == plan_id)
-    # Report cadences are per plan: one statement per plan (plans are few), none per assignment.
-    for plan_id, cadence, due_day in session.execute(
-        sa.select(P.c.id, P.c.report_cadence, P.c.report_due_day)
-    ):
-        scanner.reports(plan_id, str(cadence), int(due_day), overrides.get(plan_id, default))
-    scanner.digest(default)
+    for zone_name, zone_plans in by_zone.items():
+        ids = [p.id for p in zone_plans]
+        if several and not ids:
+            continue
+        scanner = Scanner(session, now=now, settings=settings, zone=zones.zone(zone_name), result=result)
+        # One zone (the usual case): no plan filter, the statements stay as they were.
+        in_zone = A.c.plan_id.in_(ids) if several else sa.true()
+        default_scope = sa.and_(in_zone, A.c.plan_id.not_in(override_ids)) if override_ids else in_zone
+        scanner.deadlines(default, default_scope)
+        for plan_id in override_ids:
+            if plan_id in ids:
+                scanner.deadlines(overrides[plan_id], A.c.plan_id == plan_id)
+        # Report cadences are per plan: one statement per plan (plans are few), none per assignment.
+        for plan in zone_plans:
+            scanner.reports(
+                plan.id, str(plan.report_cadence), int(plan.report_due_day), overrides.get(plan.id, default)
+            )
+    Scanner(session, now=now, settings=settings, result=result).digest(default)
     if record:
         session.add(
             ScanRun(
                 started_at=now,
                 as_of=now,
                 duration_ms=int((_time.perf_counter() - started) * 1000),
-                created=scanner.result.created,
+                created=result.created,
             )
         )
         session.flush()
-    return dict(scanner.result.counts)
+    return dict(result.counts)

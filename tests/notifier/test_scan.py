@@ -273,3 +273,33 @@ def test_notices_in_an_uncovered_year_say_so_until_the_office_loads_it(
     later = due_soon_texts(local(2026, 12, 29, 9))
     fresh = [t for t in later if "2027年1月4日" in t]
     assert fresh and not any("尚未载入" in t for t in fresh)
+
+
+def test_deadlines_count_in_the_plans_zone(session: Session, settings: Settings) -> None:
+    """A plan in another zone is overdue when its own local day ends (duban.zones), not Shanghai's."""
+    from duban import calendar as cal
+
+    berlin = ZoneInfo("Europe/Berlin")
+    w = make_world(session)
+    home = w.assignment.id  # the installation's zone (Asia/Shanghai)
+    away_plan = make_plan(session, timezone="Europe/Berlin")
+    away = make_assignment(session, unit=w.unit, plan=away_plan, due_date=date(2025, 12, 31)).id
+    session.commit()
+
+    def overdue_ids(now: datetime) -> set[int]:
+        scan_deadlines(session, now=now, settings=settings)
+        session.commit()
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.type == "assignment.overdue")).all()
+        return {r.assignment_id for r in rows if r.assignment_id is not None}
+
+    # 00:30 on 1 January in Shanghai is 17:30 on 31 December in Berlin.
+    assert overdue_ids(local(2026, 1, 1, 0, 30)) == {home}
+    assert overdue_ids(datetime(2026, 1, 1, 0, 0, tzinfo=berlin)) == {home, away}
+    while fan_out(session, now=datetime(2026, 1, 1, 0, 0, tzinfo=berlin), settings=settings).events:
+        pass
+    notice = session.exec(
+        select(OutboxEvent).where(OutboxEvent.type == "assignment.overdue", OutboxEvent.assignment_id == away)
+    ).first()
+    assert notice is not None
+    due_at = datetime.fromisoformat(notice.payload["data"]["due_at"])
+    assert due_at == cal.end_of_day(date(2025, 12, 31), berlin)

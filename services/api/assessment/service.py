@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.stats import indicators as indicator_status
-from duban import calendar, comparators, periods
+from duban import calendar, comparators, periods, zones
 from duban.errors import Conflict, NotFound
 from duban.models import (
     OPEN_STATES,
@@ -126,7 +126,7 @@ def compute(
     session: Session, *, plan: Plan, period: periods.Period, config: ScoringConfig, now: datetime
 ) -> list[UnitResult]:
     """Scores and line-by-line breakdowns; reads only, so bulletins can rank with it too."""
-    zone = calendar.tz(plan.timezone or "Asia/Shanghai")
+    zone = zones.of_plan(plan)
     start_at = calendar.start_of_day(period.start, zone)
     as_of = min(now, calendar.end_of_day(period.end, zone))
     units: dict[int, UnitResult] = {}
@@ -485,5 +485,5 @@ def detail(session: Session, *, assessment: Assessment, user: User) -> dict[str,
 
 
 def period_from(kind: str, day: date | None, *, plan: Plan, now: datetime) -> periods.Period:
-    zone = calendar.tz(plan.timezone or "Asia/Shanghai")
+    zone = zones.of_plan(plan)
     return periods.period_of(kind, day or calendar.local_date(now, zone))

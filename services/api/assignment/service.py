@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.unit import service as unit_service
-from duban import audit, calendar, calendar_store, events
+from duban import audit, calendar, calendar_store, events, zones
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
@@ -31,7 +31,6 @@ from duban.models import (
     User,
 )
 from duban.periods import spanning
-from duban.settings import get_settings
 from duban.uow import UnitOfWork, unit_of_work
 
 
@@ -285,7 +284,7 @@ def reassign(
         raise IllegalTransition(action="reassign", state=state, allowed=allowed_actions(state))
     reason = (reason or "").strip() or None
     plan, task, unit = _context(session, assignment)
-    zone = ZoneInfo(plan.timezone)
+    zone = zones.of_plan(plan)
     due = _due(due_date, zone) if due_date else {}
     if unit_id is None or unit_id == assignment.unit_id:
         values: dict[str, Any] = {"state": S.assigned, "assigned_at": now, "accepted_at": None, **due}
@@ -488,7 +487,7 @@ def assign(
     """
     plan = session.get(Plan, task.plan_id)
     assert plan is not None
-    zone = ZoneInfo(plan.timezone)
+    zone = zones.of_plan(plan)
     targets = _resolve_targets(session, task=task, unit_ids=unit_ids, group_ids=group_ids, role=role)
     periods = periods_for(task=task, plan=plan, due_date=due_date, today=calendar.local_date(now, zone))
     existing = set(
@@ -665,7 +664,7 @@ def apply_filters(
         )
     if min_working_days_overdue is not None:
         # In the database (calendar_day), on the deployment's time zone: one index range.
-        today = calendar.local_date(now, calendar.tz(get_settings().timezone))
+        today = calendar.local_date(now, zones.default())
         clause = calendar_store.overdue_at_least_clause(
             col(Assignment.due_date), today=today, n=min_working_days_overdue
         )
@@ -697,9 +696,9 @@ def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any
         row["overdue"] = is_overdue
         days, until = 0, due
         if is_overdue and due is not None:
-            zone = row.get("timezone") or "Asia/Shanghai"
+            zone = row.get("timezone") or zones.default_name()
             if zone not in yesterday:
-                last = calendar.local_date(now, ZoneInfo(zone)) - timedelta(days=1)
+                last = calendar.local_date(now, zones.zone(zone)) - timedelta(days=1)
                 yesterday[zone] = (last, cal.ordinal(last))
             until, last_ordinal = yesterday[zone]
             days = last_ordinal - cal.ordinal(due)
@@ -708,9 +707,9 @@ def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any
         # Open and not yet due: working days in (today, due date], as the due-soon reminders count.
         left = None
         if not is_overdue and due is not None and str(row["state"]) in OPEN_STATES:
-            zone = row.get("timezone") or "Asia/Shanghai"
+            zone = row.get("timezone") or zones.default_name()
             if zone not in today:
-                today[zone] = cal.ordinal(calendar.local_date(now, ZoneInfo(zone)))
+                today[zone] = cal.ordinal(calendar.local_date(now, zones.zone(zone)))
             left = max(cal.ordinal(due) - today[zone], 0)
         row["working_days_left"] = left
         # The deadline's year, and for a count the years it spans, must have known holidays.

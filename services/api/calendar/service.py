@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from api.calendar.schemas import NoticeDay, YearNotice
-from duban import calendar, calendar_store
+from duban import calendar, calendar_store, zones
 from duban.calendar import EPOCH, PACKAGE_YEARS, SPAN_END, Calendar
 from duban.errors import Unprocessable
 from duban.models import OPEN_STATES, Assignment, CalendarOverride, OverrideKind, Plan, User
@@ -143,7 +143,7 @@ def _move_deadlines(session: Session, uow: Any, cal: Calendar, year: int) -> int
         uow.track(assignment, action="assignment.due_moved_by_calendar")
         new_due = cal.next_working_day(due)
         assignment.due_date = new_due
-        assignment.due_at = calendar.end_of_day(new_due, calendar.tz(zone or "Asia/Shanghai"))
+        assignment.due_at = calendar.end_of_day(new_due, zones.of(zone))
         moved += 1
     return moved
 
@@ -186,7 +186,7 @@ def coverage_of(session: Session, *, year: int) -> dict[str, Any]:
 def years(session: Session, *, now: datetime) -> list[dict[str, Any]]:
     """Coverage of every year from the package's first to two years past today (or the office's last)."""
     office = _office_rows(session)
-    today = calendar.local_date(now, calendar.tz("Asia/Shanghai"))
+    today = calendar.local_date(now, zones.default())
     last = max([max(PACKAGE_YEARS), today.year + 2, *office])
     return [_coverage_row(y, office.get(y)) for y in range(min(PACKAGE_YEARS), last + 1)]
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from api.assignment.service import scoped
 from api.report.shared import assignment_event, require_own_unit
-from duban import calendar
+from duban import calendar, zones
 from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ExtensionDecided, ExtensionRequested
@@ -134,7 +134,7 @@ def decide(
         ext.decision_comment = comment.strip() if comment else None
         if approve:
             plan = session.get(Plan, assignment.plan_id)
-            zone = calendar.tz(plan.timezone if plan else "Asia/Shanghai")
+            zone = zones.of_plan(plan)
             uow.track(assignment, action="assignment.extend")
             ext.previous_due_date = assignment.due_date
             if assignment.original_due_date is None:

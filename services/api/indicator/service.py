@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.indicator import forecast
-from duban import calendar, periods
+from duban import calendar, periods, zones
 from duban.db import columns
 from duban.errors import Conflict, Forbidden, NotFound, Unprocessable
 from duban.models import Indicator, IndicatorValue, Plan, Role, Task, Unit, User
@@ -179,7 +179,7 @@ def status_of(row: dict[str, Any], values: list[tuple[date, float]], *, today: d
 
 def with_status(session: Session, *, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     values = values_of(session, indicator_ids=[r["id"] for r in rows])
-    zones = (
+    plan_zones = (
         dict(
             session.execute(
                 select(Plan.id, Plan.timezone).where(col(Plan.id).in_({r["plan_id"] for r in rows}))
@@ -189,7 +189,7 @@ def with_status(session: Session, *, rows: list[dict[str, Any]], now: datetime) 
         else {}
     )
     for r in rows:
-        today = calendar.local_date(now, calendar.tz(zones.get(r["plan_id"], "Asia/Shanghai")))
+        today = calendar.local_date(now, zones.of(plan_zones.get(r["plan_id"])))
         r["status"] = status_of(r, values.get(r["id"], []), today=today)
     return rows
 

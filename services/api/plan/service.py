@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy import Select, func
@@ -10,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from duban import audit
+from duban import audit, zones
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Plan, Section, Task, User
 from duban.uow import UnitOfWork, unit_of_work
@@ -66,12 +65,7 @@ def _check(values: dict[str, Any]) -> None:
             details={"period_start": str(start), "period_end": str(end)},
         )
     if values.get("timezone") is not None:
-        try:
-            ZoneInfo(values["timezone"])
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise Unprocessable(
-                "时区无效", code="plan.invalid_timezone", details={"timezone": values["timezone"]}
-            ) from exc
+        zones.check(values["timezone"])
 
 
 def _flush(uow: UnitOfWork, code: str, message: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from api.report.shared import assignment_event, require_own_unit
-from duban import calendar, periods
+from duban import calendar, periods, zones
 from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ReportReviewed, ReportSubmitted
@@ -123,7 +123,7 @@ def create(
     if plan is None:
         raise NotFound("计划不存在", code="plan.not_found")
     cadence = str(plan.report_cadence)
-    zone = calendar.tz(plan.timezone)
+    zone = zones.of_plan(plan)
     period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
     period = periods.for_cadence(period_key, cadence)
     existing = session.exec(

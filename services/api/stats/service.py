@@ -20,7 +20,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from api.assignment.service import unit_scope_clause, visible_assignments
 from api.stats import indicators as indicator_status
-from duban import amounts, calendar, comparators, periods
+from duban import amounts, calendar, comparators, periods, zones
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
@@ -56,7 +56,7 @@ def get_plan(session: Session, plan_id: int) -> Plan:
 
 
 def zone_of(plan: Plan) -> ZoneInfo:
-    return calendar.tz(plan.timezone or "Asia/Shanghai")
+    return zones.of_plan(plan)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,7 @@ def command(*path: str) -> Callable[[Handler], Handler]:
 
 def parse_time(value: str) -> datetime:
     """ISO time; a date alone or a naive time is read in DUBAN_TIMEZONE."""
-    from zoneinfo import ZoneInfo
-
-    from duban.settings import get_settings
+    from duban import zones
 
     try:
         parsed = datetime.fromisoformat(value)
@@ -35,7 +33,7 @@ def parse_time(value: str) -> datetime:
             f"invalid time {value!r}: use ISO 8601, e.g. 2026-01-05T09:00+08:00"
         ) from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(get_settings().timezone))
+        parsed = parsed.replace(tzinfo=zones.default())
     return parsed.astimezone(UTC)
 
 

@@ -458,6 +458,6 @@ def _summary(out: TextIO, r: DemoResult, *, url: str, fresh: bool, seconds: floa
 
 
 def get_clock_zone() -> Any:
-    from zoneinfo import ZoneInfo
+    from duban import zones
 
-    return ZoneInfo(get_settings().timezone)
+    return zones.default()

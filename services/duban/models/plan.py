@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from duban.models._base import Versioned, json_field, str_enum
+from duban.zones import installation_zone_name
 
 
 class Recurrence(StrEnum):
@@ -34,7 +35,8 @@ class PlanBase(SQLModel):
     issued_on: date | None = None
     period_start: date | None = None
     period_end: date | None = None
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    # The installation's zone unless the plan names its own (duban.zones).
+    timezone: str = Field(default_factory=installation_zone_name, max_length=64)
     report_cadence: ReportCadence = str_enum(ReportCadence, default=ReportCadence.monthly)
     # Day of the month (or of the last month of the quarter) a periodic report is due.
     report_due_day: int = Field(default=25, ge=1, le=28)
