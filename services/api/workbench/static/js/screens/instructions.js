@@ -25,7 +25,7 @@ export default function Instructions({ user }) {
     <ul class="cards">
       ${sorted.map((i) => {
         const t = tasks && tasks[i.task_id];
-        const href = i.assignment_id ? `/app/assignments/${i.assignment_id}` : null;
+        const href = i.assignment_id ? `/app/assignments/${i.assignment_id}` : `/app/instructions/${i.id}`;
         return html`<li class=${mine(i) ? "card pending" : "card"}>
           <blockquote>${i.text}</blockquote>
           <p class="muted small">${t ? `${t.code}. ${t.title} · ` : ""}${fmtTime(i.created_at)}${i.reply_due_date ? ` · 回复期限 ${fmtDate(i.reply_due_date)}` : ""}</p>

@@ -1,7 +1,7 @@
 // 态势: the plan's red/yellow/green picture by section and by unit (stats API), drilling down
 // section → task → the units' assignments → one assignment's history (where a leader issues 批示).
-import { html, useEffect, useLoad, Failure, Loading, RagDot, RAG_LABELS, STATE_LABELS, ROLE_LABELS, fmtDate, dueText, setTitle } from "../lib.js";
-import { get, all } from "../api.js";
+import { html, useState, useEffect, useLoad, useAction, Msg, hasRole, Failure, Loading, RagDot, RAG_LABELS, STATE_LABELS, ROLE_LABELS, fmtDate, dueText, setTitle } from "../lib.js";
+import { get, all, post } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
 
@@ -26,7 +26,7 @@ function Tile({ r, title, selected, onSelect, id }) {
   </li>`;
 }
 
-export default function Overview() {
+export default function Overview({ user }) {
   const [plans, plan, plansError] = usePlans();
   const q = useQuery();
   const section = Number(q.get("section")) || null;
@@ -61,6 +61,7 @@ export default function Overview() {
             )}
           </ul>
           ${task ? html`<${Assignments} query=${{ task_id: task }} />` : null}
+          ${task && hasRole(user, "leader") ? html`<${TaskInstruction} key=${task} taskId=${task} />` : null}
         </div>`
       : null}
     <h2>按责任单位</h2>
@@ -92,4 +93,23 @@ function Assignments({ query }) {
         <td data-label="状态">${STATE_LABELS[a.state]}</td><td data-label="时限" class=${a.overdue ? "red-text" : ""}>${dueText(a)}</td></tr>`,
     )}</tbody>
   </table>`;
+}
+
+// A 批示 on the whole task: every unit the task is assigned to must answer it.
+function TaskInstruction({ taskId }) {
+  const [text, setText] = useState("");
+  const [due, setDue] = useState("");
+  const [run, busy, msg] = useAction();
+  const issue = async (e) => {
+    e.preventDefault();
+    const out = await run(() => post(`/tasks/${taskId}/instructions`, { text, reply_due_date: due || null }), (i) => `批示已发给 ${i.unit_ids.length} 个责任单位`);
+    if (out) setText("");
+  };
+  return html`<form class="panel" id="task-instruction-form" onSubmit=${issue} aria-label="对该任务作出批示">
+    <div class="field"><label for="task-ins-text">对该任务作出批示（发给全部责任单位）</label>
+      <textarea id="task-ins-text" rows="3" required value=${text} onInput=${(e) => setText(e.target.value)}></textarea></div>
+    <div class="field inline"><label for="task-ins-due">回复期限（可不填）</label><input id="task-ins-due" type="date" value=${due} onInput=${(e) => setDue(e.target.value)} /></div>
+    <button type="submit" class="primary" disabled=${busy}>发出批示</button>
+    <${Msg} msg=${msg} />
+  </form>`;
 }

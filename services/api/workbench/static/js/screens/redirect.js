@@ -2,7 +2,7 @@
 // a report, instruction or extension request → its assignment; a bulletin, assessment or plan →
 // its list screen with it selected; a task → the breakdown table of its plan.
 import { html, useLoad, Failure, Loading } from "../lib.js";
-import { get } from "../api.js";
+import { get, all } from "../api.js";
 import { Redirect } from "../nav.js";
 
 const PATHS = { reports: "/reports/", instructions: "/instructions/", "extension-requests": "/extension-requests/", tasks: "/tasks/" };
@@ -14,7 +14,16 @@ const DIRECT = {
 
 export default function ToItem({ params: [kind, id] }) {
   const direct = DIRECT[kind];
-  const [item, error, reload] = useLoad(() => (direct ? Promise.resolve(null) : get(PATHS[kind] + id)), [kind, id]);
+  const [item, error, reload] = useLoad(async () => {
+    if (direct) return null;
+    const it = await get(PATHS[kind] + id);
+    // A 批示 on a whole task: a unit user answers it on the unit's own assignment of that task.
+    if (kind === "instructions" && !it.assignment_id) {
+      const mine = await all("/assignments", { task_id: it.task_id }, 50);
+      if (mine.length && mine.every((a) => a.unit_id === mine[0].unit_id)) it.assignment_id = mine[0].id;
+    }
+    return it;
+  }, [kind, id]);
   if (direct) return html`<${Redirect} to=${direct(id)} />`;
   if (error) return html`<${Failure} error=${error} onRetry=${reload} />`;
   if (!item) return html`<${Loading} />`;
