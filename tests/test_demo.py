@@ -46,7 +46,7 @@ def _check_demo_db(url: str) -> None:
             assert "green" in lights and lights & {"yellow", "red"}
             # Counts are whole wherever a person reads them (never 「0.55家」 or 「48.5个」).
             shown = stats_service.indicator_stats(session, plan=plan, user=None, now=demo.DEMO_ANCHOR)
-            counted = [i for i in shown if amounts.is_countable(i["unit"])]
+            counted = [i for i in shown if amounts.is_countable(i["unit"], i["target"])]
             assert counted, "the demo plan has countable indicators"
             for i in counted:
                 assert i["latest_value"] is None or float(i["latest_value"]).is_integer(), i

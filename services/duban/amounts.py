@@ -48,7 +48,11 @@ COUNT_UNITS = frozenset(
 )
 
 
-def is_countable(unit: str | None) -> bool:
+def is_countable(unit: str | None, target: float | None = None) -> bool:
+    """A count of whole things. A fractional target (万人高价值发明专利拥有量达3.71件) makes the
+    measure word a rate's unit, not a count: such values keep their decimals."""
+    if target is not None and not float(target).is_integer():
+        return False
     return (unit or "").strip() in COUNT_UNITS
 
 
@@ -57,11 +61,11 @@ def whole(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def number(value: float | None, unit: str | None = None) -> str:
+def number(value: float | None, unit: str | None = None, *, target: float | None = None) -> str:
     """The value as written in a document: 「49」 for a count, 「1.8」 or 「2500」 for an amount."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    if is_countable(unit):
+    if is_countable(unit, target):
         return str(whole(value))
     rounded = round(float(value), 2)
     if rounded.is_integer():
@@ -69,9 +73,9 @@ def number(value: float | None, unit: str | None = None) -> str:
     return f"{rounded:.2f}".rstrip("0").rstrip(".")
 
 
-def with_unit(value: float | None, unit: str | None) -> str:
-    """「49个」, 「1.8%」; 「—」 when there is no value."""
-    text = number(value, unit)
+def with_unit(value: float | None, unit: str | None, *, target: float | None = None) -> str:
+    """「49个」, 「1.8%」; 「—」 when there is no value. `target`: the indicator's, see is_countable."""
+    text = number(value, unit, target=target)
     return text if text == "—" else f"{text}{unit or ''}"
 
 
@@ -79,6 +83,6 @@ def demo_value(target: float, share: float, unit: str | None, *, reaching: bool)
     """A made-up value at `share` of the target: whole for a count (up when the story has it
     reaching the target, down when it falls short), two decimals otherwise."""
     raw = target * share
-    if is_countable(unit):
+    if is_countable(unit, target):
         return float(math.ceil(raw - 1e-9) if reaching else math.floor(raw + 1e-9))
     return round(raw, 2)

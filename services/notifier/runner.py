@@ -165,41 +165,21 @@ class Runner:
         return 0
 
 
-def preview(*, engine: Engine, clock: Clock, settings: Settings, out: Any = None) -> int:
-    """Everything a pass would create and send, printed; the transaction is rolled back, nothing is sent."""
-    out = out or sys.stdout
-    now = clock.now()
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            counts = scan_deadlines(session, now=now, settings=settings, record=False)
-            out.write(f"[dry-run] as of {now.isoformat()}: notices that would be created: {counts}" + "\n")
-            from sqlalchemy import select
-            from sqlmodel import col
+def preview(
+    *, engine: Engine, clock: Clock, settings: Settings, out: Any = None, as_json: bool = False
+) -> int:
+    """Everything a pass would create and send, as a table (or JSON); the transaction is rolled
+    back, nothing is sent."""
+    from notifier import preview as dry_run
 
-            from duban.models import OutboxEvent
-
-            total_deliveries = 0
-            while True:
-                res = fanout.fan_out(session, now=now, settings=settings, limit=1000, commit=False)
-                if res.events == 0:
-                    break
-                total_deliveries += len(res.planned)
-                for d in res.planned:
-                    out.write(
-                        f"[dry-run] would send {d['channel']} → {d['target']} (event {d['event_id']}, "
-                        f"not before {d['next_attempt_at'].isoformat()})" + "\n"
-                    )
-            for ev in session.execute(
-                select(OutboxEvent).where(col(OutboxEvent.created_at) == now)
-            ).scalars():
-                out.write(f"[dry-run] event {ev.type} {ev.dedupe_key}" + "\n")
-            out.write(f"[dry-run] {total_deliveries} deliveries planned; nothing was written or sent" + "\n")
-        finally:
-            session.rollback()
-    return 0
+    return dry_run.run(
+        engine=engine, now=clock.now(), settings=settings, out=out or sys.stdout, as_json=as_json
+    )
 
 
-def main(once: bool = False, as_of: datetime | None = None, dry_run: bool = False) -> int:
+def main(
+    once: bool = False, as_of: datetime | None = None, dry_run: bool = False, as_json: bool = False
+) -> int:
     from duban.logging import configure_logging
 
     settings = get_settings()
@@ -208,7 +188,7 @@ def main(once: bool = False, as_of: datetime | None = None, dry_run: bool = Fals
     clock: Clock = FixedClock(as_of) if as_of is not None else SystemClock()
     engine = get_engine()
     if dry_run:
-        return preview(engine=engine, clock=clock, settings=settings)
+        return preview(engine=engine, clock=clock, settings=settings, as_json=as_json)
     if settings.notifier_metrics_port:
         from prometheus_client import start_http_server
 

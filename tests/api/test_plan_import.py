@@ -130,8 +130,9 @@ def test_seed_imports_with_units_groups_recurrence_and_indicators(session: Sessi
     rd = next(i for i in indicators if i.name == "全社会研发投入占GDP比重")
     assert (rd.target_value, rd.unit, rd.due_date) == (1.8, "%", date(2025, 12, 31))
     # Only explained warnings: the departments the database did not know yet.
-    assert {w.code for w in report.warnings} == {"unit.created"}
-    assert sorted(w.text for w in report.warnings) == sorted(report.units_created)
+    assert {w.code for w in report.warnings} == {"unit.created", "goal.unquantified"}
+    created = [w.text for w in report.warnings if w.code == "unit.created"]
+    assert sorted(created) == sorted(report.units_created)
     assert "县科技局" in report.units_created and "经济开发区" not in report.units_created
     assert session.exec(select(Unit).where(Unit.name == "县科技局")).one().kind == UnitKind.department
     assert session.exec(select(AuditEntry).where(AuditEntry.action == "plan.import")).one()
@@ -140,7 +141,7 @@ def test_seed_imports_with_units_groups_recurrence_and_indicators(session: Sessi
 def test_without_towns_the_group_is_reported_empty(session: Session, now: datetime) -> None:
     report = importing.import_plan(session, result=seed_result(), actor=None, now=now, assign=False)
     codes = {w.code for w in report.warnings}
-    assert codes == {"unit.created", "group.empty"}
+    assert codes == {"unit.created", "group.empty", "goal.unquantified"}
     zone = session.exec(select(Unit).where(Unit.name == "经济开发区")).one()
     assert zone.kind == UnitKind.zone
     assert session.exec(select(func.count()).select_from(Assignment)).one() == 0
@@ -171,7 +172,7 @@ def test_dry_run_preview_changes_nothing(session: Session) -> None:
     out = importing.preview(session, seed_result())
     assert counts(session) == before
     assert out["summary"]["tasks"] == 15 and len(out["document"]["sections"]) == 5
-    assert {w["code"] for w in out["warnings"]} == {"unit.created"}
+    assert {w["code"] for w in out["warnings"]} == {"unit.created", "goal.unquantified"}
     assert any(w["text"] == "县科技局" for w in out["warnings"])
 
 
@@ -221,6 +222,22 @@ def test_bad_files_are_typed_errors(data: bytes, filename: str, status: set[int]
 
 
 # --- REST ------------------------------------------------------------------------------------------
+
+
+def test_rest_upload_of_a_utf16_or_gbk_text_is_read(client: TestClient, as_role: AsRole) -> None:
+    """Notepad's 「Unicode」 (UTF-16 with its mark) and GBK: read, not refused 415."""
+    text = SEED.read_text(encoding="utf-8")
+    for data in (text.encode("utf-16"), text.encode("gbk")):
+        files = {"file": ("计划.txt", data, "text/plain")}
+        r = client.post(
+            "/api/v1/plans/import", params={"dry_run": "true"}, files=files, headers=as_role("office")
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["summary"]["tasks"] == 15
+    # A format it cannot read still says why, in Chinese.
+    files = {"file": ("计划.zip", b"PK\x03\x04garbage", "application/octet-stream")}
+    r = client.post("/api/v1/plans/import", files=files, headers=as_role("office"))
+    assert r.status_code == 415 and r.json()["error"]["details"]["reason"] == "压缩包已损坏"
 
 
 def test_rest_upload_dry_run_then_commit(client: TestClient, as_role: AsRole, session: Session) -> None:
@@ -327,11 +344,18 @@ def test_cli_import_dry_run_commit_and_export(
     assert cli_main(["plan", "import", str(SEED), "--dry-run", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["document"]["sections"]) == 5 and out["summary"]["tasks"] == 15
-    assert {w["code"] for w in out["warnings"]} == {"unit.created"}
+    assert {w["code"] for w in out["warnings"]} == {"unit.created", "goal.unquantified"}
     assert _count_plans() == 0
 
     assert cli_main(["plan", "import", str(SEED), "--dry-run"]) == 0
-    assert "强化高科技项目招引" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "强化高科技项目招引" in text
+    # Every unit by its role, every indicator by its full name, and the goals with no number.
+    assert "    牵头：县科技局；配合：县招商办、" in text and "；落实：各镇街、经济开发区" in text
+    assert "国家知识产权示范企业：不低于1家，2025年12月31日前" in text
+    assert "国家知识产权优势企业：不低于1家" in text and "万人高价值发明专利拥有量：不低于3.71件" in text
+    assert "未量化的目标（13 条" in text and "  - 科技财政支出逐年增长" in text
+    assert "2025-12-31" not in text and ">=" not in text
     assert _count_plans() == 0
 
     assert cli_main(["plan", "import", str(SEED)]) == 0

@@ -10,6 +10,10 @@ def test_counts_are_whole_and_amounts_keep_their_decimals() -> None:
     assert amounts.with_unit(0.55, "家") == "1家"
     assert amounts.with_unit(48.5, "个") == "49个"  # half up, as people round
     assert amounts.with_unit(3.71, "件") == "4件"
+    # 万人高价值发明专利拥有量达3.71件: a rate in 件, not a count, keeps its decimals.
+    assert amounts.with_unit(3.71, "件", target=3.71) == "3.71件"
+    assert amounts.with_unit(2.5, "件", target=3.71) == "2.5件"
+    assert amounts.with_unit(0.55, "家", target=1) == "1家"
     assert amounts.with_unit(1.8, "%") == "1.8%"
     assert amounts.with_unit(3.71, "万人") == "3.71万人"  # an amount of people in 万 is not a count
     assert amounts.with_unit(2500.0, "亿元") == "2500亿元"

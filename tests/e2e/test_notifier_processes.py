@@ -3,6 +3,7 @@ replicas, and nothing lost when a notifier is killed mid-run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -146,7 +147,34 @@ def test_cli_dry_run_prints_and_changes_nothing(committed_url: str) -> None:
             timeout=60,
             check=True,
         ).stdout
-        assert out.count("would send webhook") == 3
+        rows = [line for line in out.splitlines() if "领导批示" in line]
+        assert len(rows) == 3 and all("回调" in r for r in rows), out
+        assert "共 3 条" in out
+        assert statuses(committed_url) == Counter() and receiver.requests == []
+        as_json = subprocess.run(
+            [str(BIN / "duban"), "notifier", "run", "--dry-run", "--json", "--as-of", AS_OF.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        messages = json.loads(as_json)["messages"]
+        assert [(m["channel"], m["kind"]) for m in messages] == [("webhook", "领导批示")] * 3
+        assert sorted(m["summary"] for m in messages) == [f"【领导批示】请抓紧落实第{i}项" for i in range(3)]
+        # `| head`: the reader goes away before the preview is written; no traceback, a quiet exit.
+        piped = subprocess.Popen(
+            [str(BIN / "duban"), "notifier", "run", "--dry-run", "--as-of", AS_OF.isoformat()],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert piped.stdout is not None
+        piped.stdout.close()
+        _, err = piped.communicate(timeout=60)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert piped.returncode == 141
         assert statuses(committed_url) == Counter() and receiver.requests == []
     finally:
         server.shutdown()

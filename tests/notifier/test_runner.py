@@ -40,9 +40,7 @@ def test_dry_run_changes_nothing_and_once_delivers(
         out = io.StringIO()
         assert preview(engine=engine, clock=FixedClock(T), settings=settings, out=out) == 0
         text = out.getvalue()
-        assert (
-            "assignment.escalated" in text and "would send webhook" in text and "nothing was written" in text
-        )
+        assert "督办升级" in text and "回调" in text and "未写入数据库，未发送任何消息" in text
         assert _counts(engine) == before and receiver.requests == []
 
         runner = Runner(engine=engine, clock=FixedClock(T), settings=settings, workers=4)

@@ -219,3 +219,26 @@ def test_parse_detects_formats_and_encodings() -> None:
         parse(b"PK\x03\x04 not really a zip")
     with pytest.raises(UnsupportedFormat):
         parse(text, format="csv")
+
+
+def test_text_as_offices_save_it_utf16_gb18030_gbk() -> None:
+    """Notepad's 「Unicode」 (UTF-16 LE with its mark), big endian, no mark, GB18030 and GBK."""
+    from pathlib import Path
+
+    from plandoc import parse
+
+    from .shared import shared_dir
+
+    text = (shared_dir() / "seeds" / "lianshui-2024-2025-plan.txt").read_text(encoding="utf-8")
+    expected = parse(text.encode()).document
+    for name, data in (
+        ("utf-16", text.replace("\n", "\r\n").encode("utf-16")),
+        ("utf-16-be", b"\xfe\xff" + text.encode("utf-16-be")),
+        ("utf-16-le without its mark", text.encode("utf-16-le")),
+        ("utf-32", text.encode("utf-32")),
+        ("gb18030", text.encode("gb18030")),
+        ("gbk", text.encode("gbk")),
+    ):
+        assert parse(data, filename=Path("计划.txt").name).document == expected, name
+        assert parse(data).document == expected, name  # sniffed without a file name too
+    assert parse('{"plan": {"title": "甲"}}'.encode("utf-16")).document.plan.title == "甲"

@@ -137,8 +137,10 @@ def to_docx(c: dict[str, Any]) -> bytes:
         [
             [
                 i["name"],
-                comparators.phrase(i["comparator"], amounts.with_unit(i["target"], i["unit"])),
-                amounts.with_unit(i["latest_value"], i["unit"]),
+                comparators.phrase(
+                    i["comparator"], amounts.with_unit(i["target"], i["unit"], target=i["target"])
+                ),
+                amounts.with_unit(i["latest_value"], i["unit"], target=i["target"]),
                 "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                 _RAG_ZH.get(i["rag"], i["rag"]),
                 i["rag_reason"],
@@ -175,8 +177,8 @@ def to_docx(c: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def _whole_if_count(value: float | None, unit: str | None) -> float | int | None:
-    if value is None or not amounts.is_countable(unit):
+def _whole_if_count(value: float | None, unit: str | None, target: float | None) -> float | int | None:
+    if value is None or not amounts.is_countable(unit, target):
         return value
     return amounts.whole(value)
 
@@ -248,7 +250,7 @@ def to_xlsx(c: dict[str, Any]) -> bytes:
                 i["target"],
                 i["unit"],
                 # A count is whole in the cell too; amounts keep their value as entered.
-                _whole_if_count(i["latest_value"], i["unit"]),
+                _whole_if_count(i["latest_value"], i["unit"], i["target"]),
                 None if i["progress"] is None else round(i["progress"], 4),
                 i["rag"],
                 i["rag_reason"],

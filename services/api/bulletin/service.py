@@ -227,8 +227,10 @@ def render_markdown(c: dict[str, Any]) -> str:
             [
                 [
                     i["name"],
-                    comparators.phrase(i["comparator"], amounts.with_unit(i["target"], i["unit"])),
-                    amounts.with_unit(i["latest_value"], i["unit"]),
+                    comparators.phrase(
+                        i["comparator"], amounts.with_unit(i["target"], i["unit"], target=i["target"])
+                    ),
+                    amounts.with_unit(i["latest_value"], i["unit"], target=i["target"]),
                     "—" if i["progress"] is None else f"{100 * i['progress']:.0f}%",
                     _RAG_ZH.get(i["rag"], i["rag"]),
                     i["rag_reason"],

@@ -75,7 +75,7 @@ def evaluate(
     `unit` only shapes the reason's wording: a count (家, 个) is written whole, with its unit."""
 
     def _fmt(x: float) -> str:
-        return amounts.with_unit(x, unit)
+        return amounts.with_unit(x, unit, target=target)
 
     if comparators.normalize(comparator) is None:
         raise ValueError(f"unknown comparator {comparator!r}")

@@ -554,11 +554,16 @@ def indicator_stats(
                 "rag_reason": str(getattr(status, "reason", "")),
                 # As people write them: 「不低于50个」, 「49个」 (a count is whole).
                 "target_text": (
-                    comparators.phrase(ind.comparator, amounts.with_unit(ind.target_value, ind.unit))
+                    comparators.phrase(
+                        ind.comparator,
+                        amounts.with_unit(ind.target_value, ind.unit, target=ind.target_value),
+                    )
                     if ind.target_value is not None
                     else None
                 ),
-                "latest_text": amounts.with_unit(latest[1], ind.unit) if latest else None,
+                "latest_text": (
+                    amounts.with_unit(latest[1], ind.unit, target=ind.target_value) if latest else None
+                ),
             }
         )
     return out

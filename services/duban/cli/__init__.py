@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="print what would be created and sent; change nothing"
     )
+    run.add_argument("--json", action="store_true", help="with --dry-run: the preview as JSON")
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="cmd", required=True)
     create = user.add_parser("create", help="create a user")
@@ -160,7 +162,7 @@ def _api(args: argparse.Namespace) -> int:
 def _notifier(args: argparse.Namespace) -> int:
     from notifier.runner import main as notifier_main
 
-    return notifier_main(once=args.once, as_of=args.as_of, dry_run=args.dry_run)
+    return notifier_main(once=args.once, as_of=args.as_of, dry_run=args.dry_run, as_json=args.json)
 
 
 @command("user", "create")
@@ -315,7 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     key: tuple[str, ...] = (args.group,) + ((args.cmd,) if getattr(args, "cmd", None) else ())
     handler = _COMMANDS[key]
-    return handler(args)
+    try:
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+    except BrokenPipeError:
+        # `duban … | head` stopped reading: stop quietly, as other command-line tools do. Point
+        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+    return code
 
 
 def _json(obj: Any) -> str:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from api.plan import importing
+from duban import amounts, comparators, labels
 from duban.errors import DubanError, NotFound
 from plandoc import export_xlsx
-from plandoc.interchange import PlanDoc
+from plandoc.interchange import IndicatorDoc, PlanDoc, TaskDoc
 
 
 def _err(message: str) -> None:
@@ -25,29 +26,69 @@ def _print_json(obj: Any) -> None:
     _out(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
+def _units(task: TaskDoc) -> str:
+    """Every unit by its role, as the plan lists them: 牵头…；配合…；落实…."""
+    parts = [
+        f"{labels.UNIT_ROLES[role]}：{'、'.join(names)}"
+        for role, names in (
+            ("lead", task.lead_units),
+            ("co", task.co_units),
+            ("implementing", task.implementing_units),
+        )
+        if names
+    ]
+    return "；".join(parts) or "责任单位：未写明"
+
+
+def _target(ind: IndicatorDoc) -> str:
+    if ind.target is None:
+        return "无量化目标"
+    goal = comparators.phrase(ind.comparator, amounts.with_unit(ind.target, ind.unit, target=ind.target))
+    cadence = {"annual": "每年", "cumulative": "累计", "quarterly": "每季度", "monthly": "每月"}
+    due = f"，{labels.date_text(ind.due)}前" if ind.due and ind.cadence == "once" else ""
+    return f"{cadence.get(ind.cadence, '')}{goal}{due}"
+
+
+def _task_lines(task: TaskDoc, indent: str) -> list[str]:
+    due = labels.date_text(task.due) if task.due else "未写明"
+    recur = f"（{labels.RECURRENCES[task.recurrence]}）" if task.recurrence else ""
+    code = f"{task.code}. " if task.code else ""
+    lines = [f"{indent}{code}{task.title}", f"{indent}    {_units(task)}", f"{indent}    截止：{due}{recur}"]
+    for t in task.targets:
+        lines.append(f"{indent}    目标：{t.text}")
+    for sub in task.subtasks:
+        lines += _task_lines(sub, indent + "    ")
+    return lines
+
+
 def _summary_lines(doc: PlanDoc, warnings: list[dict[str, Any]]) -> list[str]:
     meta = doc.plan
     lines = [f"计划：{importing._title(doc)}"]
     if meta.doc_no or meta.issuer:
-        lines.append(
-            f"文号：{meta.doc_no or '—'}  发文机关：{meta.issuer or '—'}  印发：{meta.issued_on or '—'}"
-        )
+        issued = labels.date_text(meta.issued_on) if meta.issued_on else "—"
+        lines.append(f"文号：{meta.doc_no or '—'}  发文机关：{meta.issuer or '—'}  印发：{issued}")
     if meta.period:
-        lines.append(f"期限：{meta.period.start} 至 {meta.period.end}")
+        lines.append(f"期限：{labels.date_text(meta.period.start)} 至 {labels.date_text(meta.period.end)}")
+    goals = [w for w in warnings if w["code"] == "goal.unquantified"]
+    others = [w for w in warnings if w["code"] != "goal.unquantified"]
     lines.append(
         f"主要指标 {len(doc.indicators)} 项；重点任务 {len(doc.sections)} 个部分，"
         f"任务 {sum(1 for _ in importing._walk(doc.tasks()))} 项"
     )
+    lines.append("")
+    lines.append(f"主要指标（{len(doc.indicators)} 项）：")
+    lines += [f"  {i + 1}. {ind.name}：{_target(ind)}" for i, ind in enumerate(doc.indicators)]
+    if goals:
+        lines.append(f"未量化的目标（{len(goals)} 条，未建为指标，请人工确定如何跟踪）：")
+        lines += [f"  - {w['text']}" for w in goals]
+    lines.append("")
     for s in doc.sections:
-        lines.append(f"  {s.code} {s.title}")
+        lines.append(f"（{s.code}）{s.title}" if s.code else s.title)
         for t in s.tasks:
-            recur = "（每年）" if t.recurrence == "annual" else ""
-            lines.append(
-                f"    {t.code}. {t.title}  牵头：{'、'.join(t.lead_units) or '—'}  "
-                f"截止：{t.due or '—'}{recur}"
-            )
-    lines.append(f"提示 {len(warnings)} 条" + ("：" if warnings else ""))
-    lines += [f"  [{w['code']}] {w['message']}" for w in warnings]
+            lines += _task_lines(t, "  ")
+    lines.append("")
+    lines.append(f"提示 {len(others)} 条" + ("：" if others else ""))
+    lines += [f"  [{w['code']}] {w['message']}" for w in others]
     return lines
 
 
