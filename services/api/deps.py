@@ -85,6 +85,22 @@ def _user_from_api_key(session: Session, key: str, settings: Settings, now: date
     return user
 
 
+def _user_from_token(session: Session, token: str, settings: Settings, now: datetime) -> User:
+    claims = decode_access_token(token, settings=settings, now=now)
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
+    # The one lookup a request makes anyway carries the token policy: a bumped generation
+    # (password change, reset, disable, sign-out) ends the token.
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
+    if claims["gen"] != user.token_generation:
+        raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+    return user
+
+
 def get_current_user(
     request: Request, session: SessionDep, token: TokenDep, settings: SettingsDep, now: NowDep
 ) -> User:
@@ -95,20 +111,27 @@ def get_current_user(
     else:
         if not token:
             raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
-        claims = decode_access_token(token, settings=settings, now=now)
-        try:
-            user_id = int(claims["sub"])
-        except (TypeError, ValueError) as exc:
-            raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
-        user = session.get(User, user_id)
-        if user is None or not user.is_active:
-            raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
-        if claims.get("gen") != user.token_generation:
-            raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+        user = _user_from_token(session, token, settings, now)
     if user.is_service_account:
         _check_route_scope(request, user)
     request.state.user_id = user.id
     return user
+
+
+def principal_of(
+    session: Session, *, headers: dict[bytes, bytes], settings: Settings, now: datetime
+) -> int | None:
+    """The id of the user or service account the raw headers authenticate, or None (api.idempotency)."""
+    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    try:
+        if api_key:
+            return _user_from_api_key(session, api_key, settings, now).id
+        if scheme.lower() == "bearer" and token.strip():
+            return _user_from_token(session, token.strip(), settings, now).id
+    except Unauthorized:
+        return None
+    return None
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
