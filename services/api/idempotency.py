@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -234,12 +234,13 @@ def _claim(
                 )
             if found.created_at < now - _LEASE:
                 # Left in progress by a worker that died: take it over, if nobody beat us to it.
-                taken = session.execute(
+                result = session.execute(
                     update(_T)
                     .where(c.id == found.id, c.status_code.is_(None), c.created_at == found.created_at)
                     .values(created_at=now),
                     execution_options={"preserve_rowcount": True},
-                ).rowcount
+                )
+                taken = cast(CursorResult[Any], result).rowcount
                 session.commit()
                 if taken:
                     return ("claimed", found.id)
