@@ -7,15 +7,20 @@ checks that the loser left nothing behind: no change, no audit entry.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from api.assessment import service as assessment_service
+from api.bulletin import service as bulletin_service
 from api.indicator import service as indicator_service
+from api.notification import service as notification_service
 from api.plan import service as plan_service
 from api.task import service as task_service
 from api.unit import service as unit_service
@@ -23,10 +28,15 @@ from api.webhook import service as webhook_service
 from duban.db import make_engine
 from duban.errors import Conflict
 from duban.models import (
+    Assessment,
     AuditEntry,
+    Bulletin,
     Indicator,
+    NotificationPolicy,
+    OutboxEvent,
     Plan,
     Role,
+    ScoringRule,
     Section,
     Task,
     Unit,
@@ -44,6 +54,7 @@ from tests.factories import (
     make_user,
 )
 
+_hour = itertools.count(1)
 Write = Callable[[Session, User, Any], Any]
 Change = Callable[[Session, User, Any, datetime], Any]
 
@@ -75,8 +86,35 @@ def seeded(db: Engine) -> dict[str, int]:
         s.add(endpoint)
         s.flush()
         ids["webhook"] = endpoint.id or 0
+        policy = NotificationPolicy(plan_id=plan.id, config={})
+        rule = ScoringRule(plan_id=plan.id or 0, config={})
+        bulletin = Bulletin(
+            plan_id=plan.id or 0,
+            period_kind="month",
+            period_start=date(2025, 11, 1),
+            period_end=date(2025, 11, 30),
+            title="十一月通报",
+        )
+        s.add_all([policy, rule, bulletin])
+        s.flush()
+        assessment = Assessment(
+            plan_id=plan.id or 0,
+            rule_id=rule.id or 0,
+            period_kind="month",
+            period_start=date(2025, 11, 1),
+            period_end=date(2025, 11, 30),
+        )
+        s.add(assessment)
+        s.flush()
+        ids.update(
+            notification_policy=policy.id or 0, bulletin=bulletin.id or 0, assessment=assessment.id or 0
+        )
         s.commit()
     return ids
+
+
+def _lock_column(model: type) -> str:
+    return str(sa.inspect(model).version_id_col.key)
 
 
 def race(db: Engine, model: type, row_id: int, actor_id: int, write: Write, now: datetime) -> Conflict:
@@ -88,8 +126,10 @@ def race(db: Engine, model: type, row_id: int, actor_id: int, write: Write, now:
             # End the read (SQLite's BEGIN IMMEDIATE would otherwise hold the write lock);
             # the objects keep the version they were read with.
             s.commit()
-        assert loaded[0][2].version == loaded[1][2].version == 1
+        lock = _lock_column(model)
+        assert getattr(loaded[0][2], lock) == getattr(loaded[1][2], lock) == 1
         write(*loaded[0])
+        a.commit()  # a service may read after its commit (a response view); a request would end here
         with pytest.raises(Conflict) as caught:
             write(*loaded[1])
     return caught.value
@@ -155,6 +195,26 @@ CASES: dict[str, tuple[type, str, Change, Callable[[Any], Any]]] = {
         ),
         lambda o: o.name,
     ),
+    "notification_policy": (
+        NotificationPolicy,
+        "notification_policy.put",
+        lambda s, u, o, n: notification_service.put_policy(
+            s, actor=u, plan_id=o.plan_id, config={"digest_hour": next(_hour)}, now=n
+        ),
+        lambda o: o.config,
+    ),
+    "bulletin": (
+        Bulletin,
+        "bulletin.publish",
+        lambda s, u, o, n: bulletin_service.publish(s, bulletin=o, actor=u, now=n),
+        lambda o: o.published_at is not None,
+    ),
+    "assessment": (
+        Assessment,
+        "assessment.publish",
+        lambda s, u, o, n: assessment_service.publish(s, assessment=o, actor=u, now=n),
+        lambda o: o.published_at is not None,
+    ),
 }
 
 
@@ -175,5 +235,10 @@ def test_second_writer_with_the_same_version_gets_409(
     assert conflict.message == "已被他人修改，请刷新后重试"
     with Session(db) as s:
         row = s.get(model, seeded[entity])
-        assert row is not None and row.version == 2 and field(row) == results[0]
+        assert row is not None and getattr(row, _lock_column(model)) == 2 and field(row) == results[0]
     assert audited(db, action) == 1
+    if entity == "bulletin":
+        # The loser's event went with its transaction: one bulletin.published for one publish.
+        with Session(db) as s:
+            events = s.exec(select(func.count()).where(col(OutboxEvent.type) == "bulletin.published")).one()
+        assert events == 1

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.stats import indicators as indicator_status
 from duban import calendar, comparators, periods, zones
 from duban.errors import Conflict, NotFound
@@ -32,6 +31,7 @@ from duban.models import (
     Unit,
     User,
 )
+from duban.uow import UnitOfWork, unit_of_work
 
 
 class ScoringConfig(BaseModel):
@@ -71,27 +71,23 @@ def current_rule(session: Session, *, plan: Plan) -> ScoringRule | None:
     return session.exec(stmt.limit(1)).first()
 
 
-def _add_rule(
-    session: Session, *, plan: Plan, config: ScoringConfig, actor: User | None, now: datetime
-) -> ScoringRule:
-    latest = current_rule(session, plan=plan)
-    rule = ScoringRule(
-        plan_id=plan.id or 0,
-        version=(latest.version + 1) if latest else 1,
-        config=config.model_dump(),
-        created_at=now,
-        created_by_id=actor.id if actor else None,
+def _add_rule(uow: UnitOfWork, *, plan: Plan, config: ScoringConfig, actor: User | None) -> ScoringRule:
+    latest = current_rule(uow.session, plan=plan)
+    rule = uow.add(
+        ScoringRule(
+            plan_id=plan.id or 0,
+            version=(latest.version + 1) if latest else 1,
+            config=config.model_dump(),
+            created_at=uow.now,
+            created_by_id=actor.id if actor else None,
+        )
     )
-    session.add(rule)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
+    uow.flush()
+    uow.record(
         action="scoring_rule.create",
         entity_type="scoring_rule",
         entity_id=rule.id,
         after={"plan_id": plan.id, "version": rule.version, "config": rule.config},
-        now=now,
     )
     return rule
 
@@ -100,8 +96,8 @@ def put_rule(
     session: Session, *, plan: Plan, config: ScoringConfig, actor: User, now: datetime
 ) -> ScoringRule:
     """A new version; assessments computed under earlier versions keep theirs."""
-    rule = _add_rule(session, plan=plan, config=config, actor=actor, now=now)
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        rule = _add_rule(uow, plan=plan, config=config, actor=actor)
     return rule
 
 
@@ -381,45 +377,47 @@ def _fmt(x: float) -> str:
 
 
 def create(session: Session, *, plan: Plan, period: periods.Period, actor: User, now: datetime) -> Assessment:
-    rule = current_rule(session, plan=plan) or _add_rule(
-        session, plan=plan, config=ScoringConfig(), actor=actor, now=now
-    )
-    results = compute(
-        session, plan=plan, period=period, config=ScoringConfig.model_validate(rule.config), now=now
-    )
-    assessment = Assessment(
-        plan_id=plan.id or 0,
-        rule_id=rule.id or 0,
-        period_kind=period.kind,
-        period_start=period.start,
-        period_end=period.end,
-        computed_at=now,
-        computed_by_id=actor.id,
-    )
-    session.add(assessment)
-    session.flush()
-    session.add_all(
-        AssessmentScore(
-            assessment_id=assessment.id or 0, unit_id=r.unit_id, score=r.score, rank=r.rank, breakdown=r.lines
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        rule = current_rule(session, plan=plan) or _add_rule(
+            uow, plan=plan, config=ScoringConfig(), actor=actor
         )
-        for r in results
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="assessment.compute",
-        entity_type="assessment",
-        entity_id=assessment.id,
-        after={
-            "plan_id": plan.id,
-            "rule_id": rule.id,
-            "period_kind": period.kind,
-            "period_start": period.start.isoformat(),
-            "units": len(results),
-        },
-        now=now,
-    )
-    session.commit()
+        results = compute(
+            session, plan=plan, period=period, config=ScoringConfig.model_validate(rule.config), now=now
+        )
+        assessment = uow.add(
+            Assessment(
+                plan_id=plan.id or 0,
+                rule_id=rule.id or 0,
+                period_kind=period.kind,
+                period_start=period.start,
+                period_end=period.end,
+                computed_at=now,
+                computed_by_id=actor.id,
+            )
+        )
+        uow.flush()
+        session.add_all(
+            AssessmentScore(
+                assessment_id=assessment.id or 0,
+                unit_id=r.unit_id,
+                score=r.score,
+                rank=r.rank,
+                breakdown=r.lines,
+            )
+            for r in results
+        )
+        uow.record(
+            action="assessment.compute",
+            entity_type="assessment",
+            entity_id=assessment.id,
+            after={
+                "plan_id": plan.id,
+                "rule_id": rule.id,
+                "period_kind": period.kind,
+                "period_start": period.start.isoformat(),
+                "units": len(results),
+            },
+        )
     return assessment
 
 
@@ -434,17 +432,14 @@ def get(session: Session, *, assessment_id: int, user: User) -> Assessment:
 def publish(session: Session, *, assessment: Assessment, actor: User, now: datetime) -> Assessment:
     if assessment.published_at is not None:
         raise Conflict("该考核结果已发布", code="assessment.already_published")
-    assessment.published_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="assessment.publish",
-        entity_type="assessment",
-        entity_id=assessment.id,
-        after={"published_at": now.isoformat()},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        assessment.published_at = now
+        uow.record(
+            action="assessment.publish",
+            entity_type="assessment",
+            entity_id=assessment.id,
+            after={"published_at": now.isoformat()},
+        )
     return assessment
 
 

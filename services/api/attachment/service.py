@@ -12,12 +12,12 @@ from sqlmodel import Session, col, select
 from api.assignment.service import scoped
 from api.attachment import sniff
 from api.attachment.storage import Storage
-from api.audit import service as audit
 from api.report import service as report_service
 from api.report.shared import require_own_unit
 from duban.db import columns
 from duban.errors import Conflict, DubanError, Forbidden, NotFound
 from duban.models import Attachment, ProgressReport, User
+from duban.uow import unit_of_work
 
 log = logging.getLogger("duban.api")
 
@@ -112,18 +112,8 @@ def upload(
             uploaded_by_id=user.id,
             created_at=now,
         )
-        session.add(attachment)
-        session.flush()
-        audit.record(
-            session,
-            actor=user,
-            action="attachment.upload",
-            entity_type="attachment",
-            entity_id=attachment.id,
-            after=audit.snapshot(attachment),
-            now=now,
-        )
-        session.commit()
+        with unit_of_work(session, actor=user, now=now) as uow:
+            uow.add(attachment, action="attachment.upload")
     except BaseException:
         storage.delete(key)
         raise
@@ -138,18 +128,8 @@ def delete(*, session: Session, storage: Storage, user: User, attachment: Attach
         if report is not None:
             _check_editable(report)
     key = attachment.storage_key
-    before = audit.snapshot(attachment)
-    session.delete(attachment)
-    audit.record(
-        session,
-        actor=user,
-        action="attachment.delete",
-        entity_type="attachment",
-        entity_id=attachment.id,
-        before=before,
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.delete(attachment, action="attachment.delete")
     # After the commit: a failed transaction must not lose the bytes of a row that still exists.
     try:
         storage.delete(key)

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.security import hash_token, new_token
 from api.stats import service as stats
 from duban.errors import NotFound, Unauthorized
 from duban.models import BoardToken, Plan, User
 from duban.settings import Settings
+from duban.uow import unit_of_work
 
 TOKEN_PREFIX = "dbb"
 
@@ -31,18 +31,8 @@ def create_token(
         created_by_id=actor.id,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="board_token.create",
-        entity_type="board_token",
-        entity_id=row.id,
-        after=audit.snapshot(row, exclude=("token_hash",)),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.add(row, action="board_token.create")
     return row, plain
 
 
@@ -55,17 +45,14 @@ def revoke_token(session: Session, *, actor: User, token_id: int, now: datetime)
     if row is None:
         raise NotFound("看板令牌不存在", code="board_token.not_found")
     if row.revoked_at is None:
-        row.revoked_at = now
-        audit.record(
-            session,
-            actor=actor,
-            action="board_token.revoke",
-            entity_type="board_token",
-            entity_id=row.id,
-            after={"revoked_at": now.isoformat()},
-            now=now,
-        )
-        session.commit()
+        with unit_of_work(session, actor=actor, now=now) as uow:
+            row.revoked_at = now
+            uow.record(
+                action="board_token.revoke",
+                entity_type="board_token",
+                entity_id=row.id,
+                after={"revoked_at": now.isoformat()},
+            )
     return row
 
 
@@ -75,8 +62,8 @@ def authenticate(session: Session, *, token: str, settings: Settings, now: datet
         raise Unauthorized("看板令牌无效或已吊销", code="board_token.invalid")
     # Record use at most once a minute: a wall screen polls, and the row need not churn.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= 60:
-        row.last_used_at = now
-        session.commit()
+        with unit_of_work(session, actor=None, now=now):
+            row.last_used_at = now
     return row
 
 

@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.assessment import service as assessment_service
-from api.audit import service as audit
 from api.stats import service as stats
-from duban import amounts, calendar, comparators, labels, outbox, periods
+from duban import amounts, calendar, comparators, labels, periods
 from duban.errors import Conflict, NotFound
 from duban.events import BulletinPublished, Ref
 from duban.models import Assignment, AssignmentState, Bulletin, Plan, Unit, UnitKind, User
+from duban.uow import unit_of_work
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 
@@ -303,27 +303,23 @@ def generate(session: Session, *, plan: Plan, period: periods.Period, actor: Use
         generated_at=now,
         generated_by_id=actor.id,
     )
-    session.add(bulletin)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict("同一通报正在生成，请稍后重试", code="bulletin.version_conflict") from exc
-    audit.record(
-        session,
-        actor=actor,
-        action="bulletin.generate",
-        entity_type="bulletin",
-        entity_id=bulletin.id,
-        after={
-            "plan_id": plan.id,
-            "period_kind": period.kind,
-            "period_start": period.start.isoformat(),
-            "version": version,
-        },
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.add(bulletin)
+        try:
+            uow.flush()
+        except IntegrityError as exc:
+            raise Conflict("同一通报正在生成，请稍后重试", code="bulletin.version_conflict") from exc
+        uow.record(
+            action="bulletin.generate",
+            entity_type="bulletin",
+            entity_id=bulletin.id,
+            after={
+                "plan_id": plan.id,
+                "period_kind": period.kind,
+                "period_start": period.start.isoformat(),
+                "version": version,
+            },
+        )
     return bulletin
 
 
@@ -340,31 +336,24 @@ def publish(session: Session, *, bulletin: Bulletin, actor: User, now: datetime)
     if bulletin.published_at is not None:
         raise Conflict("该通报已发布", code="bulletin.already_published")
     plan = session.get(Plan, bulletin.plan_id)
-    bulletin.published_at = now
-    event = BulletinPublished(
-        plan=Ref(id=bulletin.plan_id, name=plan.title if plan else None),
-        bulletin_id=bulletin.id or 0,
-        title=bulletin.title,
-        period_kind=bulletin.period_kind,
-        period_start=bulletin.period_start,
-        period_end=bulletin.period_end,
-        version=bulletin.version,
-    )
-    outbox.enqueue(
-        session,
-        event=event,
-        dedupe_key=f"bulletin.published:{bulletin.id}",
-        now=now,
-        plan_id=bulletin.plan_id,
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="bulletin.publish",
-        entity_type="bulletin",
-        entity_id=bulletin.id,
-        after={"published_at": now.isoformat(), "version": bulletin.version},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        bulletin.published_at = now
+        # The row's version decides a race between two publishers, before the event is written.
+        uow.flush()
+        event = BulletinPublished(
+            plan=Ref(id=bulletin.plan_id, name=plan.title if plan else None),
+            bulletin_id=bulletin.id or 0,
+            title=bulletin.title,
+            period_kind=bulletin.period_kind,
+            period_start=bulletin.period_start,
+            period_end=bulletin.period_end,
+            version=bulletin.version,
+        )
+        uow.emit(event, dedupe_key=f"bulletin.published:{bulletin.id}", plan_id=bulletin.plan_id)
+        uow.record(
+            action="bulletin.publish",
+            entity_type="bulletin",
+            entity_id=bulletin.id,
+            after={"published_at": now.isoformat(), "version": bulletin.version},
+        )
     return bulletin

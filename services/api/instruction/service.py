@@ -10,9 +10,7 @@ from sqlalchemy import Select, and_, or_
 from sqlmodel import Session, col, select
 
 from api.assignment.service import scoped, unit_scope_clause, visible_assignments
-from api.audit import service as audit
 from api.report.shared import actor_ref
-from duban import outbox
 from duban.db import columns
 from duban.errors import Forbidden, NotFound, Unprocessable
 from duban.events import InstructionIssued, InstructionReplied, Ref
@@ -27,6 +25,7 @@ from duban.models import (
     Unit,
     User,
 )
+from duban.uow import UnitOfWork, unit_of_work
 
 COLUMNS = columns(
     Instruction.id,
@@ -171,17 +170,16 @@ def issue(*, session: Session, user: User, task: Task, data: dict[str, Any], now
     )
     if not instruction.text:
         raise Unprocessable("批示内容不能为空", code="instruction.text_required")
-    session.add(instruction)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="instruction.issue",
-        entity_type="instruction",
-        entity_id=instruction.id,
-        after=audit.snapshot(instruction),
-        now=now,
-    )
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.add(instruction, action="instruction.issue")
+        uow.flush()
+        _announce_issue(session, uow, task=task, instruction=instruction, assignment_id=assignment_id)
+    return instruction
+
+
+def _announce_issue(
+    session: Session, uow: UnitOfWork, *, task: Task, instruction: Instruction, assignment_id: int | None
+) -> None:
     row = {c.key: getattr(instruction, c.key) for c in COLUMNS}
     # Everyone who must answer is told, whatever the issuer's own scope.
     unit_ids = target_units(session, user=None, instructions=[row])[instruction.id or 0]
@@ -193,9 +191,7 @@ def issue(*, session: Session, user: User, task: Task, data: dict[str, Any], now
         text=instruction.text,
         unit_ids=unit_ids,
     )
-    outbox.enqueue(session, event=event, now=now, plan_id=task.plan_id, assignment_id=assignment_id)
-    session.commit()
-    return instruction
+    uow.emit(event, plan_id=task.plan_id, assignment_id=assignment_id)
 
 
 def reply(
@@ -216,17 +212,16 @@ def reply(
         text=text.strip(),
         created_at=now,
     )
-    session.add(answer)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="instruction.reply",
-        entity_type="instruction_reply",
-        entity_id=answer.id,
-        after=audit.snapshot(answer),
-        now=now,
-    )
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.add(answer, action="instruction.reply")
+        uow.flush()
+        _announce_reply(session, uow, user=user, instruction=instruction, answer=answer)
+    return answer
+
+
+def _announce_reply(
+    session: Session, uow: UnitOfWork, *, user: User, instruction: Instruction, answer: InstructionReply
+) -> None:
     task = session.get(Task, instruction.task_id)
     plan = session.get(Plan, task.plan_id) if task else None
     unit = session.get(Unit, user.unit_id)
@@ -239,16 +234,12 @@ def reply(
         text=answer.text,
         actor=actor_ref(user),
     )
-    outbox.enqueue(
-        session,
-        event=event,
-        now=now,
+    uow.emit(
+        event,
         plan_id=plan.id if plan else None,
         assignment_id=instruction.assignment_id,
         unit_id=user.unit_id,
     )
-    session.commit()
-    return answer
 
 
 def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
@@ -274,18 +265,8 @@ def add_comment(*, session: Session, user: User, assignment: Assignment, text: s
         text=text.strip(),
         created_at=now,
     )
-    session.add(comment)
-    session.flush()
-    audit.record(
-        session,
-        actor=user,
-        action="comment.create",
-        entity_type="comment",
-        entity_id=comment.id,
-        after=audit.snapshot(comment),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=user, now=now) as uow:
+        uow.add(comment, action="comment.create")
     return comment
 
 

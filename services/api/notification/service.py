@@ -8,12 +8,12 @@ from pydantic import ValidationError
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from duban import outbox
 from duban.db import columns, rowcount
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Delivery, DeliveryStatus, Notification, NotificationPolicy, OutboxEvent, Plan, User
 from duban.policy import Policy, load_policies
+from duban.uow import unit_of_work
 
 NOTIFICATION_COLUMNS = columns(
     Notification.id,
@@ -56,21 +56,20 @@ def mark_read(session: Session, *, user: User, notification_id: int, now: dateti
     if row is None or row.user_id != user.id:
         raise NotFound("通知不存在", code="notification.not_found")
     if row.read_at is None:
-        row.read_at = now
-        session.add(row)
-        session.commit()
+        with unit_of_work(session, actor=user, now=now):
+            row.read_at = now
     return row
 
 
 def mark_all_read(session: Session, *, user: User, now: datetime) -> int:
-    n = rowcount(
-        session.execute(
-            sa.update(Notification)
-            .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
-            .values(read_at=now)
+    with unit_of_work(session, actor=user, now=now):
+        n = rowcount(
+            session.execute(
+                sa.update(Notification)
+                .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
+                .values(read_at=now)
+            )
         )
-    )
-    session.commit()
     return int(n or 0)
 
 
@@ -127,26 +126,15 @@ def put_policy(
             details=exc.errors(include_url=False, include_context=False),
         ) from exc
     row = _stored(session, plan_id)
-    before = audit.snapshot(row) if row else None
-    if row is None:
-        row = NotificationPolicy(plan_id=plan_id, config=config, created_at=now, updated_at=now)
-    else:
-        row.config = config
-        row.version += 1
-        row.updated_at = now
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="notification_policy.put",
-        entity_type="notification_policy",
-        entity_id=row.id,
-        before=before,
-        after=audit.snapshot(row),
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        if row is None:
+            uow.add(
+                NotificationPolicy(plan_id=plan_id, config=config, created_at=now, updated_at=now),
+                action="notification_policy.put",
+            )
+        else:
+            uow.track(row, action="notification_policy.put")
+            row.config = config
     return policy_view(session, plan_id=plan_id)
 
 
@@ -181,18 +169,13 @@ def redrive(session: Session, *, actor: User, delivery_id: int, now: datetime) -
             code="delivery.not_dead_lettered",
             details={"status": str(delivery.status)},
         )
-    before = {"status": str(delivery.status), "attempts": delivery.attempts}
-    outbox.redrive(session, delivery=delivery, now=now)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="delivery.redrive",
-        entity_type="delivery",
-        entity_id=delivery.id,
-        before=before,
-        after={"status": "pending", "attempts": 0},
-        now=now,
-    )
-    session.commit()
+    with unit_of_work(session, actor=actor, now=now) as uow:
+        uow.record(
+            action="delivery.redrive",
+            entity_type="delivery",
+            entity_id=delivery.id,
+            before={"status": str(delivery.status), "attempts": delivery.attempts},
+            after={"status": "pending", "attempts": 0},
+        )
+        outbox.redrive(session, delivery=delivery, now=now)
     return delivery_detail(session, delivery_id=delivery_id)
