@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench openapi lock clean
+.PHONY: install run demo test lint bench openapi lock clean
 
 LOCK := constraints.txt
 LOCK_ARGS ?=
@@ -23,6 +23,10 @@ install: $(STAMP)
 ## Set everything up and run the system on the embedded SQLite default.
 run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh
+
+## The demo plan in var/demo.db, served on a clock inside the plan's period (no webhook).
+demo: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh demo
 
 ## Set everything up and run the whole test suite on SQLite and PostgreSQL.
 test: $(STAMP)

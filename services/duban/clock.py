@@ -41,3 +41,15 @@ def get_clock() -> Clock:
 def set_clock(clock: Clock) -> None:
     global _clock
     _clock = clock
+
+
+class ShiftedClock:
+    """Real time moved to start at `at`: `make demo` serves the demo plan as of a day inside it."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("ShiftedClock needs an aware datetime")
+        self._offset = at.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
@@ -9,6 +10,13 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
+# Values that were ever documented or shipped as a default: a token signed with one of them must
+# never verify, in any environment.
+KNOWN_SECRETS = frozenset({PLACEHOLDER_SECRET, "changeme", "change_me", "secret", "duban", ""})
+# Development and tests without DUBAN_SECRET_KEY sign with a key nobody knows: fresh per process,
+# the same for every Settings() built in it (tests rebuild settings mid-test). `make run` keeps a
+# generated key in var/secret_key so tokens survive a restart.
+_PROCESS_SECRET = secrets.token_urlsafe(32)
 
 
 class Settings(BaseSettings):
@@ -17,7 +25,7 @@ class Settings(BaseSettings):
     # --- general
     environment: str = "development"
     database_url: str = "sqlite:///./duban.db"
-    secret_key: str = PLACEHOLDER_SECRET
+    secret_key: str = Field(default_factory=lambda: _PROCESS_SECRET)
     timezone: str = "Asia/Shanghai"
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
@@ -79,10 +87,20 @@ class Settings(BaseSettings):
             ip_network(item)  # a typo (or host bits in a CIDR) fails at start-up, not silently
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"不支持的数据库“{scheme}”：只支持 sqlite:/// 与 postgresql://")
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment not in ("development", "test") and self.secret_key == PLACEHOLDER_SECRET:
-            raise ValueError("DUBAN_SECRET_KEY must be set outside development")
+        if self.secret_key.strip().lower() in KNOWN_SECRETS:
+            raise ValueError("DUBAN_SECRET_KEY 是公开的占位值，请生成自己的密钥（make run 会自动生成）")
+        if self.environment not in ("development", "test") and "secret_key" not in self.model_fields_set:
+            raise ValueError("生产环境必须设置 DUBAN_SECRET_KEY（至少 32 个随机字符）")
         return self
 
 

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=1)
     api.add_argument("--no-access-log", action="store_true")
+    api.add_argument(
+        "--clock-at",
+        type=parse_time,
+        default=None,
+        help="serve as if the clock had started at TIME and runs on from there (demo only)",
+    )
 
     notifier = sub.add_parser("notifier", help="reminders, escalations and deliveries").add_subparsers(
         dest="cmd", required=True
@@ -73,12 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--username", required=True)
     create.add_argument("--password", help="omit to generate one (printed once)")
     create.add_argument("--role", action="append", required=True, help="repeat for several roles")
-    create.add_argument("--unit", help="unit name (created as a department when unknown)")
+    create.add_argument("--unit", help="the name of an existing unit")
     create.add_argument("--full-name")
     ensure = user.add_parser(
         "ensure-admin", help="create the first admin when there is none (password printed once)"
     )
     ensure.add_argument("--username", default="admin")
+    reset = user.add_parser(
+        "reset-password", help="set a new password (generated and printed once when omitted)"
+    )
+    reset.add_argument("--username", required=True)
+    reset.add_argument("--password", help="omit to generate one (printed once)")
 
     plan = sub.add_parser("plan", help="plans").add_subparsers(dest="cmd", required=True)
     imp = plan.add_parser("import", help="import a plan document")
@@ -110,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the demo into DUBAN_DATABASE_URL (skipped when it holds a plan)",
     )
+    demo.add_argument("--as-of", type=parse_time, default=None, help="tell the story as of TIME")
+    demo.add_argument(
+        "--no-webhook", action="store_true", help="no webhook endpoint (nothing listens on the demo's port)"
+    )
     return parser
 
 
@@ -117,9 +132,50 @@ def build_parser() -> argparse.ArgumentParser:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from duban import migrate
 
+    ensure_database()
     migrate.upgrade(revision=args.revision)
     print("database upgraded to", args.revision)
     return 0
+
+
+def ensure_database() -> None:
+    """A PostgreSQL database that does not exist yet is created when the server lets us."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from duban.db import is_sqlite, make_engine, normalize_url
+    from duban.errors import DubanError
+    from duban.settings import get_settings
+
+    url = get_settings().database_url
+    if is_sqlite(url):
+        return
+    target = make_url(normalize_url(url))
+    probe = make_engine(url, null_pool=True)
+    try:
+        with probe.connect():
+            return
+    except OperationalError as exc:
+        if "does not exist" not in str(exc.orig):
+            raise
+    finally:
+        probe.dispose()
+    name = target.database or ""
+    admin = make_engine(
+        target.set(database="postgres").render_as_string(hide_password=False), autocommit=True
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"'))
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise DubanError(
+            f"数据库“{name}”不存在，自动创建失败：{reason}；请先由数据库管理员创建它", code="db.missing"
+        ) from exc
+    finally:
+        admin.dispose()
+    print(f"已创建数据库“{name}”")
 
 
 @command("db", "downgrade")
@@ -144,6 +200,14 @@ def _db_current(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.clock_at is not None:
+        from duban.clock import ShiftedClock, set_clock
+        from duban.errors import Unprocessable
+
+        if args.workers != 1:
+            raise Unprocessable("--clock-at 只能与单个 worker 一起使用", code="cli.clock_workers")
+        # uvicorn imports the app in this process with one worker, so the app sees this clock.
+        set_clock(ShiftedClock(args.clock_at))
     uvicorn.run(
         "api.app:app",
         host=args.host,
@@ -165,56 +229,90 @@ def _notifier(args: argparse.Namespace) -> int:
     return notifier_main(once=args.once, as_of=args.as_of, dry_run=args.dry_run, as_json=args.json)
 
 
+def _schema(model: Any, data: dict[str, Any]) -> Any:
+    """The API's request schema, its messages in Chinese as the API gives them (api.errors)."""
+    from pydantic import ValidationError
+
+    from api.errors import validation_message
+    from duban.errors import Unprocessable
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ("",)
+        flag = {"roles": "role", "new_password": "password"}.get(str(loc[0]), str(loc[0])).replace("_", "-")
+        raise Unprocessable(f"--{flag}：{validation_message(dict(err))}") from exc
+
+
 @command("user", "create")
 def _user_create(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
     from api.user import service as user_service
+    from api.user.schemas import UserCreate
     from duban.clock import get_clock
     from duban.db import session_scope
-    from duban.models import Role, Unit, UnitKind
+    from duban.errors import Unprocessable
+    from duban.models import Unit, UnitAlias
 
-    valid = {r.value for r in Role}
-    bad = [r for r in args.role if r not in valid]
-    if bad:
-        print(f"unknown role(s): {', '.join(bad)}; choose from {', '.join(sorted(valid))}", file=sys.stderr)
-        return 2
     password = args.password or secrets.token_urlsafe(12)
+    body = _schema(
+        UserCreate,
+        {"username": args.username, "password": password, "roles": args.role, "full_name": args.full_name},
+    )
     now = get_clock().now()
     with session_scope() as session:
         unit_id = None
         if args.unit:
+            # Units are created in the office's unit list (API /units), never as a side effect here.
             unit = session.exec(select(Unit).where(Unit.name == args.unit)).first()
             if unit is None:
-                unit = Unit(
-                    name=args.unit, kind=UnitKind.office if "办" in args.unit else UnitKind.department
+                alias = session.exec(select(UnitAlias).where(UnitAlias.alias == args.unit)).first()
+                unit = session.get(Unit, alias.unit_id) if alias is not None else None
+            if unit is None:
+                raise Unprocessable(
+                    f"单位“{args.unit}”不存在：请核对名称，或先在单位管理中建立该单位",
+                    code="user.unknown_unit",
                 )
-                session.add(unit)
-                session.flush()
             unit_id = unit.id
-        try:
-            user = user_service.create(
-                session,
-                actor=None,
-                data={
-                    "username": args.username,
-                    "password": password,
-                    "roles": args.role,
-                    "unit_id": unit_id,
-                    "full_name": args.full_name,
-                },
-                now=now,
-            )
-        except Exception as exc:
-            from duban.errors import DubanError
-
-            if isinstance(exc, DubanError):
-                print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
-                return 1
-            raise
-    print(f"created user {user.username} (id {user.id}) roles={','.join(user.roles)}")
+        user = user_service.create(
+            session, actor=None, data={**body.model_dump(exclude_unset=True), "unit_id": unit_id}, now=now
+        )
+        username, user_id, roles = user.username, user.id, list(user.roles)
+    print(f"created user {username} (id {user_id}) roles={','.join(roles)}")
     if not args.password:
         print(f"password (shown once): {password}")
+    return 0
+
+
+@command("user", "reset-password")
+def _user_reset_password(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from api.security import hash_password
+    from api.user.schemas import PasswordChange
+    from duban.clock import get_clock
+    from duban.db import session_scope
+    from duban.errors import NotFound
+    from duban.models import User
+    from duban.uow import unit_of_work
+
+    password = args.password or secrets.token_urlsafe(12)
+    _schema(PasswordChange, {"current_password": "", "new_password": password})
+    now = get_clock().now()
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.username == args.username)).first()
+        if user is None:
+            raise NotFound(f"用户“{args.username}”不存在", code="user.not_found")
+        # Whoever runs the CLI holds the server: the audit entry records a system actor.
+        with unit_of_work(session, actor=None, now=now) as uow:
+            uow.track(user, action="user.reset_password")
+            user.password_hash = hash_password(password)
+            user.token_generation += 1  # signed-in sessions end with the old password
+    print(f"password of {args.username} reset; its signed-in sessions are ended")
+    if not args.password:
+        print(f"new password (shown once): {password}")
     return 0
 
 
@@ -310,7 +408,9 @@ def _openapi(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from duban.cli.demo import run_demo
 
-    return run_demo(database=args.database, into_current=args.into_current)
+    return run_demo(
+        database=args.database, into_current=args.into_current, now=args.as_of, webhook=not args.no_webhook
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,13 +420,45 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = handler(args)
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+        return code
     except BrokenPipeError:
         # `duban … | head` stopped reading: stop quietly, as other command-line tools do. Point
         # stdout at /dev/null so the interpreter's final flush does not raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
-    return code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure a person sees is one line, see fail_line
+        line = fail_line(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
+
+
+def fail_line(exc: BaseException) -> str | None:
+    """One line for a person (Chinese) with the code (English); None for a bug, which keeps its traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
+    from duban.errors import DubanError
+
+    if isinstance(exc, DubanError):
+        return f"错误：{exc.message}（{exc.code}）"
+    if isinstance(exc, ValidationError) and exc.title == "Settings":
+        parts = []
+        for err in exc.errors():
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"DUBAN_{where.upper()}：{msg}" if where else msg)
+        return f"错误：配置不合法：{'；'.join(parts)}（settings.invalid）"
+    if isinstance(exc, OperationalError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+        if "does not exist" in detail and "database" in detail:
+            return f"错误：数据库不存在，且无法自动创建，请先创建它（{detail}）（db.missing）"
+        return f"错误：无法连接数据库，请检查 DUBAN_DATABASE_URL 和数据库服务（{detail}）（db.unavailable）"
+    return None
 
 
 def _json(obj: Any) -> str:

@@ -307,7 +307,9 @@ def _webhook(session: Session, *, office: User, now: datetime) -> str | None:
     return secret
 
 
-def build(session: Session, *, now: datetime, passwords: _Passwords | None = None) -> DemoResult:
+def build(
+    session: Session, *, now: datetime, passwords: _Passwords | None = None, webhook: bool = True
+) -> DemoResult:
     """Everything the demo shows, written through the services at plausible points in time."""
     setup_at = _at("2024-05-06", 8)
     office_unit = _unit(session, OFFICE_UNIT, UnitKind.office)
@@ -350,7 +352,8 @@ def build(session: Session, *, now: datetime, passwords: _Passwords | None = Non
           now=setup_at)  # fmt: skip
     unit_ids = set(session.exec(select(Assignment.unit_id).where(Assignment.plan_id == plan.id)).all())
     heads = _heads(session, unit_ids, {keji.id or 0: head}, setup_at)
-    result.webhook_secret = _webhook(session, office=office, now=setup_at)
+    if webhook:
+        result.webhook_secret = _webhook(session, office=office, now=setup_at)
     _tell_the_story(session, plan_id=result.plan_id, office=office, heads=heads)
     _indicator_values(session, plan_id=result.plan_id, office=office)
     _measure(session, result, plan)
@@ -387,6 +390,7 @@ def run_demo(
     *,
     now: datetime | None = None,
     out: TextIO | None = None,
+    webhook: bool = True,
 ) -> int:
     """A demo database: a fresh SQLite file (./demo.db), a given URL, or the configured database."""
     out = out or sys.stdout
@@ -413,19 +417,28 @@ def run_demo(
                 if session.exec(select(Plan.id).limit(1)).first() is not None:
                     out.write("数据库中已有计划，未导入演示数据（`duban demo` 可另建 demo.db）。\n")
                     return 0
-                result = build(session, now=now or pick_now(get_clock().now()), passwords=passwords)
+                result = build(
+                    session, now=now or pick_now(get_clock().now()), passwords=passwords, webhook=webhook
+                )
         finally:
             if own_engine:
                 engine.dispose()
     finally:
         passwords.close()
     _summary(
-        out, result, url=url, fresh=not into_current and is_sqlite(url), seconds=time.perf_counter() - started
+        out,
+        result,
+        url=url,
+        fresh=not into_current and is_sqlite(url),
+        seconds=time.perf_counter() - started,
+        webhook=webhook,
     )
     return 0
 
 
-def _summary(out: TextIO, r: DemoResult, *, url: str, fresh: bool, seconds: float) -> None:
+def _summary(
+    out: TextIO, r: DemoResult, *, url: str, fresh: bool, seconds: float, webhook: bool = True
+) -> None:
     s = get_settings()
     base = s.public_url.rstrip("/")
     lines = [
@@ -446,10 +459,15 @@ def _summary(out: TextIO, r: DemoResult, *, url: str, fresh: bool, seconds: floa
         f"API：      {base}/api/v1   （Swagger UI：{base}/docs）",
         f"状态大屏： {base}/board",
         f"计划统计： {base}/api/v1/stats/plans/{r.plan_id}",
-        f"Webhook：  {WEBHOOK_SINK}（全部事件）"
-        + (f"  签名密钥：{r.webhook_secret}" if r.webhook_secret else ""),
     ]
-    if not s.webhook_allow_private:
+    if webhook:
+        lines.append(
+            f"Webhook：  {WEBHOOK_SINK}（全部事件）"
+            + (f"  签名密钥：{r.webhook_secret}" if r.webhook_secret else "")
+        )
+    else:
+        lines.append("Webhook：  未配置（演示只用站内消息；需要时在 /api/v1/webhooks 添加）")
+    if webhook and not s.webhook_allow_private:
         lines.append("  注意：向本机地址投递需设置 DUBAN_WEBHOOK_ALLOW_PRIVATE=true（make run 已设置）")
     if fresh:
         lines.append(f"启动：DUBAN_DATABASE_URL={url} duban api")
