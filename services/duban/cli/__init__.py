@@ -205,7 +205,7 @@ def _api(args: argparse.Namespace) -> int:
         from duban.errors import Unprocessable
 
         if args.workers != 1:
-            raise Unprocessable("--clock-at 只能与单个 worker 一起使用", code="cli.clock_workers")
+            raise Unprocessable("指定演示时钟时只能运行一个进程（去掉多进程参数）", code="cli.clock_workers")
         # uvicorn imports the app in this process with one worker, so the app sees this clock.
         set_clock(ShiftedClock(args.clock_at))
     uvicorn.run(
