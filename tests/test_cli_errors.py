@@ -16,7 +16,7 @@ from api.security import verify_password
 from duban.db import make_engine
 from tests.conftest import PG_ADMIN_URL, _pg_admin, _pg_available, _pg_url
 
-DUBAN = str(Path(sys.executable).with_name("duban"))
+DUBAN = str(Path(sys.prefix) / "bin" / "duban")  # the entry point `make install` put in the venv
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

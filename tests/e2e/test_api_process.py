@@ -12,6 +12,15 @@ def test_cli_user_logs_in_to_the_served_api(api_process: ApiProcess, committed_u
     env = duban_env(committed_url)
     out = duban(env, "user", "ensure-admin").stdout
     password = out.split("password ")[1].split()[0]
+    # The CLI creates users only in units that exist (as the API does): the admin adds it first.
+    with httpx.Client(base_url=api_process.url, timeout=10) as client:
+        token = client.post("/api/v1/auth/token", data={"username": "admin", "password": password}).json()
+        made = client.post(
+            "/api/v1/units",
+            json={"name": "县科技局", "kind": "department"},
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        assert made.status_code == 201, made.text
     duban(
         env,
         "user",

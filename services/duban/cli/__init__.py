@@ -208,6 +208,12 @@ def _api(args: argparse.Namespace) -> int:
             raise Unprocessable("指定演示时钟时只能运行一个进程（去掉多进程参数）", code="cli.clock_workers")
         # uvicorn imports the app in this process with one worker, so the app sees this clock.
         set_clock(ShiftedClock(args.clock_at))
+    if args.workers > 1 and not os.environ.get("DUBAN_SECRET_KEY"):
+        # Without a configured key each process would draw its own (settings.py): the workers
+        # must share one, or a token signed by one worker fails on the next.
+        from duban.settings import get_settings
+
+        os.environ["DUBAN_SECRET_KEY"] = get_settings().secret_key
     uvicorn.run(
         "api.app:app",
         host=args.host,
