@@ -57,6 +57,13 @@ class Settings(BaseSettings):
 
     # --- notifier
     webhook_allow_private: bool = False
+    # Networks (CIDR list, comma-separated) a webhook may reach although they are private, e.g. the
+    # county's on-premises OA server; narrower than DUBAN_WEBHOOK_ALLOW_PRIVATE (everything).
+    webhook_allowed_cidrs: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # An endpoint whose deliveries have all failed for this long is disabled (the office is told).
+    webhook_disable_after_hours: float = 120.0
+    # After a secret rotation the old secret keeps signing (a second signature) for this long.
+    webhook_secret_overlap_hours: float = 24.0
     notifier_poll_seconds: float = 10.0
     notifier_batch_size: int = 100
     notifier_lease_seconds: int = 120
@@ -78,7 +85,7 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allowed_cidrs", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -102,6 +109,11 @@ class Settings(BaseSettings):
         if self.environment not in ("development", "test") and "secret_key" not in self.model_fields_set:
             raise ValueError("生产环境必须设置 DUBAN_SECRET_KEY（至少 32 个随机字符）")
         return self
+
+    @property
+    def webhook_networks(self) -> tuple[Any, ...]:
+        """webhook_allowed_cidrs as ip_network objects (duban.urlsafety takes these)."""
+        return tuple(ip_network(c) for c in self.webhook_allowed_cidrs)
 
 
 @lru_cache

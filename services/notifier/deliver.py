@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -38,6 +37,9 @@ from notifier.channels.email import EmailChannel
 from notifier.channels.robot import DingTalkChannel, WeComChannel
 from notifier.channels.webhook import WebhookChannel
 from notifier.render import render
+from notifier.transport import PinnedClient, make_client
+
+__all__ = ["Deliverer", "deliver_one", "make_client", "record"]
 
 D = Delivery.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
@@ -69,30 +71,22 @@ class Deliverer:
     """What deliver_one needs besides the session: settings, HTTP client, limiter, policies."""
 
     settings: Settings
-    client: httpx.Client
+    client: PinnedClient
     limiter: RateLimiter = field(default_factory=RateLimiter)
     policies: tuple[Policy, dict[int, Policy]] | None = None
     rng: random.Random = field(default_factory=random.Random)
 
     def channel(self, kind: str, now: datetime) -> Channel:
-        allow = self.settings.webhook_allow_private
+        s = self.settings
         if kind == ChannelKind.webhook:
-            return WebhookChannel(self.client, now=now, allow_private=allow)
+            return WebhookChannel(self.client, now=now, settings=s)
         if kind == ChannelKind.dingtalk:
-            return DingTalkChannel(self.client, now=now, allow_private=allow)
+            return DingTalkChannel(self.client, now=now, settings=s)
         if kind == ChannelKind.wecom:
-            return WeComChannel(self.client, now=now, allow_private=allow)
+            return WeComChannel(self.client, now=now, settings=s)
         if kind == ChannelKind.email:
             return EmailChannel(self.settings)
         raise ValueError(f"no channel {kind}")
-
-
-def make_client(settings: Settings) -> httpx.Client:
-    # Well under the lease, so a hung receiver cannot outlive our claim on the message.
-    timeout = min(settings.notifier_http_timeout_seconds, settings.notifier_lease_seconds / 4)
-    return httpx.Client(
-        timeout=timeout, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
-    )
 
 
 def _release(session: Session, delivery_id: int, attempts: int, until: datetime, note: str) -> None:

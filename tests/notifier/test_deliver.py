@@ -95,7 +95,7 @@ def test_webhook_verify_with_the_package_at_real_time(settings: Settings, receiv
 
     secret = new_secret()
     with deliver.make_client(settings) as client:
-        res = WebhookChannel(client, now=datetime.now(SH), allow_private=True).send(
+        res = WebhookChannel(client, now=datetime.now(SH), settings=settings).send(
             OutgoingMessage(
                 message_id="msg_x",
                 event_type="assignment.overdue",

@@ -20,6 +20,11 @@ def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return audit.snapshot(endpoint, exclude=_HIDDEN)
 
 
+def _check_url(url: str) -> None:
+    s = get_settings()
+    check_url(url, allow_private=s.webhook_allow_private, allowed_networks=s.webhook_networks)
+
+
 def get(session: Session, *, endpoint_id: int) -> WebhookEndpoint:
     ep = session.get(WebhookEndpoint, endpoint_id)
     if ep is None:
@@ -35,7 +40,7 @@ def _check_scope(session: Session, unit_id: int | None, plan_id: int | None) -> 
 
 
 def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> WebhookEndpoint:
-    check_url(data["url"], allow_private=get_settings().webhook_allow_private)
+    _check_url(data["url"])
     _check_scope(session, data.get("unit_id"), data.get("plan_id"))
     kind = EndpointKind(data.get("kind") or EndpointKind.webhook)
     # Standard Webhooks secrets are ours to generate; a DingTalk robot's SEC… secret comes from DingTalk.
@@ -53,7 +58,7 @@ def update(
 ) -> tuple[WebhookEndpoint, str | None]:
     rotate = bool(changes.pop("rotate_secret", False))
     if changes.get("url"):
-        check_url(changes["url"], allow_private=get_settings().webhook_allow_private)
+        _check_url(changes["url"])
     _check_scope(session, changes.get("unit_id"), changes.get("plan_id"))
     new = None
     with unit_of_work(session, actor=actor, now=now) as uow:

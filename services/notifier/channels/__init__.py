@@ -14,6 +14,8 @@ class OutgoingMessage:
     payload: dict[str, Any]  # {"type", "timestamp", "data"}
     target: str  # URL or e-mail address
     secret: str | None = None
+    # During a secret rotation's overlap: the previous secret, which signs a second signature.
+    previous_secret: str | None = None
     title: str = ""
     text: str = ""
     markdown: str = ""
@@ -28,6 +30,10 @@ class DeliveryResult:
     retry_after: float | None = None
     # False when retrying cannot help (refused URL, malformed address): dead-letter at once.
     retryable: bool = True
+    # The delivery log: what was sent (body truncated) and what came back.
+    request_headers: dict[str, str] | None = None
+    request_body: str | None = None
+    response_headers: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

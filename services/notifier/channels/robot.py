@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote_plus
 
-import httpx
 import orjson
 
-from duban.urlsafety import UnsafeUrl, check_url
+from duban.settings import Settings
 from notifier.channels import DeliveryResult, OutgoingMessage
 from notifier.channels.webhook import post
+from notifier.transport import PinnedClient
 
 # errcodes that mean "too many messages": retry later rather than dead-letter.
 _THROTTLED = {130101, 45009, 45033}
@@ -41,10 +42,9 @@ def _check_errcode(result: DeliveryResult) -> DeliveryResult:
         return result
     code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
     if code:
-        return DeliveryResult(
+        return replace(
+            result,
             ok=False,
-            status_code=result.status_code,
-            response_excerpt=result.response_excerpt,
             error=f"errcode {code}: {answer.get('errmsg')}",
             retryable=code in _THROTTLED,
             retry_after=60.0 if code in _THROTTLED else None,
@@ -53,33 +53,34 @@ def _check_errcode(result: DeliveryResult) -> DeliveryResult:
 
 
 class DingTalkChannel:
-    def __init__(self, client: httpx.Client, *, now: datetime, allow_private: bool) -> None:
-        self.client, self.now, self.allow_private = client, now, allow_private
+    def __init__(self, client: PinnedClient, *, now: datetime, settings: Settings) -> None:
+        self.client, self.now, self.settings = client, now, settings
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
-        try:
-            check_url(message.target, allow_private=self.allow_private)
-        except UnsafeUrl as exc:
-            return DeliveryResult(ok=False, error=f"{exc.code}: {exc.message}", retryable=False)
         body = orjson.dumps(
             {"msgtype": "markdown", "markdown": {"title": message.title, "text": message.markdown}}
         )
         url = dingtalk_url(message.target, message.secret, self.now)
-        return _check_errcode(post(self.client, url, body, {"content-type": "application/json"}, self.now))
+        return _check_errcode(
+            post(self.client, self.settings, url, body, {"content-type": "application/json"}, self.now)
+        )
 
 
 class WeComChannel:
-    def __init__(self, client: httpx.Client, *, now: datetime, allow_private: bool) -> None:
-        self.client, self.now, self.allow_private = client, now, allow_private
+    def __init__(self, client: PinnedClient, *, now: datetime, settings: Settings) -> None:
+        self.client, self.now, self.settings = client, now, settings
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
-        try:
-            check_url(message.target, allow_private=self.allow_private)
-        except UnsafeUrl as exc:
-            return DeliveryResult(ok=False, error=f"{exc.code}: {exc.message}", retryable=False)
         # WeCom markdown content is capped at 4096 bytes.
         content = message.markdown.encode()[:4000].decode(errors="ignore")
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": content}})
         return _check_errcode(
-            post(self.client, message.target, body, {"content-type": "application/json"}, self.now)
+            post(
+                self.client,
+                self.settings,
+                message.target,
+                body,
+                {"content-type": "application/json"},
+                self.now,
+            )
         )

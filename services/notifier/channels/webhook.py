@@ -7,9 +7,16 @@ from datetime import datetime
 import httpx
 import orjson
 
-from duban.signing import sign
-from duban.urlsafety import UnsafeUrl, check_url
+from duban.settings import Settings
+from duban.signing import sign_all
+from duban.urlsafety import UnsafeUrl
 from notifier.channels import DeliveryResult, OutgoingMessage
+from notifier.transport import PinnedClient
+
+# The delivery log keeps this much of each body: enough to diagnose, not whole error pages.
+BODY_EXCERPT = 4096
+RESPONSE_EXCERPT = 2048
+_SECRET_HEADERS = {"authorization", "cookie", "set-cookie"}
 
 
 def body_of(payload: dict[str, object]) -> bytes:
@@ -18,23 +25,23 @@ def body_of(payload: dict[str, object]) -> bytes:
     )
 
 
-def excerpt(text: str, limit: int = 2048) -> str:
-    # The attempt log keeps enough of a response to diagnose it, not whole error pages.
+def excerpt(text: str, limit: int = RESPONSE_EXCERPT) -> str:
     return text[:limit]
 
 
+def _headers(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
+    return {
+        k.lower(): ("…" if k.lower() in _SECRET_HEADERS else v[:500]) for k, v in list(headers.items())[:50]
+    }
+
+
 class WebhookChannel:
-    def __init__(self, client: httpx.Client, *, now: datetime, allow_private: bool) -> None:
+    def __init__(self, client: PinnedClient, *, now: datetime, settings: Settings) -> None:
         self.client = client
         self.now = now
-        self.allow_private = allow_private
+        self.settings = settings
 
-    def send(self, message: OutgoingMessage) -> DeliveryResult:
-        try:
-            check_url(message.target, allow_private=self.allow_private)
-        except UnsafeUrl as exc:
-            return DeliveryResult(ok=False, error=f"{exc.code}: {exc.message}", retryable=False)
-        body = body_of(message.payload)
+    def headers(self, message: OutgoingMessage, body: bytes) -> dict[str, str]:
         ts = int(self.now.timestamp())
         headers = {
             "content-type": "application/json",
@@ -42,29 +49,55 @@ class WebhookChannel:
             "webhook-id": message.message_id,
             "webhook-timestamp": str(ts),
         }
-        if message.secret:
-            headers["webhook-signature"] = sign(message.secret, message.message_id, ts, body)
-        return post(self.client, message.target, body, headers, self.now)
+        secrets = [s for s in (message.secret, message.previous_secret) if s]
+        if secrets:
+            # Rotation overlap: "v1,<new> v1,<old>"; a receiver on either secret verifies.
+            headers["webhook-signature"] = sign_all(secrets, message.message_id, ts, body)
+        return headers
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        body = body_of(message.payload)
+        return post(self.client, self.settings, message.target, body, self.headers(message, body), self.now)
 
 
 def post(
-    client: httpx.Client, url: str, body: bytes, headers: dict[str, str], now: datetime
+    client: PinnedClient,
+    settings: Settings,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    now: datetime,
 ) -> DeliveryResult:
+    """Vet the URL (resolve once, pin the address), then POST to that address; never a redirect."""
     from notifier.retry import parse_retry_after
 
+    req_headers, req_body = _headers(headers), body[:BODY_EXCERPT].decode(errors="replace")
+
+    def failed(error: str, retryable: bool = True) -> DeliveryResult:
+        return DeliveryResult(
+            ok=False, error=error, retryable=retryable, request_headers=req_headers, request_body=req_body
+        )
+
+    try:
+        client.vet(url, settings)
+    except UnsafeUrl as exc:
+        return failed(f"{exc.code}: {exc.message}", retryable=False)
     try:
         response = client.post(url, content=body, headers=headers, follow_redirects=False)
     except httpx.TimeoutException as exc:
-        return DeliveryResult(ok=False, error=f"timeout: {exc}")
+        return failed(f"timeout: {exc}")
     except httpx.HTTPError as exc:
-        return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        return failed(f"{type(exc).__name__}: {exc}")
     ok = 200 <= response.status_code < 300
     return DeliveryResult(
         ok=ok,
         status_code=response.status_code,
         error=None if ok else f"HTTP {response.status_code}",
         response_excerpt=excerpt(response.text),
+        response_headers=_headers(response.headers),
         retry_after=parse_retry_after(response.headers.get("retry-after"), now),
-        # 4xx other than 408/409/425/429 will not get better by retrying.
+        # 4xx other than 408/409/425/429 will not get better by retrying; nor will a redirect.
         retryable=ok or response.status_code >= 500 or response.status_code in (408, 409, 425, 429),
+        request_headers=req_headers,
+        request_body=req_body,
     )
