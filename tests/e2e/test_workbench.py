@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from api.main import create_app
@@ -33,6 +34,8 @@ from tests.conftest import DEFAULT_NOW
 from tests.factories import make_unit, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.committed]
+# As generous as the pages' own timeout: CI runs these beside the rest of the suite on two cores.
+expect.set_options(timeout=30000)
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "services" / "duban" / "cli" / "demo_data" / "lianshui-2024-2025-plan.txt"
@@ -296,12 +299,18 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     attachment = tmp_path / "进展佐证.pdf"
     attachment.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + b"0" * 200_000)
     page.set_input_files("#report-files", str(attachment))
-    page.wait_for_selector(".uploads li.done")
-    page.wait_for_selector("#report-attachments li")
-    assert "进展佐证.pdf" in page.inner_text("#report-attachments")
+    # Auto-waiting assertions: the upload finishes, then the draft's attachment list is refreshed.
+    expect(page.locator(".uploads li.done")).to_contain_text("进展佐证.pdf")
+    expect(page.locator("#report-attachments")).to_contain_text("进展佐证.pdf")
+    # A reload opens the draft in the form, whole (text and attachment), not also as a stale list item.
+    page.reload()
+    expect(page.locator("#report-attachments")).to_contain_text("进展佐证.pdf")
+    expect(page.locator("#report-text")).to_have_value("已对接高科技项目12个，签约3个。")
+    expect(page.locator("li.report")).to_have_count(0)
     page.click("#submit-report")
-    page.wait_for_selector("li.report[data-state=submitted]")
-    assert "进展佐证.pdf" in page.inner_text("li.report[data-state=submitted]")
+    submitted = page.locator("li.report[data-state=submitted]")
+    expect(submitted).to_contain_text("进展佐证.pdf")
+    expect(submitted).to_contain_text("已对接高科技项目12个")
 
     # The office approves it in the one review queue.
     page = office.go("/app/review")
@@ -319,7 +328,7 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     page.locator("#section-tasks .tile", has_text="强化高科技项目招引").locator("button").click()
     page.locator(f"#section-tasks table.drill a[href='/app/assignments/{assignment_id}']").click()
     page.wait_for_selector("#instruction-form")
-    assert "已通过" in page.inner_text("#reports-title + *, ul.reports")
+    expect(page.locator("li.report[data-state=approved]")).to_contain_text("进展佐证.pdf")
     page.fill("#instruction-text", "请加快签约项目落地，月底前报送进展。")
     page.click("#instruction-form button[type=submit]")
     page.wait_for_selector("li.instruction")

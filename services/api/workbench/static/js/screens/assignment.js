@@ -31,14 +31,19 @@ import { get, post, patch, all, upload, download, ifMatch } from "../api.js";
 
 async function load(id) {
   const a = await get(`/assignments/${id}`);
-  const [reports, extensions, instructions, indicators] = await Promise.all([
+  const [list, extensions, instructions, indicators] = await Promise.all([
     all("/reports", { assignment_id: id }),
     all("/extension-requests", { assignment_id: id }),
     all("/instructions", { task_id: a.task_id }),
     all("/indicators", { task_id: a.task_id }),
   ]);
   const mine = instructions.filter((i) => i.assignment_id === a.id || (!i.assignment_id && i.unit_ids.includes(a.unit_id)));
-  const details = await Promise.all(mine.map((i) => get(`/instructions/${i.id}`)));
+  // Each report with its text and attachments, loaded with the list: a list item never shows up
+  // half-filled (its attachments arriving later), and a reload swaps the whole list at once.
+  const [reports, details] = await Promise.all([
+    Promise.all(list.map((r) => get(`/reports/${r.id}`))),
+    Promise.all(mine.map((i) => get(`/instructions/${i.id}`))),
+  ]);
   return { a, reports, extensions, instructions: details, indicators };
 }
 
@@ -132,13 +137,17 @@ function Actions({ a, onDone }) {
 function Reports({ data, user, unitSide, onDone }) {
   const { a, reports, indicators } = data;
   const editable = reports.find((r) => r.state === "draft" || r.state === "rejected");
+  const formShown = unitSide && a.state === "accepted";
+  // The report being edited lives in the form (which refreshes its attachments after each upload);
+  // the list shows the others, whose content can no longer change.
+  const listed = formShown && editable ? reports.filter((r) => r !== editable) : reports;
   return html`<section aria-labelledby="reports-title">
     <h2 id="reports-title">进展报告</h2>
-    ${reports.length === 0 ? html`<${Empty}>尚无进展报告</${Empty}>` : null}
+    ${listed.length === 0 && !(formShown && editable) ? html`<${Empty}>尚无进展报告</${Empty}>` : null}
     <ul class="reports">
-      ${reports.map((r) => html`<${ReportItem} key=${r.id} r=${r} user=${user} onDone=${onDone} />`)}
+      ${listed.map((r) => html`<${ReportItem} key=${r.id + ":" + r.version} r=${r} user=${user} onDone=${onDone} />`)}
     </ul>
-    ${unitSide && a.state === "accepted"
+    ${formShown
       ? html`<${ReportForm} key=${editable ? editable.id + ":" + editable.version : "new"} a=${a} report=${editable} indicators=${indicators} onDone=${onDone} />`
       : unitSide && a.state === "assigned"
         ? html`<p class="muted">签收后即可填报进展。</p>`
@@ -147,7 +156,6 @@ function Reports({ data, user, unitSide, onDone }) {
 }
 
 function ReportItem({ r, user, onDone }) {
-  const [full] = useLoad(() => get(`/reports/${r.id}`), [r.id, r.version]);
   const [reason, setReason] = useState("");
   const [run, busy, msg] = useAction();
   const review = async (verb) => {
@@ -157,9 +165,9 @@ function ReportItem({ r, user, onDone }) {
   return html`<li class="report" data-report=${r.id} data-state=${r.state}>
     <div class="row"><strong>${r.period}</strong> <span class="tag">${REPORT_STATE_LABELS[r.state]}</span> <span>${r.percent_done}%</span>
       <span class="muted small">${r.submitted_at ? "提交于 " + fmtTime(r.submitted_at) : "更新于 " + fmtTime(r.updated_at)}</span></div>
-    ${full ? html`<p class="text">${full.text}</p>` : null}
-    ${full && full.attachments.length
-      ? html`<ul class="files">${full.attachments.map(
+    ${r.text ? html`<p class="text">${r.text}</p>` : null}
+    ${r.attachments && r.attachments.length
+      ? html`<ul class="files">${r.attachments.map(
           (f) => html`<li><button type="button" class="link" onClick=${() => download(`/attachments/${f.id}`, f.filename)}>${f.filename}</button> <small>${fmtSize(f.size)}</small></li>`,
         )}</ul>`
       : null}
@@ -177,25 +185,17 @@ function ReportItem({ r, user, onDone }) {
 }
 
 function ReportForm({ a, report, indicators, onDone }) {
-  const [text, setText] = useState("");
+  // `report` is the draft or rejected report in full (text, values, attachments), or none yet.
+  const [text, setText] = useState(report ? report.text : "");
   const [percent, setPercent] = useState(report ? report.percent_done : a.percent_done);
-  const [values, setValues] = useState({});
+  const [values, setValues] = useState(() =>
+    Object.fromEntries(((report && report.indicator_values) || []).map((iv) => [iv.indicator_id, String(iv.value)])),
+  );
   const [current, setCurrent] = useState(report || null);
   const [files, setFiles] = useState([]); // {name, size, progress, error, done}
   const [drag, setDrag] = useState(false);
   const [run, busy, msg, setMsg] = useAction();
   const picker = useRef(null);
-  // A draft's text lives in the full report.
-  useEffect(() => {
-    if (!report) return;
-    get(`/reports/${report.id}`).then((full) => {
-      setText(full.text);
-      setCurrent(full);
-      const v = {};
-      for (const iv of full.indicator_values) v[iv.indicator_id] = String(iv.value);
-      setValues(v);
-    });
-  }, [report && report.id]);
 
   const body = () => ({
     text,
