@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from .interchange import Recurrence
 
 _Y = r"(?P<y>\d{4})"
+_BY = r"(?:到|至|截至|截止到?|于|在)\s*"
 # Order matters: earlier patterns claim their span so later, looser ones cannot re-read it.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -22,7 +23,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("start", re.compile(r"(?:从|自)" + _Y + r"年(?:(?P<m>\d{1,2})月(?:(?P<d>\d{1,2})日)?)?起")),
     ("years_from", re.compile(_Y + r"年起\s*(?P<n>\d{1,2})\s*年内")),
     ("day", re.compile(_Y + r"年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:前|之前|以前|止)")),
+    ("day", re.compile(_BY + _Y + r"年(?P<m>\d{1,2})月(?P<d>\d{1,2})日")),
     ("month_end", re.compile(_Y + r"年(?P<m>\d{1,2})月(?:底|末|份)(?:前|之前|以前)?")),
+    # 到2019年3月 / 于2019年3月完成: by the end of that month.
+    ("month_end", re.compile(_BY + _Y + r"年(?P<m>\d{1,2})月(?!\d{0,2}日|\d)")),
     ("half", re.compile(_Y + r"年(?:上半年|年中)")),
     ("year_end", re.compile(_Y + r"年(?:年底|底|末|年末|下半年|内)")),
     (
@@ -139,6 +143,9 @@ def find_recurrence(text: str) -> Recurrence | None:
     return best[1] if best else None
 
 
+# 2027年, 2024—2025年, 2019年3月 (the end of that month): a 时间节点 cell's own shorthand.
+_CELL_YEAR = re.compile(r"(?:\d{4}\s*年?\s*[-—–~～至到]\s*)?(?P<y>\d{4})\s*年?(?:底|末)?(?:前|之前|以前)?")
+_CELL_MONTH = re.compile(r"(?P<y>\d{4})\s*[年.\-/]\s*(?P<m>\d{1,2})\s*月?(?:前|之前|以前)?")
 _CELL_DATE = re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$")
 
 
@@ -156,7 +163,10 @@ def parse_due_cell(text: str, *, issued_on: date | None = None) -> tuple[date | 
     found = find_deadlines(value, issued_on=issued_on, period_start=None)
     if found.dates:
         return found.latest(), True
-    bare = re.fullmatch(r"(\d{4})\s*年?", value)
+    bare = _CELL_YEAR.fullmatch(value)
     if bare is not None:
-        return date(int(bare.group(1)), 12, 31), True
+        return date(int(bare["y"]), 12, 31), True
+    month = _CELL_MONTH.fullmatch(value)
+    if month is not None and 1 <= int(month["m"]) <= 12:
+        return month_end(int(month["y"]), int(month["m"])), True
     return None, False

@@ -43,11 +43,16 @@ _L3 = re.compile(r"^(?P<code>\d{1,3})(?:[.．](?!\d)|、)\s*")
 _L3_BEFORE_DIGIT = re.compile(r"^(?P<code>\d{1,3})[.．](?=\d)")
 _L4 = re.compile(r"^(?:[(（]\s*(?P<code>\d{1,3})\s*[)）]|(?P<circled>[①-⑳]))\s*")
 _DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【(（]\d{4}[〕\]］】)）]\s*\d{1,4}\s*号")
+_CITING = re.compile(r"根据|按照|依据|依照|贯彻|落实|转发|废止|参照|对照|执行")
+_HEADER_LINES = 10
 _DATE_LINE = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
 _ISO_DATE = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$")
 _PUBLICITY = re.compile(r"^[(（](?:此件|本件|本文|注)[^)）]{0,12}[)）]$")
 _ATTACHMENT = re.compile(r"^附件\s*\d*\s*[:：]?")
-_TITLE_PERIOD = re.compile(r"(?P<a>\d{4})\s*[-—–~～至到]\s*(?P<b>\d{4})\s*年")
+# 2024-2025年, （2019—2021）, 2025年度: the period a plan's title names.
+_TITLE_PERIOD = re.compile(
+    r"(?<!\d)(?P<a>\d{4})\s*年?\s*[-—–~～至到]\s*(?P<b>\d{4})\s*(?:年|[)）])|(?<!\d)(?P<y>\d{4})\s*年度"
+)
 _YEARS_FROM = re.compile(r"(?P<y>\d{4})年起\s*(?P<n>\d{1,2})\s*年内")
 _SENTENCE_END = "。！？!?"
 _PUNCT = "，。；：、,.;:！？!?"
@@ -125,6 +130,24 @@ def _date_of(m: re.Match[str]) -> date | None:
         return None
 
 
+def _cited(text: str, start: int) -> bool:
+    """A 文号 the text cites: 《…》（国发〔2023〕5号）, 根据…国发〔2023〕5号, 废止…."""
+    before = text[:start].rstrip(" （(〈<")
+    return before.endswith("》") or bool(_CITING.search(text[:start]))
+
+
+def _header_doc_no(lines: list[_Line]) -> str | None:
+    """The document's own 文号 on a header line (涟政办发〔2024〕12号  签发人：…, or the title's
+    closing parenthesis), never one a sentence of the body cites."""
+    for ln in lines:
+        if "|" in ln.text or "。" in ln.text or len(ln.text) > _MAX_TITLE:
+            continue
+        for m in _DOC_NO.finditer(ln.text):
+            if not _cited(ln.text, m.start()):
+                return m.group(0)
+    return None
+
+
 def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
     meta = PlanMeta()
     skip: set[int] = set()
@@ -143,12 +166,12 @@ def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
     if "文号" in pipe and (numbered := _DOC_NO.search(pipe["文号"])):
         meta.doc_no = numbered.group(0)
     for i, ln in enumerate(preamble[:40]):
-        m = _DOC_NO.search(ln.text)
-        if m is not None and "|" not in ln.text and (m.group(0) == ln.text or meta.doc_no is None):
-            meta.doc_no = meta.doc_no or m.group(0)
-            if m.group(0) == ln.text:
-                doc_no_line = i
-                break
+        if "|" not in ln.text and _DOC_NO.fullmatch(ln.text):
+            meta.doc_no = meta.doc_no or ln.text
+            doc_no_line = i
+            break
+    if meta.doc_no is None:
+        meta.doc_no = _header_doc_no(preamble[:_HEADER_LINES])
 
     for i, ln in enumerate(lines):
         m = _DATE_LINE.match(ln.text)
@@ -189,10 +212,19 @@ def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
             if "|" not in ln.text and _title_like(ln.text) and not _DOC_NO.fullmatch(ln.text):
                 meta.title = ln.text
                 break
-    m = _TITLE_PERIOD.search(meta.title)
-    if m is not None and int(m["a"]) <= int(m["b"]):
-        meta.period = Period(start=date(int(m["a"]), 1, 1), end=date(int(m["b"]), 12, 31))
+    meta.period = title_period(meta.title)
     return _Header(meta=meta, skip=skip)
+
+
+def title_period(title: str) -> Period | None:
+    """The years a title names: （2024-2025年）, （2019—2021）, 2025年度."""
+    m = _TITLE_PERIOD.search(title)
+    if m is None:
+        return None
+    first, last = (int(m["a"]), int(m["b"])) if m["a"] else (int(m["y"]), int(m["y"]))
+    if not 1949 < first <= last < first + 30:
+        return None
+    return Period(start=date(first, 1, 1), end=date(last, 12, 31))
 
 
 # ---------------------------------------------------------------- tables
@@ -540,6 +572,33 @@ def _stray_deadlines(
     return out
 
 
+def _qualify_task_codes(sections: list[SectionDoc], warnings: list[ImportWarning]) -> None:
+    """Numbering that starts again in every section (（一）1．2．（二）1．2．) leaves bare codes that
+    name several tasks; then every task is named by its section path (一.1, 二.1). Codes unique in
+    the document stay as written."""
+    codes = [t.code for s in sections for t in s.tasks if t.code]
+    if len(codes) == len(set(codes)):
+        return
+    for section in sections:
+        if section.code:
+            for task in section.tasks:
+                if task.code:
+                    task.code = f"{section.code}.{task.code}"
+    seen: set[str] = set()
+    for section in sections:
+        for task in section.tasks:
+            if task.code and task.code in seen:
+                warnings.append(
+                    note(
+                        "task.code_duplicate",
+                        f"任务编号“{task.code}”在文件中出现不止一次，无法区分，请在交办前改正编号",
+                        line=task.source_line,
+                        text=task.title,
+                    )
+                )
+            seen.add(task.code)
+
+
 def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult:
     lines: list[_Line] = []
     last_l3 = 0
@@ -632,6 +691,7 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
             build_sections(table_rows, issued_on=meta.issued_on, default_due=default_due, warnings=warnings)
         )
     sections = [s for s in sections if s.tasks or s.title]
+    _qualify_task_codes(sections, warnings)
     warnings.sort(key=lambda w: w.line or 0)
     return ImportResult(
         document=PlanDoc(plan=meta, indicators=indicators, sections=sections), warnings=warnings

@@ -1,0 +1,165 @@
+"""Document shapes the reader had not met in the seed and the shared corpus (issue 10, item 5).
+
+Each shape has a small document of its own under tests/plandoc/corpus/, written for these tests in
+the genre's wording; tests/api/test_plan_import_shapes.py imports the same files through the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from plandoc import ImportResult, parse_text
+from plandoc.dates import parse_due_cell
+from plandoc.interchange import TaskDoc
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+def shape(name: str) -> ImportResult:
+    return parse_text((CORPUS / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+def by_code(result: ImportResult) -> dict[str, TaskDoc]:
+    tasks = result.document.tasks()
+    out = {t.code: t for t in tasks}
+    assert len(out) == len(tasks), [t.code for t in tasks]
+    return out
+
+
+# --- numbering that starts again in every section -----------------------------------------------
+
+
+def test_numbering_restarted_per_section_is_named_by_its_section() -> None:
+    result = shape("restart_numbering")
+    doc = result.document
+    assert [s.code for s in doc.sections] == ["一", "二", "三"]
+    assert [t.code for t in doc.tasks()] == ["一.1", "一.2", "一.3", "二.1", "二.2", "三.1", "三.2"]
+    tasks = by_code(result)
+    assert tasks["二.1"].title == "强化用地保障"
+    assert (tasks["二.2"].lead_units, tasks["二.2"].co_units) == (["区金融监管局"], ["人民银行青河支行"])
+    assert tasks["一.2"].due == date(2025, 6, 30)
+    assert tasks["三.2"].due == date(2025, 9, 30)
+    assert tasks["一.3"].due == date(2025, 12, 31)  # the plan's year, from 2025年度 in the title
+    assert result.warnings == []
+
+
+def test_numbering_straight_through_keeps_its_codes() -> None:
+    text = (
+        "一、重点任务\n（一）平台\n1．建平台。（县科技局负责）\n2．建载体。（县工信局负责）\n"
+        "（二）人才\n3．引人才。（县委人才办负责）\n"
+    )
+    assert [t.code for t in parse_text(text).document.tasks()] == ["1", "2", "3"]
+
+
+def test_restarted_numbering_across_parts_and_sections() -> None:
+    # Tasks numbered （一）（二） again in each 一、 part: the part names them.
+    text = (
+        "一、重点任务\n（一）建平台。（县科技局负责）\n（二）建载体。（县工信局负责）\n"
+        "二、保障措施\n（一）加强组织领导。（县政府办负责）\n（二）强化督查考核。（县督查室负责）\n"
+    )
+    result = parse_text(text)
+    assert [(s.code, [t.code for t in s.tasks]) for s in result.document.sections] == [
+        ("一", ["一.一", "一.二"]),
+        ("二", ["二.一", "二.二"]),
+    ]
+    assert result.warnings == []
+
+
+def test_codes_that_cannot_be_told_apart_are_reported() -> None:
+    # Two tasks 1 under one heading: qualifying by section cannot separate them, so say so.
+    result = parse_text("一、重点任务\n1．甲。（县科技局负责）\n1．乙。（县工信局负责）\n")
+    assert [t.code for t in result.document.tasks()] == ["一.1", "一.1"]
+    assert [(w.code, w.line) for w in result.warnings] == [("task.code_duplicate", 3)]
+
+
+# --- the plan period and deadlines ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "period"),
+    [
+        ("青河区2025年度优化营商环境工作要点", (2025, 2025)),
+        ("某市全民健身实施计划（2019—2021）", (2019, 2021)),
+        ("某县数字乡村建设行动方案（2024-2025年）", (2024, 2025)),
+        ("某县“十四五”科技创新规划（2021年—2025年）", (2021, 2025)),
+        ("关于推进人才集聚工程的实施意见", None),
+    ],
+)
+def test_plan_period_from_the_title(title: str, period: tuple[int, int] | None) -> None:
+    plan = parse_text(f"{title}\n一、重点任务\n（一）甲。（县科技局负责）\n").document.plan
+    assert plan.title == title
+    got = (plan.period.start, plan.period.end) if plan.period else None
+    assert got == ((date(period[0], 1, 1), date(period[1], 12, 31)) if period else None)
+
+
+@pytest.mark.parametrize(
+    ("cell", "due"),
+    [
+        ("2027年", date(2027, 12, 31)),
+        ("2028年底", date(2028, 12, 31)),
+        ("2019年3月", date(2019, 3, 31)),
+        ("2024年2月", date(2024, 2, 29)),
+        ("2024—2025年", date(2025, 12, 31)),
+        ("2025年6月底前", date(2025, 6, 30)),
+        ("2025年12月31日", date(2025, 12, 31)),
+        ("长期坚持", None),
+        ("持续推进", None),
+    ],
+)
+def test_deadline_cells(cell: str, due: date | None) -> None:
+    assert parse_due_cell(cell) == (due, True)
+
+
+def test_deadlines_in_task_text() -> None:
+    text = (
+        "某县行动计划（2024-2025年）\n一、重点任务\n"
+        "（一）甲。到2027年建成。（县科技局负责）\n"
+        "（二）乙。2028年底前全面完成。（县科技局负责）\n"
+        "（三）丙。于2019年3月完成验收。（县科技局负责）\n"
+        "（四）丁。长期坚持。（县科技局负责）\n"
+        "（五）戊。按计划推进。（县科技局负责）\n"
+    )
+    tasks = parse_text(text).document.tasks()
+    assert [t.due for t in tasks] == [
+        date(2027, 12, 31),
+        date(2028, 12, 31),
+        date(2019, 3, 31),
+        None,  # 长期坚持: no deadline, not the plan's end
+        date(2025, 12, 31),
+    ]
+
+
+# --- the document's own 文号 ------------------------------------------------------------------------
+
+
+def test_own_doc_no_not_the_ones_cited() -> None:
+    plan = shape("restart_numbering").document.plan
+    assert plan.doc_no == "青政办发〔2025〕8号"  # not 国发〔2024〕3号 nor 青政发〔2023〕21号 cited below it
+
+
+def test_a_cited_doc_no_is_not_taken_when_the_document_has_none() -> None:
+    text = (CORPUS / "restart_numbering.txt").read_text(encoding="utf-8").replace("青政办发〔2025〕8号\n", "")
+    assert parse_text(text).document.plan.doc_no is None
+
+
+def test_own_doc_no_on_a_header_line_with_other_text() -> None:
+    text = (
+        "某县人民政府办公室文件\n"
+        "某政办发〔2024〕12号　　　　签发人：王某\n"
+        "某县人民政府办公室关于印发某县行动计划的通知\n"
+        "各镇人民政府：根据《国务院关于印发某某规划的通知》（国发〔2023〕5号）要求，现印发给你们。\n"
+        "一、重点任务\n（一）甲。（县科技局负责）\n"
+    )
+    assert parse_text(text).document.plan.doc_no == "某政办发〔2024〕12号"
+
+
+def test_a_citation_above_the_own_doc_no_line_is_skipped() -> None:
+    text = (
+        "转发《省政府办公厅关于某某工作的通知》（苏政办发〔2024〕30号）的通知\n"
+        "某政办发〔2024〕40号\n"
+        "一、重点任务\n（一）甲。（县科技局负责）\n"
+    )
+    assert parse_text(text).document.plan.doc_no == "某政办发〔2024〕40号"
