@@ -20,11 +20,16 @@ _PROTECTED_GROUP = re.compile(
 _GENERIC = re.compile(
     r"^(?:各|其他|其它)?(?:有关|相关|项目牵头|配合|成员|责任)?(?:部门|单位|方面|机构)"
     r"(?:和|及|、)?(?:部门|单位|机构)?$"
+    # 区相关行政执法部门, 县直有关单位: a kind of unit, not one unit.
+    r"|^(?:各|其他|其它)?(?:省|市|州|区|县|镇|乡|街道|市直|县直|区直)(?:各)?(?:有关|相关)\S{0,8}?(?:部门|单位|机构)$"
 )
+# A role written after one name of a list: 区相关行政执法部门，区城管局牵头 / 区应急管理局（牵头）.
+_NAME_ROLE = re.compile(r"^(?P<name>.+?)\s*[(（]?(?P<role>牵头负责|牵头|配合|协同|协助|参与|支撑)[)）]?$")
 _TERRITORIAL_SUFFIX = ("开发区", "高新区", "试点城市政府", "试点城市", "试点地区")
 
 _LABEL = re.compile(
-    r"(?P<label>责任单位|责任部门|主责单位|牵头单位|牵头部门|配合单位|配合部门|协办单位|参与单位|参与部门|落实单位)"
+    r"(?P<label>责任单位|责任部门|主责单位|牵头单位|牵头部门|推进单位|配合单位|配合部门|协办单位|协办部门|参与单位|参与部门"
+    r"|支撑单位|支撑部门|协同单位|协同部门|落实单位)"
     r"\s*[:：]"
 )
 _VERB = re.compile(
@@ -122,7 +127,7 @@ def _named_and_generic(units_text: str) -> list[str]:
 
 
 def _valid(names: Iterable[str]) -> bool:
-    return all(0 < len(n) <= _MAX_UNIT_LEN and "的" not in n for n in names)
+    return all(0 < len(n) <= _MAX_UNIT_LEN and not any(c in n for c in "的:：") for n in names)
 
 
 def _add(target: list[str], names: Iterable[str]) -> None:
@@ -164,15 +169,31 @@ def _parse_labelled(body: str, att: Attribution) -> bool:
         if not _valid(names):
             return False
         label = m.group("label")
-        if label.startswith("牵头"):
+        if label.startswith(("牵头", "推进")):
             _assign(att, names, "lead")
         elif label.startswith(("责任", "主责")):
-            _assign(att, names, "first")
+            _assign_marked(att, names)
         elif label.startswith("落实"):
             _assign(att, names, "implementing")
         else:
             _assign(att, names, "co")
     return bool(att.units())
+
+
+def _assign_marked(att: Attribution, names: list[str]) -> None:
+    """A 责任单位 list: the first listed leads, unless a name carries its own role
+    (区相关行政执法部门，区城管局牵头): then the marked one leads and the others support it."""
+    marked = [(_NAME_ROLE.match(n), n) for n in names]
+    if not any(m is not None for m, _ in marked):
+        _assign(att, names, "first")
+        return
+    for m, name in marked:
+        if m is None:
+            _assign(att, [name], "co")
+        elif m.group("role").startswith("牵头"):
+            _assign(att, [m.group("name")], "lead")
+        else:
+            _assign(att, [m.group("name")], "co")
 
 
 def _parse_verbs(body: str, att: Attribution) -> bool:
@@ -181,6 +202,7 @@ def _parse_verbs(body: str, att: Attribution) -> bool:
     if not segments:
         return False
     pending: list[list[str]] = []  # verb-less segments take the next segment's verb
+    first: list[str] = []  # leads only by being listed first
     for seg in segments:
         m = _VERB.match(seg)
         if m is None:
@@ -206,7 +228,13 @@ def _parse_verbs(body: str, att: Attribution) -> bool:
             elif verb in ("负责落实", "落实"):
                 _assign(att, group, "implementing")
             else:
+                first.extend(n for n in group if not att.lead)
                 _assign(att, group, "first")
+    explicit = [n for n in att.lead if n not in first]
+    if explicit and first:
+        # 区相关行政执法部门按职责分工负责，区城管局牵头: the one marked 牵头 leads, not the first listed.
+        att.lead = explicit
+        _assign(att, first, "co")
     return not pending and bool(att.units())
 
 
@@ -237,4 +265,10 @@ def parse_attribution(content: str) -> Attribution | None:
         ok = _parse_verbs(body, att)
     if not ok:
         return None
+    named = [n for n in att.lead if not is_generic(n)]
+    if named and len(named) < len(att.lead):
+        # 区相关行政执法部门、区城管局牵头: a kind of unit cannot lead beside a named one.
+        generic = [n for n in att.lead if n not in named]
+        att.lead = named
+        _assign(att, generic, "co")
     return att

@@ -163,3 +163,41 @@ def test_a_citation_above_the_own_doc_no_line_is_skipped() -> None:
         "一、重点任务\n（一）甲。（县科技局负责）\n"
     )
     assert parse_text(text).document.plan.doc_no == "某政办发〔2024〕40号"
+
+
+# --- unit roles: 支撑 / 协同, several leads, a generic unit beside a marked lead ---------------------
+
+
+def test_support_and_coordinating_units_are_co_units() -> None:
+    result = shape("unit_roles")
+    tasks = by_code(result)
+    got = {code: (t.lead_units, t.co_units, t.implementing_units) for code, t in tasks.items()}
+    assert got == {
+        "一": (["区城管局"], ["区自然资源和规划局", "区住建局"], []),  # 支撑单位
+        "二": (["区城管局"], ["区相关行政执法部门"], []),  # 区相关行政执法部门，区城管局牵头
+        "三": (["区城管局", "区市场监管局"], [], ["各街道"]),  # two leads; 各街道协同 carries it out
+        "四": (["区城管局", "区交通运输局", "区公安分局交警大队"], ["区住建局"], ["各街道"]),  # 协同单位
+        "五": (["区城管局"], ["区教育局", "区商务局"], ["各街道"]),
+        "六": (["区市场监管局"], ["区城管局", "区生态环境分局", "区供电公司"], []),  # 协同部门, 支撑部门
+        "七": (["区应急管理局"], ["区相关行政执法部门"], []),  # 区应急管理局（牵头）
+    }
+    # the generic unit is kept as written and named in a warning, never made the lead
+    assert [(w.code, w.line, w.text) for w in result.warnings] == [
+        ("unit.generic", 7, "区相关行政执法部门"),
+        ("unit.generic", 12, "区相关行政执法部门"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("clause", "lead", "co"),
+    [
+        ("区相关行政执法部门按职责分工负责，区城管局牵头", ["区城管局"], ["区相关行政执法部门"]),
+        ("区相关行政执法部门、区城管局牵头", ["区城管局"], ["区相关行政执法部门"]),
+        ("推进单位：县发改委；责任单位：县财政局", ["县发改委"], ["县财政局"]),
+        ("县科技局、县工信局牵头，县财政局协同", ["县科技局", "县工信局"], ["县财政局"]),
+        ("责任单位：县相关部门、县住建局", ["县相关部门"], ["县住建局"]),  # nothing marked: first listed
+    ],
+)
+def test_lead_phrasings(clause: str, lead: list[str], co: list[str]) -> None:
+    task = parse_text(f"一、重点任务\n（一）甲。（{clause}）\n").document.tasks()[0]
+    assert (task.lead_units, task.co_units) == (lead, co)
