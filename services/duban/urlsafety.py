@@ -47,10 +47,37 @@ def _ip(addr: str) -> Address:
     return ip
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (translated, compatible, 6to4, NAT64), if any.
+
+    A gateway on the path (6to4 relay, NAT64, the host's own stack) delivers such an address to the
+    IPv4 one, so it is judged by that: `[2002:7f00:1::]` is 127.0.0.1.
+    """
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _IPV4_TRANSLATED or any(ip in net for net in _NAT64):
+        return low32
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # not :: or ::1, judged as themselves
+        return low32
+    return None
+
+
 def _blocked(addr: str, allowed: Sequence[Network] = ()) -> bool:
     ip = _ip(addr)
     if any(ip.version == net.version and ip in net for net in allowed):
         return False  # an on-premises OA server the office listed explicitly
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.teredo is not None:
+            return True  # a tunnel endpoint is never a webhook receiver
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _blocked(str(embedded), allowed)
     return bool(
         ip.is_private
         or ip.is_loopback
