@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.assignment import service as assignment_service
-from duban import audit, zones
+from duban import zones
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import Assignment, Plan, Section, Task, User
 from duban.uow import UnitOfWork, unit_of_work
@@ -95,7 +95,9 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
 
 
 def update(session: Session, *, actor: User, plan: Plan, changes: dict[str, Any], now: datetime) -> Plan:
-    _check({**audit.snapshot(plan), **changes})
+    # The plan's own values, not its audit snapshot: that one holds dates as text.
+    current = {key: getattr(plan, key) for key in ("title", "period_start", "period_end", "timezone")}
+    _check({**current, **changes})
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(plan, action="plan.update")
         for key, value in changes.items():

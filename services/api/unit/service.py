@@ -171,7 +171,9 @@ def update_group(
         uow.track(group, action="unit_group.update")
         member_ids = changes.pop("member_ids", None)
         for key, value in changes.items():
-            setattr(group, key, [str(k) for k in value] if key == "member_kinds" else value)
+            if key == "member_kinds":
+                value = [str(k) for k in value or []]  # null clears the kinds, as [] does
+            setattr(group, key, value)
         if member_ids is not None:
             _set_members(session, group, member_ids)
             # The members are part of the group (its version): replacing them is a new version.
