@@ -34,7 +34,7 @@ from .interchange import (
 from .notes import ambiguous_deadline, check_task_units, note, unplaced, unquantified_goal
 from .quantities import indicators_in, targets_in, unquantified_goals
 from .tables import Row, build_sections, header_field, row_from_cells
-from .units import Attribution, paren_spans, parse_attribution
+from .units import Attribution, labelled_line, paren_spans, parse_attribution
 
 _CN_NUM = "一二三四五六七八九十百零〇"
 _L1 = re.compile(rf"^(?P<code>[{_CN_NUM}]{{1,4}})、\s*")
@@ -70,6 +70,11 @@ class _Line:
     # Unit parentheses in body: (start, end, attribution).
     atts: list[tuple[int, int, Attribution]] = field(default_factory=list)
 
+    @property
+    def unit_line(self) -> bool:
+        """The whole line is one unit clause: （责任单位：…） or 责任单位：… on a line of its own."""
+        return self.level == 0 and len(self.atts) == 1 and self.atts[0][:2] == (0, len(self.body))
+
 
 def _classify(no: int, text: str, *, forced: tuple[int, str, int] | None = None) -> _Line:
     line = _Line(no=no, text=text, body=text)
@@ -88,6 +93,8 @@ def _classify(no: int, text: str, *, forced: tuple[int, str, int] | None = None)
         att = parse_attribution(line.body[start + 1 : end - 1])
         if att is not None:
             line.atts.append((start, end, att))
+    if line.level == 0 and not line.atts and (att := labelled_line(line.body)) is not None:
+        line.atts.append((0, len(line.body), att))
     return line
 
 
@@ -321,6 +328,8 @@ class _TaskDraft:
     atts: list[Attribution] = field(default_factory=list)
     closed: bool = False
     subtasks: list[_TaskDraft] = field(default_factory=list)
+    # The first text is a heading (（一）增加场地设施供给) and the lines under it describe it.
+    headed: bool = False
 
     def add(self, text: str, atts: list[tuple[int, int, Attribution]]) -> None:
         clean = text
@@ -363,7 +372,11 @@ class _Reader:
 
     def finish(self, draft: _TaskDraft, *, sub: bool = False) -> TaskDoc:
         text = "\n".join(draft.texts)
-        title, description = _first_sentence(text)
+        if draft.headed and draft.texts:
+            title, rest = _first_sentence(draft.texts[0])
+            description = "\n".join(t for t in [rest, *draft.texts[1:]] if t)
+        else:
+            title, description = _first_sentence(text)
         if not title:
             title = text[:_MAX_TITLE]
         task = TaskDoc(code=draft.code, title=title, description=description, source_line=draft.line)
@@ -406,6 +419,7 @@ class _Reader:
 
     def read_part(self, part: _Part, *, qualify: str | None) -> None:
         levels = {ln.level for ln in part.lines if ln.level > 1}
+        headed = False
         unnumbered_atts = any(ln.atts and ln.level == 0 for ln in part.lines)
         section_level: int | None
         task_level: int | None
@@ -413,6 +427,8 @@ class _Reader:
             section_level, task_level = (2 if 2 in levels else None), 3
         elif 2 in levels:
             section_level, task_level = (2, None) if unnumbered_atts else (None, 2)
+            if unnumbered_atts and _headings_with_unit_lines(part.lines):
+                section_level, task_level, headed = None, 2, True
         else:
             section_level, task_level = None, None
         sub_level = 4 if task_level is not None and 4 in levels else None
@@ -468,9 +484,11 @@ class _Reader:
                     segments(ln, len(ln.body) - len(rest))
             elif task_level is not None and ln.level == task_level:
                 flush()
-                open_draft = _TaskDraft(code=ln.code, line=ln.no)
+                open_draft = _TaskDraft(code=ln.code, line=ln.no, headed=headed)
                 open_draft.add(ln.body, ln.atts)
                 started = True
+            elif headed and open_draft is not None and ln.level == 0:
+                open_draft.add(ln.text, _shift(ln))  # its unit line, or the text describing it
             elif sub_level is not None and ln.level == sub_level and open_draft is not None:
                 sub = _TaskDraft(code=ln.code, line=ln.no)
                 sub.add(ln.body, ln.atts)
@@ -496,6 +514,20 @@ class _Reader:
                 else:
                     self.warnings.append(unplaced(ln.no, ln.text))
             section.tasks.append(self.finish(draft))
+
+
+def _headings_with_unit_lines(lines: list[_Line]) -> bool:
+    """（一） headings that are tasks themselves: each unit clause stands on a line of its own under
+    a heading (（责任单位：…） on the next line, or after the text), one clause per heading."""
+    clauses: int | None = None  # None before the first heading
+    for ln in lines:
+        if ln.level == 2:
+            clauses = len(ln.atts)
+        elif ln.atts:
+            if not ln.unit_line or clauses is None or clauses:
+                return False
+            clauses = 1
+    return True
 
 
 def _shift(ln: _Line) -> list[tuple[int, int, Attribution]]:

@@ -238,6 +238,13 @@ def _parse_verbs(body: str, att: Attribution) -> bool:
     return not pending and bool(att.units())
 
 
+def labelled_line(text: str) -> Attribution | None:
+    """A line that is only a unit clause without parentheses: 责任单位：市教育局、市体育局."""
+    if _LABEL.match(text) is None:
+        return None
+    return parse_attribution(text)
+
+
 def parse_attribution(content: str) -> Attribution | None:
     """Parse the inside of a parenthesis; None when it is not a list of responsible units."""
     body = content.strip()

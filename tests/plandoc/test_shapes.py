@@ -201,3 +201,69 @@ def test_support_and_coordinating_units_are_co_units() -> None:
 def test_lead_phrasings(clause: str, lead: list[str], co: list[str]) -> None:
     task = parse_text(f"一、重点任务\n（一）甲。（{clause}）\n").document.tasks()[0]
     assert (task.lead_units, task.co_units) == (lead, co)
+
+
+# --- a （一） heading that is the task, its units on the next line ------------------------------------
+
+
+def test_headings_that_are_tasks_with_units_on_the_next_line() -> None:
+    result = shape("heading_tasks")
+    doc = result.document
+    assert doc.plan.period is not None
+    assert (doc.plan.period.start, doc.plan.period.end) == (date(2019, 1, 1), date(2021, 12, 31))
+    assert doc.plan.doc_no == "南府发〔2019〕6号"  # not 国发〔2016〕37号 cited in the preamble
+    assert [(s.code, s.title) for s in doc.sections] == [("一", "主要任务")]
+    tasks = by_code(result)
+    assert [(t.code, t.title) for t in tasks.values()] == [
+        ("一", "增加全民健身场地设施供给"),
+        ("二", "广泛开展全民健身赛事活动"),
+        ("三", "推进全民健身和全民健康深度融合"),
+        ("四", "加强青少年体育工作"),
+    ]
+    first = tasks["一"]
+    assert first.lead_units == ["市体育局"]
+    assert first.co_units == ["市发展改革委", "市自然资源和规划局", "市住房城乡建设局"]
+    assert first.implementing_units == ["各县（市、区）人民政府"]
+    assert first.description == (
+        "统筹规划建设公共体育设施，到2021年，全市人均体育场地面积达到2.2平方米以上。\n每年新建社区多功能运动场10个以上。"
+    )
+    assert first.recurrence == "annual" and first.due == date(2021, 12, 31)
+    assert [(g.value, g.unit) for g in first.targets] == [(10, "个")]
+    assert (tasks["三"].lead_units, tasks["三"].co_units) == (["市卫生健康委"], ["市体育局", "市医保局"])
+    assert tasks["三"].due == date(2019, 3, 31)
+    assert (tasks["四"].lead_units, tasks["四"].co_units) == (
+        ["市教育局"],
+        ["市体育局"],
+    )  # 责任单位：… unbracketed
+    assert tasks["四"].due is None  # 长期坚持
+    assert result.warnings == []  # 二、保障措施 holds no tasks and no deadlines
+
+
+def test_heading_task_with_its_units_after_the_text() -> None:
+    text = (
+        "一、主要任务\n（一）加快充电设施建设\n到2025年新建公共充电桩500个。\n（责任单位：县发改委、县供电公司）\n"
+        "（二）优化充电服务\n（责任单位：县交通运输局）\n推行“一张网”服务。\n"
+    )
+    result = parse_text(text)
+    tasks = result.document.tasks()
+    assert [(t.code, t.title, t.lead_units) for t in tasks] == [
+        ("一", "加快充电设施建设", ["县发改委"]),
+        ("二", "优化充电服务", ["县交通运输局"]),
+    ]
+    assert tasks[0].description == "到2025年新建公共充电桩500个。"
+    assert tasks[0].due == date(2025, 12, 31)
+    assert result.warnings == []
+
+
+def test_sections_whose_paragraphs_carry_their_own_units_stay_sections() -> None:
+    # 国办发〔2018〕128号's shape: （一） groups paragraphs, each closed by its own parenthesis.
+    text = (
+        "一、主要任务\n（一）推进源头减量\n"
+        "推广绿色设计。（县工信局负责）\n建设回收网点。（县商务局负责）\n"
+        "（二）强化利用\n推进秸秆利用。（县农业农村局负责）\n"
+    )
+    doc = parse_text(text).document
+    assert [(s.code, [t.title for t in s.tasks]) for s in doc.sections] == [
+        ("一", ["推广绿色设计", "建设回收网点"]),
+        ("二", ["推进秸秆利用"]),
+    ]
