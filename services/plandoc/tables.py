@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import combinations
+from math import comb
 
 from .dates import find_recurrence, parse_due_cell
 from .interchange import ImportWarning, Recurrence, SectionDoc, TargetDoc, TaskDoc
 from .notes import check_task_units, note
 from .quantities import targets_in
-from .units import is_territorial, split_units
+from .units import is_territorial, looks_like_units, marked_lead, split_units
 
 # Header text (spaces removed) → row field.
 HEADER_FIELDS: dict[str, str] = {
@@ -39,9 +41,16 @@ HEADER_FIELDS: dict[str, str] = {
     "负责单位": "units_first",
     "牵头单位": "lead",
     "牵头部门": "lead",
+    "推进单位": "lead",
     "配合单位": "co",
     "配合部门": "co",
     "协办单位": "co",
+    "协办部门": "co",
+    "协同单位": "co",
+    "协同部门": "co",
+    "支撑单位": "co",
+    "支撑部门": "co",
+    "参与单位": "co",
     "落实单位": "implementing",
     "单位": "unit",
     "单位名称": "unit",
@@ -51,6 +60,8 @@ HEADER_FIELDS: dict[str, str] = {
     "完成时限": "due",
     "完成时间": "due",
     "时间节点": "due",
+    "完成时间节点": "due",
+    "时间安排": "due",
     "时限": "due",
     "周期": "recurrence",
     "目标": "targets",
@@ -74,6 +85,102 @@ ROLE_LABELS = {"lead": "牵头", "co": "配合", "implementing": "落实"}
 
 def header_field(text: str) -> str | None:
     return HEADER_FIELDS.get(re.sub(r"\s+", "", text))
+
+
+_UNIT_FIELDS = frozenset({"units_first", "lead", "co", "implementing", "unit"})
+
+
+def is_task_table(fields: list[str | None]) -> bool:
+    """Columns of a task list: what is to be done, and who or by when. An indicator grid
+    (序号/指标名称/单位/目标值) has neither a task column nor a unit column."""
+    present = set(fields)
+    return bool(present & {"title", "description"}) and bool(present & (_UNIT_FIELDS | {"due"}))
+
+
+# What a 时间节点 cell holds besides its dates: 2024年6月底前, 长期坚持, 2024—2025年, 每季度.
+_DATE_WORDS = re.compile(
+    r"\d{4}\s*年度?|\d{4}[./-]|\d{1,2}\s*月(?:份)?|\d{1,2}\s*日|上半年|下半年|年底|年末|年内|年中|底|末|前|之前|以前|"
+    r"长期坚持|长期|持续推进|持续|常态化|每年|每季度|每月|按季度|按月|完成|[-—–~～至到、，,及和\s./]"
+)
+
+
+def cell_kind(text: str) -> str:
+    """date / units / long / short: what a table cell looks like, to place the cells of a row
+    that lost some to merged cells."""
+    if len(text) <= 30 and re.search(r"\d|长期|持续|常态|每", text) and len(_DATE_WORDS.sub("", text)) <= 1:
+        return "date"
+    if looks_like_units(text):
+        return "units"
+    if len(text) > 25 or any(c in text for c in "。；;"):
+        return "long"
+    return "short"
+
+
+def _fit(kind: str, column: str | None) -> int | None:
+    """How well a cell of this kind sits in this column; None: it cannot."""
+    if column == "due":
+        return 3 if kind == "date" else None
+    if column in _UNIT_FIELDS:
+        return 3 if kind == "units" else None
+    if kind == "date":
+        return 1 if column is None else None
+    if column == "title":
+        return {"short": 2, "long": 0, "units": 1}[kind]
+    if column == "description":
+        return {"short": 2, "long": 3, "units": 1}[kind]
+    if column == "section":
+        return 2 if kind == "short" else None
+    return 1
+
+
+@dataclass(slots=True)
+class Aligned:
+    cells: list[str]
+    carried: list[int]  # columns filled from the row above (a merged cell)
+    ambiguous: bool  # another placement fitted as well
+
+
+def align_row(fields: list[str | None], block: list[str], above: list[str]) -> Aligned | None:
+    """Place the cells of a row that has fewer cells than the table has columns: a merged cell
+    (a unit printed once for several rows, a 任务名称 over several rows) is printed only in its
+    first row. Column 0 (序号) is the block's first line. Each cell goes to a column its kind fits,
+    in order; a skipped column takes the value of the row above, if it had one. When two placements
+    fit equally, the merged cells are taken to be the leftmost (grouping columns come first) and the
+    row is reported ambiguous. None when no placement fits."""
+    n, k = len(fields), len(block)
+    if not 1 <= k < n or comb(n - 1, k - 1) > 5000:
+        return None
+    kinds = [cell_kind(c) for c in block[1:]]
+    columns = range(1, n)
+    best: tuple[int, tuple[int, ...]] | None = None
+    ties = 0
+    for combo in combinations(columns, k - 1):
+        score = 0
+        for kind, col in zip(kinds, combo, strict=True):
+            f = _fit(kind, fields[col])
+            if f is None:
+                break
+            score += f
+        else:
+            for col in set(columns) - set(combo):
+                if fields[col] == "description":
+                    score -= 2
+                elif col < len(above) and above[col]:
+                    score += 1
+            if best is None or score > best[0]:
+                best, ties = (score, combo), 0
+            elif score == best[0]:
+                best, ties = (score, combo), ties + 1
+    if best is None:
+        return None
+    cells = [""] * n
+    cells[0] = block[0]
+    for cell, col in zip(block[1:], best[1], strict=True):
+        cells[col] = cell
+    carried = [c for c in columns if c not in best[1] and c < len(above) and above[c]]
+    for col in carried:
+        cells[col] = above[col]
+    return Aligned(cells=cells, carried=carried, ambiguous=ties > 0)
 
 
 @dataclass(slots=True)
@@ -272,7 +379,12 @@ def _append(target: list[str], names: list[str]) -> None:
 
 def _add_units(task: TaskDoc, row: Row) -> None:
     _append(task.lead_units, split_units(row.lead))
-    for name in split_units(row.units_first):
+    first = split_units(row.units_first)
+    marked = marked_lead(first)
+    if marked is not None:  # 区相关行政执法部门、区城管局（牵头）
+        _append(task.lead_units, marked[0])
+        first = marked[1]
+    for name in first:
         if not task.lead_units:
             task.lead_units.append(name)
         elif name not in task.lead_units:

@@ -33,7 +33,7 @@ from .interchange import (
 )
 from .notes import ambiguous_deadline, check_task_units, note, unplaced, unquantified_goal
 from .quantities import indicators_in, targets_in, unquantified_goals
-from .tables import Row, build_sections, header_field, row_from_cells
+from .tables import Aligned, Row, align_row, build_sections, header_field, is_task_table, row_from_cells
 from .units import Attribution, labelled_line, paren_spans, parse_attribution
 
 _CN_NUM = "一二三四五六七八九十百零〇"
@@ -237,8 +237,11 @@ def title_period(title: str) -> Period | None:
 # ---------------------------------------------------------------- tables
 
 
-def _flat_table(lines: list[_Line], start: int, warnings: list[ImportWarning]) -> tuple[list[Row], int]:
-    """A table flattened one cell per line, beginning with a "序号" line; returns rows and end index."""
+def _flat_table(
+    lines: list[_Line], start: int, warnings: list[ImportWarning], *, part: _Line | None = None
+) -> tuple[list[Row], int]:
+    """A table flattened one cell per line, beginning with a "序号" line; returns rows and end index.
+    Rows before the table's own group rows (一、…（共5项）) belong to the part it stands in."""
     headers = ["序号"]
     i = start + 1
     while i < len(lines) and len(headers) < 12:
@@ -247,41 +250,103 @@ def _flat_table(lines: list[_Line], start: int, warnings: list[ImportWarning]) -
             break
         headers.append(t)
         i += 1
+    fields = [header_field(h) for h in headers]
+    if not is_task_table(fields):
+        end = _grid_end(lines, i)
+        columns = "/".join(_squeeze(h) for h in headers)
+        warnings.append(
+            note(
+                "table.not_tasks",
+                f"表格（{columns}）不是任务清单（没有任务和责任单位或时限列），未导入为任务，请人工核对",
+                line=lines[start].no,
+                text=" | ".join(headers),
+            )
+        )
+        return [], end
     rows: list[Row] = []
     section = ""
+    if part is not None and i < len(lines) and lines[i].level != 1:
+        section = part.text
+        rows.append(Row(line=part.no, section=section))
+    above: list[str] = []
+    merged: list[tuple[_Line, Aligned]] = []
     while i < len(lines):
         ln = lines[i]
+        if _table_ends(ln):
+            break
         if ln.level == 1:
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if nxt is not None and nxt.level != 1 and not _INTEGER_LINE.match(nxt.text):
+                break  # a heading followed by prose: the table has ended
             section = ln.text
             rows.append(Row(line=ln.no, section=section))
+            above = []
             i += 1
             continue
         if not _INTEGER_LINE.match(ln.text):
             warnings.append(unplaced(ln.no, ln.text))
             i += 1
             continue
-        cells: list[object] = [ln.text]
+        block = [ln.text]
         j = i + 1
-        while j < len(lines) and len(cells) < len(headers):
+        while j < len(lines) and len(block) < len(headers):
             nxt = lines[j]
-            if nxt.level == 1 or _INTEGER_LINE.match(nxt.text):
+            if nxt.level == 1 or _INTEGER_LINE.match(nxt.text) or _table_ends(nxt):
                 break
-            cells.append(nxt.text)
+            block.append(nxt.text)
             j += 1
-        if len(cells) < len(headers):
-            warnings.append(
-                note(
-                    "table.row_incomplete",
-                    f"表格第{ln.text}行只有{len(cells)}个单元格（表头为{len(headers)}列），请核对",
-                    line=ln.no,
-                    text=" | ".join(str(c) for c in cells),
+        cells: list[str] = block
+        if len(block) < len(headers):
+            aligned = align_row(fields, block, above)
+            if aligned is None:
+                warnings.append(
+                    note(
+                        "table.row_incomplete",
+                        f"表格第{ln.text}行只有{len(block)}个单元格（表头为{len(headers)}列），请核对",
+                        line=ln.no,
+                        text=" | ".join(block),
+                    )
                 )
-            )
-        row = row_from_cells(headers, cells, line=ln.no)
+            else:
+                cells = aligned.cells
+                if aligned.ambiguous and aligned.carried:
+                    merged.append((ln, aligned))
+        row = row_from_cells(headers, list(cells), line=ln.no)
         row.section = section
         rows.append(row)
+        above = cells
         i = j
+    for ln, aligned in merged:
+        names = "、".join(f"“{_squeeze(headers[c])}”" for c in aligned.carried)
+        warnings.append(
+            note(
+                "table.cell_merged",
+                f"表格第{ln.text}行少{len(aligned.carried)}个单元格，已按合并单元格沿用上一行的{names}，"
+                "请核对该单元格是否本为空白",
+                line=ln.no,
+                text=" | ".join(aligned.cells),
+            )
+        )
     return rows, i
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _grid_end(lines: list[_Line], i: int) -> int:
+    """Where a table that is not a task list ends: at the next heading or paragraph of prose."""
+    while i < len(lines):
+        t = lines[i].text
+        if lines[i].level in (1, 2) or "。" in t or len(t) > 40 or _table_ends(lines[i]):
+            return i
+        i += 1
+    return i
+
+
+def _table_ends(ln: _Line) -> bool:
+    """The next attachment (附件2) or the next table (序号) ends a table."""
+    return bool(_ATTACHMENT.match(ln.text)) or _squeeze(ln.text) == "序号"
 
 
 def _pipe_cells(text: str) -> list[str]:
@@ -655,10 +720,15 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
     prose: list[_Line] = []
     table_rows: list[Row] = []
     i = 0
+    under: _Line | None = None  # the 一、 heading a table stands under (none in an attachment)
     while i < len(lines):
         ln = lines[i]
+        if ln.level == 1:
+            under = ln
+        elif _ATTACHMENT.match(ln.text):
+            under = None
         if re.sub(r"\s+", "", ln.text) == "序号" and i + 2 < len(lines):
-            rows, i = _flat_table(lines, i, warnings)
+            rows, i = _flat_table(lines, i, warnings, part=under)
             table_rows.extend(rows)
             continue
         if "|" in ln.text and _is_pipe_header(ln.text):

@@ -25,6 +25,7 @@ _GENERIC = re.compile(
 )
 # A role written after one name of a list: 区相关行政执法部门，区城管局牵头 / 区应急管理局（牵头）.
 _NAME_ROLE = re.compile(r"^(?P<name>.+?)\s*[(（]?(?P<role>牵头负责|牵头|配合|协同|协助|参与|支撑)[)）]?$")
+_NAME_ROLE_STRIP = re.compile(r"\s*[(（]?(?:牵头负责|牵头|配合|协同|协助|参与|支撑)[)）]?$")
 _TERRITORIAL_SUFFIX = ("开发区", "高新区", "试点城市政府", "试点城市", "试点地区")
 
 _LABEL = re.compile(
@@ -91,6 +92,46 @@ def is_territorial(name: str) -> bool:
     if is_generic(name):
         return False
     return name.startswith("各") or name.endswith(_TERRITORIAL_SUFFIX)
+
+
+# How the names of units end: 县农业农村局, 县委农办, 团县委, 各乡镇, 县供电公司, 县公安局交警大队 …
+_UNIT_END = re.compile(
+    r"(?:局|委|办|部|院|厅|署|中心|政府|镇|乡|街道|公司|会|队|所|站|社|室|团|处|馆|校|集团|组|庭"
+    r"|开发区|高新区|办事处|管委会|银行|支行|分行|部门|单位|机构|方面)$"
+)
+# A cell that begins with a verb is a task, whatever its last character (举办农民丰收节推介会).
+_VERB_START = re.compile(
+    r"^(?:推进|推动|加强|加快|建设|建立|开展|举办|实施|打造|培育|完善|提升|深化|强化|落实|组织|完成|制定|新建|创建|"
+    r"健全|优化|扩大|支持|鼓励|引导|促进|做好|抓好|全面|持续|积极|大力|着力|探索|开发|发展|召开|编制|出台)"
+)
+
+
+def looks_like_units(text: str) -> bool:
+    """A table cell that lists units (县自然资源局、县水利局), not a sentence or a date."""
+    if not text or len(text) > 200 or any(c in text for c in "。：:；;！？") or re.search(r"\d{4}", text):
+        return False
+    names = split_units(text)
+    return bool(names) and all(
+        len(n) <= _MAX_UNIT_LEN
+        and not _VERB_START.match(n)
+        and (_UNIT_END.search(_NAME_ROLE_STRIP.sub("", n)) is not None or n.startswith("各"))
+        for n in names
+    )
+
+
+def marked_lead(names: list[str]) -> tuple[list[str], list[str]] | None:
+    """区相关行政执法部门、区城管局（牵头） in a 责任单位 cell: (leads, the others); None when no name is
+    marked with its role."""
+    marked = [(_NAME_ROLE.match(n), n) for n in names]
+    if not any(m is not None and m.group("role").startswith("牵头") for m, _ in marked):
+        return None
+    leads = [m.group("name") for m, _ in marked if m is not None and m.group("role").startswith("牵头")]
+    others = [
+        m.group("name") if m is not None else n
+        for m, n in marked
+        if m is None or m.group("name") not in leads
+    ]
+    return leads, others
 
 
 def split_units(text: str) -> list[str]:

@@ -267,3 +267,80 @@ def test_sections_whose_paragraphs_carry_their_own_units_stay_sections() -> None
         ("一", ["推广绿色设计", "建设回收网点"]),
         ("二", ["推进秸秆利用"]),
     ]
+
+
+# --- 任务分解表 flattened one cell per line, with merged cells ----------------------------------------
+
+
+def _rows(result: ImportResult) -> list[tuple[str, str, list[str], list[str], list[str], date | None]]:
+    return [
+        (t.code, t.title, t.lead_units, t.co_units, t.implementing_units, t.due)
+        for t in result.document.tasks()
+    ]
+
+
+def test_breakdown_table_with_merged_cells_and_an_indicator_grid() -> None:
+    result = shape("breakdown_table")
+    doc = result.document
+    assert doc.plan.doc_no == "清政办发〔2024〕15号"  # not 市委农发〔2024〕1号 cited in the notice
+    assert [(s.code, s.title) for s in doc.sections] == [("二", "任务分解")]  # the part the table stands in
+    assert _rows(result) == [
+        ("1", "粮食安全", ["县农业农村局"], ["县发改委", "县财政局", "县统计局"], [], date(2024, 12, 31)),
+        # 任务名称 and 牵头部门 printed once for rows 1–2 (and the lead once for 4–5): carried down
+        ("2", "粮食安全", ["县农业农村局"], ["县自然资源局", "县水利局"], [], date(2024, 10, 31)),
+        ("3", "粮食安全", ["县自然资源局"], [], ["各乡镇"], None),  # 长期坚持
+        ("4", "产业发展", ["县农业农村局"], ["县商务局", "县市场监管局"], [], date(2027, 12, 31)),
+        ("5", "产业发展", ["县农业农村局"], ["县市场监管局", "县文旅局"], [], date(2028, 12, 31)),
+        ("6", "乡村建设", ["县农业农村局"], ["县卫健委"], ["各乡镇"], date(2024, 3, 31)),
+    ]
+    tasks = by_code(result)
+    assert tasks["2"].description == "新建高标准农田5万亩，改造提升2万亩。"
+    # the indicator grid (序号/指标名称/单位/…) is reported, not read as tasks; a lone unit cell that
+    # could be the lead or the co unit is named for the office to check
+    assert [(w.code, w.line) for w in result.warnings] == [
+        ("table.not_tasks", 9),
+        ("table.cell_merged", 37),
+        ("table.cell_merged", 52),
+    ]
+    assert "“任务名称”、“牵头部门”" in result.warnings[1].message
+    # the prose after the table (三、保障措施) is prose again, not a table row
+    assert all(w.code != "line.unplaced" for w in result.warnings)
+
+
+def test_breakdown_table_with_tuijin_and_zeren_columns() -> None:
+    result = shape("breakdown_table_tuijin")
+    doc = result.document
+    assert [(s.code, s.title) for s in doc.sections] == [("一", "数字产业化行动"), ("二", "产业数字化行动")]
+    assert _rows(result) == [
+        ("1", "培育数字核心产业", ["区工信局"], ["区商务局", "区投促中心"], [], date(2026, 12, 31)),
+        ("2", "培育数字核心产业", ["区工信局"], ["区发改委", "区自然资源局"], [], date(2025, 12, 31)),
+        ("3", "数字基础设施", ["区工信局"], ["区住建局", "区城管局"], ["各街道"], date(2026, 12, 31)),
+        ("4", "制造业数字化转型", ["区工信局"], ["区科技局"], [], None),
+        ("5", "农业数字化", ["区农业农村局"], [], ["各街道"], date(2025, 6, 30)),
+    ]
+    assert [(w.code, w.line) for w in result.warnings] == [("table.cell_merged", 24), ("table.not_tasks", 49)]
+    assert [i.target for i in doc.indicators] == [12]
+
+
+def test_a_row_whose_cells_fit_one_way_only_is_read_without_a_warning() -> None:
+    text = (
+        "序号\n任务名称\n任务内容\n牵头部门\n配合部门\n时间节点\n"
+        "1\n项目建设\n开工建设重点项目20个。\n县发改委\n县财政局\n2025年6月\n"
+        "2\n竣工投产重点项目10个。\n县工信局\n县发改委\n2025年底\n"  # only the 任务名称 is merged
+    )
+    result = parse_text(text)
+    assert _rows(result) == [
+        ("1", "项目建设", ["县发改委"], ["县财政局"], [], date(2025, 6, 30)),
+        ("2", "项目建设", ["县工信局"], ["县发改委"], [], date(2025, 12, 31)),
+    ]
+    assert result.warnings == []
+
+
+def test_a_row_that_fits_no_column_layout_is_reported() -> None:
+    text = (
+        "序号\n任务名称\n任务内容\n牵头部门\n配合部门\n时间节点\n"
+        "1\n项目建设\n开工建设重点项目20个。\n县发改委\n县财政局\n2025年6月\n"
+        "2\n2025年底\n2026年底\n"
+    )
+    result = parse_text(text)
+    assert [(w.code, w.line) for w in result.warnings][:1] == [("table.row_incomplete", 13)]
