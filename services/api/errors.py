@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.limits import BodyTooLarge, too_large_body
 from duban.errors import DubanError
 
 log = logging.getLogger("duban.api")
@@ -238,6 +239,9 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            envelope = too_large_body(exc.limit)["error"]
+            return error_response(413, envelope["code"], envelope["message"], envelope["details"])
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
         if isinstance(exc.detail, str) and exc.detail and exc.status_code not in _HTTP_CODES:
             message = exc.detail

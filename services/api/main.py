@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from api.deps import get_current_user
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
+from api.limits import BodyLimitMiddleware
 from api.middleware import RequestContextMiddleware
 from duban import calendar_store
 from duban.context import current_request_id
@@ -85,6 +86,8 @@ def create_app() -> FastAPI:
     )
     install_exception_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    # Outside idempotency, which reads the body it hashes.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxies:
         # Outermost: only a listed proxy may name the client (throttling, logs); from anyone

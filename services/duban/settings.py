@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # --- storage
     storage_dir: Path = Path("./var/attachments")
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Every other request body (JSON, forms): refused with 413 before it is read in full.
+    max_body_bytes: int = 1024 * 1024
 
     # --- notifier
     webhook_allow_private: bool = False
