@@ -148,7 +148,7 @@ def align_row(fields: list[str | None], block: list[str], above: list[str]) -> A
     fit equally, the merged cells are taken to be the leftmost (grouping columns come first) and the
     row is reported ambiguous. None when no placement fits."""
     n, k = len(fields), len(block)
-    if not 1 <= k < n or comb(n - 1, k - 1) > 5000:
+    if not 2 <= k < n or comb(n - 1, k - 1) > 5000:
         return None
     kinds = [cell_kind(c) for c in block[1:]]
     columns = range(1, n)

@@ -676,11 +676,19 @@ def _qualify_task_codes(sections: list[SectionDoc], warnings: list[ImportWarning
     codes = [t.code for s in sections for t in s.tasks if t.code]
     if len(codes) == len(set(codes)):
         return
+    renamed: dict[int | None, list[tuple[str, str]]] = {}
     for section in sections:
         if section.code:
             for task in section.tasks:
                 if task.code:
+                    old = f"任务{task.code}"
                     task.code = f"{section.code}.{task.code}"
+                    renamed.setdefault(task.source_line, []).append((old, f"任务{task.code}"))
+    for w in warnings:  # 任务1未写明牵头单位 → 任务二.1未写明牵头单位
+        for old, new in renamed.get(w.line, []):
+            if w.message.startswith(old) and not w.message[len(old) : len(old) + 1].isdigit():
+                w.message = new + w.message[len(old) :]
+                break
     seen: set[str] = set()
     for section in sections:
         for task in section.tasks:

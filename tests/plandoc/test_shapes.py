@@ -344,3 +344,10 @@ def test_a_row_that_fits_no_column_layout_is_reported() -> None:
     )
     result = parse_text(text)
     assert [(w.code, w.line) for w in result.warnings][:1] == [("table.row_incomplete", 13)]
+
+
+def test_warnings_name_the_task_by_its_qualified_code() -> None:
+    text = "一、重点任务\n（一）平台\n1．建平台。（县科技局负责）\n（二）人才\n1．引人才。\n"
+    result = parse_text(text)
+    assert [t.code for t in result.document.tasks()] == ["一.1", "二.1"]
+    assert [w.message for w in result.warnings] == ["任务二.1未写明责任单位，请在交办前指定"]
