@@ -203,6 +203,8 @@ class Row:
     source_line: int | None = None
     has_source_column: bool = False
     extras: list[tuple[str, str]] = field(default_factory=list)
+    # One more 任务内容 row of the task above (its 序号 and 任务名称 were merged cells).
+    continued: bool = False
 
 
 def row_from_cells(headers: list[str], cells: list[object], *, line: int | None) -> Row:
@@ -307,21 +309,29 @@ def build_sections(
                 parents[(len(sections), row.code)] = task
         assert task is not None
         _add_units(task, row)
-        if row.due is not None and not due_seen[id(task)]:
+        if row.continued and continues and row.description and row.description not in task.description:
+            task.description = f"{task.description}\n{row.description}".strip()
+        if row.due is not None and (not due_seen[id(task)] or row.continued):
+            first_due = not due_seen[id(task)]
             due_seen[id(task)] = True
             if isinstance(row.due, date):
-                task.due = row.due
+                due: date | None = row.due
+                understood = True
             else:
-                task.due, understood = parse_due_cell(row.due, issued_on=issued_on)
-                if not understood:
-                    warnings.append(
-                        note(
-                            "deadline.ambiguous",
-                            f"完成时限“{row.due}”无法换算为具体日期，请人工确定",
-                            line=row.line,
-                            text=row.due,
-                        )
+                due, understood = parse_due_cell(row.due, issued_on=issued_on)
+            if first_due:
+                task.due = due
+            elif due is not None and task.due is not None:
+                task.due = max(task.due, due)  # the task is done when its last row is
+            if not understood:
+                warnings.append(
+                    note(
+                        "deadline.ambiguous",
+                        f"完成时限“{row.due}”无法换算为具体日期，请人工确定",
+                        line=row.line,
+                        text=str(row.due),
                     )
+                )
         if row.recurrence and task.recurrence is None:
             task.recurrence = _RECURRENCE_LABELS.get(row.recurrence)
         if row.targets and not task.targets and structured_targets is None:

@@ -33,7 +33,16 @@ from .interchange import (
 )
 from .notes import ambiguous_deadline, check_task_units, note, unplaced, unquantified_goal
 from .quantities import indicators_in, targets_in, unquantified_goals
-from .tables import Aligned, Row, align_row, build_sections, header_field, is_task_table, row_from_cells
+from .tables import (
+    Aligned,
+    Row,
+    align_row,
+    build_sections,
+    cell_kind,
+    header_field,
+    is_task_table,
+    row_from_cells,
+)
 from .units import Attribution, labelled_line, paren_spans, parse_attribution
 
 _CN_NUM = "一二三四五六七八九十百零〇"
@@ -316,6 +325,19 @@ def _flat_table(
         rows.append(row)
         above = cells
         i = j
+        # 序号 and 任务名称 printed once over several 任务内容 rows: the lines before the next 序号
+        # are further rows of the same task.
+        while (k := _continuation_end(lines, i, len(headers))) > i:
+            more = align_row(fields, [ln.text, *(x.text for x in lines[i:k])], above)
+            if more is None or "description" not in [fields[c] for c, v in enumerate(more.cells) if v]:
+                break
+            if more.ambiguous and more.carried:
+                merged.append((lines[i], more))
+            row = row_from_cells(headers, list(more.cells), line=lines[i].no)
+            row.section, row.continued = section, True
+            rows.append(row)
+            above = more.cells
+            i = k
     for ln, aligned in merged:
         names = "、".join(f"“{_squeeze(headers[c])}”" for c in aligned.carried)
         warnings.append(
@@ -332,6 +354,20 @@ def _flat_table(
 
 def _squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+def _continuation_end(lines: list[_Line], i: int, width: int) -> int:
+    """The lines from i that may be one more row of the task above: they begin with a 任务内容 cell
+    and end before the next 序号, heading, table end or the next 任务内容 cell."""
+    if i >= len(lines) or cell_kind(lines[i].text) != "long":
+        return i
+    j = i + 1
+    while j < len(lines) and j - i < width - 1:
+        ln = lines[j]
+        if ln.level == 1 or _INTEGER_LINE.match(ln.text) or _table_ends(ln) or cell_kind(ln.text) == "long":
+            break
+        j += 1
+    return j
 
 
 def _grid_end(lines: list[_Line], i: int) -> int:

@@ -351,3 +351,27 @@ def test_warnings_name_the_task_by_its_qualified_code() -> None:
     result = parse_text(text)
     assert [t.code for t in result.document.tasks()] == ["一.1", "二.1"]
     assert [w.message for w in result.warnings] == ["任务二.1未写明责任单位，请在交办前指定"]
+
+
+def test_a_task_over_several_content_rows_its_number_and_name_merged() -> None:
+    text = (
+        "某县2024年度重点工作任务分解表\n序号\n任务名称\n任务内容\n牵头部门\n配合部门\n时间节点\n"
+        "1\n粮食安全\n全年粮食播种面积稳定在120万亩以上。\n县农业农村局\n县发改委\n2024年12月\n"
+        "新建高标准农田5万亩，改造提升2万亩。\n县自然资源局\n2025年6月\n"  # 序号 and 任务名称 merged
+        "2\n产业发展\n培育市级以上农业产业化龙头企业3家。\n县农业农村局\n县商务局\n2027年\n"
+    )
+    result = parse_text(text)
+    assert _rows(result) == [
+        (
+            "1",
+            "粮食安全",
+            ["县农业农村局"],
+            ["县发改委", "县自然资源局"],
+            [],
+            date(2025, 6, 30),
+        ),  # its last row
+        ("2", "产业发展", ["县农业农村局"], ["县商务局"], [], date(2027, 12, 31)),
+    ]
+    first = result.document.tasks()[0]
+    assert first.description == "全年粮食播种面积稳定在120万亩以上。\n新建高标准农田5万亩，改造提升2万亩。"
+    assert [(w.code, w.line) for w in result.warnings] == [("table.cell_merged", 14)]
