@@ -574,6 +574,7 @@ class _Reader:
                 started = True
                 open_draft.add(rest, [])
 
+        previous: _Line | None = None
         for ln in part.lines:
             if ln.level == section_level:
                 flush()
@@ -588,6 +589,19 @@ class _Reader:
                 open_draft = _TaskDraft(code=ln.code, line=ln.no, headed=headed)
                 open_draft.add(ln.body, ln.atts)
                 started = True
+                if ln.atts and open_draft.texts and _title_like(open_draft.texts[0]):
+                    # （一）推进老旧小区改造（责任单位：县住建局） and its text on the lines below
+                    open_draft.headed, open_draft.closed = True, False
+            elif (
+                open_draft is not None
+                and open_draft.headed
+                and open_draft.atts
+                and ln.atts
+                and ln.level == 0
+                and not (ln.unit_line and previous is not None and previous.unit_line)
+            ):
+                flush()  # a paragraph with units of its own under a heading that had its own
+                segments(ln, 0)
             elif headed and open_draft is not None and ln.level == 0:
                 open_draft.add(ln.text, _shift(ln))  # its unit line, or the text describing it
             elif sub_level is not None and ln.level == sub_level and open_draft is not None:
@@ -600,6 +614,7 @@ class _Reader:
                 segments(ln, 0)
             elif started:
                 self.warnings.append(unplaced(ln.no, ln.text))
+            previous = ln
         flush()
 
     def read_flat(self, parts: list[_Part]) -> None:
@@ -621,14 +636,21 @@ def _headings_with_unit_lines(lines: list[_Line]) -> bool:
     """（一） headings that are tasks themselves: each unit clause stands on a line of its own under
     a heading (（责任单位：…） on the next line, or after the text), one clause per heading."""
     clauses: int | None = None  # None before the first heading
+    previous: _Line | None = None
+    unit_lines = False
     for ln in lines:
         if ln.level == 2:
             clauses = len(ln.atts)
         elif ln.atts:
-            if not ln.unit_line or clauses is None or clauses:
+            if clauses is None:
                 return False
-            clauses = 1
-    return True
+            # 牵头单位：… and 配合单位：… on two lines are one clause
+            if ln.unit_line and (not clauses or (previous is not None and previous.unit_line)):
+                clauses, unit_lines = 1, True
+            elif not clauses:
+                return False  # paragraphs with their own units under a bare heading: a section
+        previous = ln
+    return unit_lines
 
 
 def _shift(ln: _Line) -> list[tuple[int, int, Attribution]]:

@@ -375,3 +375,27 @@ def test_a_task_over_several_content_rows_its_number_and_name_merged() -> None:
     first = result.document.tasks()[0]
     assert first.description == "全年粮食播种面积稳定在120万亩以上。\n新建高标准农田5万亩，改造提升2万亩。"
     assert [(w.code, w.line) for w in result.warnings] == [("table.cell_merged", 14)]
+
+
+def test_heading_tasks_with_two_unit_lines_or_units_on_the_heading() -> None:
+    text = (
+        "一、主要任务\n"
+        "（一）推进老旧小区改造\n牵头单位：县住建局\n配合单位：县发改委、县财政局、各街道\n"
+        "2025年底前完成改造30个小区。\n"
+        "（二）完善社区服务设施（责任单位：县发改委牵头，县民政局、县统计局配合）\n"
+        "每年新建社区养老服务站5个。\n"
+        "（三）提升物业服务（责任单位：县住建局）\n"
+        "推进物业服务覆盖。（县市场监管局负责）\n"  # its own units: a task of its own
+    )
+    result = parse_text(text)
+    got = [(t.code, t.title, t.lead_units, t.co_units, t.implementing_units) for t in result.document.tasks()]
+    assert got == [
+        ("一", "推进老旧小区改造", ["县住建局"], ["县发改委", "县财政局"], ["各街道"]),
+        ("二", "完善社区服务设施", ["县发改委"], ["县民政局", "县统计局"], []),
+        ("三", "提升物业服务", ["县住建局"], [], []),
+        ("1", "推进物业服务覆盖", ["县市场监管局"], [], []),  # unnumbered: counted
+    ]
+    tasks = result.document.tasks()
+    assert tasks[0].description == "2025年底前完成改造30个小区。" and tasks[0].due == date(2025, 12, 31)
+    assert tasks[1].description == "每年新建社区养老服务站5个。" and tasks[1].recurrence == "annual"
+    assert result.warnings == []
