@@ -11,7 +11,15 @@ ImportWarning. Structure it understands:
 - clauses that carry to later tasks (下同, 以下均需…落实, 不再列出);
 - the 目标 part(s) → indicators;
 - a table flattened one cell per line (序号 / 改革举措 / … header lines, then one line per cell) and
-  pipe-separated rows (what the .docx reader produces for Word tables).
+  pipe-separated rows (what the .docx reader produces for Word tables);
+- numbering that starts again in every section (（一）1．2．（二）1．2．): tasks are then named by their
+  section path (一.1, 二.1), codes unique in the document stay as written;
+- a （一） heading that is the task itself, its unit clause on the line(s) below or on the heading,
+  the lines under it its description;
+- in a 任务分解表, merged cells (a 任务名称 or unit printed once for several rows, a task over several
+  任务内容 rows): each cell is placed by what it looks like (date / units / text) and a merged cell
+  carries down; a lead-or-co choice it cannot make from the cells is reported (table.cell_merged);
+  a table that is not a task list (an indicator grid with its own 序号) is reported (table.not_tasks).
 """
 
 from __future__ import annotations
