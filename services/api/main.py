@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.deps import get_current_user
 from api.errors import install_exception_handlers
@@ -58,6 +59,23 @@ PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
 ]
 
 
+# Below ~1 kB gzip saves less than it costs; files that are compressed already are left alone.
+GZIP_MIN_BYTES = 1024
+GZIP_EXCLUDED = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "application/pdf",
+    "application/octet-stream",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/x-7z-compressed",
+    "application/vnd.rar",
+    "application/x-rar-compressed",
+)
+
+
 def _unique_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
@@ -88,6 +106,9 @@ def create_app() -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     # Outside idempotency, which reads the body it hashes.
     app.add_middleware(BodyLimitMiddleware)
+    # Outside the idempotency store (it keeps and replays plain bodies), inside the request context.
+    # The workbench's files come compressed already (Content-Encoding set: passed through).
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, exclude_content_types=GZIP_EXCLUDED)
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxies:
         # Outermost: only a listed proxy may name the client (throttling, logs); from anyone

@@ -30,6 +30,7 @@ def test_password_login_then_me(client: TestClient, session: Session) -> None:
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
     assert me.json()["username"] == "kjj" and me.json()["unit_id"] == unit.id
+    assert me.json()["unit_name"] == "县科技局"  # no second request for the unit's name
     assert "password_hash" not in me.json()
 
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from duban.models import Assignment, AssignmentState, AuditEntry, OutboxEvent, Unit
+from duban.models import Assignment, AssignmentState, AuditEntry, OutboxEvent, Task, Unit
 from tests.api.conftest import AsRole
 from tests.factories import make_assignment, make_plan, make_task, make_unit
 
@@ -113,3 +113,29 @@ def test_request_rules_and_scope(
     session.commit()
     closed = _ask(client, assignment, head, "2026-02-01")
     assert closed.status_code == 409 and closed.json()["error"]["code"] == "extension.assignment_closed"
+
+
+def test_extension_list_items_name_task_and_unit(
+    client: TestClient, as_role: AsRole, session: Session, setup: tuple[Unit, Unit, Assignment]
+) -> None:
+    unit, other, a = setup
+    assert _ask(client, a, as_role("unit_head", unit=unit), "2026-01-30").status_code == 201
+    task = session.get(Task, a.task_id)
+    assert task is not None
+    office = as_role("office")
+    items = client.get("/api/v1/extension-requests", params={"plan_id": a.plan_id}, headers=office).json()[
+        "items"
+    ]
+    assert [(i["unit_name"], i["task_title"], i["task_code"], i["task_id"]) for i in items] == [
+        (unit.name, task.title, task.code, task.id)
+    ]
+    assert (
+        client.get("/api/v1/extension-requests", params={"plan_id": a.plan_id + 999}, headers=office).json()[
+            "items"
+        ]
+        == []
+    )
+    assert (
+        client.get("/api/v1/extension-requests", headers=as_role("unit_head", unit=other)).json()["items"]
+        == []
+    )

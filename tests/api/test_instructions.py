@@ -143,3 +143,58 @@ def test_comments_are_scoped(client: TestClient, as_role: AsRole, world: World) 
     assert [c["text"] for c in page["items"]] == ["第一条", "第二条", "第三条"] and page["next_cursor"]
     rest = client.get(url, params={"limit": 3, "cursor": page["next_cursor"]}, headers=staff_a).json()
     assert [c["text"] for c in rest["items"]] == ["请说明"] and rest["next_cursor"] is None
+
+
+def test_comments_name_their_author(client: TestClient, as_role: AsRole, world: World) -> None:
+    url = f"/api/v1/assignments/{world.assignment_a.id}/comments"
+    made = client.post(
+        url, json={"text": "已报送"}, headers=as_role("unit_staff", unit=world.a, full_name="张三")
+    )
+    assert made.status_code == 201
+    assert made.json()["author_name"] == "张三" and made.json()["author_unit_name"] == world.a.name
+    client.post(url, json={"text": "请补充佐证"}, headers=as_role("office", username="office_li"))
+    items = client.get(url, headers=as_role("office")).json()["items"]
+    assert [(c["author_name"], c["author_unit_name"]) for c in items] == [
+        ("张三", world.a.name),
+        ("office_li", None),
+    ]
+
+
+def test_instruction_list_names_the_task_and_filters_pending(
+    client: TestClient, as_role: AsRole, world: World
+) -> None:
+    leader = as_role("leader", full_name="王县长")
+    on_task = client.post(
+        f"/api/v1/tasks/{world.task.id}/instructions", json={"text": "抓紧推进"}, headers=leader
+    ).json()
+    on_b = client.post(
+        f"/api/v1/tasks/{world.task.id}/instructions",
+        json={"text": "请B单位说明", "assignment_id": world.assignment_b.id},
+        headers=leader,
+    ).json()
+    office = as_role("office")
+    items = client.get("/api/v1/instructions", headers=office).json()["items"]
+    assert {(i["task_title"], i["task_code"], i["plan_id"], i["author_name"]) for i in items} == {
+        (world.task.title, world.task.code, world.task.plan_id, "王县长")
+    }
+    one = client.get(f"/api/v1/instructions/{on_b['id']}", headers=office).json()
+    assert one["task_title"] == world.task.title and one["author_name"] == "王县长"
+
+    def ids(headers: dict[str, str], **params: object) -> list[int]:
+        r = client.get("/api/v1/instructions", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        return [i["id"] for i in r.json()["items"]]
+
+    assert ids(office, unit_id=world.a.id) == [on_task["id"]]
+    assert ids(office, unit_id=world.b.id) == [on_b["id"], on_task["id"]]
+    assert ids(office, unit_id=world.c.id) == []
+    staff_a = as_role("unit_staff", unit=world.a)
+    assert ids(staff_a, pending=True) == [on_task["id"]]
+    client.post(f"/api/v1/instructions/{on_task['id']}/replies", json={"text": "已部署"}, headers=staff_a)
+    assert ids(staff_a, pending=True) == [] and ids(staff_a, pending=False) == [on_task["id"]]
+    # County-wide: pending while any unit has not replied; per unit with unit_id.
+    assert ids(office, pending=True) == [on_b["id"], on_task["id"]]
+    assert ids(office, pending=True, unit_id=world.a.id) == []
+    assert ids(office, pending=False, unit_id=world.a.id) == [on_task["id"]]
+    head_b = as_role("unit_head", unit=world.b)
+    assert ids(head_b, pending=True) == [on_b["id"], on_task["id"]]

@@ -179,3 +179,17 @@ def test_report_needs_an_accepted_assignment_and_valid_indicators(
     session.commit()
     r = _create(client, world, staff, period="2025-10", text="x")
     assert r.status_code == 409 and r.json()["error"]["code"] == "report.assignment_not_reportable"
+
+
+def test_report_list_items_name_task_and_unit(client: TestClient, as_role: AsRole, world: World) -> None:
+    staff = as_role("unit_staff", unit=world.unit)
+    assert _create(client, world, staff, period="2025-11", text="x").status_code == 201
+    for headers in (as_role("office"), staff):
+        items = client.get("/api/v1/reports", params={"plan_id": world.plan.id}, headers=headers).json()[
+            "items"
+        ]
+        assert [(i["unit_name"], i["task_id"], i["assignment_id"]) for i in items] == [
+            (world.unit.name, world.assignment.task_id, world.assignment.id)
+        ]
+        assert items[0]["task_title"] and items[0]["task_code"]
+    assert client.get("/api/v1/reports", headers=as_role("unit_head", unit=world.other)).json()["items"] == []

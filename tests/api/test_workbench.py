@@ -149,3 +149,28 @@ def test_assignments_carry_working_days_left(client: TestClient, as_role: AsRole
         else:
             assert isinstance(a["working_days_left"], int) and a["working_days_left"] >= 0, a
             assert date.fromisoformat(a["due_date"]) >= date(2025, 12, 1)
+
+
+def test_json_responses_are_gzipped_above_a_minimum(
+    client: TestClient, as_role: AsRole, session: Session
+) -> None:
+    from tests.factories import make_unit
+
+    for n in range(40):
+        make_unit(session, name=f"压缩测试单位{n}")
+    session.commit()
+    office = as_role("office")
+    big = client.get("/api/v1/units", params={"limit": 100}, headers={**office, "Accept-Encoding": "gzip"})
+    assert big.status_code == 200 and big.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in big.headers["vary"].lower()
+    assert len(big.json()["items"]) >= 40  # httpx decodes it
+    raw = client.get(
+        "/api/v1/units", params={"limit": 100}, headers={**office, "Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in raw.headers and raw.json() == big.json()
+    small = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # under the minimum: not worth it
+    # The workbench's files are compressed once (by the workbench), never twice.
+    page = client.get("/app/static/js/main.js", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.text == (JS / "main.js").read_text(encoding="utf-8")

@@ -59,6 +59,7 @@ USERS = {
     "wb_head": (["unit_head"], "县科技局"),
     "wb_staff": (["unit_staff"], "县科技局"),
     "wb_other": (["unit_head"], "县财政局"),
+    "wb_admin": (["admin"], None),
 }
 
 
@@ -148,13 +149,23 @@ def browser() -> Iterator[Any]:
 class Person:
     """One person's browser context (own storage, so own session) with console errors collected."""
 
-    def __init__(self, browser: Any, base: str, username: str, *, width: int = 1280, mobile: bool = False):
+    def __init__(
+        self,
+        browser: Any,
+        base: str,
+        username: str,
+        *,
+        width: int = 1280,
+        mobile: bool = False,
+        timezone: str = "Asia/Shanghai",
+    ):
         self.base = base
         self.context = browser.new_context(
             viewport={"width": width, "height": 900 if width > 500 else 844},
             is_mobile=mobile,
             accept_downloads=True,
             locale="zh-CN",
+            timezone_id=timezone,
         )
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -488,3 +499,159 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     anon.page.click("#login-form button[type=submit]")
     anon.page.wait_for_selector("#login-error")
     assert anon.page.inner_text("#login-error")
+
+
+def _check_screens(people_paths: list[tuple[Person, str, str, str]], backend: str) -> dict[str, Any]:
+    """Each page: ready, no sideways scrolling on a phone, not blank, no serious axe violation."""
+    problems: dict[str, Any] = {}
+    for person, path, ready, name in people_paths:
+        page = person.go(path)
+        page.wait_for_selector(ready)
+        if page.viewport_size["width"] < 500:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (name, width)
+        if backend == "sqlite":
+            _not_blank(page, ARTIFACTS / f"{name}.png")
+            found = _axe(page)
+            if found:
+                problems[name] = found
+    return problems
+
+
+def test_workbench_office_screens(served: Served, browser: Any, backend: str) -> None:
+    """Comments, indicators, scoring rules, board links, service accounts, the audit log, the holiday
+    calendar and the extension-reject dialog — in a browser whose own zone is not the plan's."""
+    base = served.base
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # The office works from a laptop set to Los Angeles: times still read as Beijing time.
+    office = Person(browser, base, "wb_office", timezone="America/Los_Angeles")
+    office.sign_in()
+    plan_id = _import_seed(office)
+
+    # 审计日志: the import, at 09:00 Beijing time (01:00 UTC; 17:00 the day before in Los Angeles).
+    page = office.go("/app/audit?entity_type=plan")
+    row = page.locator("#audit-table tbody tr").first
+    expect(row).to_contain_text("2025/12/01 09:00")
+    row.locator("button").click()
+    expect(row).to_contain_text("哈希")
+    page.select_option("#au-entity", "assignment")
+    page.click("#audit-filter button[type=submit]")
+    expect(page.locator("#audit-table")).to_contain_text("交办事项")
+    assert "entity_type=assignment" in page.url
+
+    # 指标: values, progress, forecast and RAG; the office reports a value.
+    page = office.go(f"/app/indicators?plan={plan_id}")
+    expect(page.locator("#indicators-table tbody tr").first).to_be_visible()
+    assert "绿灯" in page.inner_text("#ind-summary")
+    first = page.locator("#indicators-table tbody tr").first
+    first.locator("button").click()
+    expect(page.locator("#indicator-values")).to_contain_text("各期数值")
+    page.fill("#value-period", "2025")
+    page.fill("#value-number", "12")
+    page.click("#value-form button[type=submit]")
+    expect(page.locator("#indicator-values")).to_contain_text("已填报")
+    expect(page.locator("#indicator-values table")).to_contain_text("2025")
+
+    # 考核规则: the office changes a rule; it becomes version 1.
+    page = office.go(f"/app/assessments?plan={plan_id}")
+    expect(page.locator("#rules-version")).to_contain_text("默认规则")
+    page.fill("#rule-base", "90")
+    page.click("#rules-form button[type=submit]")
+    expect(page.locator("#rules-form .msg.ok")).to_contain_text("第 1 版")
+    page.reload()
+    expect(page.locator("#rule-base")).to_have_value("90")
+
+    # 看板链接: made once, opens the read-only board, then revoked.
+    page = office.go("/app/boards")
+    page.fill("#bt-name", "会议室大屏")
+    page.click("#board-form button[type=submit]")
+    link = page.locator("#board-link code").inner_text()
+    assert "/board?token=" in link
+    expect(page.locator("#board-tokens")).to_contain_text("会议室大屏")
+    page.locator("#board-tokens tr[data-token] button").click()
+    expect(page.locator("#board-tokens")).to_contain_text("已作废")
+
+    # 节假日: New Year 2026 is a holiday (the package); the office loads 2027's notice as text.
+    page = office.go("/app/calendar?year=2026&month=1")
+    expect(page.locator("[data-date='2026-01-01']")).to_have_attribute("data-kind", "holiday")
+    expect(page.locator("[data-date='2026-01-04']")).to_have_attribute("data-kind", "adjusted_workday")
+    page.goto(f"{base}/app/calendar?year=2027&month=1")
+    expect(page.locator("tr[data-year='2027']")).to_contain_text("未覆盖")
+    page.fill(
+        "#calendar-text",
+        "source: 国办发明电〔2026〕1号\n休 2027-01-01..2027-01-03 元旦\n班 2027-01-09 元旦调休",
+    )
+    page.click("#calendar-form button[type=submit]")
+    expect(page.locator("#calendar-form .msg.ok")).to_contain_text("休 3 天")
+    expect(page.locator("tr[data-year='2027']")).to_contain_text("办公室载入")
+    expect(page.locator("[data-date='2027-01-09']")).to_have_attribute("data-kind", "adjusted_workday")
+    page.fill("#calendar-text", "休 2026-01-01 错年")
+    page.click("#calendar-form button[type=submit]")
+    expect(page.locator("#calendar-form .msg.error")).to_contain_text("不在 2027 年")
+
+    # 服务账号 (administrator): the key is shown once; revoked.
+    admin = Person(browser, base, "wb_admin")
+    page = admin.sign_in("/app/accounts")
+    page.fill("#sa-name", "oa-sync")
+    page.fill("#sa-full", "县OA系统")
+    page.click("#account-form button[type=submit]")
+    expect(page.locator("#api-key code")).not_to_be_empty()
+    row = page.locator("#accounts-table tr", has_text="oa-sync")
+    expect(row).to_contain_text("读取计划")
+    row.locator("button").click()
+    expect(row).to_contain_text("已吊销")
+
+    # Comments on an assignment, seen by both sides; an extension refused through the dialog.
+    head = Person(browser, base, "wb_head")
+    page = head.sign_in("/app/tasks?tab=accept")
+    row = page.locator("#tasks-table tr", has_text="强化高科技项目招引").last
+    assignment_id = int(row.get_attribute("data-id"))
+    page = head.go(f"/app/assignments/{assignment_id}")
+    page.fill("#comment-text", "项目清单已报县科技局。")
+    page.press("#comment-text", "Enter")
+    expect(page.locator("#comments")).to_contain_text("项目清单已报县科技局。")
+    expect(page.locator("#comments")).to_contain_text("wb_head")
+    page.click("#ask-extension")
+    page.fill("#ext-date", "2026-03-31")
+    page.fill("#ext-reason", "项目审批周期较长")
+    page.click("form[aria-label=申请延期] button[type=submit]")
+    expect(page.locator("li[data-extension]")).to_contain_text("待审核")
+
+    page = office.go(f"/app/assignments/{assignment_id}")
+    expect(page.locator("#comments")).to_contain_text("项目清单已报县科技局。")
+    reject = page.locator("[data-reject-extension]")
+    reject.click()
+    dialog = page.locator("dialog.dialog")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")  # cancelled: nothing decided, focus back on the button
+    expect(dialog).to_have_count(0)
+    assert page.evaluate("document.activeElement.dataset.rejectExtension") is not None
+    page.keyboard.press("Enter")  # opens it again from the keyboard
+    expect(dialog).to_be_visible()
+    page.keyboard.type("理由不充分，请按期办结")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("li[data-extension]")).to_contain_text("已驳回")
+    expect(page.locator("li[data-extension]")).to_contain_text("理由不充分")
+
+    phone = Person(browser, base, "wb_office", width=390, mobile=True)
+    phone.sign_in()
+    problems = _check_screens(
+        [
+            (office, f"/app/indicators?plan={plan_id}", "#indicators-table", "indicators"),
+            (office, f"/app/assessments?plan={plan_id}", "#rules-form", "assessment-rules"),
+            (office, "/app/boards", "#board-tokens", "boards"),
+            (office, "/app/audit", "#audit-table", "audit"),
+            (office, "/app/calendar?year=2027&month=1", "#calendar-month", "calendar"),
+            (office, f"/app/assignments/{assignment_id}", "#comments", "assignment-comments"),
+            (admin, "/app/accounts", "#accounts-table", "accounts"),
+            (phone, f"/app/indicators?plan={plan_id}", "#indicators-table", "indicators-390"),
+            (phone, "/app/audit", "#audit-table", "audit-390"),
+            (phone, "/app/calendar?year=2027&month=1", "#calendar-month", "calendar-390"),
+            (phone, "/app/boards", "#board-tokens", "boards-390"),
+        ],
+        backend,
+    )
+    assert problems == {}, problems
+    for person in (office, admin, head, phone):
+        assert person.errors == [], (person.username, person.errors)

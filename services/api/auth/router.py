@@ -11,9 +11,9 @@ from api.auth import schemas, service
 from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep
 from api.errors import ErrorEnvelope
 from api.http import json_response
-from api.user.schemas import UserPublic
+from api.user.schemas import MePublic, UserPublic
 from duban.db import columns
-from duban.models import ApiKey
+from duban.models import ApiKey, Unit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 accounts_router = APIRouter(prefix="/service-accounts", tags=["service-accounts"])
@@ -80,10 +80,12 @@ def logout(
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=UserPublic, responses=_ERR)
-def me(user: CurrentUser) -> Any:
-    """The signed-in user."""
-    return user
+@router.get("/me", response_model=MePublic, responses=_ERR)
+def me(user: CurrentUser, session: SessionDep) -> Any:
+    """The signed-in user, with the name of their unit."""
+    unit = session.get(Unit, user.unit_id) if user.unit_id is not None else None
+    body = UserPublic.model_validate(user, from_attributes=True).model_dump(mode="json")
+    return json_response({**body, "unit_name": unit.name if unit else None})
 
 
 @accounts_router.post(

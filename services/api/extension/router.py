@@ -56,7 +56,7 @@ def request_extension(
     return _public(ext, 201)
 
 
-@router.get("/extension-requests", response_model=Page[schemas.ExtensionPublic])
+@router.get("/extension-requests", response_model=Page[schemas.ExtensionListItem])
 def list_extensions(
     user: Reader,
     session: SessionDep,

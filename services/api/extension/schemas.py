@@ -35,3 +35,10 @@ class ExtensionPublic(BaseModel):
     warnings: list[CalendarWarning] = Field(
         default_factory=list, description="申请日期落在尚未载入节假日安排的年份时的提示"
     )
+
+
+class ExtensionListItem(ExtensionPublic):
+    task_id: int
+    task_code: str
+    task_title: str
+    unit_name: str

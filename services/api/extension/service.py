@@ -14,7 +14,7 @@ from duban import calendar, zones
 from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ExtensionDecided, ExtensionRequested
-from duban.models import OPEN_STATES, Assignment, ExtensionRequest, Plan, RequestState, User
+from duban.models import OPEN_STATES, Assignment, ExtensionRequest, Plan, RequestState, Task, Unit, User
 from duban.uow import unit_of_work
 
 COLUMNS = columns(
@@ -155,18 +155,28 @@ def decide(
     return ext
 
 
+# What a list item names besides ids, so a client shows a queue without one request per row.
+NAME_COLUMNS: tuple[Any, ...] = (
+    col(Task.id).label("task_id"),
+    col(Task.code).label("task_code"),
+    col(Task.title).label("task_title"),
+    col(Unit.name).label("unit_name"),
+)
+
+
 def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
-    stmt = visible_extensions(user, *COLUMNS)
+    stmt = (
+        visible_extensions(user, *COLUMNS, *NAME_COLUMNS)
+        .join(Assignment, col(Assignment.id) == col(ExtensionRequest.assignment_id))
+        .join(Task, col(Task.id) == col(Assignment.task_id))
+        .join(Unit, col(Unit.id) == col(ExtensionRequest.unit_id))
+    )
     for name in ("assignment_id", "unit_id", "state"):
         value = filters.get(name)
         if value is not None:
             stmt = stmt.where(getattr(ExtensionRequest, name) == (str(value) if name == "state" else value))
     if filters.get("plan_id") is not None:
-        stmt = stmt.where(
-            col(ExtensionRequest.assignment_id).in_(
-                select(Assignment.id).where(Assignment.plan_id == filters["plan_id"])
-            )
-        )
+        stmt = stmt.where(col(Assignment.plan_id) == filters["plan_id"])
     return stmt
 
 

@@ -48,12 +48,24 @@ def list_instructions(
     task_id: int | None = None,
     plan_id: int | None = None,
     assignment_id: int | None = None,
+    unit_id: Annotated[int | None, Query(description="须由该单位回复的批示")] = None,
+    pending: Annotated[
+        bool | None,
+        Query(description="true：尚有单位未回复（与 unit_id 同用时指该单位未回复）；false：均已回复"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
-    """Instructions the caller may see, newest first, with which units have replied."""
+    """Instructions the caller may see, newest first, with task names and which units have replied."""
     stmt = service.list_stmt(
-        user, filters={"task_id": task_id, "plan_id": plan_id, "assignment_id": assignment_id}
+        user,
+        filters={
+            "task_id": task_id,
+            "plan_id": plan_id,
+            "assignment_id": assignment_id,
+            "unit_id": unit_id,
+            "pending": pending,
+        },
     )
     page = paginate(session, stmt, order=[(col(Instruction.id), "desc")], limit=limit, cursor=cursor)
     service.with_status(session, user=user, instructions=page["items"])
@@ -94,7 +106,7 @@ def add_comment(
     """Comment on an assignment you can see."""
     assignment = load_assignment(session, user=user, assignment_id=assignment_id)
     comment = service.add_comment(session=session, user=user, assignment=assignment, text=body.text, now=now)
-    return json_response({c.key: getattr(comment, c.key) for c in service.COMMENT_COLUMNS}, 201)
+    return json_response(service.comment_public(session, comment, author=user), 201)
 
 
 @router.get("/assignments/{assignment_id}/comments", response_model=Page[schemas.CommentPublic], responses=_E)

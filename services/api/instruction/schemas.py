@@ -20,6 +20,8 @@ class ReplyPublic(BaseModel):
     instruction_id: int
     unit_id: int
     author_id: int | None
+    author_name: str | None = Field(description="发表人")
+    author_unit_name: str | None = Field(description="发表人所在单位")
     text: str
     created_at: datetime
 
@@ -27,6 +29,10 @@ class ReplyPublic(BaseModel):
 class InstructionListItem(BaseModel):
     id: int
     task_id: int
+    task_code: str
+    task_title: str
+    plan_id: int
+    author_name: str | None
     assignment_id: int | None
     author_id: int | None
     text: str

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, exists, func, or_
 from sqlmodel import Session, col, select
 
 from api.assignment.service import scoped, unit_scope_clause, visible_assignments
@@ -140,6 +140,12 @@ def with_status(session: Session, *, user: User, instructions: list[dict[str, An
 
 def public(session: Session, *, user: User, instruction: Instruction) -> dict[str, Any]:
     body = {c.key: getattr(instruction, c.key) for c in COLUMNS}
+    task = session.get(Task, instruction.task_id)
+    author = session.get(User, instruction.author_id) if instruction.author_id is not None else None
+    body["task_code"] = task.code if task else ""
+    body["task_title"] = task.title if task else ""
+    body["plan_id"] = task.plan_id if task else 0
+    body["author_name"] = (author.full_name or author.username) if author else None
     with_status(session, user=user, instructions=[body])
     stmt = select(*REPLY_COLUMNS).where(InstructionReply.instruction_id == instruction.id)
     clause = unit_scope_clause(user, InstructionReply.unit_id)
@@ -242,16 +248,60 @@ def _announce_reply(
     )
 
 
+def author_name() -> Any:
+    """A person's display name: the full name, or the user name when none is set."""
+    return func.coalesce(func.nullif(col(User.full_name), ""), col(User.username))
+
+
+def _targets(user: User, *, unit_id: int | None = None, unanswered: bool = False) -> Any:
+    """EXISTS: a (visible, not cancelled) assignment this instruction asks to answer — of `unit_id`,
+    and/or whose unit has not replied yet. The same targets as `target_units`, in SQL."""
+    stmt = visible_assignments(user, Assignment.id).where(
+        col(Assignment.state) != AssignmentState.cancelled,
+        or_(
+            and_(
+                col(Instruction.assignment_id).is_(None), col(Assignment.task_id) == col(Instruction.task_id)
+            ),
+            col(Assignment.id) == col(Instruction.assignment_id),
+        ),
+    )
+    if unit_id is not None:
+        stmt = stmt.where(col(Assignment.unit_id) == unit_id)
+    if unanswered:
+        stmt = stmt.where(
+            ~exists().where(
+                col(InstructionReply.instruction_id) == col(Instruction.id),
+                col(InstructionReply.unit_id) == col(Assignment.unit_id),
+            )
+        )
+    return exists(stmt.correlate(Instruction))
+
+
 def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
-    stmt = visible_instructions(user, *COLUMNS)
+    stmt = (
+        visible_instructions(
+            user,
+            *COLUMNS,
+            col(Task.code).label("task_code"),
+            col(Task.title).label("task_title"),
+            col(Task.plan_id).label("plan_id"),
+            author_name().label("author_name"),
+        )
+        .join(Task, col(Task.id) == col(Instruction.task_id))
+        .outerjoin(User, col(User.id) == col(Instruction.author_id))
+    )
     if filters.get("task_id") is not None:
         stmt = stmt.where(Instruction.task_id == filters["task_id"])
     if filters.get("assignment_id") is not None:
         stmt = stmt.where(Instruction.assignment_id == filters["assignment_id"])
     if filters.get("plan_id") is not None:
-        stmt = stmt.where(
-            col(Instruction.task_id).in_(select(Task.id).where(Task.plan_id == filters["plan_id"]))
-        )
+        stmt = stmt.where(col(Task.plan_id) == filters["plan_id"])
+    if filters.get("unit_id") is not None:
+        stmt = stmt.where(_targets(user, unit_id=filters["unit_id"]))
+    pending = filters.get("pending")
+    if pending is not None:
+        clause = _targets(user, unit_id=filters.get("unit_id"), unanswered=True)
+        stmt = stmt.where(clause if pending else ~clause)
     return stmt
 
 
@@ -271,5 +321,21 @@ def add_comment(*, session: Session, user: User, assignment: Assignment, text: s
 
 
 def comments_stmt(user: User, *, assignment_id: int) -> Select[Any]:
-    stmt = select(*COMMENT_COLUMNS).where(Comment.assignment_id == assignment_id)
+    names: tuple[Any, ...] = (author_name().label("author_name"), col(Unit.name).label("author_unit_name"))
+    stmt = (
+        select(*COMMENT_COLUMNS, *names)
+        .outerjoin(User, col(User.id) == col(Comment.author_id))
+        .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+        .where(Comment.assignment_id == assignment_id)
+    )
     return scoped(stmt, user, Comment.unit_id)
+
+
+def comment_public(session: Session, comment: Comment, *, author: User) -> dict[str, Any]:
+    unit = session.get(Unit, author.unit_id) if author.unit_id is not None else None
+    body = {c.key: getattr(comment, c.key) for c in COMMENT_COLUMNS}
+    return {
+        **body,
+        "author_name": author.full_name or author.username,
+        "author_unit_name": unit.name if unit else None,
+    }

@@ -41,7 +41,7 @@ class AttachmentBrief(BaseModel):
     created_at: datetime
 
 
-class ReportListItem(BaseModel):
+class ReportFields(BaseModel):
     id: int
     assignment_id: int
     unit_id: int
@@ -60,7 +60,14 @@ class ReportListItem(BaseModel):
     updated_at: datetime
 
 
-class ReportPublic(ReportListItem):
+class ReportListItem(ReportFields):
+    task_id: int
+    task_code: str
+    task_title: str
+    unit_name: str
+
+
+class ReportPublic(ReportFields):
     text: str
     indicator_values: list[IndicatorValueIn]
     attachments: list[AttachmentBrief]

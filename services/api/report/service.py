@@ -26,6 +26,8 @@ from duban.models import (
     Plan,
     ProgressReport,
     ProgressReportState,
+    Task,
+    Unit,
     User,
 )
 from duban.uow import unit_of_work
@@ -265,8 +267,22 @@ def review(
     return report
 
 
+# What a list item names besides ids, so a client shows a queue without one request per row.
+NAME_COLUMNS: tuple[Any, ...] = (
+    col(Task.id).label("task_id"),
+    col(Task.code).label("task_code"),
+    col(Task.title).label("task_title"),
+    col(Unit.name).label("unit_name"),
+)
+
+
 def list_stmt(user: User, *, filters: dict[str, Any]) -> Select[Any]:
-    stmt = visible_reports(user, *REPORT_COLUMNS)
+    stmt = (
+        visible_reports(user, *REPORT_COLUMNS, *NAME_COLUMNS)
+        .join(Assignment, col(Assignment.id) == col(ProgressReport.assignment_id))
+        .join(Task, col(Task.id) == col(Assignment.task_id))
+        .join(Unit, col(Unit.id) == col(ProgressReport.unit_id))
+    )
     for name in ("plan_id", "unit_id", "assignment_id", "period", "state"):
         value = filters.get(name)
         if value is not None:

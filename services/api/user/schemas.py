@@ -40,3 +40,7 @@ class UserPublic(UserBase):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class MePublic(UserPublic):
+    unit_name: str | None = Field(description="所在单位名称（无单位时为空）")

@@ -48,20 +48,39 @@ export const UNIT_KIND_LABELS = {
   leadership: "领导",
 };
 
-const TZ = "Asia/Shanghai";
-const dateFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
-const timeFmt = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: TZ,
-  year: "numeric",
-  month: "2-digit",
-  day: "2-digit",
-  hour: "2-digit",
-  minute: "2-digit",
-  hour12: false,
-});
-
-export const fmtDate = (d) => (d ? (d.length === 10 ? d : dateFmt.format(new Date(d))) : "—");
-export const fmtTime = (t) => (t ? timeFmt.format(new Date(t)) : "—");
+// Times are shown in the plan's zone (default Asia/Shanghai), never the browser's: a county's staff
+// on a laptop set to another zone, or a server in UTC, still read the county's own clock.
+export const DEFAULT_ZONE = "Asia/Shanghai";
+let zone = DEFAULT_ZONE;
+const formats = {};
+function fmt(kind) {
+  const key = kind + "|" + zone;
+  if (!formats[key]) {
+    const opts = { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" };
+    if (kind === "time") Object.assign(opts, { hour: "2-digit", minute: "2-digit", hour12: false });
+    formats[key] = new Intl.DateTimeFormat("zh-CN", opts);
+  }
+  return formats[key];
+}
+// A plan screen names its plan's zone; an unknown zone keeps the default.
+export function setZone(tz) {
+  try {
+    new Intl.DateTimeFormat("zh-CN", { timeZone: tz || DEFAULT_ZONE });
+    zone = tz || DEFAULT_ZONE;
+  } catch {
+    zone = DEFAULT_ZONE;
+  }
+}
+export const getZone = () => zone;
+// An instant from the API; one without an offset is UTC (as the API stores it), not browser-local.
+export const instant = (t) => new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(t) || t.length <= 10 ? t : t + "Z");
+export const fmtDate = (d) => (d ? (d.length === 10 ? d : fmt("date").format(instant(d))) : "—");
+export const fmtTime = (t) => (t ? fmt("time").format(instant(t)) : "—");
+// Today's date (YYYY-MM-DD) in the plan's zone: the default of date pickers and calendar ranges.
+export function today(now = new Date()) {
+  const parts = Object.fromEntries(fmt("date").formatToParts(now).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
 export const fmtSize = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`);
 
 // "剩余 3 个工作日" / "今天到期" / "逾期 2 个工作日" from the API's derived fields.
@@ -157,4 +176,36 @@ export const Empty = ({ children }) => html`<p class="empty">${children}</p>`;
 
 export function setTitle(text) {
   document.title = text ? `${text} · 督办工作台` : "督办工作台";
+}
+
+// A modal dialog (the native <dialog>: focus moves in and stays, Esc cancels, focus returns after).
+// onClose(value) gets the submitted value, or null when cancelled.
+export function Dialog({ title, label = "确定", required = true, field = "理由", onClose, children }) {
+  const ref = useRef(null);
+  const [text, setText] = useState("");
+  const opener = useRef(typeof document !== "undefined" ? document.activeElement : null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => {
+      // Closed before focusing: while a modal dialog is open everything outside it is inert.
+      if (d && d.open) d.close();
+      if (opener.current && opener.current.isConnected && opener.current.focus) opener.current.focus();
+    };
+  }, []);
+  const id = useMemo(() => `dlg${++fieldSeq}`, []);
+  return html`<dialog ref=${ref} class="dialog" aria-labelledby=${id + "-t"} onCancel=${(e) => (e.preventDefault(), onClose(null))}>
+    <form method="dialog" onSubmit=${(e) => (e.preventDefault(), onClose(text.trim()))}>
+      <h2 id=${id + "-t"}>${title}</h2>
+      ${children}
+      ${field
+        ? html`<div class="field"><label for=${id + "-f"}>${field}${required ? "（必填）" : ""}</label>
+            <textarea id=${id + "-f"} rows="3" required=${required} value=${text} onInput=${(e) => setText(e.target.value)}></textarea></div>`
+        : null}
+      <div class="buttons">
+        <button type="submit" class="primary">${label}</button>
+        <button type="button" onClick=${() => onClose(null)}>取消</button>
+      </div>
+    </form>
+  </dialog>`;
 }

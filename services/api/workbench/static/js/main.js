@@ -24,6 +24,11 @@ const ROUTES = [
   [/^\/app\/webhooks$/, "webhooks"],
   [/^\/app\/policy$/, "policy"],
   [/^\/app\/overview$/, "overview"],
+  [/^\/app\/indicators$/, "indicators"],
+  [/^\/app\/boards$/, "boards"],
+  [/^\/app\/accounts$/, "accounts"],
+  [/^\/app\/audit$/, "audit"],
+  [/^\/app\/calendar$/, "calendar"],
 ];
 
 function navFor(user) {
@@ -34,20 +39,25 @@ function navFor(user) {
       ["/app/breakdown", "任务分解表"],
       ["/app/review", "审核"],
       ["/app/intake", "计划导入"],
+      ["/app/indicators", "指标"],
       ["/app/bulletins", "通报"],
       ["/app/assessments", "考核"],
       ["/app/units", "单位"],
       ["/app/aliases", "单位别名"],
       ["/app/webhooks", "Webhook"],
       ["/app/policy", "提醒策略"],
+      ["/app/calendar", "节假日"],
+      ["/app/boards", "看板链接"],
     );
   // People are managed by administrators, and each unit head manages the unit's own staff.
-  if (hasRole(user, "admin")) items.push(["/app/users", "用户"]);
+  if (hasRole(user, "admin")) items.push(["/app/users", "用户"], ["/app/accounts", "服务账号"]);
   else if (hasRole(user, "unit_head")) items.push(["/app/users", "本单位人员"]);
-  if (isLeader(user) && !isOffice(user)) items.push(["/app/overview", "态势"], ["/app/breakdown", "任务分解表"], ["/app/instructions", "批示"]);
+  if (isLeader(user) && !isOffice(user)) items.push(["/app/overview", "态势"], ["/app/indicators", "指标"], ["/app/breakdown", "任务分解表"], ["/app/instructions", "批示"]);
+  if (isUnit(user)) items.push(["/app/indicators", "指标"]);
+  if (hasRole(user, "office", "viewer", "admin")) items.push(["/app/audit", "审计日志"]);
   if (hasRole(user, "leader") && isOffice(user)) items.push(["/app/overview", "态势"]);
   items.push(["/app/inbox", "消息"]);
-  return items;
+  return items.filter(([href], i) => items.findIndex(([h]) => h === href) === i);
 }
 
 // List pages that notification links name (duban/links.py) and the screen that shows them.
@@ -99,15 +109,7 @@ function useScreen(name) {
 let me = null;
 async function loadMe() {
   if (!getSession()) return (me = null);
-  const user = await get("/auth/me");
-  if (user.unit_id) {
-    try {
-      user.unit_name = (await get(`/units/${user.unit_id}`)).name;
-    } catch {
-      /* the name is a nicety */
-    }
-  }
-  return (me = user);
+  return (me = await get("/auth/me")); // with unit_name: one request
 }
 
 function Unread({ path }) {

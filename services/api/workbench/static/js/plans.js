@@ -1,5 +1,5 @@
 // The plan picker shared by the office and leader screens; the choice lives in the URL (?plan=).
-import { html, useLoad } from "./lib.js";
+import { html, useLoad, setZone } from "./lib.js";
 import { all } from "./api.js";
 import { useQuery, setQuery } from "./nav.js";
 
@@ -8,6 +8,8 @@ export function usePlans() {
   const q = useQuery();
   const wanted = Number(q.get("plan")) || null;
   const plan = plans ? plans.find((p) => p.id === wanted) || plans[plans.length - 1] || null : undefined;
+  // Times on a plan's screens are that plan's local times.
+  if (plan) setZone(plan.timezone);
   return [plans, plan, error, reload];
 }
 

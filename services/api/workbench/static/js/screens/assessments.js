@@ -1,6 +1,6 @@
 // 考核: compute a period's scores by the plan's rules; each unit's score with its line-by-line breakdown.
 import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, Empty, fmtDate, fmtTime, setTitle } from "../lib.js";
-import { get, post, download } from "../api.js";
+import { get, post, put, download } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
 
@@ -39,6 +39,49 @@ export default function Assessments() {
         )}</ul>`
       : null}
     ${selected ? html`<${Assessment} key=${selected} id=${selected} onChange=${reload} />` : null}
+    ${plan ? html`<${Rules} key=${plan.id} plan=${plan} />` : null}
+  </section>`;
+}
+
+// The plan's scoring rules (考核规则): each change is a new version; results keep the version they used.
+const RULES = [
+  ["base", "基础分", 1000],
+  ["overdue_per_working_day", "每项每逾期1个工作日扣分", 100],
+  ["overdue_cap_per_item", "每项逾期扣分上限", 1000],
+  ["missing_report", "每缺报1期进展扣分", 100],
+  ["late_report", "每迟报1期进展扣分", 100],
+  ["returned_or_rejected", "每退回、驳回1次扣分", 100],
+  ["early_completion", "每提前办结1项加分", 100],
+  ["indicator_achieved", "每达成1项指标加分", 100],
+];
+
+function Rules({ plan }) {
+  const [rule, error, reload, setRule] = useLoad(() => get(`/plans/${plan.id}/scoring-rules`), [plan.id]);
+  const [form, setForm] = useState(null);
+  const [run, busy, msg] = useAction();
+  useEffect(() => rule && setForm(Object.fromEntries(RULES.map(([k]) => [k, String(rule.config[k])]))), [rule]);
+  const save = async (e) => {
+    e.preventDefault();
+    const body = Object.fromEntries(RULES.map(([k]) => [k, Number(form[k])]));
+    const out = await run(() => put(`/plans/${plan.id}/scoring-rules`, body), (r) => `已保存为第 ${r.version} 版规则`);
+    if (out) setRule(out);
+  };
+  return html`<section aria-labelledby="rules-title">
+    <h2 id="rules-title">考核规则</h2>
+    <${Failure} error=${error} onRetry=${reload} />
+    ${!rule || !form
+      ? html`<${Loading} />`
+      : html`<form class="panel" id="rules-form" onSubmit=${save} aria-labelledby="rules-title">
+          <p class="muted" id="rules-version">${rule.version ? `第 ${rule.version} 版（${fmtTime(rule.created_at)}）` : "默认规则（尚未修改）"}；扣分项按正数填写，修改后只影响此后计算的考核。</p>
+          <div class="grid">
+            ${RULES.map(
+              ([k, label, max]) => html`<div class="field"><label for=${`rule-${k}`}>${label}</label>
+                <input id=${`rule-${k}`} type="number" min="0" max=${max} step="0.1" required value=${form[k]} onInput=${(e) => setForm({ ...form, [k]: e.target.value })} /></div>`,
+            )}
+          </div>
+          <button type="submit" class="primary" disabled=${busy}>保存规则</button>
+          <${Msg} msg=${msg} />
+        </form>`}
   </section>`;
 }
 

@@ -26,16 +26,18 @@ import {
   isUnit,
   hasRole,
   setTitle,
+  Dialog,
 } from "../lib.js";
 import { get, post, patch, all, upload, download, ifMatch } from "../api.js";
 
 async function load(id) {
   const a = await get(`/assignments/${id}`);
-  const [list, extensions, instructions, indicators] = await Promise.all([
+  const [list, extensions, instructions, indicators, comments] = await Promise.all([
     all("/reports", { assignment_id: id }),
     all("/extension-requests", { assignment_id: id }),
     all("/instructions", { task_id: a.task_id }),
     all("/indicators", { task_id: a.task_id }),
+    all(`/assignments/${id}/comments`),
   ]);
   const mine = instructions.filter((i) => i.assignment_id === a.id || (!i.assignment_id && i.unit_ids.includes(a.unit_id)));
   // Each report with its text and attachments, loaded with the list: a list item never shows up
@@ -44,7 +46,7 @@ async function load(id) {
     Promise.all(list.map((r) => get(`/reports/${r.id}`))),
     Promise.all(mine.map((i) => get(`/instructions/${i.id}`))),
   ]);
-  return { a, reports, extensions, instructions: details, indicators };
+  return { a, reports, extensions, instructions: details, indicators, comments };
 }
 
 export default function Assignment({ user, params: [id] }) {
@@ -72,6 +74,7 @@ export default function Assignment({ user, params: [id] }) {
     <${Instructions} data=${data} user=${user} unitSide=${unitSide} onDone=${reload} />
     <${Reports} data=${data} user=${user} unitSide=${unitSide} onDone=${reload} />
     <${Extensions} data=${data} user=${user} unitSide=${unitSide} onDone=${reload} />
+    <${Comments} data=${data} user=${user} onDone=${reload} />
     <${History} a=${a} />
   </article>`;
 }
@@ -301,6 +304,7 @@ function Extensions({ data, user, unitSide, onDone }) {
   const [open, setOpen] = useState(false);
   const [date, setDate] = useState("");
   const [reason, setReason] = useState("");
+  const [rejecting, setRejecting] = useState(null);
   const [run, busy, msg] = useAction();
   const pending = extensions.some((x) => x.state === "pending");
   const canAsk = unitSide && hasRole(user, "unit_head") && ["assigned", "accepted"].includes(a.state) && !pending;
@@ -322,7 +326,7 @@ function Extensions({ data, user, unitSide, onDone }) {
           <span class="tag">${REQUEST_STATE_LABELS[x.state]}</span>${x.decision_comment ? ` 意见：${x.decision_comment}` : ""}
           ${isOffice(user) && x.state === "pending"
             ? html` <button type="button" class="primary" onClick=${() => decide(x, "approve")}>批准</button>
-                <button type="button" onClick=${() => decide(x, "reject", prompt("驳回理由") || "")}>驳回</button>`
+                <button type="button" data-reject-extension=${x.id} onClick=${() => setRejecting(x)}>驳回</button>`
             : null}</li>`,
       )}
     </ul>
@@ -332,6 +336,43 @@ function Extensions({ data, user, unitSide, onDone }) {
           <div class="field"><label for="ext-date">申请延至</label><input id="ext-date" type="date" required value=${date} onInput=${(e) => setDate(e.target.value)} /></div>
           <div class="field"><label for="ext-reason">理由</label><textarea id="ext-reason" rows="3" required value=${reason} onInput=${(e) => setReason(e.target.value)}></textarea></div>
           <div class="buttons"><button type="submit" class="primary" disabled=${busy}>提交申请</button><button type="button" onClick=${() => setOpen(false)}>取消</button></div>
+        </form>`
+      : null}
+    ${rejecting
+      ? html`<${Dialog} title="驳回延期申请" label="确认驳回" field="驳回理由"
+          onClose=${(reason) => (setRejecting(null), reason && decide(rejecting, "reject", reason))}>
+          <p>申请延至 ${fmtDate(rejecting.requested_due_date)}：${rejecting.reason}</p>
+        </${Dialog}>`
+      : null}
+    <${Msg} msg=${msg} onRefresh=${onDone} />
+  </section>`;
+}
+
+// --- comments (交流): anyone who can see the assignment ---
+function Comments({ data, user, onDone }) {
+  const { a, comments } = data;
+  const [text, setText] = useState("");
+  const [run, busy, msg] = useAction();
+  const canWrite = hasRole(user, "office", "leader", "admin", "unit_head", "unit_staff");
+  const add = async (e) => {
+    e.preventDefault();
+    const out = await run(() => post(`/assignments/${a.id}/comments`, { text }), "已发表");
+    if (out) (setText(""), onDone());
+  };
+  return html`<section aria-labelledby="cm-title">
+    <h2 id="cm-title">交流意见</h2>
+    ${comments.length === 0 ? html`<${Empty}>尚无意见</${Empty}>` : null}
+    <ul class="plain comments" id="comments">
+      ${comments.map(
+        (c) => html`<li data-comment=${c.id}><span>${c.text}</span>
+          <small class="muted"> · ${c.author_name || "—"}${c.author_unit_name ? `（${c.author_unit_name}）` : ""} · <time datetime=${c.created_at}>${fmtTime(c.created_at)}</time></small></li>`,
+      )}
+    </ul>
+    ${canWrite
+      ? html`<form class="inline-form" id="comment-form" onSubmit=${add} aria-label="发表意见">
+          <label class="sr-only" for="comment-text">意见</label>
+          <input id="comment-text" placeholder="写下意见，办理双方都能看到" required maxlength="5000" value=${text} onInput=${(e) => setText(e.target.value)} />
+          <button type="submit" disabled=${busy}>发表</button>
         </form>`
       : null}
     <${Msg} msg=${msg} onRefresh=${onDone} />

@@ -10,21 +10,12 @@ async function load() {
     all("/extension-requests", { state: "pending" }, 2000),
     all("/assignments", { state: "returned", sort: "due_date" }, 2000),
   ]);
-  // Names for reports and extensions come from their assignments (fetched in one filtered list per plan).
-  const ids = new Set([...reports, ...extensions].map((x) => x.assignment_id));
-  const known = {};
-  for (const a of [...completions, ...returned]) known[a.id] = a;
-  const plans = new Set([...reports, ...extensions].map((x) => x.plan_id).filter(Boolean));
-  if ([...ids].some((id) => !known[id])) {
-    const lists = await Promise.all(
-      plans.size ? [...plans].map((p) => all("/assignments", { plan_id: p, state: ["accepted", "completion_requested", "assigned"] }, 20000)) : [all("/assignments", { state: ["accepted", "assigned"] }, 20000)],
-    );
-    for (const list of lists) for (const a of list) known[a.id] = a;
-  }
+  // Report and extension list items name their task and unit: no further requests for the names.
+  const named = (x) => ({ id: x.assignment_id, task_code: x.task_code, task_title: x.task_title, unit_name: x.unit_name });
   const rows = [
-    ...reports.map((r) => ({ kind: "report", key: "r" + r.id, item: r, a: known[r.assignment_id], at: r.submitted_at })),
+    ...reports.map((r) => ({ kind: "report", key: "r" + r.id, item: r, a: named(r), at: r.submitted_at })),
     ...completions.map((a) => ({ kind: "completion", key: "c" + a.id, item: a, a, at: a.completion_requested_at })),
-    ...extensions.map((x) => ({ kind: "extension", key: "e" + x.id, item: x, a: known[x.assignment_id], at: x.created_at })),
+    ...extensions.map((x) => ({ kind: "extension", key: "e" + x.id, item: x, a: named(x), at: x.created_at })),
     ...returned.map((a) => ({ kind: "returned", key: "t" + a.id, item: a, a, at: a.updated_at })),
   ];
   rows.sort((x, y) => String(x.at).localeCompare(String(y.at)));
