@@ -141,3 +141,11 @@ def test_reset_password_recovers_a_lost_admin(tmp_path: Path, committed_url: str
         ).scalar()
     engine.dispose()
     assert verify_password(new, stored)
+
+
+def test_user_create_refuses_invisible_characters(tmp_path: Path, committed_url: str) -> None:
+    env = _env(tmp_path, DUBAN_DATABASE_URL=committed_url)
+    args = ("user", "create", "--username", "carol", "--role", "admin", "--password", "long-enough-1")
+    line = _one_line_failure(_run(env, *args, "--full-name", "县科技局\u200b联络员"), "validation_error")
+    assert "--full-name" in line and "U+200B" in line
+    assert _run(env, *args, "--full-name", "县科技局联络员").returncode == 0

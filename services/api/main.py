@@ -14,6 +14,7 @@ from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
 from api.middleware import RequestContextMiddleware
+from api.textcheck import TextCheckMiddleware
 from duban import calendar_store
 from duban.context import current_request_id
 from duban.logging import configure_logging
@@ -104,7 +105,9 @@ def create_app() -> FastAPI:
     )
     install_exception_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    # Outside idempotency, which reads the body it hashes.
+    # Outside idempotency, which hashes the body: it sees the checked, normalised text.
+    app.add_middleware(TextCheckMiddleware)
+    # Outside both, which read the body.
     app.add_middleware(BodyLimitMiddleware)
     # Outside the idempotency store (it keeps and replays plain bodies), inside the request context.
     # The workbench's files come compressed already (Content-Encoding set: passed through).

@@ -6,13 +6,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from duban.comparators import ComparatorIn as Comparator
+from duban.text import Name
 
 Cadence = Literal["once", "annual", "quarterly", "monthly", "weekly"]
 
 
 class IndicatorCreate(BaseModel):
     plan_id: int
-    name: str = Field(min_length=1, max_length=300)
+    name: Name = Field(min_length=1, max_length=300)
     target_value: float | None = Field(default=None, allow_inf_nan=False)
     unit: str | None = Field(default=None, max_length=40)
     comparator: Comparator = ">="
@@ -26,7 +27,7 @@ class IndicatorCreate(BaseModel):
 
 
 class IndicatorUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: Name | None = Field(default=None, min_length=1, max_length=300)
     target_value: float | None = Field(default=None, allow_inf_nan=False)
     unit: str | None = Field(default=None, max_length=40)
     comparator: Comparator | None = None

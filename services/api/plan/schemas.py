@@ -5,6 +5,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from duban.models import PlanBase, ReportCadence, SectionBase
+from duban.text import Name
 
 
 class Status(BaseModel):
@@ -18,11 +19,12 @@ class Status(BaseModel):
 
 
 class PlanCreate(PlanBase):
+    title: Name = Field(max_length=300)
     external_id: str | None = Field(default=None, max_length=100)
 
 
 class PlanUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Name | None = Field(default=None, min_length=1, max_length=300)
     doc_no: str | None = Field(default=None, max_length=100)
     issuer: str | None = Field(default=None, max_length=200)
     issued_on: date | None = None
@@ -34,14 +36,14 @@ class PlanUpdate(BaseModel):
 
 
 class SectionCreate(BaseModel):
-    code: str = Field(min_length=1, max_length=20, description="文件中的编号，如“一”")
-    title: str = Field(min_length=1, max_length=300)
+    code: Name = Field(min_length=1, max_length=20, description="文件中的编号，如“一”")
+    title: Name = Field(min_length=1, max_length=300)
     position: int | None = Field(default=None, ge=0, description="缺省排在最后")
 
 
 class SectionUpdate(BaseModel):
-    code: str | None = Field(default=None, min_length=1, max_length=20)
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    code: Name | None = Field(default=None, min_length=1, max_length=20)
+    title: Name | None = Field(default=None, min_length=1, max_length=300)
     position: int | None = Field(default=None, ge=0)
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, model_validator
 from api.plan.schemas import Status
 from duban.comparators import ComparatorIn
 from duban.models import Recurrence, TargetBase, TaskBase, UnitRole
+from duban.text import Name
 
 
 class TaskUnitIn(BaseModel):
@@ -47,8 +48,8 @@ class TaskCreate(BaseModel):
     plan_id: int
     section_id: int | None = None
     parent_id: int | None = Field(default=None, description="上级任务（子任务时填写）")
-    code: str = Field(min_length=1, max_length=20, description="文件中的编号，如“1”“1.2”")
-    title: str = Field(min_length=1, max_length=500)
+    code: Name = Field(min_length=1, max_length=20, description="文件中的编号，如“1”“1.2”")
+    title: Name = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
     due_date: date | None = None
     recurrence: Recurrence | None = None
@@ -69,8 +70,8 @@ class TaskCreate(BaseModel):
 class TaskUpdate(BaseModel):
     section_id: int | None = None
     parent_id: int | None = None
-    code: str | None = Field(default=None, min_length=1, max_length=20)
-    title: str | None = Field(default=None, min_length=1, max_length=500)
+    code: Name | None = Field(default=None, min_length=1, max_length=20)
+    title: Name | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
     due_date: date | None = None
     recurrence: Recurrence | None = None

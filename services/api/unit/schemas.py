@@ -5,15 +5,17 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from duban.models import UnitBase, UnitGroupBase, UnitKind
+from duban.text import Name
 
 
 class UnitCreate(UnitBase):
+    name: Name = Field(max_length=100)
     external_id: str | None = Field(default=None, max_length=100)
 
 
 class UnitUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    short_name: str | None = Field(default=None, max_length=50)
+    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    short_name: Name | None = Field(default=None, max_length=50)
     kind: UnitKind | None = None
     parent_id: int | None = None
     code: str | None = Field(default=None, max_length=50)
@@ -30,7 +32,7 @@ class UnitPublic(UnitBase):
 
 
 class AliasCreate(BaseModel):
-    alias: str = Field(min_length=1, max_length=100)
+    alias: Name = Field(min_length=1, max_length=100)
     unit_id: int
 
 
@@ -41,11 +43,12 @@ class AliasPublic(BaseModel):
 
 
 class UnitGroupCreate(UnitGroupBase):
+    name: Name = Field(max_length=100)
     member_ids: list[int] = Field(default_factory=list)
 
 
 class UnitGroupUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     member_kinds: list[UnitKind] | None = None
     member_ids: list[int] | None = None

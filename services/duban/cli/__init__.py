@@ -240,8 +240,14 @@ def _schema(model: Any, data: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
     from api.errors import validation_message
+    from duban import text
     from duban.errors import Unprocessable
 
+    data, refused = text.clean_tree(data)
+    if refused:
+        (field, *_), message = refused[0]
+        flag = {"roles": "role", "new_password": "password"}.get(field, field).replace("_", "-")
+        raise Unprocessable(f"--{flag}：{message}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,105 @@
+"""Every string of every JSON body goes through duban.text before any route sees it.
+
+One pass over the parsed body, for all routes at once: a string carrying a control or format
+character answers 422 naming its field (`details[].field`, as pydantic's errors do); strings are
+NFC-normalised (the body is re-encoded only when one changed). Names are checked further, one line
+and not blank, by the `Name` type of their schemas. Bodies that are not JSON pass untouched
+(FastAPI refuses malformed JSON itself).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from duban import text
+
+_JSON = b"application/json"
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return bool(content_type == _JSON or content_type.endswith(b"+json"))
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # What orjson refuses but FastAPI's json.loads accepts (lone surrogates, huge integers).
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _UNPARSED
+
+
+_UNPARSED = object()
+
+
+def _encode(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False).encode()
+
+
+class TextCheckMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # client gone: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        parsed = _parse(body) if body.strip() else _UNPARSED
+        if parsed is not _UNPARSED:
+            cleaned, refused = text.clean_tree(parsed, ("body",))
+            if refused:
+                errors = [
+                    {"field": ".".join(loc), "loc": list(loc), "message": message, "type": "text.refused"}
+                    for loc, message in refused
+                ]
+                await _refuse(send, errors)
+                return
+            if cleaned != parsed:
+                body = _encode(cleaned)
+                headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+                scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, errors: list[dict[str, Any]]) -> None:
+    body = orjson.dumps(
+        {"error": {"code": "validation_error", "message": "请求内容不合法", "details": errors}}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
