@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from duban import comparators
+from duban.text import for_xml
 
 from .dates import parse_due_cell
 from .interchange import (
@@ -77,7 +78,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def escape_cell(value: object) -> object:
-    """Keep a spreadsheet from running text as a formula (CSV/formula injection)."""
+    """Keep a spreadsheet from running text as a formula (CSV/formula injection), and drop what XML
+    cannot carry (U+0001, U+FFFE; a vertical tab becomes a newline) from text stored before."""
+    if isinstance(value, str):
+        value = for_xml(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

@@ -18,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from api.bulletin.service import fmt_num
 from api.stats.xlsx import CHINESE_DATE, print_setup, safe_cell
 from duban import amounts, comparators, labels
+from duban.text import for_xml_tree
 
 _RAG_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 _RAG_FILL = {"red": "F8CBAD", "yellow": "FFE699", "green": "C6EFCE"}
@@ -93,6 +94,7 @@ def page_setup(doc: Any) -> None:
 
 
 def to_docx(c: dict[str, Any]) -> bytes:
+    c = for_xml_tree(c)  # stored text may hold what XML cannot (U+0001, U+000B, U+FFFE)
     doc = Document()
     page_setup(doc)
     h = c["header"]
@@ -188,6 +190,7 @@ def _day(value: str | None) -> date | None:
 
 
 def to_xlsx(c: dict[str, Any]) -> bytes:
+    c = for_xml_tree(c)
     wb = Workbook()
     bold = Font(bold=True)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from duban.text import for_xml
+
 _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_LEADS):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = for_xml(value)  # stored text may hold what XML cannot (U+0001, U+000B, U+FFFE)
+    return "'" + value if value.startswith(_FORMULA_LEADS) else value
 
 
 # 2025年12月31日, in the cell's format: the value stays a real date Excel can sort and filter.
