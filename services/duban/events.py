@@ -260,6 +260,34 @@ class DeliveryFailed(EventData):
         return self
 
 
+class WebhookPing(EventData):
+    """A test message the office sends to one endpoint (POST /webhooks/{id}/ping); no one else gets it."""
+
+    type: ClassVar[str] = "webhook.ping"
+    label: ClassVar[str] = "测试消息"
+    endpoint_id: int
+    text: str = "督办系统回调测试"
+
+
+class WebhookDisabled(EventData):
+    """An endpoint was disabled: every delivery failed for the set window, or it answered 410 Gone.
+    Told to the office (inbox and e-mail), never to endpoints."""
+
+    type: ClassVar[str] = "webhook.disabled"
+    label: ClassVar[str] = "回调地址已停用"
+    endpoint_id: int
+    url: str
+    reason: str
+    failing_since: datetime | None = None
+    link: str | None = None
+
+    @model_validator(mode="after")
+    def _default_link(self) -> WebhookDisabled:
+        if self.link is None:
+            self.link = links.page("deliveries")
+        return self
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.type: cls
     for cls in (
@@ -284,6 +312,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DigestDaily,
         BulletinPublished,
         DeliveryFailed,
+        WebhookPing,
+        WebhookDisabled,
     )
 }
 

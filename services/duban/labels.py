@@ -120,6 +120,8 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "instruction.replied": "批示回复",
     "bulletin.published": "通报发布",
     "delivery.failed": "投递失败",
+    "webhook.ping": "回调测试",
+    "webhook.disabled": "回调地址停用",
     "digest.daily": "每日督办摘要",
 }
 
@@ -148,6 +150,13 @@ def lookup(table: dict[str, str], value: str | None) -> str:
     if value is None:
         return ""
     return table.get(str(value), str(value))
+
+
+def hours_text(hours: float) -> str:
+    """「5天」 for 120, 「36小时」 for 36: a window as people say it."""
+    if hours >= 24 and hours % 24 == 0:
+        return f"{int(hours // 24)}天"
+    return f"{hours:g}小时"
 
 
 def date_text(value: date | str | None) -> str:

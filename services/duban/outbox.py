@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from duban import events
 from duban.events import EventData
-from duban.models import Delivery, DeliveryStatus, OutboxEvent
+from duban.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 
 
 def enqueue(
@@ -19,6 +19,7 @@ def enqueue(
     plan_id: int | None = None,
     assignment_id: int | None = None,
     unit_id: int | None = None,
+    endpoint_id: int | None = None,
 ) -> OutboxEvent:
     """Add an outbox row to the caller's transaction; the caller commits (or rolls back) both.
 
@@ -35,6 +36,7 @@ def enqueue(
         plan_id=plan_id,
         assignment_id=assignment_id,
         unit_id=unit_id,
+        endpoint_id=endpoint_id,
         created_at=now,
     )
     session.add(row)
@@ -42,7 +44,8 @@ def enqueue(
 
 
 def redrive(session: Session, *, delivery: Delivery, now: datetime) -> Delivery:
-    """A dead letter goes back to the queue with a fresh attempt budget (the caller commits).
+    """A dead letter (or, redelivered by hand, any settled delivery) goes back to the queue with a
+    fresh attempt budget (the caller commits).
 
     Here, not in the notifier, because the api redrives on an operator's request and never imports
     the notifier.
@@ -53,3 +56,18 @@ def redrive(session: Session, *, delivery: Delivery, now: datetime) -> Delivery:
     delivery.lease_until = None
     session.add(delivery)
     return delivery
+
+
+def subscribed(ep: WebhookEndpoint, event_type: str, unit_id: int | None, plan_id: int | None) -> bool:
+    """Whether an endpoint takes an event: its scope (unit, plan) and its types (`*`, `x.*`, exact).
+    The fan-out decides with it, and so does a redelivery of a time range."""
+    if ep.unit_id is not None and ep.unit_id != unit_id:
+        return False
+    if ep.plan_id is not None and ep.plan_id != plan_id:
+        return False
+    types = ep.event_types or []
+    if not types:
+        return True
+    return any(
+        t == "*" or t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1])) for t in types
+    )

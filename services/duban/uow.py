@@ -144,6 +144,7 @@ class UnitOfWork:
         plan_id: int | None = None,
         assignment_id: int | None = None,
         unit_id: int | None = None,
+        endpoint_id: int | None = None,
     ) -> OutboxEvent:
         row = outbox.enqueue(
             self.session,
@@ -153,6 +154,7 @@ class UnitOfWork:
             plan_id=plan_id,
             assignment_id=assignment_id,
             unit_id=unit_id,
+            endpoint_id=endpoint_id,
         )
         self._events.append(row)
         return row

@@ -21,13 +21,33 @@ def claim(session: Session, *, now: datetime, limit: int, lease_seconds: int) ->
     PostgreSQL: one UPDATE over a FOR UPDATE SKIP LOCKED subselect, so replicas get disjoint sets.
     SQLite: the same UPDATE without the locking clause is atomic under its single-writer lock.
     """
+    c = D.alias("candidate")
+    earlier = D.alias("earlier")
     due = sa.or_(
-        sa.and_(D.c.status == str(DeliveryStatus.pending), D.c.next_attempt_at <= now),
-        sa.and_(D.c.status == str(DeliveryStatus.sending), D.c.lease_until < now),
+        sa.and_(c.c.status == str(DeliveryStatus.pending), c.c.next_attempt_at <= now),
+        sa.and_(c.c.status == str(DeliveryStatus.sending), c.c.lease_until < now),
     )
-    pick = sa.select(D.c.id).where(due).order_by(D.c.next_attempt_at, D.c.id).limit(limit)
+    # One assignment's events reach an endpoint in event order: a delivery waits while an earlier
+    # one of the same (endpoint, assignment) is still pending or in flight (a dead letter does not
+    # hold the line; its redelivery is the office's decision).
+    held = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.endpoint_id == c.c.endpoint_id,
+            earlier.c.assignment_id == c.c.assignment_id,
+            earlier.c.event_id < c.c.event_id,
+            earlier.c.status.in_([str(DeliveryStatus.pending), str(DeliveryStatus.sending)]),
+        )
+        .exists()
+    )
+    pick = (
+        sa.select(c.c.id)
+        .where(due, sa.or_(c.c.assignment_id.is_(None), c.c.endpoint_id.is_(None), ~held))
+        .order_by(c.c.next_attempt_at, c.c.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        pick = pick.with_for_update(of=c, skip_locked=True)
     stmt = (
         sa.update(D)
         .where(D.c.id.in_(pick.scalar_subquery()))

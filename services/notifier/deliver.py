@@ -6,31 +6,32 @@ transaction, so no transaction is ever open during a send.
 
 from __future__ import annotations
 
+import logging
 import random
-import threading
 import time as _time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from duban import links, zones
+from duban import labels, links, zones
 from duban.db import rowcount
-from duban.events import DeliveryFailed
+from duban.events import DeliveryFailed, WebhookDisabled
 from duban.models import (
     ChannelKind,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    EndpointKind,
     OutboxEvent,
     WebhookEndpoint,
 )
 from duban.outbox import enqueue
 from duban.policy import QUIET_CHANNELS, Policy, load_policies
 from duban.settings import Settings
+from duban.uow import unit_of_work
 from notifier import metrics, retry
 from notifier.channels import Channel, DeliveryResult, OutgoingMessage
 from notifier.channels.email import EmailChannel
@@ -39,40 +40,57 @@ from notifier.channels.webhook import WebhookChannel
 from notifier.render import render
 from notifier.transport import PinnedClient, make_client
 
+log = logging.getLogger("duban.notifier")
 __all__ = ["Deliverer", "deliver_one", "make_client", "record"]
 
 D = Delivery.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
+WEP = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 
 
-class RateLimiter:
-    """Per-endpoint sliding one-minute window, in this process (each replica enforces its share)."""
+# The robots' own limit: DingTalk and WeCom group robots take 20 messages a minute (DingTalk mutes
+# a robot for 10 minutes beyond it), whatever the office sets.
+ROBOT_PER_MINUTE = 20
+ENDPOINT_CHANNELS = {str(ChannelKind.webhook), str(ChannelKind.dingtalk), str(ChannelKind.wecom)}
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sent: dict[int, deque[datetime]] = defaultdict(deque)
 
-    def acquire(self, endpoint_id: int, per_minute: int, now: datetime) -> datetime | None:
-        """None when a send may go now (and is counted); otherwise when the window has room."""
-        if per_minute <= 0:
-            return None
-        with self._lock:
-            window = self._sent[endpoint_id]
-            while window and window[0] <= now - timedelta(minutes=1):
-                window.popleft()
-            if len(window) >= per_minute:
-                return window[0] + timedelta(minutes=1)
-            window.append(now)
-            return None
+def per_minute(endpoint: WebhookEndpoint) -> int:
+    """The limit in force: webhooks none unless the office set one; robots at most the platform's."""
+    rate = max(0, endpoint.rate_limit_per_minute or 0)
+    if str(endpoint.kind) == EndpointKind.webhook:
+        return rate
+    return min(rate, ROBOT_PER_MINUTE) if rate else ROBOT_PER_MINUTE
+
+
+def acquire_send_slot(session: Session, endpoint: WebhookEndpoint, *, now: datetime) -> datetime | None:
+    """Counted in the database, so every notifier replica shares one limit per endpoint.
+
+    Messages to a limited endpoint are spaced 60/limit seconds apart (never more than `limit` in any
+    minute): one atomic UPDATE takes the slot if it is free — on PostgreSQL the row lock makes a
+    concurrent taker re-check the condition and miss. None: send now; else when the next slot is.
+    """
+    limit = per_minute(endpoint)
+    if limit <= 0:
+        return None
+    taken = session.execute(
+        sa.update(WEP)
+        .where(WEP.c.id == endpoint.id, sa.or_(WEP.c.next_send_at.is_(None), WEP.c.next_send_at <= now))
+        .values(next_send_at=now + timedelta(seconds=60.0 / limit))
+    )
+    if rowcount(taken):
+        return None
+    until = session.execute(sa.select(WEP.c.next_send_at).where(WEP.c.id == endpoint.id)).scalar_one()
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return until if until is not None and until > now else now
 
 
 @dataclass
 class Deliverer:
-    """What deliver_one needs besides the session: settings, HTTP client, limiter, policies."""
+    """What deliver_one needs besides the session: settings, HTTP client, policies."""
 
     settings: Settings
     client: PinnedClient
-    limiter: RateLimiter = field(default_factory=RateLimiter)
     policies: tuple[Policy, dict[int, Policy]] | None = None
     rng: random.Random = field(default_factory=random.Random)
 
@@ -123,6 +141,7 @@ def deliver_one(
             E.c.type,
             E.c.payload,
             E.c.plan_id,
+            E.c.endpoint_id.label("addressed_to"),
         )
         .join(E, E.c.id == D.c.event_id)
         .where(D.c.id == delivery_id)
@@ -141,8 +160,10 @@ def deliver_one(
             return "held"
     endpoint: WebhookEndpoint | None = None
     if row.endpoint_id is not None:
-        endpoint = session.get(WebhookEndpoint, row.endpoint_id)
-        if endpoint is None or not endpoint.is_active:
+        endpoint = session.get(WebhookEndpoint, row.endpoint_id, populate_existing=True)
+        # A test ping reaches a disabled endpoint too: that is how the office checks it is back.
+        addressed = row.addressed_to is not None and row.addressed_to == row.endpoint_id
+        if endpoint is None or not (endpoint.is_active or addressed):
             session.execute(
                 sa.update(D)
                 .where(D.c.id == delivery_id)
@@ -154,7 +175,7 @@ def deliver_one(
             )
             session.commit()
             return "skipped"
-        wait_until = deliverer.limiter.acquire(endpoint.id or 0, endpoint.rate_limit_per_minute, now)
+        wait_until = acquire_send_slot(session, endpoint, now=now)
         if wait_until is not None:
             _release(session, delivery_id, attempts, wait_until, "rate limited")
             return "throttled"
@@ -170,6 +191,7 @@ def deliver_one(
         payload=payload,
         target=target,
         secret=endpoint.secret if endpoint is not None else None,
+        previous_secret=_previous_secret(endpoint, now),
         title=rendered.title,
         text=rendered.text,
         markdown=rendered.markdown,
@@ -193,7 +215,19 @@ def deliver_one(
         deliverer=deliverer,
         event_type=str(row.type),
         channel=channel,
+        endpoint=endpoint,
+        url=target,
     )
+
+
+def _previous_secret(endpoint: WebhookEndpoint | None, now: datetime) -> str | None:
+    """The rotated-out secret while its overlap lasts (both signatures are sent)."""
+    if endpoint is None or not endpoint.previous_secret or endpoint.previous_secret_expires_at is None:
+        return None
+    until = endpoint.previous_secret_expires_at
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return endpoint.previous_secret if until > now else None
 
 
 def record(
@@ -207,6 +241,8 @@ def record(
     deliverer: Deliverer,
     event_type: str,
     channel: str,
+    endpoint: WebhookEndpoint | None = None,
+    url: str | None = None,
 ) -> str:
     settings = deliverer.settings
     if session.get_bind().dialect.name == "postgresql":
@@ -223,6 +259,10 @@ def record(
             status_code=result.status_code,
             response_excerpt=(result.response_excerpt or None) and result.response_excerpt[:2048],
             error=result.error and result.error[:2000],
+            url=url[:1000] if url else None,
+            request_headers=result.request_headers,
+            request_body=result.request_body,
+            response_headers=result.response_headers,
         )
     )
     fence = (D.c.id == delivery_id, D.c.attempts == attempts, D.c.status == str(DeliveryStatus.sending))
@@ -242,6 +282,7 @@ def record(
                 max_attempts=settings.notifier_max_attempts,
                 jitter=deliverer.rng.random(),
                 retry_after=result.retry_after,
+                schedule=retry.ENDPOINT_SCHEDULE if channel in ENDPOINT_CHANNELS else None,
             )
             if result.retryable
             else None
@@ -270,6 +311,60 @@ def record(
             dedupe_key=f"delivery.failed:{delivery_id}:{attempts}",
             now=now,
         )
+    if endpoint is not None and endpoint.id is not None and updated:
+        _endpoint_health(session, endpoint, result, now=now, settings=settings)
     session.commit()
     metrics.DELIVERIES.labels(channel, outcome).inc()
     return outcome
+
+
+def _endpoint_health(
+    session: Session, endpoint: WebhookEndpoint, result: DeliveryResult, *, now: datetime, settings: Settings
+) -> None:
+    """A success ends a failure streak; 410 Gone, or failing for the whole window, disables."""
+    ep = WEP.c
+    if result.ok:
+        session.execute(
+            sa.update(WEP)
+            .where(ep.id == endpoint.id, ep.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+        return
+    session.execute(
+        sa.update(WEP).where(ep.id == endpoint.id, ep.failing_since.is_(None)).values(failing_since=now)
+    )
+    since = session.execute(sa.select(ep.failing_since).where(ep.id == endpoint.id)).scalar_one_or_none()
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    window = timedelta(hours=settings.webhook_disable_after_hours)
+    if result.status_code == 410:
+        reason = "接收方返回 410 Gone（地址已不再接收消息）"
+    elif since is not None and now - since >= window:
+        reason = f"连续投递失败已超过{labels.hours_text(settings.webhook_disable_after_hours)}"
+    else:
+        return
+    disabled = session.execute(
+        sa.update(WEP)
+        .where(ep.id == endpoint.id, ep.is_active.is_(True))
+        .values(
+            is_active=False, disabled_at=now, disabled_reason=reason, version=ep.version + 1, updated_at=now
+        )
+    )
+    if not rowcount(disabled):
+        return  # already disabled (by another replica, or a ping to a disabled endpoint failed)
+    log.warning("webhook endpoint disabled", extra={"endpoint_id": endpoint.id, "reason": reason})
+    # Audited as the system's act, and told to the office (inbox and e-mail) through the outbox.
+    with unit_of_work(session, actor=None, now=now) as uow:
+        uow.record(
+            action="webhook.disable",
+            entity_type="webhook_endpoint",
+            entity_id=endpoint.id,
+            before={"is_active": True, "failing_since": since.isoformat() if since else None},
+            after={"is_active": False, "disabled_reason": reason},
+        )
+        uow.emit(
+            WebhookDisabled(
+                endpoint_id=endpoint.id or 0, url=endpoint.url, reason=reason, failing_since=since
+            ),
+            dedupe_key=f"webhook.disabled:{endpoint.id}:{now.isoformat()}",
+        )

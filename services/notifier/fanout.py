@@ -31,6 +31,7 @@ from duban.models import (
     User,
     WebhookEndpoint,
 )
+from duban.outbox import subscribed
 from duban.policy import QUIET_CHANNELS, Policy, load_policies
 from duban.settings import Settings
 from notifier.channels import inbox as inbox_channel
@@ -48,9 +49,13 @@ DEFAULT_RECIPIENT = {
     "extension.requested": "office",
     "report.submitted": "office",
     "delivery.failed": "office",
+    "webhook.disabled": "office",
 }
 # Notices about failed deliveries stay inside Duban: a failing channel must not feed itself.
 INTERNAL_ONLY = {"delivery.failed"}
+# Told to people (inbox and e-mail), never to endpoints: an endpoint was disabled.
+PEOPLE_ONLY = {"webhook.disabled"}
+WEP = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -116,20 +121,7 @@ class Directory:
     def endpoints_for(
         self, event_type: str, unit_id: int | None, plan_id: int | None
     ) -> list[WebhookEndpoint]:
-        return [ep for ep in self.endpoints if _subscribed(ep, event_type, unit_id, plan_id)]
-
-
-def _subscribed(ep: WebhookEndpoint, event_type: str, unit_id: int | None, plan_id: int | None) -> bool:
-    if ep.unit_id is not None and ep.unit_id != unit_id:
-        return False
-    if ep.plan_id is not None and ep.plan_id != plan_id:
-        return False
-    types = ep.event_types or []
-    if not types:
-        return True
-    return any(
-        t == "*" or t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1])) for t in types
-    )
+        return [ep for ep in self.endpoints if subscribed(ep, event_type, unit_id, plan_id)]
 
 
 def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: ZoneInfo) -> dict[str, Any]:
@@ -165,6 +157,26 @@ def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: Zo
 # --- fan-out
 
 
+def _delivery(
+    event_id: int, channel: ChannelKind, target: str, due: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "channel": str(channel),
+        "target": target,
+        "endpoint_id": None,
+        "assignment_id": None,
+        "recipient_user_id": None,
+        "status": str(DeliveryStatus.pending),
+        "attempts": 0,
+        "next_attempt_at": due,
+        "lease_until": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
 @dataclass
 class FanOutResult:
     events: int = 0
@@ -196,7 +208,16 @@ def fan_out(
     default, overrides = policies if policies is not None else load_policies(session)
     directory = Directory.load(session)
     rows = session.execute(
-        sa.select(E.c.id, E.c.type, E.c.payload, E.c.plan_id, E.c.unit_id, E.c.created_at)
+        sa.select(
+            E.c.id,
+            E.c.type,
+            E.c.payload,
+            E.c.plan_id,
+            E.c.unit_id,
+            E.c.assignment_id,
+            E.c.endpoint_id,
+            E.c.created_at,
+        )
         .where(E.c.id.in_(ids))
         .order_by(E.c.id)
     ).all()
@@ -204,6 +225,12 @@ def fan_out(
     plan_zones = (
         dict(session.execute(sa.select(PL.c.id, PL.c.timezone).where(PL.c.id.in_(plan_ids))).all())
         if plan_ids
+        else {}
+    )
+    addressed = {r.endpoint_id for r in rows if r.endpoint_id is not None}
+    addressed_kind = (
+        dict(session.execute(sa.select(WEP.c.id, WEP.c.kind).where(WEP.c.id.in_(addressed))).all())
+        if addressed
         else {}
     )
     deliveries: list[dict[str, Any]] = []
@@ -217,6 +244,15 @@ def fan_out(
         if data is not payload.get("data"):
             payload["data"] = data
             session.execute(sa.update(E).where(E.c.id == row.id).values(payload=payload))
+        if row.endpoint_id is not None:
+            # Addressed to one endpoint (a test ping): that endpoint only, whatever it subscribes to.
+            kind = addressed_kind.get(row.endpoint_id)
+            if kind is not None:
+                deliveries.append(
+                    _delivery(row.id, ChannelKind(str(kind)), f"endpoint:{row.endpoint_id}", now, now)
+                    | {"endpoint_id": row.endpoint_id}
+                )
+            continue
         recipient_ref = data.get("recipient")
         if not isinstance(recipient_ref, dict):
             recipient_ref = {}
@@ -238,32 +274,23 @@ def fan_out(
             target: str,
             *,
             endpoint_id: int | None = None,
-            user_id: int | None = None,
             row: Any = row,
             quiet_until: datetime = quiet_until,
         ) -> None:
-            deliveries.append(
-                {
-                    "event_id": row.id,
-                    "channel": str(channel),
-                    "target": target,
-                    "endpoint_id": endpoint_id,
-                    "recipient_user_id": user_id,
-                    "status": str(DeliveryStatus.pending),
-                    "attempts": 0,
-                    # Quiet hours hold chat and e-mail from the start; webhooks never wait.
-                    "next_attempt_at": quiet_until if str(channel) in QUIET_CHANNELS else now,
-                    "lease_until": None,
-                    "last_error": None,
-                    "created_at": now,
-                    "sent_at": None,
-                }
-            )
+            # Quiet hours hold chat and e-mail from the start; webhooks never wait.
+            due = quiet_until if str(channel) in QUIET_CHANNELS else now
+            item = _delivery(row.id, channel, target, due, now)
+            if endpoint_id is not None:
+                # Per endpoint, one assignment's events go out in order (the claim holds later ones).
+                item |= {"endpoint_id": endpoint_id, "assignment_id": row.assignment_id}
+            deliveries.append(item)
 
         # No SMTP server configured: e-mail is not a channel of this installation.
         if "email" in channels and settings.smtp_host:
             for address in emails:
                 add(ChannelKind.email, address[:255])
+        if row.type in PEOPLE_ONLY:
+            continue
         for ep in directory.endpoints_for(row.type, row.unit_id, row.plan_id):
             kind = str(ep.kind)
             if kind in channels:

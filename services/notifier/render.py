@@ -98,6 +98,16 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
         kind = labels.lookup(labels.NOTIFICATION_KINDS, data.get("event_type"))
         title = f"【投递失败】{kind}消息经{labels.lookup(labels.CHANNELS, data.get('channel'))}投递失败"
         lines.append(f"错误：{data.get('error') or '未知'}")
+    elif event_type == "webhook.disabled":
+        title = "【回调地址已停用】系统已停止向该地址推送消息"
+        lines.append(f"回调地址：{data.get('url')}")
+        lines.append(f"原因：{data.get('reason')}")
+        if data.get("failing_since"):
+            lines.append(f"连续失败自：{labels.date_text(str(data['failing_since'])[:10])}")
+        lines.append("接收方恢复后，请在回调设置中重新启用，并按时间段重新投递期间的消息。")
+    elif event_type == "webhook.ping":
+        title = "【回调测试】督办系统回调测试"
+        lines.append(str(data.get("text") or ""))
     else:
         names = {
             "assignment.assigned": "新任务交办",

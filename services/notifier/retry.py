@@ -8,6 +8,10 @@ BASE_SECONDS = 30.0
 CAP_SECONDS = 6 * 3600.0
 # A receiver may not push us further out than this with Retry-After.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+# Endpoints (webhooks, chat robots) retry on the Standard Webhooks / Svix schedule: 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h after the previous attempt — about 27.6 hours in all, so a
+# receiver that is down for a day still gets every message once it is back.
+ENDPOINT_SCHEDULE: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 def backoff_seconds(
@@ -29,11 +33,22 @@ def next_attempt_at(
     retry_after: float | None = None,
     base: float = BASE_SECONDS,
     cap: float = CAP_SECONDS,
+    schedule: tuple[float, ...] | None = None,
 ) -> datetime | None:
-    """When to try again after `attempts` failed attempts, or None when it is time to dead-letter."""
+    """When to try again after `attempts` failed attempts, or None when it is time to dead-letter.
+
+    With a `schedule`, the n-th retry waits schedule[n-1] (jitter spreads it over [d, 1.2d], so the
+    schedule's span is a floor: the last try comes after 27.6 h at the earliest) and the schedule's
+    end is the last attempt, whatever max_attempts allows beyond it."""
     if attempts >= max_attempts:
         return None
-    delay = backoff_seconds(attempts, jitter=jitter, base=base, cap=cap)
+    if schedule is not None:
+        if attempts > len(schedule):
+            return None
+        d = schedule[max(attempts, 1) - 1]
+        delay = d * (1.0 + 0.2 * max(0.0, min(jitter, 1.0)))
+    else:
+        delay = backoff_seconds(attempts, jitter=jitter, base=base, cap=cap)
     if retry_after is not None and retry_after > 0:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     return now + timedelta(seconds=delay)

@@ -127,6 +127,10 @@ RULES.update(
         ("GET", "/api/v1/webhooks/{webhook_id}"): OFFICE,
         ("PATCH", "/api/v1/webhooks/{webhook_id}"): OFFICE,
         ("DELETE", "/api/v1/webhooks/{webhook_id}"): OFFICE,
+        ("POST", "/api/v1/webhooks/{webhook_id}/secret/rotate"): OFFICE,
+        ("POST", "/api/v1/webhooks/{webhook_id}/ping"): OFFICE,
+        ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): OFFICE,
+        ("POST", "/api/v1/webhooks/{webhook_id}/redeliver"): OFFICE,
         ("GET", "/api/v1/notifications"): ALL,
         ("GET", "/api/v1/notifications/unread-count"): ALL,
         ("POST", "/api/v1/notifications/read-all"): ALL,
@@ -324,6 +328,10 @@ SCOPES: dict[tuple[str, str], str | None] = {
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): "webhooks:manage",
     ("GET", "/api/v1/webhooks/{webhook_id}"): "webhooks:manage",
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): "webhooks:manage",
+    ("POST", "/api/v1/webhooks/{webhook_id}/secret/rotate"): "webhooks:manage",
+    ("POST", "/api/v1/webhooks/{webhook_id}/ping"): "webhooks:manage",
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): "webhooks:manage",
+    ("POST", "/api/v1/webhooks/{webhook_id}/redeliver"): "webhooks:manage",
 }
 
 # The event catalog: any signed-in user; a service account with tasks:read.

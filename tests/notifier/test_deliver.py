@@ -295,6 +295,7 @@ def test_ssrf_refused_at_send_time(session: Session, settings: Settings, receive
 
 
 def test_rate_limit_per_endpoint(session: Session, settings: Settings, receiver: Receiver) -> None:
+    """An office-set limit spaces messages 60/limit seconds apart, counted in the database."""
     w = make_world(session)
     from datetime import date
 
@@ -305,16 +306,21 @@ def test_rate_limit_per_endpoint(session: Session, settings: Settings, receiver:
     session.commit()
     add_endpoint(session, receiver.url, event_types=["assignment.overdue"], rate=2)
     clock = FixedClock(local(2026, 1, 2, 9))
-    deliverer = deliver.Deliverer(settings=settings, client=deliver.make_client(settings))
+    # Two deliverers stand for two notifier replicas: the limit is the endpoint's, not theirs.
+    replicas = [deliver.Deliverer(settings=settings, client=deliver.make_client(settings)) for _ in range(2)]
     try:
-        out = run_pass(session, clock, settings, deliverer)
-        assert out == {"sent": 2, "throttled": 3} and len(receiver.requests) == 2
-        clock.advance(timedelta(minutes=1))
-        assert run_pass(session, clock, settings, deliverer, scan=False) == {"sent": 2, "throttled": 1}
-        clock.advance(timedelta(minutes=1))
-        assert run_pass(session, clock, settings, deliverer, scan=False) == {"sent": 1}
+        assert run_pass(session, clock, settings, replicas[0]) == {"sent": 1, "throttled": 4}
+        assert run_pass(session, clock, settings, replicas[1], scan=False) == {}
+        sent = 1
+        for step in range(4):
+            clock.advance(timedelta(seconds=30))
+            out = run_pass(session, clock, settings, replicas[step % 2], scan=False)
+            sent += out.get("sent", 0)
+            assert out.get("sent") == 1, out
+        assert sent == 5 and len(receiver.requests) == 5
     finally:
-        deliverer.client.close()
+        for r in replicas:
+            r.client.close()
     assert len(set(receiver.ids())) == 5
 
 

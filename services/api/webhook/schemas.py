@@ -34,7 +34,12 @@ class WebhookCreate(BaseModel):
     event_types: list[str] = Field(default_factory=list, description="订阅的事件类型；空表示全部")
     unit_id: int | None = Field(default=None, description="只接收该单位的事件")
     plan_id: int | None = Field(default=None, description="只接收该计划的事件")
-    rate_limit_per_minute: int = Field(default=60, ge=0, le=100_000)
+    rate_limit_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="每分钟最多推送条数；Webhook 默认 0（不限），钉钉/企业微信机器人默认且最多 20",
+    )
     secret: str | None = Field(
         default=None, max_length=200, description="钉钉机器人的加签密钥（SEC…）；Webhook 的密钥由系统生成"
     )
@@ -50,7 +55,9 @@ class WebhookUpdate(BaseModel):
     plan_id: int | None = None
     is_active: bool | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=0, le=100_000)
-    rotate_secret: bool = Field(default=False, description="重新生成签名密钥（新密钥仅在本次返回）")
+    rotate_secret: bool = Field(
+        default=False, description="重新生成签名密钥（新密钥仅在本次返回；旧密钥在过渡期内继续签名）"
+    )
 
     @field_validator("event_types")
     @classmethod
@@ -68,6 +75,12 @@ class WebhookPublic(BaseModel):
     plan_id: int | None
     is_active: bool
     rate_limit_per_minute: int
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, description="密钥轮换过渡期的结束时间：此前每条消息同时带新旧两个签名"
+    )
+    failing_since: datetime | None = Field(default=None, description="自此时起每次投递均失败（成功后清空）")
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -75,3 +88,54 @@ class WebhookPublic(BaseModel):
 
 class WebhookCreated(WebhookPublic):
     secret: str | None = Field(description="签名密钥，仅此一次返回，请妥善保存")
+
+
+class RotateSecret(BaseModel):
+    overlap_hours: float | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 30,
+        description="过渡期（小时），期间新旧密钥都签名；默认 DUBAN_WEBHOOK_SECRET_OVERLAP_HOURS（24）",
+    )
+
+
+class Redeliver(BaseModel):
+    """Either one message (`message_id`) or every message created in [since, until)."""
+
+    message_id: str | None = Field(
+        default=None, max_length=64, description="重新投递这一条消息（webhook-id）"
+    )
+    since: datetime | None = Field(default=None, description="重新投递自此时起产生的消息")
+    until: datetime | None = Field(default=None, description="……到此时为止（不含）；默认现在")
+    include_sent: bool = Field(default=False, description="时间段内已成功的消息也重新投递")
+
+
+class RedeliverResult(BaseModel):
+    requeued: int = Field(description="重新排队的投递数")
+    message_ids: list[str] = Field(description="前 100 条消息的 webhook-id")
+
+
+class PingResult(BaseModel):
+    message_id: str
+    event_id: int
+
+
+class DeliveryLogEntry(BaseModel):
+    """One attempt to deliver a message to this endpoint: request, response, status, timing."""
+
+    id: int
+    delivery_id: int
+    message_id: str
+    event_type: str
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    succeeded: bool
+    status_code: int | None
+    url: str | None
+    request_headers: dict[str, str] | None
+    request_body: str | None = Field(description="请求体（截断至 4096 字符）")
+    response_headers: dict[str, str] | None
+    response_body: str | None = Field(description="响应体（截断至 2048 字符）")
+    error: str | None
+    delivery_status: str

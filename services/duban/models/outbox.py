@@ -28,6 +28,8 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Set once the notifier has expanded the event into deliveries.
     fanned_out_at: datetime | None = None
+    # Addressed to one endpoint only (a test ping): no inbox, no e-mail, no other endpoint.
+    endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoint.id", ondelete="CASCADE")
 
 
 class DeliveryStatus(StrEnum):
@@ -51,6 +53,8 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("event_id", "channel", "target"),
         sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        # Per endpoint and assignment, deliveries go out in event order (notifier/claim.py).
+        sa.Index("ix_delivery_endpoint_id_assignment_id", "endpoint_id", "assignment_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="outbox_event.id", index=True, ondelete="CASCADE")
@@ -66,6 +70,8 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # The event's assignment, copied for endpoint deliveries: the ordering key per endpoint.
+    assignment_id: int | None = None
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -79,6 +85,11 @@ class DeliveryAttempt(SQLModel, table=True):
     status_code: int | None = None
     response_excerpt: str | None = Field(default=None, max_length=2048)
     error: str | None = Field(default=None, max_length=2000)
+    # The delivery log: what was sent (body truncated to 4 KiB) and the answer's headers.
+    url: str | None = Field(default=None, max_length=1000)
+    request_headers: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+    request_body: str | None = Field(default=None, max_length=4096)
+    response_headers: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class Notification(SQLModel, table=True):
@@ -119,7 +130,17 @@ class WebhookEndpoint(Versioned, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True, ondelete="CASCADE")
     plan_id: int | None = Field(default=None, foreign_key="plan.id", index=True, ondelete="CASCADE")
     is_active: bool = Field(default=True)
-    rate_limit_per_minute: int = Field(default=60)
+    # 0: no limit (webhooks, unless the office sets one); chat robots keep the platforms' 20.
+    rate_limit_per_minute: int = Field(default=0)
+    # Secret rotation: the previous secret signs a second signature until it expires.
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_expires_at: datetime | None = None
+    # Since when every attempt has failed (cleared by a success); past the window: disabled.
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = Field(default=None, max_length=300)
+    # The cross-replica rate limit: the earliest time the next message may go (one atomic UPDATE).
+    next_send_at: datetime | None = None
 
 
 class NotificationPolicy(Versioned, table=True):
