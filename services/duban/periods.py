@@ -8,6 +8,10 @@ cadence strings. Weeks are ISO weeks (Monday to Sunday), so "2020-W53" ends on 2
 
 Due dates here are nominal (the calendar day the rule names); moving them off rest days is
 `duban.calendar.effective_due_date`'s job.
+
+A report on a period (a bulletin, an assessment) describes it *as of* one instant, its cut-off: the
+period's end (00:00 after its last day, in the plan's zone), or now while the period still runs.
+`bounds`, `cutoff` and `through` are the only place that instant is worked out.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from __future__ import annotations
 import calendar as _cal
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from duban import calendar
 from duban.errors import Unprocessable
 
 Kind = Literal["week", "month", "quarter", "half", "year"]
@@ -127,6 +133,23 @@ def period_of(kind: str, day: date) -> Period:
         first = 1 if day.month <= 6 else 7
         return Period(k, date(day.year, first, 1), _month_end(day.year, first + 5))
     return Period(k, date(day.year, 1, 1), date(day.year, 12, 31))
+
+
+def bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants (UTC) the period begins and ends in `zone`: 00:00 of its first day and 00:00
+    after its last, so 2025年度 in Asia/Shanghai is [2024-12-31 16:00Z, 2025-12-31 16:00Z)."""
+    return calendar.start_of_day(period.start, zone), calendar.end_of_day(period.end, zone)
+
+
+def cutoff(period: Period, zone: ZoneInfo, now: datetime) -> datetime:
+    """The instant a report on `period` describes: the period's end once it is over, else now."""
+    return min(now, bounds(period, zone)[1])
+
+
+def through(instant: datetime, zone: ZoneInfo) -> date:
+    """The last local day a report as of `instant` covers: the day of `instant`, or the day before
+    when it is exactly midnight (the cut-off of a finished period is 00:00 after its last day)."""
+    return calendar.local_date(instant - timedelta(microseconds=1), zone)
 
 
 def previous(period: Period) -> Period:

@@ -28,10 +28,17 @@ def test_bulletin_content_numbers(client: TestClient, as_role: AsRole, session: 
     assert (b["version"], b["period_start"], b["period_end"]) == (1, "2025-11-01", "2025-11-30")
     assert b["title"] == "关于涟水县科技创新行动计划（2024—2025年）推进情况的通报（2025年11月）"
     assert c["header"]["doc_no"] == "督办通报〔2025〕第1期"
+    # Generated on 1 December, the November bulletin describes the end of November: a6's December
+    # report (submitted 1 December) is not in it, and no November report was.
     assert c["summary"]["text"] == (
-        "截至2025年12月1日，涟水县科技创新行动计划（2024—2025年）共交办任务8项，已办结3项（按期办结1项、"
+        "截至2025年11月30日，涟水县科技创新行动计划（2024—2025年）共交办任务8项，已办结3项（按期办结1项、"
         "延期后办结1项、逾期办结1项），正在推进4项，其中逾期未办结2项、最长逾期10个工作日。"
-        "2025年11月办结1项；本期进展报送率25.0%。"
+        "2025年11月办结1项；本期进展报送率0.0%。"
+    )
+    assert (c["as_of"], c["as_of_date"], c["header"]["date"]) == (
+        "2025-11-30T16:00:00+00:00",
+        "2025-11-30",
+        "2025-12-01",
     )
     assert [
         (s["code"], s["total"], s["completed"], s["overdue"], s["completion_rate"], s["rag"])
@@ -45,7 +52,10 @@ def test_bulletin_content_numbers(client: TestClient, as_role: AsRole, session: 
         {"unit_name": "县科技局", "reason": "逾期10个工作日"},
         {"unit_name": "县财政局", "reason": "逾期不足1个工作日"},
     ]
-    assert c["commended_units"] == [{"unit_name": "高沟镇", "reason": "已办结1项，均按期完成，无逾期事项"}]
+    # 高沟镇 owed a8's November report on 25 November and had not sent it by the month's end: yellow,
+    # so not commended (on 1 December the December period had begun and it read green).
+    assert c["commended_units"] == []
+    assert next(u for u in c["ranking"] if u["unit_name"] == "高沟镇")
     # Default rules, November: 科技 100 − 5 − 1 − 1; 财政 100 − 1 − 1; 高沟 100 − 1 + 1.
     assert [(x["rank"], x["unit_name"], x["score"]) for x in c["ranking"]] == [
         (1, "高沟镇", 100),

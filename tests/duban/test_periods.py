@@ -83,3 +83,25 @@ def test_due_in_includes_a_period_due_after_it_ended() -> None:
     # A week's report is due on its Friday; a range starting on a Saturday misses that week.
     weeks = periods.due_in("weekly", 25, date(2025, 11, 22), date(2025, 12, 5))
     assert [p.key for p, _ in weeks] == ["2025-W48", "2025-W49"]
+
+
+def test_a_period_is_reported_as_of_its_end_in_the_plans_zone() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    shanghai, utc = ZoneInfo("Asia/Shanghai"), ZoneInfo("UTC")
+    year = periods.parse("2025")
+    assert periods.bounds(year, shanghai) == (
+        datetime(2024, 12, 31, 16, tzinfo=UTC),
+        datetime(2025, 12, 31, 16, tzinfo=UTC),
+    )
+    assert periods.bounds(year, utc)[1] == datetime(2026, 1, 1, tzinfo=UTC)
+    # Over: its end. Still running: now.
+    december_2026 = datetime(2026, 12, 10, 2, tzinfo=UTC)
+    assert periods.cutoff(year, shanghai, december_2026) == datetime(2025, 12, 31, 16, tzinfo=UTC)
+    mid_year = datetime(2025, 6, 1, 2, tzinfo=UTC)
+    assert periods.cutoff(year, shanghai, mid_year) == mid_year
+    # The last day covered: the day before a midnight cut-off, the day of any other instant.
+    assert periods.through(datetime(2025, 12, 31, 16, tzinfo=UTC), shanghai) == date(2025, 12, 31)
+    assert periods.through(datetime(2025, 12, 31, 17, tzinfo=UTC), shanghai) == date(2026, 1, 1)
+    assert periods.through(mid_year, shanghai) == date(2025, 6, 1)

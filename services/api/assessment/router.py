@@ -39,7 +39,7 @@ class ScoringRulePublic(BaseModel):
 
 
 class AssessmentCreate(BaseModel):
-    period_kind: Literal["week", "month", "quarter", "year"] = "month"
+    period_kind: Literal["week", "month", "quarter", "half", "year"] = "month"
     period_start: date | None = Field(default=None, description="周期内任一日期；缺省为当前周期")
 
 

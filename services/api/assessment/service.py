@@ -7,19 +7,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from api.stats import indicators as indicator_status
-from duban import calendar, comparators, periods, zones
+from duban import calendar, comparators, history, periods, zones
 from duban.errors import Conflict, NotFound
 from duban.models import (
     OPEN_STATES,
     Assessment,
     AssessmentScore,
-    Assignment,
     AssignmentState,
+    AuditEntry,
     Indicator,
     IndicatorValue,
     OutboxEvent,
@@ -121,10 +122,14 @@ def _task_name(a: Any) -> str:
 def compute(
     session: Session, *, plan: Plan, period: periods.Period, config: ScoringConfig, now: datetime
 ) -> list[UnitResult]:
-    """Scores and line-by-line breakdowns; reads only, so bulletins can rank with it too."""
+    """Scores and line-by-line breakdowns; reads only, so bulletins can rank with it too.
+
+    A period is scored as of its cut-off (`periods.cutoff`): for a period that is over, the
+    assignments as they stood at its end (`duban.history`), the reports submitted by then.
+    """
     zone = zones.of_plan(plan)
-    start_at = calendar.start_of_day(period.start, zone)
-    as_of = min(now, calendar.end_of_day(period.end, zone))
+    start_at, _ = periods.bounds(period, zone)
+    as_of = periods.cutoff(period, zone, now)
     units: dict[int, UnitResult] = {}
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
 
@@ -142,7 +147,9 @@ def compute(
             }
         )
 
-    a = Assignment
+    # The assignments as they stood at the cut-off: the table itself while the period runs.
+    src = history.assignments_as_of(as_of, now=now, plan_id=plan.id)
+    a = src.c
     cols: tuple[Any, ...] = (
         a.id,
         a.unit_id,
@@ -155,12 +162,13 @@ def compute(
         col(Task.code).label("task_code"),
         col(Task.title).label("task_title"),
     )
-    base = select(*cols).join(Task, col(Task.id) == a.task_id).where(col(a.plan_id) == plan.id)
+    base = select(*cols).select_from(src).join(Task, col(Task.id) == a.task_id).where(a.plan_id == plan.id)
+    held = (
+        select(a.unit_id).select_from(src).where(a.plan_id == plan.id, a.state != AssignmentState.cancelled)
+    )
     for unit_id, name in session.execute(
         select(Unit.id, Unit.name).where(
-            col(Unit.id).in_(
-                select(a.unit_id).where(a.plan_id == plan.id, a.state != AssignmentState.cancelled)
-            )
+            col(Unit.id).in_(held)
             | col(Unit.id).in_(select(Indicator.owner_unit_id).where(Indicator.plan_id == plan.id))
         )
     ).all():
@@ -169,18 +177,18 @@ def compute(
     # Overdue: working days accrued inside the period, by open items and by items completed late in it.
     overdue_rows = session.execute(
         base.where(
-            col(a.due_at).is_not(None),
-            col(a.due_at) < as_of,
+            a.due_at.is_not(None),
+            a.due_at < as_of,
             or_(
-                col(a.state).in_([str(s) for s in OPEN_STATES]),
+                a.state.in_([str(s) for s in OPEN_STATES]),
                 and_(
-                    col(a.state) == AssignmentState.completed,
-                    col(a.completed_at) > a.due_at,
-                    col(a.completed_at) >= start_at,
-                    col(a.completed_at) <= as_of,
+                    a.state == AssignmentState.completed,
+                    a.completed_at > a.due_at,
+                    a.completed_at >= start_at,
+                    a.completed_at <= as_of,
                 ),
             ),
-        ).order_by(col(a.id))
+        ).order_by(a.id)
     ).all()
     for r in overdue_rows:
         end = r.completed_at if r.state == AssignmentState.completed else as_of
@@ -201,7 +209,14 @@ def compute(
             f"{_task_name(r)}{how}，本期逾期{days}个工作日，扣{_fmt(points)}分{capped}",
         )
 
-    # Reports: every reporting deadline that fell in the period and has passed.
+    # Reports: every reporting deadline that fell in the period and has passed. Only the owing
+    # rows that are missing or late come back (a submitted report needs no line).
+    report = ProgressReport
+    reported = and_(
+        col(report.state).in_([str(s) for s in _REPORTED]),
+        col(report.submitted_at).is_not(None),
+        col(report.submitted_at) <= as_of,
+    )
     cadence = str(plan.report_cadence)
     for report_period, raw_due in periods.due_in(cadence, plan.report_due_day, period.start, period.end):
         key = report_period.key
@@ -210,25 +225,20 @@ def compute(
         if deadline > as_of:
             continue
         owing = session.execute(
-            base.add_columns(
-                col(ProgressReport.state).label("report_state"), col(ProgressReport.submitted_at)
-            )
-            .outerjoin(
-                ProgressReport,
-                and_(col(ProgressReport.assignment_id) == a.id, col(ProgressReport.period) == key),
-            )
+            base.add_columns(reported.label("reported"), col(report.submitted_at))
+            .outerjoin(report, and_(col(report.assignment_id) == a.id, col(report.period) == key))
             .where(
                 a.assigned_at <= deadline,
                 a.state != AssignmentState.returned,
-                or_(col(a.completed_at).is_(None), col(a.completed_at) > deadline),
-                or_(col(a.cancelled_at).is_(None), col(a.cancelled_at) > deadline),
+                or_(a.completed_at.is_(None), a.completed_at > deadline),
+                or_(a.cancelled_at.is_(None), a.cancelled_at > deadline),
                 a.state != AssignmentState.cancelled,
+                or_(col(report.id).is_(None), sa.not_(reported), col(report.submitted_at) > deadline),
             )
-            .order_by(col(a.id))
+            .order_by(a.id)
         ).all()
         for r in owing:
-            submitted = r.report_state in [str(s) for s in _REPORTED] and r.submitted_at is not None
-            if not submitted:
+            if not r.reported:
                 if config.missing_report:
                     line(
                         r.unit_id,
@@ -238,7 +248,7 @@ def compute(
                         -config.missing_report,
                         f"{_task_name(r)}未报送{key}期进展（截止{due.isoformat()}），扣{_fmt(config.missing_report)}分",
                     )
-            elif r.submitted_at > deadline and config.late_report:
+            elif config.late_report:
                 line(
                     r.unit_id,
                     "late_report",
@@ -248,7 +258,9 @@ def compute(
                     f"{_task_name(r)}{key}期进展逾期报送（截止{due.isoformat()}），扣{_fmt(config.late_report)}分",
                 )
 
-    # Returned assignments and rejected completion requests (their outbox facts), rejected reports.
+    # Returned assignments and rejected completion requests (their outbox facts), rejected reports
+    # (their audit entries, and for rows written outside the write path their review stamp: a
+    # report rejected in the period and submitted again since still counts).
     if config.returned_or_rejected:
         events = session.execute(
             base.add_columns(
@@ -273,17 +285,33 @@ def compute(
                 f"{_task_name(r)}{what}（{calendar.local_date(r.at, zone).isoformat()}），"
                 f"扣{_fmt(config.returned_or_rejected)}分",
             )
-        rejected = session.execute(
-            base.add_columns(
-                col(ProgressReport.period).label("report_period"), col(ProgressReport.reviewed_at)
+        rejections = sa.union(
+            select(col(report.id).label("report_id"), col(report.reviewed_at).label("at")).where(
+                report.plan_id == plan.id,
+                report.state == ProgressReportState.rejected,
+                col(report.reviewed_at) >= start_at,
+                col(report.reviewed_at) <= as_of,
+            ),
+            select(col(report.id).label("report_id"), col(AuditEntry.at).label("at"))
+            .join(
+                AuditEntry,
+                and_(
+                    col(AuditEntry.entity_type) == "progress_report",
+                    col(AuditEntry.entity_id) == sa.cast(col(report.id), sa.String),
+                ),
             )
-            .join(ProgressReport, ProgressReport.assignment_id == a.id)
             .where(
-                ProgressReport.state == ProgressReportState.rejected,
-                col(ProgressReport.reviewed_at) >= start_at,
-                col(ProgressReport.reviewed_at) <= as_of,
-            )
-            .order_by(col(ProgressReport.id))
+                report.plan_id == plan.id,
+                AuditEntry.action == "report.reject",
+                col(AuditEntry.at) >= start_at,
+                col(AuditEntry.at) <= as_of,
+            ),
+        ).subquery("rejections")
+        rejected = session.execute(
+            base.add_columns(col(report.period).label("report_period"))
+            .join(report, col(report.assignment_id) == a.id)
+            .join(rejections, rejections.c.report_id == report.id)
+            .order_by(rejections.c.at, col(report.id))
         ).all()
         for r in rejected:
             line(
@@ -300,10 +328,10 @@ def compute(
         done = session.execute(
             base.where(
                 a.state == AssignmentState.completed,
-                col(a.completed_at) >= start_at,
-                col(a.completed_at) <= as_of,
-                col(a.due_date).is_not(None),
-            ).order_by(col(a.id))
+                a.completed_at >= start_at,
+                a.completed_at <= as_of,
+                a.due_date.is_not(None),
+            ).order_by(a.id)
         ).all()
         for r in done:
             finished = calendar.local_date(r.completed_at, zone)
@@ -332,6 +360,7 @@ def compute(
                 .where(
                     col(IndicatorValue.indicator_id).in_([i.id for i in inds]),
                     IndicatorValue.period_end <= period.end,
+                    col(IndicatorValue.reported_at) <= as_of,
                 )
                 .order_by(col(IndicatorValue.period_end))
             ).all():

@@ -29,7 +29,7 @@ _W: dict[int | str, dict[str, Any]] = {
 
 
 class BulletinCreate(BaseModel):
-    period_kind: Literal["week", "month", "quarter"] = "month"
+    period_kind: Literal["week", "month", "quarter", "half", "year"] = "month"
     period_start: date | None = Field(default=None, description="周期内任一日期；缺省为当前周期")
 
 
@@ -73,7 +73,8 @@ def _public(b: Bulletin, status_code: int = 200) -> Response:
 def generate_bulletin(
     plan_id: int, body: BulletinCreate, user: OfficeUser, session: SessionDep, now: NowDep
 ) -> Any:
-    """Generate a new version of the plan's bulletin for a week, month or quarter."""
+    """Generate a new version of the plan's bulletin for a week, month, quarter, half or year (as of
+    its end)."""
     plan = stats.get_plan(session, plan_id)
     period = periods.period_of(
         body.period_kind, body.period_start or calendar.local_date(now, stats.zone_of(plan))

@@ -1,4 +1,10 @@
-"""定期通报: a plan's bulletin for a week, month or quarter, generated as versioned JSON + Markdown."""
+"""定期通报: a plan's bulletin for a week, month, quarter, half or year, generated as versioned JSON +
+Markdown.
+
+A bulletin describes its period as of the period's end (`periods.cutoff`): one generated after the
+period is over shows what was true then, rebuilt from history (`duban.history`), not the state on
+the day it is generated. A bulletin for the running period describes now.
+"""
 
 from __future__ import annotations
 
@@ -50,13 +56,14 @@ def build_content(
     """Everything the bulletin says, as data; Markdown, Word and Excel are renderings of it."""
     zone = stats.zone_of(plan)
     today = calendar.local_date(now, zone)
-    total = stats.plan_summary(session, plan=plan, user=None, now=now)
-    sections = stats.group_stats(session, plan=plan, user=None, now=now, by="section")
-    units = stats.group_stats(session, plan=plan, user=None, now=now, by="unit")
-    overdue = stats.overdue_items(session, plan=plan, user=None, now=now, limit=None)
-    indicators = stats.indicator_stats(session, plan=plan, user=None, now=now)
-    start_at = calendar.start_of_day(period.start, zone)
-    end_at = min(now, calendar.end_of_day(period.end, zone))
+    start_at, _ = periods.bounds(period, zone)
+    end_at = periods.cutoff(period, zone, now)
+    as_of_day = periods.through(end_at, zone)
+    total = stats.plan_summary(session, plan=plan, user=None, now=now, at=end_at)
+    sections = stats.group_stats(session, plan=plan, user=None, now=now, by="section", at=end_at)
+    units = stats.group_stats(session, plan=plan, user=None, now=now, by="unit", at=end_at)
+    overdue = stats.overdue_items(session, plan=plan, user=None, now=now, limit=None, at=end_at)
+    indicators = stats.indicator_stats(session, plan=plan, user=None, now=now, at=end_at)
     completed_in_period = session.execute(
         select(func.count(col(Assignment.id))).where(
             Assignment.plan_id == plan.id,
@@ -98,7 +105,7 @@ def build_content(
     named = [{"unit_name": u["name"], "reason": u["rag_reason"]} for u in red_units]
     rate = total["reports"]["rate"]
     summary = (
-        f"截至{today.year}年{today.month}月{today.day}日，{plan.title}共交办任务{total['total']}项，"
+        f"截至{labels.date_text(as_of_day)}，{plan.title}共交办任务{total['total']}项，"
         f"已办结{total['completed']}项（按期办结{total['completed_on_time']}项、延期后办结"
         f"{total['completed_after_extension']}项、逾期办结{total['completed_late']}项），正在推进{total['open']}项，"
         f"其中逾期未办结{total['overdue']}项"
@@ -121,7 +128,10 @@ def build_content(
             "end": period.end.isoformat(),
             "label": period.label,
         },
-        "as_of": now.isoformat(),
+        # The instant described (the period's end, or now while it runs) and its last day.
+        "as_of": end_at.isoformat(),
+        "as_of_date": as_of_day.isoformat(),
+        "generated_at": now.isoformat(),
         "summary": {
             "text": summary,
             "total": total["total"],

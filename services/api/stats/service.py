@@ -3,12 +3,17 @@
 Every figure comes from one GROUP BY over the (scoped) assignments. Working-day arithmetic is
 done once per distinct due date in Python (a plan has few distinct deadlines, however many
 assignments) and joined back as a VALUES table, so nothing is computed per assignment.
+
+Every figure can also be asked *as of* an earlier instant (`at=`): then the assignments are the
+ones `duban.history.assignments_at` rebuilds from the audit chain and the state timestamps, the
+period's reports are those submitted by then, and indicator values those reported by then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +23,10 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from api.assignment.service import unit_scope_clause, visible_assignments
+from api.assignment.service import scoped as scoped_to_user
+from api.assignment.service import unit_scope_clause
 from api.stats import indicators as indicator_status
-from duban import amounts, calendar, comparators, periods, zones
+from duban import amounts, calendar, comparators, history, periods, zones
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
@@ -61,12 +67,17 @@ def zone_of(plan: Plan) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Context:
-    """What every query of one request shares: the plan, the viewer and the instant."""
+    """What every query of one request shares: the plan, the viewer and the instant.
+
+    `now` is the instant the figures describe; `rebuilt` says it lies in the past, so the
+    assignments are read as they stood then (`duban.history`), not as they are.
+    """
 
     session: Session
     plan: Plan
     user: User | None  # None: a board token, read-only over the whole plan
     now: datetime
+    rebuilt: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -76,16 +87,32 @@ class Context:
     def today(self) -> date:
         return calendar.local_date(self.now, self.zone)
 
+    @cached_property
+    def source(self) -> Any:
+        """The assignments table, or its rebuilt state at `now`: the same column names."""
+        if self.rebuilt:
+            return history.assignments_at(self.now, plan_id=self.plan.id)
+        return Assignment.__table__  # type: ignore[attr-defined]
+
+    @property
+    def a(self) -> Any:
+        return self.source.c
+
+    @property
+    def _report_span(self) -> periods.Period:
+        # The reporting period of the last day the figures cover (a finished month's cut-off is
+        # 00:00 of the next month, whose own reporting period has not begun).
+        return periods.period_of(str(self.plan.report_cadence), periods.through(self.now, self.zone))
+
     @property
     def report_period(self) -> str:
-        return periods.period_of(str(self.plan.report_cadence), self.today).key
+        return self._report_span.key
 
     @property
     def report_due(self) -> date:
-        due = periods.due_date(
-            periods.period_of(str(self.plan.report_cadence), self.today), due_day=self.plan.report_due_day
+        return calendar.effective_due_date(
+            periods.due_date(self._report_span, due_day=self.plan.report_due_day)
         )
-        return calendar.effective_due_date(due)
 
     @property
     def progress_start(self) -> date:
@@ -93,13 +120,11 @@ class Context:
 
 
 def scoped(ctx: Context, *columns: Any) -> sa.Select[Any]:
-    """Assignments of the plan the viewer may see (scoping in SQL)."""
-    stmt: sa.Select[Any]
-    if ctx.user is None:
-        stmt = sa.select(*columns)
-    else:
-        stmt = visible_assignments(ctx.user, *columns)
-    return stmt.where(col(Assignment.plan_id) == ctx.plan.id)
+    """Assignments of the plan (as of the context's instant) the viewer may see (scoping in SQL)."""
+    stmt: sa.Select[Any] = sa.select(*columns).select_from(ctx.source)
+    if ctx.user is not None:
+        stmt = scoped_to_user(stmt, ctx.user, ctx.a.unit_id)
+    return stmt.where(ctx.a.plan_id == ctx.plan.id)
 
 
 def expected_percent(start: date, due: date, today: date) -> int:
@@ -133,10 +158,10 @@ def _fact_rows(ctx: Context, days: list[date]) -> list[tuple[date, int, int, dat
 
 
 def distinct_deadlines(ctx: Context) -> list[date]:
-    a = Assignment
+    a = ctx.a
     # One pass: the deadlines, and the original ones where an extension moved them.
-    original = case((col(a.extension_count) > 0, a.original_due_date))
-    stmt = scoped(ctx, a.due_date, original).group_by(col(a.due_date), original)
+    original = case((a.extension_count > 0, a.original_due_date))
+    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
     days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
     return sorted(days)
 
@@ -186,7 +211,12 @@ def facts_table(ctx: Context, rows: list[tuple[date, int, int, datetime]], name:
     return sa.values(*[sa.column(field, t) for field, t in _FACT_COLUMNS], name=name).data(rows).cte(name)
 
 
-def make_context(session: Session, *, plan: Plan, user: User | None, now: datetime) -> Context:
+def make_context(
+    session: Session, *, plan: Plan, user: User | None, now: datetime, at: datetime | None = None
+) -> Context:
+    """The context of figures as of `at` (default now); an `at` before now is rebuilt from history."""
+    if at is not None and at < now:
+        return Context(session=session, plan=plan, user=user, now=at, rebuilt=True)
     return Context(session=session, plan=plan, user=user, now=now)
 
 
@@ -200,32 +230,32 @@ def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
     Grouping by state as well keeps the per-row work to a few comparisons (no state IN-lists
     repeated in every aggregate), which is what a million-row scan spends its time on.
     """
-    a = Assignment
-    past_due = and_(col(a.due_at).is_not(None), col(a.due_at) < ctx.now)
-    not_due = or_(col(a.due_at).is_(None), col(a.due_at) >= ctx.now)
+    a = ctx.a
+    past_due = and_(a.due_at.is_not(None), a.due_at < ctx.now)
+    not_due = or_(a.due_at.is_(None), a.due_at >= ctx.now)
     extended = and_(
-        col(a.extension_count) > 0,
-        or_(col(a.due_at).is_(None), col(a.completed_at) <= col(a.due_at)),
-        col(a.completed_at) > original.c.end_at,
+        a.extension_count > 0,
+        or_(a.due_at.is_(None), a.completed_at <= a.due_at),
+        a.completed_at > original.c.end_at,
     )
     return [
-        col(a.state).label("state"),
+        a.state.label("state"),
         func.count().label("n"),
         _sum_if(past_due).label("past_due"),
         func.max(case((past_due, facts.c.wdo))).label("wd_max"),
         _sum_if(past_due, facts.c.wdo).label("wd_sum"),
-        _sum_if(col(a.completed_at) > col(a.due_at)).label("late"),
+        _sum_if(a.completed_at > a.due_at).label("late"),
         _sum_if(extended).label("extended"),
-        _sum_if(and_(not_due, col(a.percent_done) < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
+        _sum_if(and_(not_due, a.percent_done < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
         func.coalesce(func.sum(a.percent_done), 0).label("percent_sum"),
         func.count(col(ProgressReport.id)).label("reported"),
         # Deadlines the facts table did not cover (see date_facts): then it is asked again, exactly.
         _sum_if(
             or_(
-                and_(col(a.due_date).is_not(None), col(facts.c.d).is_(None)),
+                and_(a.due_date.is_not(None), col(facts.c.d).is_(None)),
                 and_(
-                    col(a.extension_count) > 0,
-                    col(a.original_due_date).is_not(None),
+                    a.extension_count > 0,
+                    a.original_due_date.is_not(None),
                     col(original.c.d).is_(None),
                 ),
             )
@@ -282,8 +312,22 @@ def _fold(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def submitted_by(ctx: Context, report: Any = ProgressReport) -> Any:
+    """A report counted as submitted at the context's instant: submitted or approved now, and when
+    rebuilt, submitted by then (one rejected since was still submitted then)."""
+    if not ctx.rebuilt:
+        return col(report.state).in_(_SUBMITTED)
+    return and_(
+        col(report.submitted_at) <= ctx.now,
+        or_(
+            col(report.state).in_(_SUBMITTED),
+            and_(col(report.state) == ProgressReportState.rejected, col(report.reviewed_at) > ctx.now),
+        ),
+    )
+
+
 def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
-    a = Assignment
+    a = ctx.a
     report = ProgressReport
     return (
         stmt.outerjoin(facts, facts.c.d == a.due_date)
@@ -293,17 +337,17 @@ def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
             and_(
                 col(report.assignment_id) == a.id,
                 col(report.period) == ctx.report_period,
-                col(report.state).in_(_SUBMITTED),
+                submitted_by(ctx, report),
             ),
         )
     )
 
 
 def group_stats(
-    session: Session, *, plan: Plan, user: User | None, now: datetime, by: str
+    session: Session, *, plan: Plan, user: User | None, now: datetime, by: str, at: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """One row per plan / section / task / unit with every number and its RAG."""
-    ctx = make_context(session, plan=plan, user=user, now=now)
+    """One row per plan / section / task / unit with every number and its RAG (as of `at`)."""
+    ctx = make_context(session, plan=plan, user=user, now=now, at=at)
     rows = _group_rows(session, ctx, by, exact=False)
     if any(r["uncovered"] for r in rows):
         rows = _group_rows(session, ctx, by, exact=True)
@@ -329,17 +373,17 @@ def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list
     rows = date_facts(ctx, exact=exact)
     facts = facts_table(ctx, rows, "due_facts")
     original = facts_table(ctx, rows, "original_facts")
-    a = Assignment
+    a = ctx.a
     aggs = _aggregates(ctx, facts, original)
     # Group on the foreign key alone (names are looked up afterwards for the few groups): hashing
     # a million rows on an integer is much cheaper than on titles.
-    keys: list[Any] = [col(_GROUP_COLUMN[by]).label("id")] if by != "plan" else []
-    stmt = _joined(ctx, scoped(ctx, *keys, *aggs).select_from(a), facts, original)
-    stmt = stmt.group_by(*keys, col(a.state))
+    keys: list[Any] = [a[_GROUP_COLUMN[by]].label("id")] if by != "plan" else []
+    stmt = _joined(ctx, scoped(ctx, *keys, *aggs), facts, original)
+    stmt = stmt.group_by(*keys, a.state)
     return [dict(r) for r in session.execute(stmt).mappings().all()]
 
 
-_GROUP_COLUMN = {"section": Assignment.section_id, "task": Assignment.task_id, "unit": Assignment.unit_id}
+_GROUP_COLUMN = {"section": "section_id", "task": "task_id", "unit": "unit_id"}
 
 
 def _labels(session: Session, by: str, ids: list[Any]) -> dict[Any, dict[str, Any]]:
@@ -437,33 +481,38 @@ def rag_of(row: dict[str, Any], *, report_due_passed: bool) -> tuple[str, str]:
 
 
 def overdue_items(
-    session: Session, *, plan: Plan, user: User | None, now: datetime, limit: int | None = 200
+    session: Session,
+    *,
+    plan: Plan,
+    user: User | None,
+    now: datetime,
+    limit: int | None = 200,
+    at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Open assignments past their deadline, longest overdue first."""
-    ctx = make_context(session, plan=plan, user=user, now=now)
+    """Open assignments past their deadline, longest overdue first (as of `at`)."""
+    ctx = make_context(session, plan=plan, user=user, now=now, at=at)
     facts = facts_table(ctx, date_facts(ctx), "due_facts")
-    a = Assignment
+    a = ctx.a
     stmt = (
         scoped(
             ctx,
-            col(a.id).label("assignment_id"),
+            a.id.label("assignment_id"),
             col(Task.code).label("task_code"),
             col(Task.title).label("task_title"),
-            col(a.unit_id).label("unit_id"),
+            a.unit_id.label("unit_id"),
             col(Unit.name).label("unit_name"),
-            col(a.section_id).label("section_id"),
+            a.section_id.label("section_id"),
             a.due_date,
             a.state,
             a.percent_done,
             a.extension_count,
             col(facts.c.wdo).label("working_days_overdue"),
         )
-        .select_from(a)
         .join(Task, col(Task.id) == a.task_id)
         .join(Unit, col(Unit.id) == a.unit_id)
         .outerjoin(facts, facts.c.d == a.due_date)
-        .where(col(a.state).in_(_OPEN), col(a.due_at).is_not(None), col(a.due_at) < now)
-        .order_by(col(a.due_date), col(Unit.name), col(a.id))
+        .where(a.state.in_(_OPEN), a.due_at.is_not(None), a.due_at < ctx.now)
+        .order_by(a.due_date, col(Unit.name), a.id)
     )
     if limit:
         stmt = stmt.limit(limit)
@@ -485,10 +534,11 @@ def overdue_items(
 
 
 def indicator_stats(
-    session: Session, *, plan: Plan, user: User | None, now: datetime
+    session: Session, *, plan: Plan, user: User | None, now: datetime, at: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Each indicator with its latest value, progress toward target, forecast and RAG."""
-    ctx = make_context(session, plan=plan, user=user, now=now)
+    """Each indicator with its latest value, progress toward target, forecast and RAG (as of `at`:
+    the values reported by then)."""
+    ctx = make_context(session, plan=plan, user=user, now=now, at=at)
     stmt = select(Indicator).where(Indicator.plan_id == plan.id)
     if user is not None:
         clause = unit_scope_clause(user, Indicator.owner_unit_id)
@@ -504,6 +554,8 @@ def indicator_stats(
             .where(col(IndicatorValue.indicator_id).in_([i.id for i in inds]))
             .order_by(col(IndicatorValue.period_end))
         )
+        if ctx.rebuilt:
+            vstmt = vstmt.where(col(IndicatorValue.reported_at) <= ctx.now)
         for ind_id, period_end, value in session.execute(vstmt).all():
             values.setdefault(ind_id, []).append((period_end, float(value)))
     owners = (
@@ -569,12 +621,15 @@ def indicator_stats(
     return out
 
 
-def plan_summary(session: Session, *, plan: Plan, user: User | None, now: datetime) -> dict[str, Any]:
-    totals = group_stats(session, plan=plan, user=user, now=now, by="plan")[0]
+def plan_summary(
+    session: Session, *, plan: Plan, user: User | None, now: datetime, at: datetime | None = None
+) -> dict[str, Any]:
+    totals = group_stats(session, plan=plan, user=user, now=now, by="plan", at=at)[0]
     totals.pop("position", None)
+    instant = min(at or now, now)
     return {
         "plan": {"id": plan.id, "title": plan.title, "doc_no": plan.doc_no},
-        "as_of": now.isoformat(),
-        "today": calendar.local_date(now, zone_of(plan)).isoformat(),
+        "as_of": instant.isoformat(),
+        "today": calendar.local_date(instant, zone_of(plan)).isoformat(),
         **totals,
     }

@@ -4,19 +4,20 @@ import { get, post, put, download } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
 
-const KINDS = { month: "月度", quarter: "季度", year: "年度", week: "周" };
+const KINDS = { year: "年度", half: "半年", quarter: "季度", month: "月度", week: "周" };
 
 export default function Assessments() {
   const [plans, plan] = usePlans();
   const q = useQuery();
   const selected = Number(q.get("assessment")) || null;
   const [list, error, reload] = useLoad(() => (plan ? get("/assessments", { plan_id: plan.id, limit: 100 }) : Promise.resolve(null)), [plan && plan.id]);
-  const [kind, setKind] = useState("quarter");
+  const [kind, setKind] = useState("year");
+  const [start, setStart] = useState("");
   const [run, busy, msg] = useAction();
   useEffect(() => setTitle("考核"), []);
   const create = async (e) => {
     e.preventDefault();
-    const out = await run(() => post(`/plans/${plan.id}/assessments`, { period_kind: kind }), "已计算");
+    const out = await run(() => post(`/plans/${plan.id}/assessments`, { period_kind: kind, period_start: start || null }), "已计算");
     if (out) (reload(), setQuery({ assessment: out.id }));
   };
   return html`<section aria-labelledby="as-title">
@@ -26,7 +27,9 @@ export default function Assessments() {
       ? html`<form class="panel inline-form" onSubmit=${create} aria-label="计算考核">
           <label for="as-kind">周期</label>
           <select id="as-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>${Object.entries(KINDS).map(([k, v]) => html`<option value=${k}>${v}</option>`)}</select>
-          <button type="submit" class="primary" disabled=${busy}>计算本期考核</button>
+          <label for="as-start">周期内任一日期（默认本期；往期按期末状态计算）</label>
+          <input id="as-start" type="date" value=${start} onInput=${(e) => setStart(e.target.value)} />
+          <button type="submit" class="primary" disabled=${busy}>计算考核</button>
         </form>`
       : null}
     <${Msg} msg=${msg} />
