@@ -1,10 +1,15 @@
 """Plan statistics at scale: the stats queries over a million assignments on PostgreSQL.
 
-    .venv/bin/python benchmarks/bench_stats.py [--assignments 1000000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_stats.py [--assignments 1000000] [--repeat 5] [--history]
 
 Creates a throwaway database, migrates it, bulk-loads one plan with generate_series (50 units,
 5 sections, 200 tasks, ~900 distinct due dates, states and progress reports spread over the rows),
 then times the stats service functions the endpoints call. Prints the figures; drops the database.
+
+`--history` also writes two audit entries per assignment (its creation in 2025, and a change in
+2026 whose before-snapshot is its state on NOW) and times the same figures asked a year later *as
+of* NOW, rebuilt from history (`at=`): every row has changed since, so every row takes the
+snapshot path.
 """
 
 from __future__ import annotations
@@ -67,10 +72,27 @@ CROSS JOIN LATERAL (SELECT (ARRAY['assigned','accepted','accepted','completion_r
 -- This month's reports for about a third of the open assignments.
 INSERT INTO progress_report (assignment_id, unit_id, plan_id, period, text, percent_done, state,
                              submitted_at, created_at, updated_at, version)
-SELECT id, unit_id, plan_id, '2025-12', '', percent_done, 'submitted', now(), now(), now(), 1
+SELECT id, unit_id, plan_id, '2025-12', '', percent_done, 'submitted', '2025-12-01 00:30+00', now(), now(), 1
 FROM assignment WHERE id %% 3 = 0 AND state IN ('assigned', 'accepted', 'completion_requested');
 ANALYZE;
 """
+
+HISTORY_SQL = """
+INSERT INTO audit_entry (at, action, entity_type, entity_id, before, after, scheme, prev_hash, hash)
+SELECT '2025-01-02', 'assignment.assign', 'assignment', id::text, NULL, NULL, 2, repeat('0', 64),
+       md5(id::text || 'c') || md5(id::text || 'C')
+FROM assignment;
+INSERT INTO audit_entry (at, action, entity_type, entity_id, before, after, scheme, prev_hash, hash)
+SELECT '2026-01-15', 'assignment.progress', 'assignment', id::text,
+       json_build_object('state', state, 'due_date', due_date, 'due_at', due_at,
+                         'original_due_date', original_due_date, 'extension_count', extension_count,
+                         'percent_done', percent_done, 'assigned_at', assigned_at),
+       NULL, 2, md5(id::text || 'c') || md5(id::text || 'C'), md5(id::text || 'p') || md5(id::text || 'P')
+FROM assignment;
+UPDATE assignment SET updated_at = '2026-01-15';
+ANALYZE;
+"""
+LATER = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
 
 def timed(label: str, repeat: int, fn: Callable[[], Any]) -> float:
@@ -91,6 +113,7 @@ def main() -> int:
     parser.add_argument("--units", type=int, default=50)
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--history", action="store_true", help="also time the figures rebuilt as of NOW")
     args = parser.parse_args()
 
     from api.stats import service as stats
@@ -145,6 +168,36 @@ def main() -> int:
                 lambda: stats.plan_summary(session, plan=plan, user=unit_user, now=NOW),
             )
             print(f"RESULT plan stats at {count:,} assignments: {plan_ms:.0f} ms (median of {args.repeat})")
+        if args.history:
+            start = time.perf_counter()
+            with psycopg.connect(url, autocommit=True) as c:
+                c.execute(HISTORY_SQL)
+            print(f"wrote {2 * count:,} audit entries in {time.perf_counter() - start:.1f} s")
+            with Session(engine) as session:
+                plan = session.get(Plan, 1)
+                assert plan is not None
+                office = User(username="bench", roles=["office"])
+                rebuilt = stats.plan_summary(session, plan=plan, user=office, now=LATER, at=NOW)
+                same = {k: rebuilt[k] == summary[k] for k in ("total", "overdue", "states", "reports")}
+                print(f"  rebuilt as of NOW, a year later: same figures as then: {same}")
+                as_of_ms = timed(
+                    "plan totals as of NOW (rebuilt)",
+                    args.repeat,
+                    lambda: stats.plan_summary(session, plan=plan, user=office, now=LATER, at=NOW),
+                )
+                timed(
+                    "per unit as of NOW (rebuilt)",
+                    args.repeat,
+                    lambda: stats.group_stats(session, plan=plan, user=office, now=LATER, by="unit", at=NOW),
+                )
+                timed(
+                    "overdue (200) as of NOW (rebuilt)",
+                    args.repeat,
+                    lambda: stats.overdue_items(
+                        session, plan=plan, user=office, now=LATER, limit=200, at=NOW
+                    ),
+                )
+                print(f"RESULT rebuilt plan stats at {count:,} assignments: {as_of_ms:.0f} ms")
     finally:
         if engine is not None:
             engine.dispose()
