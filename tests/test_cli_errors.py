@@ -149,3 +149,15 @@ def test_user_create_refuses_invisible_characters(tmp_path: Path, committed_url:
     line = _one_line_failure(_run(env, *args, "--full-name", "县科技局\u200b联络员"), "validation_error")
     assert "--full-name" in line and "U+200B" in line
     assert _run(env, *args, "--full-name", "县科技局联络员").returncode == 0
+
+
+def test_plan_import_refuses_an_oversized_workbook(tmp_path: Path, committed_url: str) -> None:
+    from tests.plandoc.test_limits import huge_workbook
+
+    path = tmp_path / "任务分解表.xlsx"
+    path.write_bytes(huge_workbook())
+    env = _env(tmp_path, DUBAN_DATABASE_URL=committed_url)
+    proc = _run(env, "plan", "import", str(path), "--dry-run")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "20000 行" in line and "import.document_too_large" in line, line

@@ -15,6 +15,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from .interchange import ImportResult
+from .limits import MAX_LINES, CellBudget, DocumentTooLarge, check_archive
 from .text import parse_text
 
 
@@ -22,21 +23,26 @@ def _cell_text(text: str) -> str:
     return " ".join(text.split()).replace("|", "｜")
 
 
-def _table_lines(table: Table) -> Iterator[str]:
-    for row in table.rows:
-        cells = [_cell_text(cell.text) for cell in row.cells]
+def _table_lines(table: Table, budget: CellBudget) -> Iterator[str]:
+    for row in budget.rows("表格", ([cell.text for cell in row.cells] for row in table.rows)):
+        cells = [_cell_text(text) for text in row]
         if any(cells):
             yield " | ".join(cells)
 
 
 def docx_lines(data: bytes) -> list[str]:
+    # The zip's directory is checked before python-docx inflates its parts (plandoc/limits.py).
+    check_archive(data)
     document = Document(io.BytesIO(data))
+    budget = CellBudget(max_rows=MAX_LINES)
     lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
             lines.extend(block.text.splitlines() or [""])
         elif isinstance(block, Table):
-            lines.extend(_table_lines(block))
+            lines.extend(_table_lines(block, budget))
+        if len(lines) > MAX_LINES:
+            raise DocumentTooLarge(f"文档超过 {MAX_LINES} 段，请拆分后再导入", limit=MAX_LINES)
     return lines
 
 

@@ -29,6 +29,7 @@ from .interchange import (
     TargetDoc,
     TaskDoc,
 )
+from .limits import CellBudget, check_archive, check_sheets
 from .notes import note
 from .tables import ROLE_LABELS, Row, build_sections, format_section_label, row_from_cells
 
@@ -199,8 +200,9 @@ def _flatten(tasks: list[TaskDoc], parent: str = "") -> list[tuple[TaskDoc, str]
 # ---------------------------------------------------------------- import
 
 
-def _cells(ws: Worksheet) -> list[list[Any]]:
-    return [[unescape_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+def _cells(ws: Worksheet, budget: CellBudget) -> list[list[Any]]:
+    rows = budget.rows(str(ws.title), ws.iter_rows(values_only=True))
+    return [[unescape_cell(v) for v in row] for row in rows]
 
 
 def _as_date(value: object) -> date | None:
@@ -240,11 +242,11 @@ def _header_row(rows: list[list[Any]]) -> int:
     return 0
 
 
-def _read_meta(ws: Worksheet | None) -> PlanMeta:
+def _read_meta(ws: Worksheet | None, budget: CellBudget) -> PlanMeta:
     meta = PlanMeta()
     if ws is None:
         return meta
-    values = {_text(r[0]): r[1] for r in _cells(ws) if len(r) >= 2 and r[0]}
+    values = {_text(r[0]): r[1] for r in _cells(ws, budget) if len(r) >= 2 and r[0]}
     meta.title = _text(values.get("标题"))
     meta.doc_no = _text(values.get("文号")) or None
     meta.issuer = _text(values.get("发文机关")) or None
@@ -260,11 +262,11 @@ def _comparator(value: object) -> str:
     return comparators.parse(_text(value))
 
 
-def _read_indicators(ws: Worksheet | None) -> list[IndicatorDoc]:
+def _read_indicators(ws: Worksheet | None, budget: CellBudget) -> list[IndicatorDoc]:
     if ws is None:
         return []
     out: list[IndicatorDoc] = []
-    for row in _cells(ws)[1:]:
+    for row in _cells(ws, budget)[1:]:
         row = [*row, *[None] * 7][:7]
         if not _text(row[0]):
             continue
@@ -284,11 +286,13 @@ def _read_indicators(ws: Worksheet | None) -> list[IndicatorDoc]:
     return out
 
 
-def _read_targets(ws: Worksheet | None) -> dict[tuple[str, str, str], list[TargetDoc]] | None:
+def _read_targets(
+    ws: Worksheet | None, budget: CellBudget
+) -> dict[tuple[str, str, str], list[TargetDoc]] | None:
     if ws is None:
         return None
     out: dict[tuple[str, str, str], list[TargetDoc]] = {}
-    for row in _cells(ws)[1:]:
+    for row in _cells(ws, budget)[1:]:
         row = [*row, *[None] * 9][:9]
         if not _text(row[3]):
             continue
@@ -309,13 +313,24 @@ def _read_targets(ws: Worksheet | None) -> dict[tuple[str, str, str], list[Targe
 
 
 def parse_xlsx(data: bytes) -> ImportResult:
-    wb = load_workbook(io.BytesIO(data), data_only=True, read_only=False)
+    # Limits before and while reading (plandoc/limits.py): the zip's directory first, then rows
+    # streamed read-only and counted, so an oversized workbook is refused without being loaded.
+    check_archive(data)
+    check_sheets(data)
+    wb = load_workbook(io.BytesIO(data), data_only=True, read_only=True)
+    try:
+        return _parse_workbook(wb, CellBudget())
+    finally:
+        wb.close()
+
+
+def _parse_workbook(wb: Any, budget: CellBudget) -> ImportResult:
     warnings: list[ImportWarning] = []
     ws = cast(Worksheet, wb[TASK_SHEET] if TASK_SHEET in wb.sheetnames else wb.worksheets[0])
-    meta = _read_meta(wb[META_SHEET] if META_SHEET in wb.sheetnames else None)
+    meta = _read_meta(wb[META_SHEET] if META_SHEET in wb.sheetnames else None, budget)
     if not meta.title:
         meta.title = _text(ws.title) if ws.title != TASK_SHEET else ""
-    rows = _cells(ws)
+    rows = _cells(ws, budget)
     header_at = _header_row(rows)
     headers = [_text(c) for c in rows[header_at]] if rows else []
     parsed: list[Row] = []
@@ -343,9 +358,9 @@ def parse_xlsx(data: bytes) -> ImportResult:
         # Our own export writes every due date; an empty cell there means "no deadline".
         default_due=meta.period.end if meta.period and not ours else None,
         warnings=warnings,
-        structured_targets=_read_targets(wb[TARGET_SHEET] if ours else None),
+        structured_targets=_read_targets(wb[TARGET_SHEET] if ours else None, budget),
     )
-    indicators = _read_indicators(wb[INDICATOR_SHEET] if INDICATOR_SHEET in wb.sheetnames else None)
+    indicators = _read_indicators(wb[INDICATOR_SHEET] if INDICATOR_SHEET in wb.sheetnames else None, budget)
     warnings.sort(key=lambda w: w.line or 0)
     return ImportResult(
         document=PlanDoc(plan=meta, indicators=indicators, sections=sections), warnings=warnings

@@ -40,6 +40,7 @@ from plandoc.interchange import (
     TargetDoc,
     TaskDoc,
 )
+from plandoc.limits import DocumentTooLarge
 from plandoc.units import is_generic
 
 
@@ -59,6 +60,8 @@ def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = No
     """Parse, turning every reader failure into a typed error (415 or 422), never a crash."""
     try:
         return parse(data, format=fmt, filename=filename)
+    except DocumentTooLarge as exc:
+        raise PayloadTooLarge(str(exc), code="import.document_too_large", details=exc.details) from exc
     except UnsupportedFormat as exc:
         raise UnsupportedMediaType(details={"reason": str(exc), "filename": filename}) from exc
     except ValidationError as exc:
