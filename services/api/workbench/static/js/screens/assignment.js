@@ -26,12 +26,14 @@ import {
   isUnit,
   hasRole,
   setTitle,
+  setZone,
   Dialog,
 } from "../lib.js";
 import { get, post, patch, all, upload, download, ifMatch } from "../api.js";
 
 async function load(id) {
   const a = await get(`/assignments/${id}`);
+  setZone(a.timezone); // its plan's zone: every time on this screen is read on the plan's clock
   const [list, extensions, instructions, indicators, comments] = await Promise.all([
     all("/reports", { assignment_id: id }),
     all("/extension-requests", { assignment_id: id }),
