@@ -79,7 +79,7 @@ export default function Calendar({ user }) {
       : html`<table class="list" id="calendar-years">
           <caption class="sr-only">各年份的节假日数据来源</caption>
           <thead><tr><th scope="col">年份</th><th scope="col">来源</th><th scope="col">办公室载入</th><th scope="col">依据</th></tr></thead>
-          <tbody>${years.map(
+          <tbody>${years.filter((y) => y.year >= Number(now.slice(0, 4)) - 2 || y.year === year).map(
             (y) => html`<tr data-year=${y.year} class=${y.year === year ? "on" : ""}>
               <td data-label="年份"><a href=${`/app/calendar?year=${y.year}&month=${y.year === year ? month : 1}`} aria-current=${y.year === year ? "true" : undefined}>${y.year} 年</a></td>
               <td data-label="来源">${y.coverage === "none" ? html`<span class="tag yellow">${COVERAGE.none}</span>` : COVERAGE[y.coverage]}</td>
@@ -87,7 +87,8 @@ export default function Calendar({ user }) {
               <td data-label="依据">${y.source || "—"}${y.updated_at ? html`<div class="muted small">${fmtTime(y.updated_at)}</div>` : null}</td>
             </tr>`,
           )}</tbody>
-        </table>`}
+        </table>
+        <p class="small muted">更早年份：${years.filter((y) => y.year < Number(now.slice(0, 4)) - 2 && y.year !== year).map((y, i) => html`${i ? "、" : ""}<a href=${`/app/calendar?year=${y.year}&month=1`}>${y.year}</a>`)}</p>`}
     <div class="head">
       <h2 id="month-title">${year} 年 ${month} 月</h2>
       <div class="buttons">
