@@ -88,6 +88,7 @@ def header_field(text: str) -> str | None:
 
 
 _UNIT_FIELDS = frozenset({"units_first", "lead", "co", "implementing", "unit"})
+BLANK_CELLS = frozenset({"/", "／", "-", "—", "——", "－", "无", "暂无", "\\"})
 
 
 def is_task_table(fields: list[str | None]) -> bool:
@@ -107,6 +108,8 @@ _DATE_WORDS = re.compile(
 def cell_kind(text: str) -> str:
     """date / units / long / short: what a table cell looks like, to place the cells of a row
     that lost some to merged cells."""
+    if text in BLANK_CELLS:
+        return "blank"
     if len(text) <= 30 and re.search(r"\d|长期|持续|常态|每", text) and len(_DATE_WORDS.sub("", text)) <= 1:
         return "date"
     if looks_like_units(text):
@@ -118,6 +121,8 @@ def cell_kind(text: str) -> str:
 
 def _fit(kind: str, column: str | None) -> int | None:
     """How well a cell of this kind sits in this column; None: it cannot."""
+    if kind == "blank":
+        return None if column in ("title", "description") else 2
     if column == "due":
         return 3 if kind == "date" else None
     if column in _UNIT_FIELDS:
@@ -226,6 +231,8 @@ def row_from_cells(headers: list[str], cells: list[object], *, line: int | None)
         value = "" if cell is None else str(cell).strip()
         if isinstance(cell, float) and cell.is_integer():
             value = str(int(cell))
+        if key in _UNIT_FIELDS | {"due"} and value in BLANK_CELLS:
+            value = ""  # “/”, “—”, “无”: printed to say the cell is empty
         if key is None:
             if value:
                 row.extras.append((re.sub(r"\s+", "", header), value))

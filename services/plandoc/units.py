@@ -97,7 +97,7 @@ def is_territorial(name: str) -> bool:
 # How the names of units end: 县农业农村局, 县委农办, 团县委, 各乡镇, 县供电公司, 县公安局交警大队 …
 _UNIT_END = re.compile(
     r"(?:局|委|办|部|院|厅|署|中心|政府|镇|乡|街道|公司|会|队|所|站|社|室|团|处|馆|校|集团|组|庭"
-    r"|开发区|高新区|办事处|管委会|银行|支行|分行|部门|单位|机构|方面)$"
+    r"|联|协|开发区|高新区|办事处|管委会|银行|支行|分行|商行|部门|单位|机构|方面)$"
 )
 # A cell that begins with a verb is a task, whatever its last character (举办农民丰收节推介会).
 _VERB_START = re.compile(

@@ -14,6 +14,7 @@ import pytest
 from plandoc import ImportResult, parse_text
 from plandoc.dates import parse_due_cell
 from plandoc.interchange import TaskDoc
+from plandoc.tables import cell_kind
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -399,3 +400,38 @@ def test_heading_tasks_with_two_unit_lines_or_units_on_the_heading() -> None:
     assert tasks[0].description == "2025年底前完成改造30个小区。" and tasks[0].due == date(2025, 12, 31)
     assert tasks[1].description == "每年新建社区养老服务站5个。" and tasks[1].recurrence == "annual"
     assert result.warnings == []
+
+
+def test_cells_printed_empty_are_empty() -> None:
+    text = (
+        "某县2025年度项目建设任务分解表\n序号\n任务名称\n任务内容\n牵头部门\n配合部门\n时间节点\n"
+        "1\n项目建设\n开工建设重点项目20个。\n县发改委\n/\n2025年6月\n"
+        "2\n竣工投产重点项目10个。\n县工信局\n—\n/\n"  # 任务名称 merged; no co unit, no date
+    )
+    result = parse_text(text)
+    assert _rows(result) == [
+        ("1", "项目建设", ["县发改委"], [], [], date(2025, 6, 30)),
+        ("2", "项目建设", ["县工信局"], [], [], date(2025, 12, 31)),  # the plan's year
+    ]
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "kind"),
+    [
+        ("县自然资源局、县水利局", "units"),
+        ("县妇联、县科协、团县委", "units"),
+        ("各乡镇（街道）", "units"),
+        ("县农商行", "units"),
+        ("粮食安全", "short"),
+        ("举办农民丰收节推介会", "short"),  # a task, though it ends like a unit name
+        ("新建高标准农田5万亩，改造提升2万亩。", "long"),
+        ("2024年10月底", "date"),
+        ("2024年—2025年", "date"),
+        ("长期坚持", "date"),
+        ("到2025年建成5个", "short"),
+        ("/", "blank"),
+    ],
+)
+def test_cell_kinds(cell: str, kind: str) -> None:
+    assert cell_kind(cell) == kind
