@@ -26,6 +26,7 @@ export const USER_ROLE_LABELS = {
   viewer: "只读",
   service: "服务账号",
 };
+export const COMPARATOR_LABELS = { ">=": "≥", ">": "＞", "<=": "≤", "<": "＜", "==": "＝", "=": "＝" };
 export const RAG_LABELS = { green: "绿灯", yellow: "黄灯", red: "红灯" };
 export const ACTION_LABELS = {
   accept: "签收",

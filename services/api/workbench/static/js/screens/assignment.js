@@ -18,6 +18,7 @@ import {
   REQUEST_STATE_LABELS,
   ACTION_LABELS,
   STATE_LABELS,
+  COMPARATOR_LABELS,
   dueText,
   fmtDate,
   fmtTime,
@@ -269,7 +270,7 @@ function ReportForm({ a, report, indicators, onDone }) {
       ? html`<fieldset><legend>本期指标值</legend>
           ${indicators.map(
             (ind) => html`<div class="field inline">
-              <label for=${`ind-${ind.id}`}>${ind.name}${ind.unit ? `（${ind.unit}）` : ""}${ind.target_value !== null ? html` <small>目标 ${ind.comparator} ${ind.target_value}</small>` : null}</label>
+              <label for=${`ind-${ind.id}`}>${ind.name}${ind.unit ? `（${ind.unit}）` : ""}${ind.target_value !== null ? html` <small>目标 ${COMPARATOR_LABELS[ind.comparator] || ind.comparator || ""} ${ind.target_value}</small>` : null}</label>
               <input id=${`ind-${ind.id}`} type="number" step="any" value=${values[ind.id] || ""} onInput=${(e) => setValues({ ...values, [ind.id]: e.target.value })} />
             </div>`,
           )}

@@ -1,12 +1,11 @@
 // 指标: the plan's measured goals with their latest value, progress, forecast to the due date and
 // RAG light; each indicator's reported values, and a form to report one (office or the owner unit).
-import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, Empty, RagDot, RAG_LABELS, fmtDate, fmtTime, isOffice, setTitle } from "../lib.js";
+import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, Empty, RagDot, RAG_LABELS, COMPARATOR_LABELS, fmtDate, fmtTime, isOffice, setTitle } from "../lib.js";
 import { get, post, all } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
 
 const CADENCE = { once: "一次", annual: "每年", quarterly: "每季度", monthly: "每月", cumulative: "累计" };
-const COMPARATOR = { ">=": "≥", ">": "＞", "<=": "≤", "<": "＜", "==": "＝", "=": "＝" };
 const num = (v, unit) => (v === null || v === undefined ? "—" : `${Math.round(v * 100) / 100}${unit || ""}`);
 const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 100)}%`);
 
@@ -39,7 +38,7 @@ export default function Indicators({ user }) {
               return html`<tr data-indicator=${i.id}>
                 <td data-label="指标"><button type="button" class="link" aria-expanded=${open === i.id} onClick=${() => setQuery({ indicator: open === i.id ? null : i.id })}>${i.name}</button>
                   <div class="muted small">${CADENCE[i.cadence] || i.cadence}${i.due_date ? ` · 截止 ${fmtDate(i.due_date)}` : ""}</div></td>
-                <td data-label="目标" class="num">${COMPARATOR[i.comparator] || i.comparator || ""} ${num(i.target_value, i.unit)}</td>
+                <td data-label="目标" class="num">${COMPARATOR_LABELS[i.comparator] || i.comparator || ""} ${num(i.target_value, i.unit)}</td>
                 <td data-label="最新值" class="num">${num(st.latest_value, i.unit)}</td>
                 <td data-label="进度" class="num">${pct(st.progress)}</td>
                 <td data-label="到期预测" class="num">${num(st.forecast, i.unit)}</td>
