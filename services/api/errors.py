@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.limits import BodyTooLarge, too_large_body
+from duban.db import is_database_unavailable
 from duban.errors import DubanError
 
 log = logging.getLogger("duban.api")
@@ -49,6 +51,21 @@ def error_response(
 ) -> Response:
     body = orjson.dumps({"error": {"code": code, "message": message, "details": details}}, default=str)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+# Seconds a client is asked to wait after a 503 for an unreachable database: about as long as a
+# connection attempt and a pool wait take to tell again.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable_response() -> Response:
+    return error_response(
+        503,
+        "database.unavailable",
+        "数据库暂不可用，请稍后重试",
+        {"retry_after": DATABASE_RETRY_AFTER},
+        {"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
 
 
 def _request_id(request: Request) -> str | None:
@@ -260,16 +277,19 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeoutError)
     async def _database_down(request: Request, exc: Exception) -> Response:
         log.error(
             "database unavailable", extra={"request_id": _request_id(request), "error": type(exc).__name__}
         )
-        return error_response(
-            503, "database.unavailable", "数据库暂不可用，请稍后重试", None, {"Retry-After": "5"}
-        )
+        return database_unavailable_response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         rid = _request_id(request)
+        if is_database_unavailable(exc):
+            # Raised outside the routes (a middleware, a dependency's teardown): still a 503.
+            log.error("database unavailable", extra={"request_id": rid, "error": type(exc).__name__})
+            return database_unavailable_response()
         log.exception("unhandled error", extra={"request_id": rid, "path": request.url.path})
         return error_response(500, "internal_error", "服务器内部错误，请联系管理员", {"request_id": rid})

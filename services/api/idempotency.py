@@ -20,6 +20,7 @@ A pure ASGI middleware so that it covers every write route without each router o
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -31,9 +32,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import SessionFactory, default_session_factory, principal_of
+from api.errors import database_unavailable_response
 from duban.clock import get_clock
+from duban.db import is_database_unavailable
 from duban.models import IdempotencyRecord
 from duban.settings import get_settings
+
+log = logging.getLogger("duban.api")
 
 _REPLAY_HEADERS = {b"content-type", b"etag", b"location"}
 _MAX_KEY = 200
@@ -103,7 +108,13 @@ class IdempotencyMiddleware:
         clock = getattr(state, "clock", None) or get_clock()
         settings = get_settings()
         now = clock.now()
-        user_id = await run_in_threadpool(_principal, factory, headers, settings, now)
+        try:
+            user_id = await run_in_threadpool(_principal, factory, headers, settings, now)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await database_unavailable_response()(scope, receive, send)
+            return
         if user_id is None:
             # Not signed in (or not validly): no one to keep the key for; the app answers.
             await self.app(scope, replay_receive, send)
@@ -114,7 +125,13 @@ class IdempotencyMiddleware:
             b"\0".join([b"POST", path.encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         ttl = timedelta(hours=settings.idempotency_ttl_hours)
-        outcome = await run_in_threadpool(_claim, factory, principal, key, path, digest, now, ttl)
+        try:
+            outcome = await run_in_threadpool(_claim, factory, principal, key, path, digest, now, ttl)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await database_unavailable_response()(scope, receive, send)
+            return
 
         if outcome[0] == "mismatch":
             await _send_json(
@@ -170,12 +187,18 @@ class IdempotencyMiddleware:
             }
             # Shielded: a client that hangs up must not leave the key blocked until the lease ends.
             with anyio.CancelScope(shield=True):
-                await run_in_threadpool(
-                    _finish,
-                    factory,
-                    row_id,
-                    (captured["status"], b"".join(captured["body"]), stored) if keep else None,
-                )
+                try:
+                    await run_in_threadpool(
+                        _finish,
+                        factory,
+                        row_id,
+                        (captured["status"], b"".join(captured["body"]), stored) if keep else None,
+                    )
+                except Exception as exc:
+                    # The response is out; a key left in progress is taken over after _LEASE.
+                    if not is_database_unavailable(exc):
+                        raise
+                    log.warning("idempotency record %s not finished: database unavailable", row_id)
 
 
 def _principal(

@@ -2,13 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
+import psycopg
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import CursorResult, Engine, Result, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
+
+if TYPE_CHECKING:
+    from duban.settings import Settings
 
 # Deterministic constraint names make batch-mode (SQLite) migrations and downgrades reproducible.
 NAMING_CONVENTION = {
@@ -43,8 +50,91 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True)
+class NetworkLimits:
+    """How long a PostgreSQL connection may keep us waiting (seconds; 0 means no limit).
+
+    A silent partition (packets dropped, nothing refused) otherwise holds a request until the
+    kernel gives up, minutes later. `connect` bounds opening a connection, `response` every wait
+    for the server afterwards (the client closes a connection that answered nothing for that long),
+    `statement` and `idle_in_transaction` are enforced by the server so a slow statement is
+    cancelled there (an error the client sees) before `response` declares the connection dead, and
+    a transaction whose client vanished does not keep its locks.
+    """
+
+    connect: int = 0
+    statement: float = 0
+    response: float = 0
+    idle_in_transaction: float = 0
+    keepalive: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NetworkLimits:
+        return cls(
+            connect=settings.db_connect_timeout_seconds,
+            statement=settings.db_statement_timeout_seconds,
+            response=settings.db_response_timeout_seconds,
+            idle_in_transaction=settings.db_idle_in_transaction_timeout_seconds,
+            keepalive=settings.db_keepalive_seconds,
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.connect:
+            # libpq counts whole seconds and treats anything below 2 as 2.
+            args["connect_timeout"] = max(2, int(self.connect))
+        options = []
+        if self.statement:
+            options.append(f"-c statement_timeout={int(self.statement * 1000)}")
+        if self.idle_in_transaction:
+            options.append(f"-c idle_in_transaction_session_timeout={int(self.idle_in_transaction * 1000)}")
+        if options:
+            args["options"] = " ".join(options)
+        if self.keepalive:
+            args.update(
+                keepalives=1,
+                keepalives_idle=self.keepalive,
+                keepalives_interval=max(1, self.keepalive // 3),
+                keepalives_count=3,
+            )
+        if self.response:
+            # Unacknowledged data on a dead link: the kernel drops the connection after this.
+            args["tcp_user_timeout"] = int(self.response * 1000)
+        return args
+
+
+class _BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait for the server ends after `response_timeout`.
+
+    All of psycopg's I/O after connecting goes through `Connection.wait`; on expiry the connection
+    is closed (its protocol state is unknown), so SQLAlchemy sees a disconnect, discards it and
+    recycles the rest of the pool, and the api answers 503 (api.errors).
+    """
+
+    response_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is None and self.response_timeout:
+            try:
+                return super().wait(gen, interval=interval, timeout=self.response_timeout)
+            except psycopg.errors._WaitTimeout as exc:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"no response from the database server within {self.response_timeout:g}s"
+                ) from exc
+        return super().wait(gen, interval=interval, timeout=timeout)
+
+
 def make_engine(
-    url: str, *, pool_size: int = 10, null_pool: bool = False, echo: bool = False, autocommit: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_timeout: float = 30,
+    null_pool: bool = False,
+    echo: bool = False,
+    autocommit: bool = False,
+    limits: NetworkLimits | None = None,
 ) -> Engine:
     url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -71,8 +161,37 @@ def make_engine(
     else:
         # No pre-ping: it costs a round trip per request. A connection that died with a server
         # restart fails one request (503, see api.errors), and SQLAlchemy then discards the pool.
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-    return create_engine(url, **kwargs)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=1800,
+        )
+    if limits is not None:
+        kwargs["connect_args"] = limits.connect_args()
+    engine = create_engine(url, **kwargs)
+    if limits is not None and limits.response:
+        response = limits.response
+
+        @event.listens_for(engine, "do_connect")
+        def _bounded(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+            conn = _BoundedConnection.connect(*cargs, **cparams)
+            conn.response_timeout = response
+            return conn
+
+    return engine
+
+
+def engine_from_settings(settings: Settings, *, min_pool_size: int = 0) -> Engine:
+    """The process's one pool (an api worker, the notifier), sized and bounded by settings."""
+    size = max(settings.db_pool_size, min_pool_size)
+    return make_engine(
+        settings.database_url,
+        pool_size=size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        limits=NetworkLimits.from_settings(settings),
+    )
 
 
 _engine: Engine | None = None
@@ -83,35 +202,26 @@ def get_engine() -> Engine:
     if _engine is None:
         from duban.settings import get_settings
 
-        _engine = make_engine(get_settings().database_url)
+        _engine = engine_from_settings(get_settings())
     return _engine
 
 
 def set_engine(engine: Engine | None) -> None:
-    global _engine, _read_engine
-    if _read_engine is not None:
-        _read_engine.dispose()
+    global _engine
     _engine = engine
-    _read_engine = None
-
-
-_read_engine: Engine | None = None
 
 
 def get_read_engine() -> Engine:
-    """A second pool in autocommit mode: a read needs no BEGIN/ROLLBACK round trips.
+    """The process engine in autocommit mode, on the same pool: a read needs no BEGIN/ROLLBACK.
 
-    A pool of its own (not execution_options on the main one), because switching a pooled
-    connection's isolation level on every checkout costs as much as the round trips it saves.
+    With psycopg 3 switching a pooled connection to autocommit and back is a client-side flag
+    (no round trip), so reads share the one pool instead of holding a second one.
     SQLite keeps its normal transactions (a read transaction there is free).
     """
-    global _read_engine
     base = get_engine()
     if base.dialect.name == "sqlite":
         return base
-    if _read_engine is None:
-        _read_engine = make_engine(str(base.url.render_as_string(hide_password=False)), autocommit=True)
-    return _read_engine
+    return base.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager
@@ -124,6 +234,13 @@ def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> I
         except BaseException:
             session.rollback()
             raise
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database did not answer: refused, timed out, dropped, or no pooled connection free."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def rowcount(result: Result[*tuple[Any, ...]]) -> int:

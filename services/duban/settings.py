@@ -33,6 +33,27 @@ class Settings(BaseSettings):
     # How soon a calendar change made by another process is seen here (one PK read per interval).
     calendar_check_seconds: float = 5.0
 
+    # --- database connections (PostgreSQL; SQLite uses only the pool size)
+    # One pool per process (an api worker, the notifier): it holds at most size + overflow.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
+    # A request that finds every connection busy waits this long, then answers 503.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Opening a connection (TCP, TLS, start-up, authentication); whole seconds, at least 2.
+    db_connect_timeout_seconds: int = Field(default=3, ge=0)
+    # The server cancels a statement running longer (0: no limit).
+    db_statement_timeout_seconds: float = Field(default=5.0, ge=0)
+    # The client closes a connection on which the server has answered nothing for this long (a
+    # silent partition) and the request answers 503; longer than the statement timeout, so a slow
+    # statement is cancelled by the server first (0: wait forever).
+    db_response_timeout_seconds: float = Field(default=7.0, ge=0)
+    # The server ends a transaction left idle this long (its client vanished), releasing its locks.
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
+    # TCP keepalive on idle connections: the first probe after this many seconds (0: the OS's).
+    db_keepalive_seconds: int = Field(default=10, ge=0)
+    # GET /readyz answers 503 when the database has not answered within this.
+    readyz_timeout_seconds: float = Field(default=2.0, gt=0)
+
     # --- auth
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "duban"
@@ -67,6 +88,11 @@ class Settings(BaseSettings):
     # After a secret rotation the old secret keeps signing (a second signature) for this long.
     webhook_secret_overlap_hours: float = 24.0
     notifier_poll_seconds: float = 10.0
+    # A pass that finds the database unreachable waits this long before the next, doubling per
+    # failed pass up to the max, jittered over [d/2, d); one log line when the database goes
+    # away, one when it is back.
+    notifier_db_backoff_seconds: float = Field(default=1.0, gt=0)
+    notifier_db_backoff_max_seconds: float = Field(default=60.0, gt=0)
     notifier_batch_size: int = 100
     notifier_lease_seconds: int = 120
     notifier_max_attempts: int = 8
@@ -103,6 +129,16 @@ class Settings(BaseSettings):
         if scheme not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"不支持的数据库“{scheme}”：只支持 sqlite:/// 与 postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _response_outlasts_statement(self) -> Settings:
+        response, statement = self.db_response_timeout_seconds, self.db_statement_timeout_seconds
+        if response and (not statement or response <= statement):
+            raise ValueError(
+                "DUBAN_DB_RESPONSE_TIMEOUT_SECONDS 须大于 DUBAN_DB_STATEMENT_TIMEOUT_SECONDS"
+                "（否则正常的慢查询会被当作断线）"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import sys
 import threading
 import time as _time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +19,10 @@ from sqlmodel import Session
 
 from duban import calendar_store
 from duban.clock import Clock, FixedClock, SystemClock
-from duban.db import get_engine
+from duban.db import engine_from_settings, is_database_unavailable, set_engine
 from duban.policy import load_policies
 from duban.settings import Settings, get_settings
-from notifier import claim, deliver, fanout, metrics
+from notifier import claim, deliver, fanout, metrics, retry
 from notifier.scan import scan_deadlines
 
 log = logging.getLogger("duban.notifier")
@@ -43,11 +45,18 @@ class Runner:
         settings: Settings,
         stop: threading.Event | None = None,
         workers: int | None = None,
+        sleep: Callable[[float], bool] | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.settings = settings
         self.stop = stop or threading.Event()
+        # Waits between passes; True means stop. Tests pass their own (no real sleeping).
+        self.sleep = sleep or self.stop.wait
+        self.jitter = jitter
+        self.db_failures = 0
+        self._down_since = 0.0
         self.workers = workers or settings.notifier_workers
         self.client = deliver.make_client(settings)
         self.deliverer = deliver.Deliverer(settings=settings, client=self.client)
@@ -91,7 +100,9 @@ class Runner:
         with self.session() as session:
             try:
                 return deliver.deliver_one(session, item[0], item[1], now=now, deliverer=self.deliverer)
-            except Exception:
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise  # the pass fails and backs off (run); the lease brings the delivery back
                 # The lease runs out and another pass retries it; the message is not lost.
                 log.exception("delivery %s failed unexpectedly", item[0])
                 return "error"
@@ -142,8 +153,18 @@ class Runner:
     def run(self, *, once: bool) -> int:
         try:
             while not self.stop.is_set():
+                delay = self.settings.notifier_poll_seconds
                 try:
                     res = self.one_pass()
+                except Exception as exc:
+                    if once:
+                        raise
+                    if is_database_unavailable(exc):
+                        delay = self._database_down(exc)
+                    else:
+                        log.exception("notifier pass failed; retrying after the poll interval")
+                else:
+                    self._database_up()
                     log.info(
                         "notifier pass",
                         extra={
@@ -153,16 +174,35 @@ class Runner:
                             "outcomes": res.outcomes,
                         },
                     )
-                except Exception:
-                    if once:
-                        raise
-                    log.exception("notifier pass failed; retrying after the poll interval")
-                if once:
+                if once or self.sleep(delay):
                     break
-                self.stop.wait(self.settings.notifier_poll_seconds)
         finally:
             self.close()
         return 0
+
+    def _database_down(self, exc: BaseException) -> float:
+        """Back off exponentially, with jitter, so replicas do not retry in step; log once."""
+        self.db_failures += 1
+        if self.db_failures == 1:
+            self._down_since = _time.monotonic()
+            log.error("database unavailable; backing off", extra={"error": type(exc).__name__})
+        return retry.backoff_seconds(
+            self.db_failures,
+            jitter=self.jitter(),
+            base=self.settings.notifier_db_backoff_seconds,
+            cap=self.settings.notifier_db_backoff_max_seconds,
+        )
+
+    def _database_up(self) -> None:
+        if self.db_failures:
+            log.warning(
+                "database available again",
+                extra={
+                    "failed_passes": self.db_failures,
+                    "down_seconds": round(_time.monotonic() - self._down_since, 1),
+                },
+            )
+            self.db_failures = 0
 
 
 def preview(
@@ -186,7 +226,9 @@ def main(
     configure_logging(settings.log_level, settings.log_json, lambda: None)
     calendar_store.install(settings.calendar_check_seconds)
     clock: Clock = FixedClock(as_of) if as_of is not None else SystemClock()
-    engine = get_engine()
+    # One pool for the process, with a connection for each delivery thread and the scan/claim loop.
+    engine = engine_from_settings(settings, min_pool_size=settings.notifier_workers + 2)
+    set_engine(engine)
     if dry_run:
         return preview(engine=engine, clock=clock, settings=settings, as_json=as_json)
     if settings.notifier_metrics_port:

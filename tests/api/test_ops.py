@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, create_engine
 
+from duban.settings import get_settings
 from tests.api.conftest import AsRole
 
 
@@ -36,6 +42,76 @@ def test_readyz_ok_and_503_when_database_is_down(client: TestClient, app: FastAP
     r = client.get("/readyz")
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "database.unavailable"
+    assert r.headers["retry-after"] == "5"
+
+
+def test_readyz_answers_within_its_timeout_when_the_database_hangs(
+    client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "readyz_timeout_seconds", 0.2)
+    release = threading.Event()
+
+    @contextmanager
+    def hanging(*_args: object, **_kw: object) -> Iterator[Session]:
+        release.wait(10)  # a connection attempt into a silent partition
+        raise OperationalError("SELECT 1", {}, Exception("timeout"))
+        yield  # pragma: no cover
+
+    client.get("/healthz")  # FastAPI builds its routes on the first request: not part of the wait
+    app.state.session_factory = hanging
+    try:
+        start = time.monotonic()
+        r = client.get("/readyz")
+        elapsed = time.monotonic() - start
+    finally:
+        release.set()
+    assert r.status_code == 503 and elapsed < 2, elapsed
+    assert r.json()["error"] == {
+        "code": "database.unavailable",
+        "message": "数据库不可用",
+        "details": {"error": "timeout", "retry_after": 5},
+    }
+    assert r.headers["retry-after"] == "5"
+
+
+def _down(*_args: object, **_kw: object) -> Session:
+    raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def test_pool_timeout_and_disconnects_are_503_never_500(app: FastAPI, client: TestClient) -> None:
+    @app.get("/pool-exhausted")
+    def pool_exhausted() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 10 overflow 0 reached")
+
+    @app.get("/dropped")
+    def dropped() -> None:
+        raise DBAPIError(
+            "SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True
+        )
+
+    for path in ("/pool-exhausted", "/dropped"):
+        r = client.get(path)
+        assert r.status_code == 503, (path, r.text)
+        assert r.headers["retry-after"] == "5"
+        assert r.json()["error"] == {
+            "code": "database.unavailable",
+            "message": "数据库暂不可用，请稍后重试",
+            "details": {"retry_after": 5},
+        }
+
+
+def test_database_down_under_idempotency_key_is_503(
+    app: FastAPI, client: TestClient, as_role: AsRole
+) -> None:
+    headers = as_role("office")
+    app.state.session_factory = _down  # the middleware's own lookups fail first
+    r = client.post(
+        "/api/v1/units",
+        json={"name": "县科技局", "kind": "department"},
+        headers={**headers, "Idempotency-Key": "k-1"},
+    )
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "database.unavailable" and r.headers["retry-after"] == "5"
 
 
 def test_metrics_count_requests_by_route_and_status(client: TestClient, as_role: AsRole) -> None:

@@ -57,3 +57,53 @@ def test_dry_run_changes_nothing_and_once_delivers(
         assert len(receiver.requests) == len(events)
     finally:
         engine.dispose()
+
+
+@pytest.mark.committed
+def test_database_outage_backs_off_with_jitter_and_logs_each_change_once(
+    committed_url: str, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        webhook_allow_private=True,
+        notifier_poll_seconds=10,
+        notifier_db_backoff_seconds=1,
+        notifier_db_backoff_max_seconds=8,
+    )
+    good = make_engine(committed_url)
+    # Nothing listens on port 1: every pass fails at once with a refused connection.
+    dead = make_engine("postgresql://postgres@127.0.0.1:1/duban", null_pool=True)
+    with Session(good, expire_on_commit=False) as s:
+        make_world(s)
+        add_endpoint(s, receiver.url, event_types=["assignment.*"])
+    waits: list[float] = []
+    jitters = iter([0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+    def sleep(seconds: float) -> bool:
+        waits.append(seconds)
+        if len(waits) == 7:
+            runner.engine = good  # the database is back
+        return len(waits) == 8  # stop after the pass that follows
+
+    runner = Runner(
+        engine=dead,
+        clock=FixedClock(T),
+        settings=settings,
+        workers=2,
+        sleep=sleep,
+        jitter=lambda: next(jitters),
+    )
+    try:
+        with caplog.at_level("INFO", logger="duban.notifier"):
+            assert runner.run(once=False) == 0
+        # 1, 2, 4, 8, 8 … seconds, each jittered over [d/2, d); then the poll interval again.
+        assert waits == [0.5, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0, 10]
+        messages = [r.getMessage() for r in caplog.records if r.name == "duban.notifier"]
+        assert messages.count("database unavailable; backing off") == 1
+        assert messages.count("database available again") == 1
+        assert messages.count("notifier pass") == 1 and len(messages) == 3, messages
+        up = next(r for r in caplog.records if r.getMessage() == "database available again")
+        assert up.failed_passes == 7  # type: ignore[attr-defined]
+        assert receiver.requests  # it delivered once the database was back
+    finally:
+        good.dispose()
+        dead.dispose()

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.responses import Response
 
 from api.deps import default_session_factory
-from api.errors import ErrorEnvelope, error_response
+from api.errors import DATABASE_RETRY_AFTER, ErrorEnvelope, error_response
 from api.http import json_response
+from duban.settings import get_settings
 
 router = APIRouter(tags=["ops"])
 
@@ -21,15 +24,30 @@ def healthz() -> Any:
 
 
 @router.get("/readyz", responses={503: {"model": ErrorEnvelope}})
-def readyz(request: Request) -> Any:
-    """The database answers."""
+async def readyz(request: Request) -> Any:
+    """The database answers (within DUBAN_READYZ_TIMEOUT_SECONDS)."""
     factory = getattr(request.app.state, "session_factory", default_session_factory)
-    try:
+
+    def probe() -> None:
         with factory() as session:
             session.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means not ready
-        return error_response(503, "database.unavailable", "数据库不可用", {"error": type(exc).__name__})
-    return json_response({"status": "ready"})
+
+    error = "timeout"
+    with anyio.move_on_after(get_settings().readyz_timeout_seconds):
+        try:
+            # Abandoned on timeout: the probe's own wait is bounded by the connection timeouts.
+            await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
+        except Exception as exc:  # any driver error means not ready
+            error = type(exc).__name__
+        else:
+            return json_response({"status": "ready"})
+    return error_response(
+        503,
+        "database.unavailable",
+        "数据库不可用",
+        {"error": error, "retry_after": DATABASE_RETRY_AFTER},
+        {"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
 
 
 @router.get("/metrics", response_class=Response)
