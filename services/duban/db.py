@@ -211,6 +211,9 @@ def set_engine(engine: Engine | None) -> None:
     _engine = engine
 
 
+_read_engine: tuple[Engine, Engine] | None = None
+
+
 def get_read_engine() -> Engine:
     """The process engine in autocommit mode, on the same pool: a read needs no BEGIN/ROLLBACK.
 
@@ -218,10 +221,13 @@ def get_read_engine() -> Engine:
     (no round trip), so reads share the one pool instead of holding a second one.
     SQLite keeps its normal transactions (a read transaction there is free).
     """
+    global _read_engine
     base = get_engine()
     if base.dialect.name == "sqlite":
         return base
-    return base.execution_options(isolation_level="AUTOCOMMIT")
+    if _read_engine is None or _read_engine[0] is not base:
+        _read_engine = (base, base.execution_options(isolation_level="AUTOCOMMIT"))
+    return _read_engine[1]
 
 
 @contextmanager

@@ -200,7 +200,7 @@ def test_refused_connections_answer_503_at_once_and_heal(
     proxy.refuse()  # the database is down: existing connections reset, new ones refused
     answers = burst(url, headers, 40)
     assert_all_503(answers)
-    assert max(a.seconds for a in answers) < 3
+    assert max(a.seconds for a in answers) < BOUND / 2  # no network wait: CPU time only
     print("\n" + figures("refused", answers))  # noqa: T201
 
     proxy.heal()
