@@ -195,6 +195,7 @@ def engine_from_settings(settings: Settings, *, min_pool_size: int = 0) -> Engin
 
 
 _engine: Engine | None = None
+_read_engine: tuple[Engine, Engine] | None = None
 
 
 def get_engine() -> Engine:
@@ -207,11 +208,9 @@ def get_engine() -> Engine:
 
 
 def set_engine(engine: Engine | None) -> None:
-    global _engine
+    global _engine, _read_engine
     _engine = engine
-
-
-_read_engine: tuple[Engine, Engine] | None = None
+    _read_engine = None
 
 
 def get_read_engine() -> Engine:
