@@ -62,27 +62,40 @@ def per_minute(endpoint: WebhookEndpoint) -> int:
     return min(rate, ROBOT_PER_MINUTE) if rate else ROBOT_PER_MINUTE
 
 
-def acquire_send_slot(session: Session, endpoint: WebhookEndpoint, *, now: datetime) -> datetime | None:
-    """Counted in the database, so every notifier replica shares one limit per endpoint.
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
-    Messages to a limited endpoint are spaced 60/limit seconds apart (never more than `limit` in any
-    minute): one atomic UPDATE takes the slot if it is free — on PostgreSQL the row lock makes a
-    concurrent taker re-check the condition and miss. None: send now; else when the next slot is.
+
+def acquire_send_slot(session: Session, endpoint: WebhookEndpoint, *, now: datetime) -> datetime | None:
+    """The endpoint's limit, counted in the database so every notifier replica shares it.
+
+    GCRA (virtual scheduling) on one column: `next_send_at` is the theoretical time of the next
+    message; a send is allowed while it lies at most `tau` ahead, and moves it on by 60/limit s.
+    Robots get no burst (tau = 0: messages 60/limit s apart, never more than the platform's 20 in
+    any minute); webhooks may send `limit` at once, then `limit` a minute. The move is a
+    compare-and-set UPDATE on the value read — a concurrent replica's UPDATE waits for the row lock
+    (SQLite: BEGIN IMMEDIATE), then matches nothing, and this one reads again.
+    None: send now; otherwise the time the next slot opens.
     """
     limit = per_minute(endpoint)
     if limit <= 0:
         return None
-    taken = session.execute(
-        sa.update(WEP)
-        .where(WEP.c.id == endpoint.id, sa.or_(WEP.c.next_send_at.is_(None), WEP.c.next_send_at <= now))
-        .values(next_send_at=now + timedelta(seconds=60.0 / limit))
-    )
-    if rowcount(taken):
-        return None
-    until = session.execute(sa.select(WEP.c.next_send_at).where(WEP.c.id == endpoint.id)).scalar_one()
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    return until if until is not None and until > now else now
+    interval = timedelta(seconds=60.0 / limit)
+    tau = interval * (limit - 1) if str(endpoint.kind) == EndpointKind.webhook else timedelta(0)
+    for _ in range(8):
+        old = _aware(
+            session.execute(sa.select(WEP.c.next_send_at).where(WEP.c.id == endpoint.id)).scalar_one_or_none()
+        )
+        tat = max(old, now) if old is not None else now
+        if tat - now > tau:
+            return tat - tau
+        same = WEP.c.next_send_at.is_(None) if old is None else WEP.c.next_send_at == old
+        moved = session.execute(
+            sa.update(WEP).where(WEP.c.id == endpoint.id, same).values(next_send_at=tat + interval)
+        )
+        if rowcount(moved):
+            return None
+    return now  # contended throughout: due again at the next claim
 
 
 @dataclass
