@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import usage
 from api.auth.scopes import required_scopes
 from api.security import decode_access_token, hash_token
 from duban.clock import Clock, get_clock
@@ -74,13 +75,19 @@ SettingsDep = Annotated[Settings, Depends(settings_dep)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def _user_from_api_key(session: Session, key: str, settings: Settings, now: datetime) -> User:
+def _api_key(session: Session, key: str, settings: Settings, now: datetime) -> tuple[ApiKey, User]:
     record = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(key, settings))).first()
+    # A rotated key works until its expiry (the overlap), like any expiring key.
     if record is None or record.revoked_at is not None or (record.expires_at and record.expires_at <= now):
         raise Unauthorized("API 密钥无效、已过期或已吊销", code="auth.invalid_api_key")
     user = session.get(User, record.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("服务账号已停用", code="auth.user_disabled")
+    return record, user
+
+
+def _user_from_api_key(session: Session, key: str, settings: Settings, now: datetime) -> User:
+    record, user = _api_key(session, key, settings, now)
     user.__dict__["api_scopes"] = frozenset(record.scopes)
     return user
 
@@ -107,7 +114,11 @@ def get_current_user(
     api_key = request.headers.get("x-api-key")
     user: User | None
     if api_key:
-        user = _user_from_api_key(session, api_key, settings, now)
+        record, user = _api_key(session, api_key, settings, now)
+        usage.mark_used(
+            session, record=record, address=request.client.host if request.client else "", now=now
+        )
+        user.__dict__["api_scopes"] = frozenset(record.scopes)
     else:
         if not token:
             raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
@@ -197,5 +208,7 @@ UnitWriter = Annotated[
     User,
     Depends(require_roles(Role.unit_head, Role.unit_staff, Role.office, Role.admin, scope="tasks:write")),
 ]
+# Units: admins, or an integration's key with units:manage (the OA system keeps the directory).
+UnitManager = Annotated[User, Depends(require_roles(Role.admin, scope="units:manage"))]
 LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.office, Role.admin))]
 UserManager = Annotated[User, Depends(require_roles(Role.admin, Role.unit_head, scope="users:manage"))]

@@ -158,7 +158,7 @@ def test_service_account_key_shown_once_scoped_and_revocable(client: TestClient,
     assert r.status_code == 201, r.text
     key = r.json()["api_key"]
     listed = client.get("/api/v1/service-accounts", headers=admin).json()
-    assert key not in json.dumps(listed) and listed[0]["prefix"] == key[:10]
+    assert key not in json.dumps(listed) and listed[0]["keys"][0]["prefix"] == key[:10]
     assert client.get("/api/v1/units", headers={"X-API-Key": key}).status_code == 200
     # Read scope only: writes are forbidden.
     w = client.post("/api/v1/units", json={"name": "x", "kind": "town"}, headers={"X-API-Key": key})

@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Session, col
 
+from api import external
 from api.assignment import schemas, service
 from api.assignment.deps import ValidAssignment
 from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep, require_roles
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
-from duban.errors import NotFound
+from duban.errors import NotFound, Unprocessable
 from duban.models import Assignment, AssignmentState, Role, Task, UnitRole, User
 
 router = APIRouter(tags=["assignments"])
@@ -60,6 +61,8 @@ def list_assignments(
     min_working_days_overdue: Annotated[
         int | None, Query(ge=1, le=250, description="逾期至少 N 个工作日（未办结）")
     ] = None,
+    external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
+    external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
     sort: Sort = "due_date",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
@@ -80,21 +83,67 @@ def list_assignments(
         period=period,
         min_working_days_overdue=min_working_days_overdue,
     )
+    stmt = external.filter_list(
+        stmt, Assignment, user=user, external_id=external_id, source_id=external_source_id
+    )
     page = paginate(session, stmt, order=service.SORTS[sort], limit=limit, cursor=cursor)
     service.decorate(page["items"], now=now)
     return json_response(page)
 
 
+def _rows(session: Session, user: User, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    stmt = service.list_statement(user, sort="id").where(col(Assignment.id).in_(ids))
+    rows = [dict(r) for r in session.execute(stmt.order_by(col(Assignment.id))).mappings()]
+    return service.decorate(rows, now=now)
+
+
+def _task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("任务不存在", code="task.not_found", details={"task_id": task_id})
+    return task
+
+
 @router.post(
-    "/tasks/{task_id}/assignments", status_code=201, response_model=schemas.AssignResult, responses=_A
+    "/tasks/{task_id}/assignments",
+    status_code=201,
+    response_model=schemas.AssignResult,
+    responses={**_A, 200: {"model": schemas.AssignResult, "description": "外部编号已存在：答复原事项"}},
 )
 def assign_task(
     task_id: int, body: schemas.AssignRequest, user: OfficeUser, session: SessionDep, now: NowDep
 ) -> Any:
-    """交办: assign a task to units or unit groups (default: the task's own units); repeats create nothing."""
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound("任务不存在", code="task.not_found", details={"task_id": task_id})
+    """交办: assign a task to units or unit groups (default: the task's own units); repeats create nothing.
+
+    With `external_id` (one unit): the caller's id for that one assignment; a repeat answers 200
+    with it under `existing`.
+    """
+    task = _task(session, task_id)
+    if body.external_id is not None:
+        if len(body.unit_ids) != 1 or body.group_ids:
+            raise Unprocessable(
+                "外部编号只能对应一个交办事项：请只指定一个单位",
+                code="assignment.external_id_needs_one",
+                details={"unit_ids": body.unit_ids, "group_ids": body.group_ids},
+            )
+        one, created = service.assign_external(
+            session=session,
+            task=task,
+            unit_id=body.unit_ids[0],
+            actor=user,
+            now=now,
+            external_id=body.external_id,
+            role=body.role,
+            due_date=body.due_date,
+            period=body.period,
+        )
+        if created:
+            return json_response({"created": _rows(session, user, [one.id or 0], now), "skipped": 0}, 201)
+        return json_response(
+            {"created": [], "skipped": 1, "existing": _rows(session, user, [one.id or 0], now)}, 200
+        )
     result = service.assign(
         session=session,
         task=task,
@@ -104,14 +153,40 @@ def assign_task(
         group_ids=body.group_ids,
         role=body.role,
         due_date=body.due_date,
+        period=body.period,
     )
     ids = [a.id for a in result.created if a.id is not None]
-    items: list[dict[str, Any]] = []
-    if ids:
-        stmt = service.list_statement(user, sort="id").where(col(Assignment.id).in_(ids))
-        rows = [dict(r) for r in session.execute(stmt.order_by(col(Assignment.id))).mappings()]
-        items = service.decorate(rows, now=now)
-    return json_response({"created": items, "skipped": result.skipped}, 201)
+    return json_response({"created": _rows(session, user, ids, now), "skipped": result.skipped}, 201)
+
+
+@router.put(
+    "/assignments/by-external-id/{external_id}",
+    response_model=schemas.AssignmentDetail,
+    responses={**_A, 201: {"model": schemas.AssignmentDetail, "description": "已创建"}},
+)
+def put_assignment_by_external_id(
+    external_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: schemas.AssignmentPut,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Assign a task to one unit under the caller's `external_id` (201), or answer that assignment (200).
+
+    A repeat changes nothing: the state, due date and unit move through the actions only.
+    """
+    one, created = service.assign_external(
+        session=session,
+        task=_task(session, body.task_id),
+        unit_id=body.unit_id,
+        actor=user,
+        now=now,
+        external_id=external_id,
+        role=body.role,
+        due_date=body.due_date,
+        period=body.period,
+    )
+    return _detail(session, user, one.id or 0, now, 201 if created else 200)
 
 
 @router.get("/assignments/{assignment_id}", response_model=schemas.AssignmentDetail, responses=_E)

@@ -13,6 +13,24 @@ class AssignRequest(BaseModel):
     group_ids: list[int] = Field(default_factory=list, max_length=50, description="单位组（按成员展开）")
     role: UnitRole | None = Field(default=None, description="角色；缺省时沿用任务中的角色")
     due_date: date | None = Field(default=None, description="一次性任务的截止日期；缺省为任务截止日期")
+    period: str | None = Field(
+        default=None, max_length=10, description="只交办周期性任务的这一周期（如 2025、2025-Q2）"
+    )
+    external_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="集成方对这一个交办事项的编号（须只指定一个单位）；重复提交时答复原事项（200）",
+    )
+
+
+class AssignmentPut(BaseModel):
+    """One assignment as an integration PUTs it under its external id."""
+
+    task_id: int
+    unit_id: int
+    role: UnitRole | None = Field(default=None, description="角色；缺省时沿用任务中的角色")
+    due_date: date | None = Field(default=None, description="一次性任务的截止日期；缺省为任务截止日期")
+    period: str | None = Field(default=None, max_length=10, description="周期性任务须指定周期")
 
 
 class ActionRequest(BaseModel):
@@ -48,6 +66,8 @@ class AssignmentPublic(BaseModel):
     percent_done: int
     last_reason: str | None
     extension_count: int
+    external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
+    external_id: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -81,3 +101,6 @@ class AssignmentDetail(AssignmentPublic):
 class AssignResult(BaseModel):
     created: list[AssignmentPublic]
     skipped: int = Field(description="已存在而未重复创建的交办数")
+    existing: list[AssignmentPublic] = Field(
+        default_factory=list, description="按外部编号重复提交时：已有的那一个交办事项（答复 200）"
+    )

@@ -13,6 +13,7 @@ from sqlalchemy import Date, Select, and_, false, func, literal_column, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api import external
 from api.unit import service as unit_service
 from duban import audit, calendar, calendar_store, events, zones
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
@@ -480,16 +481,25 @@ def assign(
     role: UnitRole | None = None,
     due_date: date | None = None,
     uow: UnitOfWork | None = None,
+    period: str | None = None,
+    external_id: str | None = None,
 ) -> AssignResult:
     """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone.
 
     Given a unit of work (the plan importer's), the assignments join it; otherwise this commits.
+    `period` narrows a recurring task to one period; `external_id` names the one assignment made.
     """
     plan = session.get(Plan, task.plan_id)
     assert plan is not None
     zone = zones.of_plan(plan)
     targets = _resolve_targets(session, task=task, unit_ids=unit_ids, group_ids=group_ids, role=role)
     periods = periods_for(task=task, plan=plan, due_date=due_date, today=calendar.local_date(now, zone))
+    if period is not None:
+        periods = [(p, day) for p, day in periods if p == period]
+        if not periods:
+            raise Unprocessable(
+                "该任务没有这一周期", code="assignment.unknown_period", details={"period": period}
+            )
     existing = set(
         session.execute(
             select(Assignment.unit_id, Assignment.period).where(Assignment.task_id == task.id)
@@ -518,6 +528,15 @@ def assign(
             )
     if not result.created:
         return result
+    if external_id is not None:
+        if len(result.created) != 1:
+            raise Unprocessable(
+                "外部编号只能对应一个交办事项：请指定一个单位（周期性任务还须指定周期）",
+                code="assignment.external_id_needs_one",
+                details={"would_create": len(result.created)},
+            )
+        result.created[0].external_id = external_id
+        result.created[0].external_source_id = external.source_of(actor)
     if uow is None:
         try:
             with unit_of_work(session, actor=actor, now=now) as own:
@@ -528,6 +547,74 @@ def assign(
     else:
         _add_assignments(session, uow, result.created, plan=plan, task=task, actor=actor)
     return result
+
+
+def assign_external(
+    *,
+    session: Session,
+    task: Task,
+    unit_id: int,
+    actor: User,
+    now: datetime,
+    external_id: str,
+    role: UnitRole | None = None,
+    due_date: date | None = None,
+    period: str | None = None,
+) -> tuple[Assignment, bool]:
+    """(assignment, created): the one assignment of `task` to `unit_id` the caller calls `external_id`.
+
+    A repeat answers the assignment as it is: its state, due date and unit then change only through
+    the actions (accept, extension, reassign…), never by re-sending the create.
+    """
+    if task.recurrence and period is None:
+        raise Unprocessable(
+            "周期性任务须指定周期（如 2025、2025-Q2、2025-06）", code="assignment.period_required"
+        )
+
+    def _found(a: Assignment) -> Assignment:
+        if a.task_id != task.id or a.unit_id != unit_id or (period is not None and a.period != period):
+            raise Conflict(
+                "该外部编号已用于另一交办事项",
+                code="assignment.external_id_in_use",
+                details={"external_id": external_id, "assignment_id": a.id},
+            )
+        return a
+
+    def _create() -> Assignment:
+        result = assign(
+            session=session,
+            task=task,
+            actor=actor,
+            now=now,
+            unit_ids=[unit_id],
+            role=role,
+            due_date=due_date,
+            period=period,
+            external_id=external_id,
+        )
+        if not result.created:
+            taken = session.exec(
+                select(Assignment.id).where(
+                    Assignment.task_id == task.id,
+                    Assignment.unit_id == unit_id,
+                    Assignment.period == (period or ""),
+                )
+            ).first()
+            raise Conflict(
+                "该任务已交办给该单位（没有这个外部编号）",
+                code="assignment.exists",
+                details={"assignment_id": taken},
+            )
+        return result.created[0]
+
+    return external.upsert(
+        session,
+        Assignment,
+        source_id=external.source_of(actor),
+        external_id=external_id,
+        create=_create,
+        update=_found,
+    )
 
 
 def _add_assignments(
@@ -588,6 +675,8 @@ LIST_COLUMNS: tuple[Any, ...] = (
     col(Assignment.percent_done),
     col(Assignment.last_reason),
     col(Assignment.extension_count),
+    col(Assignment.external_source_id),
+    col(Assignment.external_id),
     col(Assignment.version),
     col(Assignment.created_at),
     col(Assignment.updated_at),

@@ -2,18 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlmodel import col
 
-from api.auth import schemas, service
+from api.auth import accounts, schemas, service
 from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep
 from api.errors import ErrorEnvelope
 from api.http import json_response
 from api.user.schemas import MePublic, UserPublic
-from duban.db import columns
-from duban.models import ApiKey, Unit
+from duban.models import Unit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 accounts_router = APIRouter(prefix="/service-accounts", tags=["service-accounts"])
@@ -102,7 +99,7 @@ def create_service_account(
     now: NowDep,
 ) -> Any:
     """Create a service account for an integration; its API key is shown only in this response."""
-    record, key = service.create_service_account(
+    record, key = accounts.create(
         session,
         actor=user,
         name=body.name,
@@ -126,26 +123,63 @@ def create_service_account(
     )
 
 
-@accounts_router.get("", response_model=list[schemas.ApiKeyPublic], responses=_ERR)
-def list_service_accounts(user: AdminUser, session: SessionDep) -> Any:
-    """API keys of all service accounts (never the keys themselves)."""
-    cols = columns(
-        ApiKey.id,
-        ApiKey.user_id,
-        ApiKey.name,
-        ApiKey.prefix,
-        ApiKey.scopes,
-        ApiKey.created_at,
-        ApiKey.expires_at,
-        ApiKey.revoked_at,
-        ApiKey.last_used_at,
+@accounts_router.get("", response_model=list[schemas.ServiceAccountPublic], responses=_ERR)
+def list_service_accounts(user: AdminUser, session: SessionDep, now: NowDep) -> Any:
+    """Service accounts with their keys (never the keys themselves), scopes and last use."""
+    return json_response(accounts.list_accounts(session, now=now))
+
+
+@accounts_router.post(
+    "/{account_id}/rotate-key",
+    response_model=schemas.KeyRotated,
+    responses={
+        **_ERR,
+        403: {"model": ErrorEnvelope},
+        404: {"model": ErrorEnvelope},
+        409: {"model": ErrorEnvelope},
+    },
+)
+def rotate_service_account_key(
+    account_id: int,
+    user: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    body: schemas.RotateKeyIn | None = None,
+) -> Any:
+    """Issue a new API key (shown only in this response); the account's old keys keep working
+    until `old_keys_valid_until` (default 24 hours), then answer 401."""
+    account = accounts.get_account(session, account_id=account_id)
+    record, key, old = accounts.rotate(
+        session,
+        actor=user,
+        account=account,
+        old_keys_valid_until=body.old_keys_valid_until if body else None,
+        settings=settings,
+        now=now,
     )
-    rows = session.execute(sa.select(*cols).order_by(col(ApiKey.id))).mappings().all()
-    return json_response([dict(r) for r in rows])
+    listed = {
+        k["id"]: k
+        for a in accounts.list_accounts(session, now=now)
+        if a["id"] == account_id
+        for k in a["keys"]
+    }
+    return json_response(
+        {
+            "account_id": account_id,
+            "key_id": record.id,
+            "prefix": record.prefix,
+            "scopes": record.scopes,
+            "expires_at": record.expires_at,
+            "api_key": key,
+            "old_keys": [listed[k.id] for k in old if k.id in listed],
+        },
+        headers=NO_STORE,
+    )
 
 
 @accounts_router.delete("/{key_id}", status_code=204, responses={**_ERR, 404: {"model": ErrorEnvelope}})
 def revoke_service_account(key_id: int, user: AdminUser, session: SessionDep, now: NowDep) -> Response:
-    """Revoke an API key; requests with it are refused from now on."""
-    service.revoke_api_key(session, actor=user, key_id=key_id, now=now)
+    """Revoke one API key (by key id); requests with it answer 401 from now on."""
+    accounts.revoke(session, actor=user, key_id=key_id, now=now)
     return Response(status_code=204)

@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 API_SCOPES = frozenset(
-    {"tasks:read", "tasks:write", "webhooks:manage", "users:manage", "plans:import", "audit:read"}
+    {
+        "tasks:read",
+        "tasks:write",
+        "webhooks:manage",
+        "users:manage",
+        "units:manage",
+        "plans:import",
+        "audit:read",
+    }
 )
 
 # Routes whose dependency admits any signed-in principal, by endpoint ("module:function": the

@@ -6,13 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit
 from api.auth import throttle
-from api.auth.scopes import API_SCOPES
 from api.security import create_access_token, hash_password, hash_token, new_token, verify_password
 from duban.db import rowcount
-from duban.errors import Conflict, NotFound, Unauthorized, Unprocessable
-from duban.models import ApiKey, LoginAttempt, RefreshToken, Role, User
+from duban.errors import Unauthorized
+from duban.models import LoginAttempt, RefreshToken, User
 from duban.settings import Settings
 
 
@@ -125,74 +123,6 @@ def logout(session: Session, *, user: User, now: datetime) -> None:
     # access tokens too — not only the refresh token the client happens to send.
     end_sessions(session, user_id=user.id or 0, now=now)
     session.commit()
-
-
-def create_service_account(
-    session: Session,
-    *,
-    actor: User,
-    name: str,
-    full_name: str | None,
-    scopes: list[str],
-    expires_at: datetime | None,
-    settings: Settings,
-    now: datetime,
-) -> tuple[ApiKey, str]:
-    unknown = sorted(set(scopes) - API_SCOPES)
-    if unknown:
-        raise Unprocessable(
-            "未知的权限范围",
-            code="service_account.unknown_scope",
-            details={"unknown": unknown, "allowed": sorted(API_SCOPES)},
-        )
-    if expires_at is not None and expires_at <= now:
-        raise Unprocessable("过期时间必须晚于当前时间", code="service_account.invalid_expiry")
-    username = f"svc-{name}"
-    if session.exec(select(User.id).where(User.username == username)).first() is not None:
-        raise Conflict("同名服务账号已存在", code="service_account.exists")
-    user = User(username=username, full_name=full_name or name, roles=[Role.service], is_service_account=True)
-    session.add(user)
-    session.flush()
-    key = new_token("dbk", 32)
-    record = ApiKey(
-        user_id=user.id or 0,
-        name=name,
-        prefix=key[:10],
-        key_hash=hash_token(key, settings),
-        scopes=sorted(set(scopes)),
-        created_at=now,
-        expires_at=expires_at,
-    )
-    session.add(record)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="service_account.create",
-        entity_type="api_key",
-        entity_id=record.id,
-        after={
-            "name": name,
-            "scopes": record.scopes,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        },
-        now=now,
-    )
-    session.commit()
-    return record, key
-
-
-def revoke_api_key(session: Session, *, actor: User, key_id: int, now: datetime) -> ApiKey:
-    record = session.get(ApiKey, key_id)
-    if record is None:
-        raise NotFound("API 密钥不存在", code="api_key.not_found")
-    if record.revoked_at is None:
-        record.revoked_at = now
-        audit.record(
-            session, actor=actor, action="api_key.revoke", entity_type="api_key", entity_id=key_id, now=now
-        )
-        session.commit()
-    return record
 
 
 def hash_new_password(password: str) -> str:

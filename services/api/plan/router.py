@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col
 
+from api import external
 from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
@@ -39,11 +40,15 @@ def list_plans(
     session: SessionDep,
     now: NowDep,
     q: Annotated[str | None, Query(max_length=100, description="标题或文号包含")] = None,
+    external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
+    external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
     """Plans, newest first, each with its status derived from its assignments."""
-    stmt = service.visible_plans(user)
+    stmt = external.filter_list(
+        service.visible_plans(user), Plan, user=user, external_id=external_id, source_id=external_source_id
+    )
     if q:
         stmt = stmt.where(
             col(Plan.title).contains(q, autoescape=True) | col(Plan.doc_no).contains(q, autoescape=True)
@@ -53,11 +58,34 @@ def list_plans(
     return json_response(page)
 
 
-@router.post("", status_code=201, response_model=schemas.PlanDetail, responses=_W)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.PlanDetail,
+    responses={**_W, 200: {"model": schemas.PlanDetail, "description": "外部编号已存在：已更新"}},
+)
 def create_plan(body: schemas.PlanCreate, user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
-    """Create a plan; a repeated `external_id` updates the existing one."""
-    plan = service.create(session, actor=user, data=body.model_dump(), now=now)
-    return _plan_response(session, user, plan, now, 201)
+    """Create a plan (201); a repeated `external_id` of the caller updates that plan instead (200)."""
+    plan, created = service.create(session, actor=user, data=body.model_dump(), now=now)
+    return _plan_response(session, user, plan, now, 201 if created else 200)
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_model=schemas.PlanDetail,
+    responses={**_W, 201: {"model": schemas.PlanDetail, "description": "已创建"}},
+)
+def put_plan_by_external_id(
+    external_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: schemas.PlanPut,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Create (201) or update (200) the plan the caller knows by `external_id`."""
+    data = {**body.model_dump(), "external_id": external_id}
+    plan, created = service.create(session, actor=user, data=data, now=now)
+    return _plan_response(session, user, plan, now, 201 if created else 200)
 
 
 @router.get("/{plan_id}", response_model=schemas.PlanDetail, responses=_E)

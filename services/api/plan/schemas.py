@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from api.external import EXTERNAL_ID_DOC
 from duban.models import PlanBase, ReportCadence, SectionBase
 from duban.text import Name
 
@@ -20,7 +21,13 @@ class Status(BaseModel):
 
 class PlanCreate(PlanBase):
     title: Name = Field(max_length=300)
-    external_id: str | None = Field(default=None, max_length=100)
+    external_id: str | None = Field(default=None, max_length=100, description=EXTERNAL_ID_DOC)
+
+
+class PlanPut(PlanBase):
+    """The whole plan, as PUT by an integration under its external id."""
+
+    title: Name = Field(max_length=300)
 
 
 class PlanUpdate(BaseModel):
@@ -56,6 +63,7 @@ class SectionPublic(SectionBase):
 class PlanPublic(PlanBase):
     id: int
     external_id: str | None
+    external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     created_by_id: int | None
     version: int
     created_at: datetime

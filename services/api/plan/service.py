@@ -8,6 +8,7 @@ from sqlalchemy import Select, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api import external
 from api.assignment import service as assignment_service
 from duban import zones
 from duban.errors import Conflict, NotFound, Unprocessable
@@ -25,6 +26,7 @@ PLAN_COLUMNS = (
     col(Plan.timezone),
     col(Plan.report_cadence),
     col(Plan.report_due_day),
+    col(Plan.external_source_id),
     col(Plan.external_id),
     col(Plan.created_by_id),
     col(Plan.version),
@@ -76,18 +78,36 @@ def _flush(uow: UnitOfWork, code: str, message: str) -> None:
         raise Conflict(message, code=code) from exc
 
 
-def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Plan:
-    external_id = data.get("external_id")
-    if external_id:
-        existing = session.exec(select(Plan).where(Plan.external_id == external_id)).first()
-        if existing is not None:
-            # An integration re-sending its plan updates it instead of duplicating it.
-            changes = {k: v for k, v in data.items() if k != "external_id"}
-            return update(session, actor=actor, plan=existing, changes=changes, now=now)
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> tuple[Plan, bool]:
+    """(plan, created): an external id already taken in the caller's namespace updates that plan."""
+    data = dict(data)
+    external_id = data.pop("external_id", None)
+    if not external_id:
+        return _insert(session, actor=actor, data=data, now=now), True
+    # An integration re-sending its plan updates it instead of duplicating it.
+    return external.upsert(
+        session,
+        Plan,
+        source_id=external.source_of(actor),
+        external_id=external_id,
+        create=lambda: _insert(session, actor=actor, data={**data, "external_id": external_id}, now=now),
+        update=lambda plan: update(session, actor=actor, plan=plan, changes=data, now=now),
+    )
+
+
+def _insert(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Plan:
     _check(data)
     with unit_of_work(session, actor=actor, now=now) as uow:
         plan = uow.add(
-            Plan.model_validate({**data, "created_by_id": actor.id, "created_at": now, "updated_at": now}),
+            Plan.model_validate(
+                {
+                    **data,
+                    "external_source_id": external.source_of(actor) if data.get("external_id") else None,
+                    "created_by_id": actor.id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ),
             action="plan.create",
         )
         _flush(uow, "plan.duplicate", "计划已存在（外部编号重复）")
@@ -98,6 +118,8 @@ def update(session: Session, *, actor: User, plan: Plan, changes: dict[str, Any]
     # The plan's own values, not its audit snapshot: that one holds dates as text.
     current = {key: getattr(plan, key) for key in ("title", "period_start", "period_end", "timezone")}
     _check({**current, **changes})
+    if not external.changed(plan, changes):
+        return plan  # nothing to write: no new version, no audit entry (a repeated create)
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(plan, action="plan.update")
         for key, value in changes.items():

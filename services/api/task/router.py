@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col
 
+from api import external
 from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
@@ -39,11 +40,15 @@ def list_tasks(
     top_level: Annotated[bool | None, Query(description="true：只列顶层任务")] = None,
     recurrence: Recurrence | None = None,
     q: Annotated[str | None, Query(max_length=100, description="编号或标题包含")] = None,
+    external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
+    external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
     """Tasks in document order, with their units, targets and status derived from assignments."""
-    stmt = service.visible_tasks(user)
+    stmt = external.filter_list(
+        service.visible_tasks(user), Task, user=user, external_id=external_id, source_id=external_source_id
+    )
     if plan_id is not None:
         stmt = stmt.where(col(Task.plan_id) == plan_id)
     if section_id is not None:
@@ -66,11 +71,37 @@ def list_tasks(
     return json_response(page)
 
 
-@router.post("", status_code=201, response_model=schemas.TaskPublic, responses=_W)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.TaskPublic,
+    responses={**_W, 200: {"model": schemas.TaskPublic, "description": "外部编号已存在：已更新"}},
+)
 def create_task(body: schemas.TaskCreate, user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
-    """Create a task (or a subtask with `parent_id`) with its units and targets in document order."""
-    task = service.create(session, actor=user, data=body.model_dump(), now=now)
-    return _task_response(session, user, task, now, 201)
+    """Create a task (or a subtask with `parent_id`) with its units and targets in document order.
+
+    A repeated `external_id` of the caller updates that task instead and answers 200.
+    """
+    task, created = service.create(session, actor=user, data=body.model_dump(), now=now)
+    return _task_response(session, user, task, now, 201 if created else 200)
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_model=schemas.TaskPublic,
+    responses={**_W, 201: {"model": schemas.TaskPublic, "description": "已创建"}},
+)
+def put_task_by_external_id(
+    external_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: schemas.TaskPut,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Create (201) or update (200) the task the caller knows by `external_id`."""
+    data = {**body.model_dump(), "external_id": external_id}
+    task, created = service.create(session, actor=user, data=data, now=now)
+    return _task_response(session, user, task, now, 201 if created else 200)
 
 
 @router.get("/{task_id}", response_model=schemas.TaskPublic, responses=_E)

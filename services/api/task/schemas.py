@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from api.external import EXTERNAL_ID_DOC
 from api.plan.schemas import Status
 from duban.comparators import ComparatorIn
 from duban.models import Recurrence, TargetBase, TaskBase, UnitRole
@@ -44,7 +45,7 @@ class TargetPublic(TargetBase):
     id: int
 
 
-class TaskCreate(BaseModel):
+class TaskFields(BaseModel):
     plan_id: int
     section_id: int | None = None
     parent_id: int | None = Field(default=None, description="上级任务（子任务时填写）")
@@ -59,12 +60,19 @@ class TaskCreate(BaseModel):
         default_factory=list, max_length=200, description="按文件顺序：牵头、配合、落实（各镇街）"
     )
     targets: list[TargetIn] = Field(default_factory=list, max_length=100)
-    external_id: str | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
-    def _tags(self) -> TaskCreate:
+    def _tags(self) -> TaskFields:
         _check_tags(self.tags)
         return self
+
+
+class TaskCreate(TaskFields):
+    external_id: str | None = Field(default=None, max_length=100, description=EXTERNAL_ID_DOC)
+
+
+class TaskPut(TaskFields):
+    """The whole task, as PUT by an integration under its external id."""
 
 
 class TaskUpdate(BaseModel):
@@ -98,6 +106,7 @@ class TaskPublic(TaskBase):
     section_id: int | None
     parent_id: int | None
     external_id: str | None
+    external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     version: int
     created_at: datetime
     updated_at: datetime

@@ -10,10 +10,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
+from api import external
 from api.assignment import service as assignment_service
 from duban import audit
 from duban.errors import Conflict, NotFound, Unprocessable
-from duban.models import Assignment, Plan, Section, Target, Task, TaskUnit, Unit, UnitGroup, User
+from duban.models import (
+    Assignment,
+    Plan,
+    Section,
+    Target,
+    TargetBase,
+    Task,
+    TaskUnit,
+    Unit,
+    UnitGroup,
+    User,
+)
 from duban.uow import UnitOfWork, unit_of_work
 
 TASK_COLUMNS = (
@@ -28,6 +40,7 @@ TASK_COLUMNS = (
     col(Task.recurrence),
     col(Task.tags),
     col(Task.position),
+    col(Task.external_source_id),
     col(Task.external_id),
     col(Task.version),
     col(Task.created_at),
@@ -145,18 +158,44 @@ def _snapshotter(session: Session) -> Callable[[Any], dict[str, Any]]:
     return lambda task: _snapshot(session, task)
 
 
-def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Task:
-    external_id = data.get("external_id")
-    if external_id:
-        existing = session.exec(select(Task).where(Task.external_id == external_id)).first()
-        if existing is not None:
-            changes = {k: v for k, v in data.items() if k not in ("external_id", "plan_id")}
-            return update_task(session, actor=actor, task=existing, changes=changes, now=now)
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> tuple[Task, bool]:
+    """(task, created): an external id already taken in the caller's namespace updates that task."""
+    data = dict(data)
+    external_id = data.pop("external_id", None)
+    if not external_id:
+        return _insert(session, actor=actor, data=data, now=now), True
+
+    def _update(task: Task) -> Task:
+        if task.plan_id != data["plan_id"]:
+            raise Conflict(
+                "该外部编号已用于另一计划中的任务",
+                code="task.external_id_in_other_plan",
+                details={"external_id": external_id, "task_id": task.id, "plan_id": task.plan_id},
+            )
+        changes = {k: v for k, v in data.items() if k != "plan_id"}
+        if changes.get("position") is None:
+            changes.pop("position", None)  # an omitted position keeps the task where it is
+        return update_task(session, actor=actor, task=task, changes=changes, now=now)
+
+    return external.upsert(
+        session,
+        Task,
+        source_id=external.source_of(actor),
+        external_id=external_id,
+        create=lambda: _insert(session, actor=actor, data={**data, "external_id": external_id}, now=now),
+        update=_update,
+    )
+
+
+def _insert(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Task:
+    data = dict(data)
     _check_refs(session, task=None, plan_id=data["plan_id"], values=data)
     units, targets = data.pop("units", []), data.pop("targets", [])
     if data.get("position") is None:
         last = session.exec(select(func.max(Task.position)).where(Task.plan_id == data["plan_id"])).first()
         data["position"] = (last or 0) + 1
+    if data.get("external_id"):
+        data["external_source_id"] = external.source_of(actor)
     with unit_of_work(session, actor=actor, now=now) as uow:
         task = uow.add(
             Task.model_validate({**data, "created_at": now, "updated_at": now}),
@@ -169,14 +208,50 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
     return task
 
 
+def _unchanged(session: Session, task: Task, changes: dict[str, Any]) -> bool:
+    """True when applying `changes` (units and targets included) would leave the task as it is."""
+    fields = {k: v for k, v in changes.items() if k not in ("units", "targets")}
+    if external.changed(task, fields):
+        return False
+    if changes.get("units") is not None:
+        current = _snapshot(session, task)["units"]
+        wanted = [
+            {
+                "role": str(u["role"]),
+                "unit_id": u.get("unit_id"),
+                "group_id": u.get("group_id"),
+                "label": u.get("label") or None,
+            }
+            for u in changes["units"]
+        ]
+        if current != wanted:
+            return False
+    if changes.get("targets") is not None:
+        keys = list(TargetBase.model_fields)
+        current_t = [
+            {k: getattr(t, k) for k in keys}
+            for t in session.exec(select(Target).where(Target.task_id == task.id).order_by(col(Target.id)))
+        ]
+        wanted_t = [
+            {k: getattr(Target.model_validate({**t, "task_id": task.id}), k) for k in keys}
+            for t in changes["targets"]
+        ]
+        if current_t != wanted_t:
+            return False
+    return True
+
+
 def update_task(session: Session, *, actor: User, task: Task, changes: dict[str, Any], now: datetime) -> Task:
+    changes = dict(changes)
+    for key in ("code", "title", "tags", "position"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)
     _check_refs(session, task=task, plan_id=task.plan_id, values=changes)
+    if _unchanged(session, task, changes):
+        return task  # nothing to write: no new version, no audit entry (a repeated create)
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(task, action="task.update", snapshot=_snapshotter(session))
         units, targets = changes.pop("units", None), changes.pop("targets", None)
-        for key in ("code", "title", "tags", "position"):
-            if key in changes and changes[key] is None:
-                changes.pop(key)
         old_section = task.section_id
         for key, value in changes.items():
             setattr(task, key, value)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col, select
 
-from api.deps import AdminUser, CurrentUser, NowDep, SessionDep
+from api import external
+from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, UnitManager
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
@@ -38,11 +39,15 @@ def list_units(
     q: Annotated[str | None, Query(max_length=100, description="名称包含")] = None,
     is_active: bool | None = None,
     parent_id: int | None = None,
+    external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
+    external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
-    """List units, filtered by kind, name, activity or parent."""
-    stmt = service.visible_units(user)
+    """List units, filtered by kind, name, activity, parent or external id."""
+    stmt = external.filter_list(
+        service.visible_units(user), Unit, user=user, external_id=external_id, source_id=external_source_id
+    )
     if kind:
         stmt = stmt.where(col(Unit.kind).in_([str(k) for k in kind]))
     if q:
@@ -54,11 +59,34 @@ def list_units(
     return json_response(paginate(session, stmt, order=[(col(Unit.id), "asc")], limit=limit, cursor=cursor))
 
 
-@router.post("", status_code=201, response_model=schemas.UnitPublic, responses=_W)
-def create_unit(body: schemas.UnitCreate, user: AdminUser, session: SessionDep, now: NowDep) -> Any:
-    """Create a unit; a repeated `external_id` updates the existing one."""
-    unit = service.create(session, actor=user, data=body.model_dump(), now=now)
-    return _unit_response(unit, 201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.UnitPublic,
+    responses={**_W, 200: {"model": schemas.UnitPublic, "description": "外部编号已存在：已更新"}},
+)
+def create_unit(body: schemas.UnitCreate, user: UnitManager, session: SessionDep, now: NowDep) -> Any:
+    """Create a unit (201); a repeated `external_id` of the caller updates that unit instead (200)."""
+    unit, created = service.create(session, actor=user, data=body.model_dump(), now=now)
+    return _unit_response(unit, 201 if created else 200)
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_model=schemas.UnitPublic,
+    responses={**_W, 201: {"model": schemas.UnitPublic, "description": "已创建"}},
+)
+def put_unit_by_external_id(
+    external_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: schemas.UnitPut,
+    user: UnitManager,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Create (201) or update (200) the unit the caller knows by `external_id`."""
+    data = {**body.model_dump(), "external_id": external_id}
+    unit, created = service.create(session, actor=user, data=data, now=now)
+    return _unit_response(unit, 201 if created else 200)
 
 
 @router.get("/{unit_id}", response_model=schemas.UnitPublic, responses=_E)
@@ -74,7 +102,7 @@ def update_unit(
     unit_id: int,
     body: schemas.UnitUpdate,
     request: Request,
-    user: AdminUser,
+    user: UnitManager,
     session: SessionDep,
     now: NowDep,
 ) -> Any:

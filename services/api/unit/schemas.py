@@ -4,13 +4,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.external import EXTERNAL_ID_DOC
 from duban.models import UnitBase, UnitGroupBase, UnitKind
 from duban.text import Name
 
 
 class UnitCreate(UnitBase):
     name: Name = Field(max_length=100)
-    external_id: str | None = Field(default=None, max_length=100)
+    external_id: str | None = Field(default=None, max_length=100, description=EXTERNAL_ID_DOC)
+
+
+class UnitPut(UnitBase):
+    """The whole unit, as PUT by an integration under its external id."""
+
+    name: Name = Field(max_length=100)
 
 
 class UnitUpdate(BaseModel):
@@ -26,6 +33,7 @@ class UnitUpdate(BaseModel):
 class UnitPublic(UnitBase):
     id: int
     external_id: str | None
+    external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     version: int
     created_at: datetime
     updated_at: datetime

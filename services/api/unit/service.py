@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
+from api import external
 from duban import audit
 from duban.db import columns
 from duban.errors import Conflict, NotFound, Unprocessable
@@ -25,6 +26,7 @@ UNIT_COLUMNS = columns(
     Unit.code,
     Unit.contact_email,
     Unit.is_active,
+    Unit.external_source_id,
     Unit.external_id,
     Unit.version,
     Unit.created_at,
@@ -65,14 +67,27 @@ def _flush_unique(uow: UnitOfWork, what: str) -> None:
         raise Conflict(f"{what}已存在（名称、编码或外部编号重复）", code="unit.duplicate") from exc
 
 
-def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Unit:
+def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> tuple[Unit, bool]:
+    """(unit, created): an external id already taken in the caller's namespace updates that unit."""
+    data = dict(data)
+    external_id = data.pop("external_id", None)
+    if not external_id:
+        return _insert(session, actor=actor, data=data, now=now), True
+    # An integration re-sending its object updates it instead of duplicating it.
+    return external.upsert(
+        session,
+        Unit,
+        source_id=external.source_of(actor),
+        external_id=external_id,
+        create=lambda: _insert(session, actor=actor, data={**data, "external_id": external_id}, now=now),
+        update=lambda unit: update(session, actor=actor, unit=unit, changes=data, now=now),
+    )
+
+
+def _insert(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Unit:
     _check_parent(session, None, data.get("parent_id"))
-    external_id = data.get("external_id")
-    if external_id:
-        existing = session.exec(select(Unit).where(Unit.external_id == external_id)).first()
-        if existing is not None:
-            # An integration re-sending its object updates it instead of duplicating it.
-            return update(session, actor=actor, unit=existing, changes=data, now=now)
+    if data.get("external_id"):
+        data = {**data, "external_source_id": external.source_of(actor)}
     with unit_of_work(session, actor=actor, now=now) as uow:
         unit = uow.add(
             Unit.model_validate({**data, "created_at": now, "updated_at": now}), action="unit.create"
@@ -82,13 +97,15 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
 
 
 def update(session: Session, *, actor: User, unit: Unit, changes: dict[str, Any], now: datetime) -> Unit:
+    changes = {k: v for k, v in changes.items() if k not in ("external_id", "external_source_id")}
     if "parent_id" in changes:
         _check_parent(session, unit.id, changes["parent_id"])
+    if not external.changed(unit, changes):
+        return unit  # nothing to write: no new version, no audit entry (a repeated create)
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(unit, action="unit.update")
         for key, value in changes.items():
-            if key != "external_id":
-                setattr(unit, key, value)
+            setattr(unit, key, value)
         _flush_unique(uow, "单位")
     return unit
 

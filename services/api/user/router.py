@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col
 
+from api import external
 from api.deps import CurrentUser, NowDep, SessionDep, UserManager
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
@@ -45,11 +46,15 @@ def list_users(
     unit_id: int | None = None,
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
+    external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
+    external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
     """Users the caller may see: everyone for county-wide roles, the own unit otherwise."""
-    stmt = service.visible_users(user)
+    stmt = external.filter_list(
+        service.visible_users(user), User, user=user, external_id=external_id, source_id=external_source_id
+    )
     if unit_id is not None:
         stmt = stmt.where(col(User.unit_id) == unit_id)
     if is_active is not None:
@@ -61,12 +66,39 @@ def list_users(
     return json_response(paginate(session, stmt, order=[(col(User.id), "asc")], limit=limit, cursor=cursor))
 
 
-@router.post("", status_code=201, response_model=schemas.UserPublic, responses=_W)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.UserPublic,
+    responses={**_W, 200: {"model": schemas.UserPublic, "description": "外部编号已存在：已更新"}},
+)
 def create_user(body: schemas.UserCreate, user: UserManager, session: SessionDep, now: NowDep) -> Any:
-    """Create a user (admins: anyone; unit heads: staff of their own unit)."""
+    """Create a user (admins: anyone; unit heads: staff of their own unit; keys: anyone but admins).
+
+    A repeated `external_id` of the caller updates that user instead (200; the password stays).
+    """
     _refuse_service_role(body.roles)
-    created = service.create(session, actor=user, data=body.model_dump(), now=now)
-    return _user_response(created, 201)
+    found, created = service.create_or_update(session, actor=user, data=body.model_dump(), now=now)
+    return _user_response(found, 201 if created else 200)
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_model=schemas.UserPublic,
+    responses={**_W, 201: {"model": schemas.UserPublic, "description": "已创建"}},
+)
+def put_user_by_external_id(
+    external_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: schemas.UserPut,
+    user: UserManager,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Create (201) or update (200) the user the caller knows by `external_id`."""
+    _refuse_service_role(body.roles)
+    data = {**body.model_dump(), "external_id": external_id}
+    found, created = service.create_or_update(session, actor=user, data=data, now=now)
+    return _user_response(found, 201 if created else 200)
 
 
 @router.post("/me/password", status_code=204, responses={401: {"model": ErrorEnvelope}})

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.external import EXTERNAL_ID_DOC
 from duban.models import Role, UserBase
 
 ASSIGNABLE_ROLES = [r for r in Role if r is not Role.service]
@@ -13,7 +14,16 @@ class UserCreate(UserBase):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=128)
     roles: list[Role] = Field(min_length=1)
-    external_id: str | None = Field(default=None, max_length=100)
+    external_id: str | None = Field(default=None, max_length=100, description=EXTERNAL_ID_DOC)
+
+
+class UserPut(UserBase):
+    """The whole account, as PUT by an integration under its external id; the password only counts
+    when the account is created (without one, nobody can sign in with a password until it is set)."""
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+    roles: list[Role] = Field(min_length=1)
 
 
 class UserUpdate(BaseModel):
@@ -37,6 +47,7 @@ class UserPublic(UserBase):
     is_service_account: bool
     last_login_at: datetime | None
     external_id: str | None
+    external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     version: int
     created_at: datetime
     updated_at: datetime

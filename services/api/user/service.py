@@ -7,6 +7,7 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api import external
 from api.security import hash_password, verify_password
 from duban.db import columns
 from duban.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -24,6 +25,7 @@ USER_COLUMNS = columns(
     User.roles,
     User.is_service_account,
     User.last_login_at,
+    User.external_source_id,
     User.external_id,
     User.version,
     User.created_at,
@@ -50,9 +52,14 @@ def get_visible(session: Session, *, viewer: User, user_id: int) -> User:
 
 
 def _authorize_manage(actor: User, *, unit_id: int | None, roles: list[str]) -> None:
-    """Admins manage everyone; a unit head manages unit staff of their own unit only."""
+    """Admins manage everyone; an integration's key (users:manage) everyone but admins; a unit
+    head manages unit staff of their own unit only."""
     if actor.has_role(Role.admin):
         return
+    if actor.is_service_account:
+        if Role.admin not in roles:
+            return
+        raise Forbidden("服务账号不能管理管理员账号", code="user.manage_forbidden")
     if (
         actor.has_role(Role.unit_head)
         and actor.unit_id is not None
@@ -70,17 +77,53 @@ def _check_unit(session: Session, unit_id: int | None, roles: list[str]) -> None
         raise Unprocessable("单位角色必须指定所属单位", code="user.unit_required")
 
 
+def create_or_update(
+    session: Session, *, actor: User, data: dict[str, Any], now: datetime
+) -> tuple[User, bool]:
+    """(user, created): an external id already taken in the caller's namespace updates that user.
+
+    The password is set only when the account is created; a repeat never changes it (that would
+    end the person's sessions on every sync) — PATCH does.
+    """
+    data = dict(data)
+    external_id = data.pop("external_id", None)
+    if not external_id:
+        return create(session, actor=actor, data=data, now=now), True
+
+    def _update(user: User) -> User:
+        if user.username != data["username"]:
+            raise Conflict(
+                "该外部编号已用于另一用户名的账号，用户名不能修改",
+                code="user.external_id_in_use",
+                details={"external_id": external_id, "user_id": user.id, "username": user.username},
+            )
+        changes = {k: v for k, v in data.items() if k not in ("username", "password")}
+        return update(session, actor=actor, user=user, changes=changes, now=now)
+
+    return external.upsert(
+        session,
+        User,
+        source_id=external.source_of(actor),
+        external_id=external_id,
+        create=lambda: create(session, actor=actor, data={**data, "external_id": external_id}, now=now),
+        update=_update,
+    )
+
+
 def create(session: Session, *, actor: User | None, data: dict[str, Any], now: datetime) -> User:
+    data = dict(data)
     roles = [str(r) for r in data.pop("roles")]
     if actor is not None:
         _authorize_manage(actor, unit_id=data.get("unit_id"), roles=roles)
     _check_unit(session, data.get("unit_id"), roles)
-    password = data.pop("password")
+    password = data.pop("password", None)
+    if data.get("external_id"):
+        data["external_source_id"] = external.source_of(actor)
     user = User.model_validate(
         {
             **data,
             "roles": roles,
-            "password_hash": hash_password(password),
+            "password_hash": hash_password(password) if password else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -103,6 +146,8 @@ def update(session: Session, *, actor: User, user: User, changes: dict[str, Any]
     password = changes.pop("password", None)
     if "roles" in changes:
         changes["roles"] = roles
+    if not password and not external.changed(user, changes):
+        return user  # nothing to write: no new version, no audit entry (a repeated create)
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(user, action="user.update")
         for key, value in changes.items():

@@ -49,3 +49,33 @@ class RowLocked(SQLModel):
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]
+
+
+# --- external ids ------------------------------------------------------------------------------
+# Objects an integration creates carry its own id for them, unique per service account: two OA
+# systems may both call a task "T-1". `external_source_id` is the service account (NULL: the id was
+# set by a person, and those are unique among themselves). See docs/integration.md.
+
+
+def external_source_field() -> Any:
+    # A user_account id, not a foreign key: unit → user_account would close a cycle with
+    # user_account.unit_id (no table order for create/drop). Service accounts are never deleted.
+    return Field(default=None)
+
+
+def external_id_field() -> Any:
+    return Field(default=None, max_length=100)
+
+
+def external_id_keys(table: str) -> tuple[Any, ...]:
+    unsourced = sa.text("external_source_id IS NULL")
+    return (
+        sa.UniqueConstraint("external_source_id", "external_id"),
+        sa.Index(
+            f"uq_{table}_external_id_unsourced",
+            "external_id",
+            unique=True,
+            sqlite_where=unsourced,
+            postgresql_where=unsourced,
+        ),
+    )

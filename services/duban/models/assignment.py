@@ -7,7 +7,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from duban.models._base import Versioned, json_field, str_enum, utcnow
+from duban.models._base import (
+    Versioned,
+    external_id_field,
+    external_id_keys,
+    external_source_field,
+    json_field,
+    str_enum,
+    utcnow,
+)
 from duban.models.plan import UnitRole
 
 
@@ -40,6 +48,7 @@ class Assignment(Versioned, table=True):
         sa.Index("ix_assignment_plan_id_state", "plan_id", "state"),
         # The default list order (undated last), so a page is an index range, not a sort.
         sa.Index("ix_assignment_due_sort", sa.text("coalesce(due_date, '9999-12-31')"), "id"),
+        *external_id_keys("assignment"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
@@ -65,7 +74,8 @@ class Assignment(Versioned, table=True):
     percent_done: int = Field(default=0, ge=0, le=100)
     last_reason: str | None = None
     extension_count: int = Field(default=0)
-    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    external_source_id: int | None = external_source_field()
+    external_id: str | None = external_id_field()
 
 
 class ProgressReportState(StrEnum):

@@ -6,7 +6,14 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from duban.models._base import Versioned, json_field, str_enum
+from duban.models._base import (
+    Versioned,
+    external_id_field,
+    external_id_keys,
+    external_source_field,
+    json_field,
+    str_enum,
+)
 from duban.zones import installation_zone_name
 
 
@@ -44,8 +51,10 @@ class PlanBase(SQLModel):
 
 class Plan(PlanBase, Versioned, table=True):
     __tablename__ = "plan"
+    __table_args__ = external_id_keys("plan")
     id: int | None = Field(default=None, primary_key=True)
-    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    external_source_id: int | None = external_source_field()
+    external_id: str | None = external_id_field()
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
 
 
@@ -74,7 +83,7 @@ class TaskBase(SQLModel):
 
 class Task(TaskBase, Versioned, table=True):
     __tablename__ = "task"
-    __table_args__ = (sa.UniqueConstraint("plan_id", "code"),)
+    __table_args__ = (sa.UniqueConstraint("plan_id", "code"), *external_id_keys("task"))
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
     section_id: int | None = Field(
@@ -82,7 +91,8 @@ class Task(TaskBase, Versioned, table=True):
     )
     # Subtasks (任务分解方案 1.2) point at their parent task.
     parent_id: int | None = Field(default=None, foreign_key="task.id", index=True, ondelete="CASCADE")
-    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    external_source_id: int | None = external_source_field()
+    external_id: str | None = external_id_field()
 
 
 class TaskUnit(SQLModel, table=True):

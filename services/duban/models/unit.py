@@ -4,7 +4,14 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from duban.models._base import Versioned, json_field, str_enum
+from duban.models._base import (
+    Versioned,
+    external_id_field,
+    external_id_keys,
+    external_source_field,
+    json_field,
+    str_enum,
+)
 
 
 class UnitKind(StrEnum):
@@ -28,8 +35,10 @@ class UnitBase(SQLModel):
 
 class Unit(UnitBase, Versioned, table=True):
     __tablename__ = "unit"
+    __table_args__ = external_id_keys("unit")
     id: int | None = Field(default=None, primary_key=True)
-    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    external_source_id: int | None = external_source_field()
+    external_id: str | None = external_id_field()
 
 
 class UnitAlias(SQLModel, table=True):

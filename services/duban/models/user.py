@@ -6,7 +6,14 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from duban.models._base import Versioned, json_field, utcnow
+from duban.models._base import (
+    Versioned,
+    external_id_field,
+    external_id_keys,
+    external_source_field,
+    json_field,
+    utcnow,
+)
 
 
 class Role(StrEnum):
@@ -34,6 +41,7 @@ class UserBase(SQLModel):
 
 class User(UserBase, Versioned, table=True):
     __tablename__ = "user_account"
+    __table_args__ = external_id_keys("user_account")
     id: int | None = Field(default=None, primary_key=True)
     roles: list[str] = json_field(default_factory=list)
     password_hash: str | None = Field(default=None, max_length=255)
@@ -41,7 +49,8 @@ class User(UserBase, Versioned, table=True):
     # Incremented to invalidate every token issued before (password change, disable).
     token_generation: int = Field(default=0)
     last_login_at: datetime | None = None
-    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    external_source_id: int | None = external_source_field()
+    external_id: str | None = external_id_field()
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -97,7 +106,11 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    # Set when a newer key replaced this one; it then works until `expires_at` (the overlap).
+    rotated_at: datetime | None = None
+    # Recorded at most once a minute per key (api.auth.usage), not on every request.
     last_used_at: datetime | None = None
+    last_used_address: str | None = Field(default=None, max_length=64)
 
 
 class IdempotencyRecord(SQLModel, table=True):

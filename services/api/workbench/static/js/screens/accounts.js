@@ -9,11 +9,13 @@ const SCOPES = {
   "plans:import": "导入计划",
   "webhooks:manage": "管理 Webhook",
   "users:manage": "管理用户",
+  "units:manage": "管理单位",
   "audit:read": "读取审计日志",
 };
 
 export default function Accounts() {
-  const [keys, error, reload] = useLoad(() => get("/service-accounts"), []);
+  // One row per key, newest first within each account (the API lists accounts with their keys).
+  const [keys, error, reload] = useLoad(() => get("/service-accounts").then((accounts) => accounts.flatMap((a) => a.keys)), []);
   const [name, setName] = useState("");
   const [fullName, setFullName] = useState("");
   const [scopes, setScopes] = useState(["tasks:read"]);
@@ -66,10 +68,12 @@ function Key({ k, onDone }) {
     <td data-label="账号">${k.name} <small class="muted"><code>${k.prefix}…</code></small></td>
     <td data-label="权限">${k.scopes.map((s) => SCOPES[s] || s).join("、")}</td>
     <td data-label="创建">${fmtTime(k.created_at)}${k.expires_at ? html`<div class="muted small">有效期至 ${fmtTime(k.expires_at)}</div>` : null}</td>
-    <td data-label="最近使用">${k.last_used_at ? fmtTime(k.last_used_at) : "未使用"}</td>
+    <td data-label="最近使用">${k.last_used_at ? html`${fmtTime(k.last_used_at)}${k.last_used_address ? html`<div class="muted small">${k.last_used_address}</div>` : null}` : "未使用"}</td>
     <td data-label="状态">${k.revoked_at
       ? html`<span class="tag">已吊销</span>`
-      : html`<span class="tag green">有效</span> <button type="button" disabled=${busy} onClick=${revoke}>吊销</button>`}
+      : !k.active
+      ? html`<span class="tag">已过期</span>`
+      : html`<span class="tag green">${k.rotated_at ? "过渡期内有效" : "有效"}</span> <button type="button" disabled=${busy} onClick=${revoke}>吊销</button>`}
       <${Msg} msg=${msg} /></td>
   </tr>`;
 }
