@@ -131,7 +131,8 @@ def test_put_by_external_id_for_every_resource(client: TestClient, session: Sess
     task_body = {"plan_id": plan["id"], "code": "1", "title": "任务一", "due_date": "2025-12-31"}
     task = client.put("/api/v1/tasks/by-external-id/T-1", json=task_body, headers=h)
     assert task.status_code == 201, task.text
-    assert client.put("/api/v1/tasks/by-external-id/T-1", json=task_body, headers=h).status_code == 200
+    same = client.put("/api/v1/tasks/by-external-id/T-1", json=task_body, headers=h)
+    assert same.status_code == 200 and same.json()["version"] == task.json()["version"]
     other_plan = client.put("/api/v1/plans/by-external-id/P-2", json={"title": "另一方案"}, headers=h).json()
     wrong = client.put(
         "/api/v1/tasks/by-external-id/T-1", json={**task_body, "plan_id": other_plan["id"]}, headers=h
@@ -201,7 +202,7 @@ def test_people_keep_one_namespace_of_their_own(
 def test_done_when_scoped_key_twice_one_task_403_401_and_rotation_overlap(
     client: TestClient, session: Session, as_role: AsRole, clock: FixedClock
 ) -> None:
-    """Issue 13: one task for two creates; no scope 403; revoked 401; a rotated key only during the overlap."""
+    """Issue 13: two creates, one task; no scope 403; revoked 401; a rotated key only in the overlap."""
     admin = as_role("admin")
     oa = _account(client, admin, "oa", ["tasks:read", "tasks:write"])
     reader = _account(client, admin, "reader", ["tasks:read"])
