@@ -9,7 +9,8 @@ one SELECT (no row is looked at in Python), built from what the write path leave
 2. otherwise the first audited change after `at` (`duban.uow` tracks every assignment write and
    keeps its before-snapshot) holds the row as it was at `at`: state, `due_date`/`due_at`,
    `original_due_date`, `extension_count`, `percent_done`, `assigned_at` come from that snapshot
-   (one index probe per changed row on `ix_audit_entry_entity`);
+   (one index probe per changed row on `ix_audit_entry_entity`; on PostgreSQL a `LATERAL … LIMIT 1`
+   that parses the snapshot once with `json_to_record`, on SQLite a correlated `min(id)`);
 3. a row changed after `at` without an audit entry (data loaded outside the write path) falls back
    on its state timestamps: completed and cancelled are terminal, so `completed_at` /
    `cancelled_at` at or before `at` say it was closed then; otherwise it was open (completion
@@ -82,40 +83,93 @@ def _instant_sqlite(element: _JsonInstant, compiler: SQLCompiler, **kw: Any) -> 
     return f"strftime('%Y-%m-%d %H:%M:%f000', {compiler.process(element.clauses, **kw)})"
 
 
-def assignments_at(at: datetime, *, plan_id: int | None = None, name: str = "asg_at") -> sa.Subquery:
-    """The assignments (of one plan, or all) as they stood at `at`; see the module's docstring."""
-    a = Assignment.__table__  # type: ignore[attr-defined]
+_SNAPSHOT_TYPES: dict[str, Any] = {
+    "state": sa.String(),
+    "due_date": sa.Date(),
+    "original_due_date": sa.Date(),
+    "due_at": UTCDateTime(),
+    "assigned_at": UTCDateTime(),
+    "extension_count": sa.Integer(),
+    "percent_done": sa.Integer(),
+}
+
+
+def _snapshot_pg(a: Any, at: datetime) -> Any:
+    """PostgreSQL: the before-snapshot of each row's first audited change after `at`, parsed once
+    (`json_to_record`), found by one index probe per row changed since (`LATERAL … LIMIT 1`)."""
     h = AuditEntry.__table__.alias("h")  # type: ignore[attr-defined]
-    first_change = (
-        sa.select(sa.func.min(h.c.id))
+    record = (
+        sa.func.json_to_record(h.c.before)
+        .table_valued(*(sa.column(k, t) for k, t in _SNAPSHOT_TYPES.items()))
+        .render_derived(name="rec", with_types=True)
+    )
+    return (
+        sa.select(*record.c)
+        .select_from(h)
+        .join(record, sa.true())
         .where(
+            a.c.updated_at > at,
             h.c.entity_type == ENTITY,
             h.c.entity_id == sa.cast(a.c.id, sa.String),
             h.c.at > at,
-            h.c.before["state"].as_string().is_not(None),
+            sa.cast(h.c.before, sa.Text) != "null",
         )
-        .scalar_subquery()
+        .order_by(h.c.id)
+        .limit(1)
+        .lateral("snap")
     )
-    changed = a.c.updated_at > at
-    base = sa.select(*a.c, sa.case((changed, first_change)).label("snap_id")).where(
-        sa.or_(a.c.created_at <= at, a.c.assigned_at <= at)
-    )
-    if plan_id is not None:
-        base = base.where(a.c.plan_id == plan_id)
-    b = base.subquery(f"{name}_base")
-    snap = AuditEntry.__table__.alias(f"{name}_snap")  # type: ignore[attr-defined]
-    before = snap.c.before
-    has_snap = snap.c.id.is_not(None)
 
-    def pick(column: str, snapshot: Any) -> Any:
-        return sa.case((has_snap, snapshot), else_=b.c[column]).label(column)
+
+def assignments_at(
+    at: datetime, *, plan_id: int | None = None, dialect: str = "sqlite", name: str = "asg_at"
+) -> sa.Subquery:
+    """The assignments (of one plan, or all) as they stood at `at`; see the module's docstring."""
+    a = Assignment.__table__  # type: ignore[attr-defined]
+    exists = sa.or_(a.c.created_at <= at, a.c.assigned_at <= at)
+    if plan_id is not None:
+        exists = sa.and_(a.c.plan_id == plan_id, exists)
+    snapshot: dict[str, Any]
+    if dialect == "postgresql":
+        snap = _snapshot_pg(a, at)
+        b: Any = a
+        source: Any = a.outerjoin(snap, sa.true())
+        snapshot = {k: snap.c[k] for k in _SNAPSHOT_TYPES}
+        has_snap = snap.c.state.is_not(None)
+    else:
+        h = AuditEntry.__table__.alias("h")  # type: ignore[attr-defined]
+        first_change = (
+            sa.select(sa.func.min(h.c.id))
+            .where(
+                h.c.entity_type == ENTITY,
+                h.c.entity_id == sa.cast(a.c.id, sa.String),
+                h.c.at > at,
+                h.c.before["state"].as_string().is_not(None),
+            )
+            .scalar_subquery()
+        )
+        inner = sa.select(*a.c, sa.case((a.c.updated_at > at, first_change)).label("snap_id")).where(exists)
+        exists = sa.true()
+        b = inner.subquery(f"{name}_base")
+        snap_row = AuditEntry.__table__.alias(f"{name}_snap")  # type: ignore[attr-defined]
+        before = snap_row.c.before
+        source = b.outerjoin(snap_row, snap_row.c.id == b.c.snap_id)
+        snapshot = {
+            "state": before["state"].as_string(),
+            **{c: _JsonDate(before[c].as_string()) for c in _SNAPSHOT_DATES},
+            **{c: _JsonInstant(before[c].as_string()) for c in _SNAPSHOT_INSTANTS},
+            **{c: before[c].as_integer() for c in _SNAPSHOT_INTEGERS},
+        }
+        has_snap = snap_row.c.id.is_not(None)
+
+    def pick(column: str) -> Any:
+        return sa.case((has_snap, snapshot[column]), else_=b.c[column]).label(column)
 
     terminal = {
         str(AssignmentState.completed): b.c.completed_at,
         str(AssignmentState.cancelled): b.c.cancelled_at,
     }
     state = sa.case(
-        (has_snap, before["state"].as_string()),
+        (has_snap, snapshot["state"]),
         (b.c.updated_at <= at, b.c.state),
         # Changed since, with no audit entry: the state timestamps tell.
         (b.c.cancelled_at <= at, str(AssignmentState.cancelled)),
@@ -132,20 +186,20 @@ def assignments_at(at: datetime, *, plan_id: int | None = None, name: str = "asg
     columns = [
         *(b.c[c] for c in _LIVE),
         state,
-        *(pick(c, _JsonDate(before[c].as_string())) for c in _SNAPSHOT_DATES),
-        *(pick(c, _JsonInstant(before[c].as_string())) for c in _SNAPSHOT_INSTANTS),
-        *(pick(c, before[c].as_integer()) for c in _SNAPSHOT_INTEGERS),
+        *(pick(c) for c in (*_SNAPSHOT_DATES, *_SNAPSHOT_INSTANTS, *_SNAPSHOT_INTEGERS)),
         sa.case((b.c.completed_at <= at, b.c.completed_at)).label("completed_at"),
         sa.case((b.c.cancelled_at <= at, b.c.cancelled_at)).label("cancelled_at"),
     ]
-    return sa.select(*columns).select_from(b.outerjoin(snap, snap.c.id == b.c.snap_id)).subquery(name)
+    return sa.select(*columns).select_from(source).where(exists).subquery(name)
 
 
-def assignments_as_of(at: datetime, *, now: datetime, plan_id: int | None = None) -> Any:
+def assignments_as_of(
+    at: datetime, *, now: datetime, plan_id: int | None = None, dialect: str = "sqlite"
+) -> Any:
     """What to select assignments from for figures as of `at`: the table itself unless `at` lies
     before `now`, then `assignments_at(at)`. Both have the table's column names (`.c.state`, …)."""
     if at < now:
-        return assignments_at(at, plan_id=plan_id)
+        return assignments_at(at, plan_id=plan_id, dialect=dialect)
     return Assignment.__table__  # type: ignore[attr-defined]
 
 

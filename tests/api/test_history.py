@@ -306,7 +306,7 @@ def test_assignments_at_rebuilds_rows_and_falls_back_on_timestamps(session: Sess
     session.commit()
 
     def rows(at: datetime) -> dict[int, tuple[str, date | None, int, datetime | None]]:
-        src = history.assignments_at(at, plan_id=s.plan.id)
+        src = history.assignments_at(at, plan_id=s.plan.id, dialect=session.get_bind().dialect.name)
         stmt = sa.select(src.c.id, src.c.state, src.c.due_date, src.c.percent_done, src.c.due_at)
         return {r.id: (r.state, r.due_date, r.percent_done, r.due_at) for r in session.execute(stmt)}
 

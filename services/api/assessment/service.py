@@ -148,7 +148,7 @@ def compute(
         )
 
     # The assignments as they stood at the cut-off: the table itself while the period runs.
-    src = history.assignments_as_of(as_of, now=now, plan_id=plan.id)
+    src = history.assignments_as_of(as_of, now=now, plan_id=plan.id, dialect=session.get_bind().dialect.name)
     a = src.c
     cols: tuple[Any, ...] = (
         a.id,

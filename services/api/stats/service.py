@@ -91,7 +91,8 @@ class Context:
     def source(self) -> Any:
         """The assignments table, or its rebuilt state at `now`: the same column names."""
         if self.rebuilt:
-            return history.assignments_at(self.now, plan_id=self.plan.id)
+            dialect = self.session.get_bind().dialect.name
+            return history.assignments_at(self.now, plan_id=self.plan.id, dialect=dialect)
         return Assignment.__table__  # type: ignore[attr-defined]
 
     @property
