@@ -68,7 +68,7 @@ def _key(url: str) -> dict[str, str]:
         token = c.post("/api/v1/auth/token", data={"username": "admin1", "password": PASSWORD}).json()
         r = c.post(
             "/api/v1/service-accounts",
-            json={"name": "oa", "scopes": ["tasks:read", "tasks:write"]},
+            json={"name": "oa", "scopes": ["tasks:read", "tasks:write", "units:manage", "users:manage"]},
             headers={"Authorization": f"Bearer {token['access_token']}"},
         )
         assert r.status_code == 201, r.text
@@ -127,3 +127,19 @@ def test_parallel_creates_with_one_external_id_make_one_row(
     statuses = _race(url, key, "PUT", "/api/v1/assignments/by-external-id/OA-A-1", body)
     assert sorted(statuses) == [200] * (PARALLEL - 1) + [201], statuses
     assert _rows(committed_url, "assignment", "OA-A-1") == 1
+
+    unit = {"name": "县数据局", "kind": "department"}
+    statuses = _race(url, key, "PUT", "/api/v1/units/by-external-id/OA-U-1", unit)
+    assert sorted(statuses) == [200] * (PARALLEL - 1) + [201], statuses
+    assert _rows(committed_url, "unit", "OA-U-1") == 1
+
+    person = {
+        "username": "sjj-li",
+        "password": "long-enough-1",
+        "roles": ["unit_staff"],
+        "unit_id": ids["unit"],
+        "external_id": "OA-E-1",
+    }
+    statuses = _race(url, key, "POST", "/api/v1/users", person)
+    assert sorted(statuses) == [200] * (PARALLEL - 1) + [201], statuses
+    assert _rows(committed_url, "user_account", "OA-E-1") == 1
