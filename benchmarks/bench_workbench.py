@@ -86,7 +86,9 @@ def build(url: str, n: int) -> None:
     with TestClient(app) as client:
         token = client.post("/api/v1/auth/token", data={"username": "bench_office", "password": PASSWORD})
         headers = {"Authorization": "Bearer " + token.json()["access_token"]}
-        r = client.post("/api/v1/plans/import", json=plan_json(n), headers=headers)
+        r = client.post(
+            "/api/v1/plans/import", json=plan_json(n), params={"publish": "true"}, headers=headers
+        )
         assert r.status_code == 201, r.text
         assert r.json()["assignments"] == n, r.json()
     engine.dispose()

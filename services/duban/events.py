@@ -61,6 +61,10 @@ class AssignmentEventData(EventData):
 class AssignmentAssigned(AssignmentEventData):
     type: ClassVar[str] = "assignment.assigned"
     label: ClassVar[str] = "新任务交办"
+    publication: bool = Field(
+        default=False,
+        description="随计划发布（交办）产生：单位另收一条汇总的 plan.published 消息，本条只发往 webhook",
+    )
 
 
 class AssignmentAccepted(AssignmentEventData):
@@ -175,6 +179,9 @@ class DeadlineNotice(AssignmentEventData):
     due_at: datetime | None = None
     working_days_overdue: int = 0
     working_days_left: int | None = None
+    overdue_from: date | None = Field(
+        default=None, description="逾期起算日：交办晚于截止日期时为交办之日，逾期工作日自此计算"
+    )
     calendar_uncovered_years: list[int] | None = Field(
         default=None, description="计算所依据的年份中尚未载入节假日安排的年份（此时按周末推算）"
     )
@@ -244,6 +251,32 @@ class BulletinPublished(EventData):
         return self
 
 
+class PublishedItem(BaseModel):
+    """One assignment in a unit's publication message."""
+
+    model_config = ConfigDict(extra="forbid")
+    assignment_id: int
+    task: Ref
+    role: str
+    period: str = ""
+    due_date: date | None = None
+    past_due: bool = Field(default=False, description="发布时截止日期已过")
+
+
+class PlanPublished(EventData):
+    """A plan published (交办): one message per unit, listing that unit's new assignments."""
+
+    type: ClassVar[str] = "plan.published"
+    label: ClassVar[str] = "计划交办"
+    plan: Ref
+    unit: Ref
+    items: list[PublishedItem]
+    total: int = Field(description="本单位新交办事项数（items 最多列出前 200 项）")
+    past_due: int = Field(default=0, description="其中发布时截止日期已过的事项数")
+    actor: Ref | None = None
+    link: str = Field(default_factory=links.assignments)
+
+
 class DeliveryFailed(EventData):
     type: ClassVar[str] = "delivery.failed"
     label: ClassVar[str] = "投递失败"
@@ -311,6 +344,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ReportMissing,
         DigestDaily,
         BulletinPublished,
+        PlanPublished,
         DeliveryFailed,
         WebhookPing,
         WebhookDisabled,

@@ -119,6 +119,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "instruction.issued": "领导批示",
     "instruction.replied": "批示回复",
     "bulletin.published": "通报发布",
+    "plan.published": "计划交办",
     "delivery.failed": "投递失败",
     "webhook.ping": "回调测试",
     "webhook.disabled": "回调地址停用",

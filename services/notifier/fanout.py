@@ -30,6 +30,7 @@ from duban.models import (
     UnitKind,
     User,
     WebhookEndpoint,
+    overdue_basis_of,
 )
 from duban.outbox import subscribed
 from duban.policy import QUIET_CHANNELS, Policy, load_policies
@@ -56,6 +57,12 @@ INTERNAL_ONLY = {"delivery.failed"}
 # Told to people (inbox and e-mail), never to endpoints: an endpoint was disabled.
 PEOPLE_ONLY = {"webhook.disabled"}
 WEP = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+MACHINE_CHANNELS = {str(ChannelKind.webhook)}
+
+
+def _summarised(event_type: str, data: dict[str, Any]) -> bool:
+    """An item of a plan's publication, which its unit's people read in one summary message."""
+    return event_type == "assignment.assigned" and bool(data.get("publication"))
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -133,9 +140,11 @@ def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: Zo
         return data
     due = date.fromisoformat(str(data["due_date"]))
     today = cal.local_date(created_at, zone)
+    # Overdue time counts from the later of the due date and the day the unit was told of it.
+    counted_from = overdue_basis_of(due, _date_or_none(data.get("overdue_from"))) or due
     figures: dict[str, Any] = {
         "due_at": cal.end_of_day(due, zone).isoformat(),
-        "working_days_overdue": cal.working_days_overdue(due, created_at, zone),
+        "working_days_overdue": cal.working_days_overdue(counted_from, created_at, zone),
         # "D working days before due" starts on the working day D before the due date, so from
         # then on the working days *after* today up to the due date are D: the 7-day reminder
         # reads 7.
@@ -152,6 +161,13 @@ def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: Zo
         # the catalog check keep this branch cold.
         log.error("outbox payload does not match its schema", extra={"type": event_type, "error": str(exc)})
         return {**data, **figures}
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 # --- fan-out
@@ -261,6 +277,9 @@ def fan_out(
         user_ids, emails = directory.resolve(recipient, unit_ids)
         rendered = render(row.type, data)
         channels = set(policy.channels)
+        if _summarised(row.type, data):
+            # People hear of a publication once per unit (plan.published); systems get every item.
+            channels &= MACHINE_CHANNELS
         if "inbox" in channels:
             result.inbox += inbox_channel.add(
                 session, event_id=row.id, event_type=row.type, user_ids=user_ids, rendered=rendered, now=now

@@ -94,6 +94,22 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
         ]
         if data.get("units") is not None:
             lines.append(f"涉及单位：{data.get('units')}个")
+    elif event_type == "plan.published":
+        total, past = int(data.get("total") or 0), int(data.get("past_due") or 0)
+        title = f"【计划交办】{labels.quoted(plan)}交办{unit}{total}项任务"
+        lines.append(
+            f"交办事项：{total}项" + (f"（其中{past}项发布时已过截止日期，逾期自今日起算）" if past else "")
+        )
+        items = [i for i in data.get("items") or [] if isinstance(i, dict)]
+        for item in items[:20]:
+            ref = item.get("task") or {}
+            label = f"{ref.get('code') or ''} {ref.get('name') or ''}".strip()
+            when = labels.date_text(item["due_date"]) if item.get("due_date") else "未定"
+            role = labels.lookup(labels.UNIT_ROLES, item.get("role"))
+            lines.append(f"· {label}（{role}，截止{when}）")
+        if total > len(items[:20]):
+            lines.append(f"……另有{total - len(items[:20])}项，请登录工作台查看")
+        lines.append("请及时签收，并按要求报送进展。")
     elif event_type == "delivery.failed":
         kind = labels.lookup(labels.NOTIFICATION_KINDS, data.get("event_type"))
         title = f"【投递失败】{kind}消息经{labels.lookup(labels.CHANNELS, data.get('channel'))}投递失败"

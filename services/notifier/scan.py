@@ -35,6 +35,7 @@ from duban.models import (
     ScanRun,
     Task,
     Unit,
+    overdue_basis,
 )
 from duban.policy import Policy, load_policies
 from duban.settings import Settings, get_settings
@@ -198,6 +199,7 @@ class Scanner:
                 "level": sa.cast(sa.literal(level), sa.Integer) if level is not None else sa.null(),
                 "recipient": _ref(q, sa.null(), q.s(RECIPIENT_NAMES[recipient]), q.s(recipient)),
                 "link": q.s(self.link_prefix) + q.text(A.c.id),
+                "overdue_from": A.c.overdue_from,
                 **dict(extra),
             },
         )
@@ -243,13 +245,17 @@ class Scanner:
                     )
             lower = max(lower, cutoff)
         overdue_cutoff = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
+        # Assigned after its due date (a plan published late): the publication message said so,
+        # so no separate overdue notice; escalations count from the day of assignment.
+        due_when_assigned = sa.or_(A.c.overdue_from.is_(None), A.c.overdue_from <= A.c.due_date)
+        basis = overdue_basis(A)
         if policy.overdue_enabled:
             for recipient in policy.overdue_recipients:
                 self._assignment_notice(
                     "assignment.overdue",
                     stage="due",
                     recipient=recipient,
-                    where=[scope, A.c.due_date <= overdue_cutoff],
+                    where=[scope, A.c.due_date <= overdue_cutoff, due_when_assigned],
                 )
         # Escalations: every level reached is created, each once, even when the scan is late.
         for lv in policy.escalation_levels:
@@ -260,7 +266,7 @@ class Scanner:
                     stage=f"L{lv.level}",
                     recipient=recipient,
                     level=lv.level,
-                    where=[scope, A.c.due_date <= cutoff],
+                    where=[scope, A.c.due_date <= cutoff, basis <= cutoff],
                     extra=[
                         ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
                     ],

@@ -111,6 +111,8 @@ def decode_text(data: bytes) -> str:
 def _parse_json(data: bytes | str) -> ImportResult:
     raw: Any = json.loads(data if isinstance(data, str) else decode_text(data))
     if isinstance(raw, dict) and "document" in raw:
+        # A dry run's JSON output (`duban plan import --dry-run --json`) imports back as it is.
+        raw = {k: v for k, v in raw.items() if k not in ("dry_run", "summary")}
         return ImportResult.model_validate(raw)
     return ImportResult(document=PlanDoc.model_validate(raw))
 

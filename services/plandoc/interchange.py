@@ -82,11 +82,21 @@ class PlanDoc(_Doc):
         return [task for section in self.sections for task in section.tasks]
 
 
+class UnitSuggestion(_Doc):
+    """An existing unit a name in the document may mean (filled in by the importer)."""
+
+    unit_id: int
+    name: str
+    via_alias: str | None = None
+    score: float = Field(ge=0, le=1, description="相似度 0–1")
+
+
 class ImportWarning(_Doc):  # shadows the builtin on purpose: the format names it so
     code: str
     message: str
     line: int | None = None
     text: str = ""
+    suggestions: list[UnitSuggestion] = Field(default_factory=list)
 
 
 class ImportResult(_Doc):

@@ -35,6 +35,7 @@ from duban.models import (
 from duban.settings import get_settings
 from plandoc import export_xlsx, parse
 from tests.api.conftest import AsRole
+from tests.conftest import DEFAULT_NOW
 from tests.factories import make_unit
 
 SEED = ROOT / "services" / "duban" / "cli" / "demo_data" / "lianshui-2024-2025-plan.txt"
@@ -92,7 +93,7 @@ def test_kind_is_guessed_from_the_name() -> None:
 def test_seed_imports_with_units_groups_recurrence_and_indicators(session: Session, now: datetime) -> None:
     towns, zone = towns_and_zone(session)
     result = seed_result()
-    report = importing.import_plan(session, result=result, actor=None, now=now)
+    report = importing.import_plan(session, result=result, actor=None, now=now, publish=True)
 
     assert (report.sections, report.tasks) == (5, 15)
     plan = session.get(Plan, report.plan_id)
@@ -139,7 +140,7 @@ def test_seed_imports_with_units_groups_recurrence_and_indicators(session: Sessi
 
 
 def test_without_towns_the_group_is_reported_empty(session: Session, now: datetime) -> None:
-    report = importing.import_plan(session, result=seed_result(), actor=None, now=now, assign=False)
+    report = importing.import_plan(session, result=seed_result(), actor=None, now=now)
     codes = {w.code for w in report.warnings}
     assert codes == {"unit.created", "group.empty", "goal.unquantified"}
     zone = session.exec(select(Unit).where(Unit.name == "经济开发区")).one()
@@ -161,7 +162,7 @@ def test_import_is_all_or_nothing(session: Session, now: datetime, monkeypatch: 
 
     monkeypatch.setattr(assignment_service, "assign", failing)
     with pytest.raises(RuntimeError):
-        importing.import_plan(session, result=seed_result(), actor=None, now=now)
+        importing.import_plan(session, result=seed_result(), actor=None, now=now, publish=True)
     session.expire_all()
     assert counts(session) == before
     assert before["Plan"] == 0 and before["Task"] == 0
@@ -169,10 +170,11 @@ def test_import_is_all_or_nothing(session: Session, now: datetime, monkeypatch: 
 
 def test_dry_run_preview_changes_nothing(session: Session) -> None:
     before = counts(session)
-    out = importing.preview(session, seed_result())
+    out = importing.preview(session, seed_result(), now=DEFAULT_NOW)
     assert counts(session) == before
     assert out["summary"]["tasks"] == 15 and len(out["document"]["sections"]) == 5
-    assert {w["code"] for w in out["warnings"]} == {"unit.created", "goal.unquantified"}
+    # The same warnings as the import itself gives (no town yet: 各镇街 has no members).
+    assert {w["code"] for w in out["warnings"]} == {"unit.created", "goal.unquantified", "group.empty"}
     assert any(w["text"] == "县科技局" for w in out["warnings"])
 
 
@@ -189,7 +191,9 @@ def test_duplicate_and_missing_codes_are_made_unique(session: Session, now: date
             {"code": "一", "title": "乙", "tasks": second},
         ],
     }  # fmt: skip
-    report = importing.import_plan(session, result=importing.read_plan(json.dumps(doc)), actor=None, now=now)
+    report = importing.import_plan(
+        session, result=importing.read_plan(json.dumps(doc)), actor=None, now=now, publish=True
+    )
     tasks = session.exec(
         select(Task).where(Task.plan_id == report.plan_id).order_by(col(Task.position))
     ).all()
@@ -265,7 +269,7 @@ def test_rest_text_and_json_bodies(client: TestClient, as_role: AsRole) -> None:
     assert r.status_code == 201, r.text
     doc = {"plan": {"title": "JSON 计划"}, "sections": [{"code": "一", "title": "甲", "tasks": [
         {"code": "1", "title": "任务", "lead_units": ["县科技局"], "due": "2025-06-30"}]}]}  # fmt: skip
-    r = client.post("/api/v1/plans/import", json=doc, headers=headers)
+    r = client.post("/api/v1/plans/import", json=doc, params={"publish": "true"}, headers=headers)
     assert r.status_code == 201, r.text
     assert r.json()["assignments"] == 1
 
@@ -308,7 +312,7 @@ def test_xlsx_export_then_import_keeps_the_structure(
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
     again = importing.read_plan(r.content, filename="export.xlsx")
-    second = importing.import_plan(session, result=again, actor=None, now=now, assign=False)
+    second = importing.import_plan(session, result=again, actor=None, now=now, new_version_of=first.plan_id)
     assert second.units_created == [] and (second.sections, second.tasks) == (5, 15)
     a = importing.plan_to_document(session, first.plan_id or 0)
     b = importing.plan_to_document(session, second.plan_id or 0)
@@ -342,9 +346,13 @@ def test_cli_import_dry_run_commit_and_export(
     cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert cli_main(["plan", "import", str(SEED), "--dry-run", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    out = json.loads(printed)
     assert len(out["document"]["sections"]) == 5 and out["summary"]["tasks"] == 15
-    assert {w["code"] for w in out["warnings"]} == {"unit.created", "goal.unquantified"}
+    # The real clock: the seed's 2025 deadlines have passed; no town yet, so 各镇街 is empty.
+    codes = {"unit.created", "goal.unquantified", "group.empty", "deadline.past"}
+    assert {w["code"] for w in out["warnings"]} == codes
+    assert _count_plans() == 0
     assert _count_plans() == 0
 
     assert cli_main(["plan", "import", str(SEED), "--dry-run"]) == 0
@@ -369,6 +377,24 @@ def test_cli_import_dry_run_commit_and_export(
     assert cli_main(["plan", "export", str(plan_id), "-o", str(target)]) == 0
     assert parse(target.read_bytes(), filename="x.xlsx").document.tasks()[0].lead_units == ["县科技局"]
     assert cli_main(["plan", "export", "999999", "-o", str(target)]) == 1
+    # What the dry run prints imports back unchanged, as a draft, then publishes.
+    dry = tmp_path / "dry-run.json"
+    dry.write_text(printed, encoding="utf-8")
+    capsys.readouterr()
+    assert cli_main(["plan", "import", str(dry), "--json", "--new-version-of", str(plan_id)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["state"] == "draft" and report["tasks"] == 15 and report["assignments"] == 0
+    assert report["supersedes_id"] == plan_id
+    # The same warnings as its dry run, less the units the first import has since created.
+    assert [w["code"] for w in report["warnings"]] == [
+        w["code"] for w in out["warnings"] if w["code"] != "unit.created"
+    ]
+    assert cli_main(["plan", "import", str(SEED)]) == 1
+    assert "plan.duplicate_doc_no" in capsys.readouterr().err
+    assert cli_main(["plan", "publish", str(report["plan_id"])]) == 0
+    assert "已发布计划" in capsys.readouterr().out
+    assert cli_main(["plan", "publish", str(report["plan_id"])]) == 1
+    assert "plan.not_draft" in capsys.readouterr().err
 
 
 def test_cli_reports_unreadable_input(

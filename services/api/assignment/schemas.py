@@ -68,6 +68,9 @@ class AssignmentPublic(BaseModel):
     extension_count: int
     external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     external_id: str | None
+    overdue_from: date | None = Field(
+        default=None, description="交办晚于截止日期时的交办之日：逾期工作日自此计算，此前的时间不催办"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

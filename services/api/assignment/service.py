@@ -23,6 +23,7 @@ from duban.models import (
     AssignmentState,
     AuditEntry,
     Plan,
+    PlanState,
     Role,
     Task,
     TaskUnit,
@@ -30,6 +31,8 @@ from duban.models import (
     UnitGroup,
     UnitRole,
     User,
+    overdue_basis,
+    overdue_basis_of,
 )
 from duban.periods import spanning
 from duban.uow import UnitOfWork, unit_of_work
@@ -483,17 +486,26 @@ def assign(
     uow: UnitOfWork | None = None,
     period: str | None = None,
     external_id: str | None = None,
+    publication: bool = False,
 ) -> AssignResult:
     """交办: one assignment per unit (groups expanded) and per period; existing ones are left alone.
 
     Given a unit of work (the plan importer's), the assignments join it; otherwise this commits.
     `period` narrows a recurring task to one period; `external_id` names the one assignment made.
+    `publication`: part of publishing the whole plan, whose units hear of it in one message each.
     """
     plan = session.get(Plan, task.plan_id)
     assert plan is not None
+    if plan.state == PlanState.draft and not publication:
+        raise Conflict(
+            "计划尚未发布（草稿），请先核对并发布计划，再单独交办",
+            code="plan.draft",
+            details={"plan_id": plan.id},
+        )
     zone = zones.of_plan(plan)
+    today = calendar.local_date(now, zone)
     targets = _resolve_targets(session, task=task, unit_ids=unit_ids, group_ids=group_ids, role=role)
-    periods = periods_for(task=task, plan=plan, due_date=due_date, today=calendar.local_date(now, zone))
+    periods = periods_for(task=task, plan=plan, due_date=due_date, today=today)
     if period is not None:
         periods = [(p, day) for p, day in periods if p == period]
         if not periods:
@@ -523,6 +535,8 @@ def assign(
                     assigned_at=now,
                     created_at=now,
                     updated_at=now,
+                    # Told after the deadline: overdue time counts from today, not from the due date.
+                    overdue_from=today if day is not None and day < today else None,
                     **_due(day, zone),
                 )
             )
@@ -540,12 +554,16 @@ def assign(
     if uow is None:
         try:
             with unit_of_work(session, actor=actor, now=now) as own:
-                _add_assignments(session, own, result.created, plan=plan, task=task, actor=actor)
+                _add_assignments(
+                    session, own, result.created, plan=plan, task=task, actor=actor, publication=publication
+                )
         except IntegrityError as exc:
             # Another request assigned the same task at the same moment.
             raise Conflict("该任务正在被同时交办，请重试", code="assignment.duplicate") from exc
     else:
-        _add_assignments(session, uow, result.created, plan=plan, task=task, actor=actor)
+        _add_assignments(
+            session, uow, result.created, plan=plan, task=task, actor=actor, publication=publication
+        )
     return result
 
 
@@ -625,6 +643,7 @@ def _add_assignments(
     plan: Plan,
     task: Task,
     actor: User | None,
+    publication: bool = False,
 ) -> None:
     for a in created:
         uow.add(a, action="assignment.assign")
@@ -635,18 +654,18 @@ def _add_assignments(
         ).all()
     )
     for a in created:
-        _emit(
-            uow,
-            _event(
-                events.AssignmentAssigned,
-                a=a,
-                plan=plan,
-                task=task,
-                unit_name=names.get(a.unit_id, ""),
-                actor=actor,
-            ),
-            a,
+        event = _event(
+            events.AssignmentAssigned,
+            a=a,
+            plan=plan,
+            task=task,
+            unit_name=names.get(a.unit_id, ""),
+            actor=actor,
         )
+        if publication:
+            assert isinstance(event, events.AssignmentAssigned)
+            event.publication = True
+        _emit(uow, event, a)
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -677,6 +696,7 @@ LIST_COLUMNS: tuple[Any, ...] = (
     col(Assignment.extension_count),
     col(Assignment.external_source_id),
     col(Assignment.external_id),
+    col(Assignment.overdue_from),
     col(Assignment.version),
     col(Assignment.created_at),
     col(Assignment.updated_at),
@@ -755,7 +775,9 @@ def apply_filters(
         # In the database (calendar_day), on the deployment's time zone: one index range.
         today = calendar.local_date(now, zones.default())
         clause = calendar_store.overdue_at_least_clause(
-            col(Assignment.due_date), today=today, n=min_working_days_overdue
+            overdue_basis(Assignment.__table__),  # type: ignore[attr-defined]
+            today=today,
+            n=min_working_days_overdue,
         )
         stmt = stmt.where(overdue_clause(now), clause)
     if due_before is not None:
@@ -790,7 +812,8 @@ def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any
                 last = calendar.local_date(now, zones.zone(zone)) - timedelta(days=1)
                 yesterday[zone] = (last, cal.ordinal(last))
             until, last_ordinal = yesterday[zone]
-            days = last_ordinal - cal.ordinal(due)
+            # Counted from the later of the due date and a late assignment's day.
+            days = last_ordinal - cal.ordinal(overdue_basis_of(due, row.get("overdue_from")) or due)
             days = days if days > 0 else 0
         row["working_days_overdue"] = days
         # Open and not yet due: working days in (today, due date], as the due-soon reminders count.

@@ -25,6 +25,8 @@ ImportUser = Annotated[User, Depends(require_roles(Role.office, Role.admin, scop
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorEnvelope},
+    404: {"model": ErrorEnvelope},
+    409: {"model": ErrorEnvelope},
     413: {"model": ErrorEnvelope},
     415: {"model": ErrorEnvelope},
     422: {"model": ErrorEnvelope},
@@ -58,6 +60,11 @@ class ImportReportPublic(BaseModel):
     dry_run: bool = False
     plan_id: int
     title: str
+    state: str = Field(
+        description="draft：草稿，核对后经 POST /plans/{id}/publish 交办；published：已一并交办"
+    )
+    supersedes_id: int | None = None
+    units_notified: int = 0
     sections: int
     tasks: int
     targets: int
@@ -115,16 +122,27 @@ async def import_plan(
     now: NowDep,
     settings: SettingsDep,
     dry_run: Annotated[bool, Query(description="只预览识别结果，不写入")] = False,
+    publish: Annotated[bool, Query(description="导入后立即发布交办（缺省为草稿，核对后再发布）")] = False,
+    new_version_of: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="作为该计划的新版本导入（同一文号重新印发）")
+    ] = None,
     format: Annotated[str, Query(pattern="^(auto|text|docx|pdf|xlsx|json)$")] = "auto",
 ) -> Any:
-    """Import a plan (a .txt/.docx/.pdf/.xlsx upload, or a text or JSON body) with its assignments."""
+    """Import a plan (a .txt/.docx/.pdf/.xlsx upload, or a text or JSON body) as a draft.
+
+    A draft has no assignments and sends nothing; publish it with `POST /plans/{id}/publish`.
+    A 文号 already imported answers 409 naming that plan, unless `new_version_of` names it.
+    """
     data, filename = await _read_upload(request, settings.max_upload_bytes)
 
     def work() -> tuple[dict[str, Any], int]:
         result = importing.read_plan(data, fmt=format, filename=filename)
         if dry_run:
-            return {"dry_run": True, **importing.preview(session, result)}, 200
-        report = importing.import_plan(session, result=result, actor=user, now=now)
+            out = importing.preview(session, result, now=now, new_version_of=new_version_of)
+            return {"dry_run": True, **out}, 200
+        report = importing.import_plan(
+            session, result=result, actor=user, now=now, publish=publish, new_version_of=new_version_of
+        )
         return {"dry_run": False, **report.to_dict()}, 201
 
     body, status = await run_in_threadpool(work)

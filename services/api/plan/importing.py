@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.assignment import service as assignment_service
 from api.unit import service as unit_service
-from duban import audit, calendar, comparators
-from duban.errors import DubanError, NotFound, Unprocessable
+from duban import audit, calendar, comparators, labels, zones
+from duban.errors import Conflict, DubanError, NotFound, Unprocessable
 from duban.models import (
     Indicator,
     Plan,
+    PlanState,
     Recurrence,
     Section,
     Target,
@@ -39,6 +39,7 @@ from plandoc.interchange import (
     SectionDoc,
     TargetDoc,
     TaskDoc,
+    UnitSuggestion,
 )
 from plandoc.limits import DocumentTooLarge
 from plandoc.units import is_generic
@@ -117,12 +118,15 @@ class _Ref:
 
 
 class _Resolver:
-    """Names as written → unit, unit group or a kept label; creates what is missing (when allowed)."""
+    """Names as written → unit, unit group or a kept label; creates what is missing (when allowed).
+
+    A name close to an existing unit (住建局 for 县住房和城乡建设局) is not created: it is kept
+    as written for the office to confirm in the draft, so a plan never mints near-duplicates.
+    """
 
     def __init__(self, session: Session, *, create: bool) -> None:
         self.session = session
         self.create = create
-        self.verb = "已" if create else "将"
         self.cache: dict[str, _Ref] = {}
         self.units_created: list[Unit] = []
         self.groups_created: list[UnitGroup] = []
@@ -160,7 +164,7 @@ class _Resolver:
             self.warnings.append(
                 ImportWarning(
                     code="group.created",
-                    message=f"单位组“{name}”不存在，{self.verb}新建（暂无成员，请在单位组中维护）",
+                    message=f"单位组“{name}”不存在，导入时新建（暂无成员，请在单位组中维护）",
                     text=name,
                 )
             )
@@ -171,12 +175,27 @@ class _Resolver:
             self.session.flush()
             self.groups_created.append(group)
             return _Ref(group_id=group.id)
+        close = unit_service.suggest(
+            self.session, name=name, exclude=[u.id for u in self.units_created if u.id is not None]
+        )
+        if close and close[0]["score"] >= unit_service.HOLD_MIN:
+            self.warnings.append(
+                ImportWarning(
+                    code="unit.unresolved",
+                    message=f"单位“{name}”未找到，与“{close[0]['name']}”相近：请在草稿中确认为已有单位或新建",
+                    text=name,
+                    suggestions=[UnitSuggestion.model_validate(c) for c in close],
+                )
+            )
+            return _Ref(label=name)
         kind = guess_kind(name)
+        near = f"；相近单位：{'、'.join(c['name'] for c in close)}" if close else ""
         self.warnings.append(
             ImportWarning(
                 code="unit.created",
-                message=f"单位“{name}”不存在，{self.verb}新建（类型：{_KIND_LABEL[kind]}），请核对",
+                message=f"单位“{name}”不存在，导入时新建（类型：{_KIND_LABEL[kind]}），请核对{near}",
                 text=name,
+                suggestions=[UnitSuggestion.model_validate(c) for c in close],
             )
         )
         if not self.create:
@@ -202,6 +221,9 @@ class ImportReport:
     units_created: list[str] = field(default_factory=list)
     groups_created: list[str] = field(default_factory=list)
     assignments: int = 0
+    state: str = "draft"
+    units_notified: int = 0
+    supersedes_id: int | None = None
     warnings: list[ImportWarning] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,22 +253,64 @@ def _check(doc: PlanDoc) -> None:
         raise Unprocessable("计划期限无效：结束日期早于开始日期", code="plan.invalid_period")
 
 
+# Warnings the importer derives from the database and the day; a re-imported preview (its JSON
+# carries them) gets them afresh instead of twice.
+DERIVED = {
+    "unit.created",
+    "unit.unresolved",
+    "unit.name_too_long",
+    "group.created",
+    "group.empty",
+    "calendar.year_uncovered",
+    "deadline.past",
+    "task.unassigned",
+}
+
+
+def _reader_warnings(result: ImportResult) -> list[ImportWarning]:
+    return [w for w in result.warnings if w.code not in DERIVED]
+
+
+def check_doc_no(session: Session, *, doc_no: str | None, new_version_of: int | None) -> Plan | None:
+    """A 文号 already imported is refused (409 naming the plan) unless this is its new version."""
+    earlier = session.get(Plan, new_version_of) if new_version_of is not None else None
+    if new_version_of is not None and earlier is None:
+        raise NotFound("计划不存在", code="plan.not_found", details={"plan_id": new_version_of})
+    no = (doc_no or "").strip()
+    if not no or earlier is not None:
+        return earlier
+    existing = session.exec(select(Plan).where(Plan.doc_no == no[:100]).order_by(col(Plan.id).desc())).first()
+    if existing is not None:
+        raise Conflict(
+            f"文号“{no}”已导入为计划 #{existing.id}“{existing.title}”；如为该计划的新版本，请按新版本导入",
+            code="plan.duplicate_doc_no",
+            details={"plan_id": existing.id, "title": existing.title, "doc_no": no},
+        )
+    return None
+
+
 def _title(doc: PlanDoc) -> str:
     return (doc.plan.title or "").strip() or "未命名计划"
 
 
-def preview(session: Session | None, result: ImportResult) -> dict[str, Any]:
-    """The interchange JSON plus every warning the import would give; writes nothing."""
-    warnings = list(result.warnings)
+def preview(
+    session: Session | None, result: ImportResult, *, now: datetime, new_version_of: int | None = None
+) -> dict[str, Any]:
+    """The interchange JSON plus every warning and refusal the import would give; writes nothing."""
+    doc = result.document
+    _check(doc)
+    warnings = _reader_warnings(result)
     if session is not None:
+        check_doc_no(session, doc_no=doc.plan.doc_no, new_version_of=new_version_of)
         resolver = _Resolver(session, create=False)
-        for task in _walk(result.document.tasks()):
+        for task in _walk(doc.tasks()):
             for name in task.all_units():
                 resolver.resolve(name)
         warnings += resolver.warnings
-    warnings += calendar_warnings(result.document)
-    out = to_json(ImportResult(document=result.document, warnings=warnings))
-    doc = result.document
+        warnings += _empty_default_groups(session, resolver)
+    warnings += past_deadline_warnings([t.due for t in _walk(doc.tasks())], now=now, zone=zones.default())
+    warnings += calendar_warnings(doc)
+    out = to_json(ImportResult(document=doc, warnings=warnings))
     out["summary"] = {
         "title": _title(doc),
         "sections": len(doc.sections),
@@ -256,9 +320,30 @@ def preview(session: Session | None, result: ImportResult) -> dict[str, Any]:
     return out
 
 
+def past_deadline_warnings(dues: list[date | None], *, now: datetime, zone: Any) -> list[ImportWarning]:
+    """One warning counting the deadlines already past on the day of import or publication."""
+    today = calendar.local_date(now, zone)
+    past = sorted(d for d in dues if d is not None and d < today)
+    if not past:
+        return []
+    return [
+        ImportWarning(
+            code="deadline.past",
+            message=(
+                f"{len(past)}项任务的截止日期已过（最早为{labels.date_text(past[0])}）："
+                "发布后逾期自发布之日起算；如为新一年度重新印发，可整体顺延截止日期"
+            ),
+        )
+    ]
+
+
 def calendar_warnings(doc: PlanDoc) -> list[ImportWarning]:
     """One warning naming the years of deadlines whose holidays nobody has loaded yet."""
-    dues = [t.due for t in _walk(doc.tasks()) if t.due is not None]
+    return uncovered_warnings([t.due for t in _walk(doc.tasks())])
+
+
+def uncovered_warnings(dues_in: list[date | None]) -> list[ImportWarning]:
+    dues = [d for d in dues_in if d is not None]
     years = sorted({y for d in dues for y in calendar.uncovered_years(d)})
     if not years:
         return []
@@ -275,19 +360,45 @@ def _walk(tasks: list[TaskDoc]) -> Any:
 
 
 def import_plan(
-    session: Session, *, result: ImportResult, actor: User | None, now: datetime, assign: bool = True
+    session: Session,
+    *,
+    result: ImportResult,
+    actor: User | None,
+    now: datetime,
+    publish: bool = False,
+    new_version_of: int | None = None,
 ) -> ImportReport:
-    """Create the plan and everything under it, then assign: one transaction, one commit."""
+    """Create the plan (a draft) and everything under it: one transaction, one commit.
+
+    `publish`: 交办 at once as well (scripts), in the same transaction.
+    """
+    from api.plan import publishing  # publishing assigns; importing is what it builds on
+
     doc = result.document
     _check(doc)
+    earlier = check_doc_no(session, doc_no=doc.plan.doc_no, new_version_of=new_version_of)
     with unit_of_work(session, actor=actor, now=now) as uow:
-        report = _create(session, doc=doc, actor=actor, now=now, assign=assign, uow=uow)
-    report.warnings = [*result.warnings, *report.warnings]
+        report = _create(session, doc=doc, actor=actor, now=now, uow=uow, supersedes=earlier)
+        if publish:
+            plan = session.get(Plan, report.plan_id)
+            assert plan is not None
+            outcome = publishing.publish_in(session, uow, plan=plan, actor=actor, now=now, strict=False)
+            report.state = str(plan.state)
+            report.assignments = outcome.assignments
+            report.units_notified = outcome.units_notified
+            report.warnings += [w for w in outcome.warnings if w.code not in {"deadline.past", "group.empty"}]
+    report.warnings = [*_reader_warnings(result), *report.warnings]
     return report
 
 
 def _create(
-    session: Session, *, doc: PlanDoc, actor: User | None, now: datetime, assign: bool, uow: UnitOfWork
+    session: Session,
+    *,
+    doc: PlanDoc,
+    actor: User | None,
+    now: datetime,
+    uow: UnitOfWork,
+    supersedes: Plan | None = None,
 ) -> ImportReport:
     meta = doc.plan
     unit_service.ensure_default_groups(session)
@@ -299,6 +410,8 @@ def _create(
             "issued_on": meta.issued_on,
             "period_start": meta.period.start if meta.period else None,
             "period_end": meta.period.end if meta.period else None,
+            "state": PlanState.draft,
+            "supersedes_id": supersedes.id if supersedes else None,
             "created_by_id": actor.id if actor else None,
             "created_at": now,
             "updated_at": now,
@@ -307,7 +420,7 @@ def _create(
     session.add(plan)
     session.flush()
     assert plan.id is not None
-    report = ImportReport(plan_id=plan.id, title=plan.title)
+    report = ImportReport(plan_id=plan.id, title=plan.title, supersedes_id=plan.supersedes_id)
     resolver = _Resolver(session, create=True)
 
     for ind in doc.indicators:
@@ -329,7 +442,7 @@ def _create(
 
     section_codes: set[str] = set()
     task_codes: set[str] = set()
-    tasks: list[tuple[Task, bool]] = []
+    tasks: list[Task] = []
     position = 0
 
     def add_task(t: TaskDoc, section: Section, parent: Task | None) -> None:
@@ -372,7 +485,7 @@ def _create(
         session.add_all(_target(task, tg) for tg in t.targets)
         report.targets += len(t.targets)
         report.tasks += 1
-        tasks.append((task, any(r.unit_id or r.group_id for r in rows)))
+        tasks.append(task)
         for sub in t.subtasks:
             add_task(sub, section, task)
 
@@ -395,34 +508,9 @@ def _create(
     report.units_created = [u.name for u in resolver.units_created]
     report.groups_created = [g.name for g in resolver.groups_created]
     report.warnings = list(resolver.warnings)
-    report.warnings += _empty_groups(session, [t for t, _ in tasks])
+    report.warnings += empty_groups(session, [t.id for t in tasks if t.id is not None])
+    report.warnings += past_deadline_warnings([t.due_date for t in tasks], now=now, zone=zones.of_plan(plan))
     report.warnings += calendar_warnings(doc)
-
-    if assign:
-        for task, has_units in tasks:
-            if not has_units:
-                report.warnings.append(
-                    ImportWarning(
-                        code="task.unassigned",
-                        message=f"任务{task.code}“{task.title[:30]}”未指定责任单位，暂未交办",
-                    )
-                )
-                continue
-            try:
-                # actor None: an import from the command line, recorded as the system.
-                result = assignment_service.assign(
-                    session=session,
-                    task=task,
-                    actor=actor,
-                    now=now,
-                    uow=uow,
-                )
-            except Unprocessable as exc:
-                report.warnings.append(
-                    ImportWarning(code="task.unassigned", message=f"任务{task.code}暂未交办：{exc.message}")
-                )
-                continue
-            report.assignments += len(result.created)
 
     uow.flush()
     uow.record(
@@ -434,7 +522,6 @@ def _create(
             "sections": report.sections,
             "tasks": report.tasks,
             "indicators": report.indicators,
-            "assignments": report.assignments,
             "units_created": report.units_created,
             "groups_created": report.groups_created,
         },
@@ -460,28 +547,50 @@ def _target(task: Task, tg: TargetDoc) -> Target:
     )
 
 
-def _empty_groups(session: Session, tasks: list[Task]) -> list[ImportWarning]:
-    ids = [t.id for t in tasks]
-    if not ids:
+def _group_warning(name: str) -> ImportWarning:
+    return ImportWarning(
+        code="group.empty",
+        message=f"单位组“{name}”暂无成员单位，交办时不会展开；请先维护镇街等成员单位，再补充交办",
+        text=name,
+    )
+
+
+def empty_groups(session: Session, task_ids: list[int]) -> list[ImportWarning]:
+    if not task_ids:
         return []
     group_ids = set(
         session.exec(
             select(TaskUnit.group_id).where(
-                col(TaskUnit.task_id).in_(ids), col(TaskUnit.group_id).is_not(None)
+                col(TaskUnit.task_id).in_(task_ids), col(TaskUnit.group_id).is_not(None)
             )
         ).all()
     )
     out = []
-    for group in session.exec(select(UnitGroup).where(col(UnitGroup.id).in_(group_ids))).all():
+    for group in session.exec(
+        select(UnitGroup).where(col(UnitGroup.id).in_(group_ids)).order_by(col(UnitGroup.id))
+    ).all():
         if not unit_service.resolve_group_units(session, group=group):
-            out.append(
-                ImportWarning(
-                    code="group.empty",
-                    message=f"单位组“{group.name}”暂无成员单位，交办时不会展开；请先维护镇街等成员单位，再补充交办",
-                    text=group.name,
-                )
-            )
-    return out
+            out.append(_group_warning(group.name))
+    return sorted(out, key=lambda w: w.text)
+
+
+def _empty_default_groups(session: Session, resolver: _Resolver) -> list[ImportWarning]:
+    """The preview's twin of `empty_groups`: the groups the document names, existing or default."""
+    out = []
+    created = {w.text for w in resolver.warnings if w.code == "group.created"}
+    for name, ref in resolver.cache.items():
+        if name in created:
+            out.append(_group_warning(name))
+            continue
+        if ref.group_id is not None:
+            group = session.get(UnitGroup, ref.group_id)
+        elif name in unit_service.DEFAULT_GROUPS:
+            group = UnitGroup(name=name, member_kinds=[str(k) for k in unit_service.DEFAULT_GROUPS[name]])
+        else:
+            continue
+        if group is not None and not unit_service.resolve_group_units(session, group=group):
+            out.append(_group_warning(name))
+    return sorted(out, key=lambda w: w.text)
 
 
 # --- export ----------------------------------------------------------------------------------------

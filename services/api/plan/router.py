@@ -10,8 +10,8 @@ from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
-from api.plan import schemas, service
-from duban.models import Plan, Section
+from api.plan import publishing, schemas, service
+from duban.models import Plan, PlanState, Section
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -42,13 +42,16 @@ def list_plans(
     q: Annotated[str | None, Query(max_length=100, description="标题或文号包含")] = None,
     external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
     external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
+    state: Annotated[PlanState | None, Query(description="draft 草稿 / published 已发布")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Any:
-    """Plans, newest first, each with its status derived from its assignments."""
+    """Plans, newest first, each with its status derived from its assignments (drafts: office only)."""
     stmt = external.filter_list(
         service.visible_plans(user), Plan, user=user, external_id=external_id, source_id=external_source_id
     )
+    if state is not None:
+        stmt = stmt.where(col(Plan.state) == state)
     if q:
         stmt = stmt.where(
             col(Plan.title).contains(q, autoescape=True) | col(Plan.doc_no).contains(q, autoescape=True)
@@ -120,6 +123,52 @@ def delete_plan(plan_id: int, user: OfficeUser, session: SessionDep, now: NowDep
     """Delete a plan that has not been assigned yet."""
     service.remove(session, actor=user, plan=service.get(session, plan_id=plan_id), now=now)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{plan_id}/checks", response_model=schemas.PublishChecks, responses={**_E, 403: {"model": ErrorEnvelope}}
+)
+def plan_checks(plan_id: int, _user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
+    """Before publishing: unconfirmed unit names with suggestions, past deadlines, tasks without units."""
+    return json_response(publishing.checks(session, plan=service.get(session, plan_id=plan_id), now=now))
+
+
+@router.post("/{plan_id}/publish", response_model=schemas.PublishResult, responses=_U)
+def publish_plan(plan_id: int, request: Request, user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
+    """交办: create every assignment of the draft in one transaction; each unit gets one message.
+
+    Refused (409) while unit names are unconfirmed or when the plan is already published.
+    """
+    plan = service.get(session, plan_id=plan_id)
+    check_if_match(request, kind="plan", entity_id=plan.id, version=plan.version)
+    body = publishing.publish(session, plan=plan, actor=user, now=now)
+    return json_response(body, headers={"ETag": etag_of("plan", plan.id, plan.version)})
+
+
+@router.post("/{plan_id}/shift-deadlines", response_model=schemas.DeadlineShiftResult, responses=_U)
+def shift_deadlines(
+    plan_id: int,
+    body: schemas.DeadlineShift,
+    request: Request,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Any:
+    """Move every date of a draft (tasks, targets, indicators, period) by years, months and days."""
+    plan = service.get(session, plan_id=plan_id)
+    check_if_match(request, kind="plan", entity_id=plan.id, version=plan.version)
+    out = publishing.shift_deadlines(session, plan=plan, actor=user, now=now, **body.model_dump())
+    return json_response(out, headers={"ETag": etag_of("plan", plan.id, plan.version)})
+
+
+@router.post("/{plan_id}/unit-names", response_model=schemas.NameResolutionResult, responses=_U)
+def resolve_unit_name(
+    plan_id: int, body: schemas.NameResolution, user: OfficeUser, session: SessionDep, now: NowDep
+) -> Any:
+    """Say which unit a name in the draft means: an existing unit (kept as its alias) or a new one."""
+    plan = service.get(session, plan_id=plan_id)
+    out = publishing.resolve_name(session, plan=plan, actor=user, now=now, **body.model_dump())
+    return json_response(out)
 
 
 @router.get("/{plan_id}/sections", response_model=list[schemas.SectionPublic], responses=_E)

@@ -12,7 +12,7 @@ from api import external
 from api.assignment import service as assignment_service
 from duban import zones
 from duban.errors import Conflict, NotFound, Unprocessable
-from duban.models import Assignment, Plan, Section, Task, User
+from duban.models import Assignment, Plan, PlanState, Role, Section, Task, User
 from duban.uow import UnitOfWork, unit_of_work
 
 PLAN_COLUMNS = (
@@ -29,6 +29,9 @@ PLAN_COLUMNS = (
     col(Plan.external_source_id),
     col(Plan.external_id),
     col(Plan.created_by_id),
+    col(Plan.state),
+    col(Plan.published_at),
+    col(Plan.supersedes_id),
     col(Plan.version),
     col(Plan.created_at),
     col(Plan.updated_at),
@@ -43,10 +46,18 @@ SECTION_COLUMNS = (
 )
 
 
-def visible_plans(user: User) -> Select[*tuple[Any, ...]]:  # noqa: ARG001
+def sees_drafts(user: User) -> bool:
+    return user.has_role(Role.office, Role.admin) or bool(user.is_service_account)
+
+
+def visible_plans(user: User) -> Select[*tuple[Any, ...]]:
     # Plans are the county's public structure: every signed-in user reads them; the unit-scoped
-    # part (assignments) is counted through visible_assignments in the status.
-    return sa.select(*PLAN_COLUMNS)
+    # part (assignments) is counted through visible_assignments in the status. A draft is the
+    # office's working copy until it is published.
+    stmt = sa.select(*PLAN_COLUMNS)
+    if not sees_drafts(user):
+        stmt = stmt.where(col(Plan.state) != PlanState.draft)
+    return stmt
 
 
 def get(session: Session, *, plan_id: int) -> Plan:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col, select
 
 from api import external
-from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, UnitManager
+from api.deps import AdminUser, CurrentUser, NowDep, OfficeUser, SessionDep, UnitManager
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
@@ -184,14 +184,14 @@ def list_aliases(user: CurrentUser, session: SessionDep) -> Any:
 
 
 @aliases_router.post("", status_code=201, response_model=schemas.AliasPublic, responses=_W)
-def create_alias(body: schemas.AliasCreate, user: AdminUser, session: SessionDep, now: NowDep) -> Any:
+def create_alias(body: schemas.AliasCreate, user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
     """Teach the importer another name for a unit."""
     row = service.add_alias(session, actor=user, alias=body.alias, unit_id=body.unit_id, now=now)
     return json_response({"id": row.id, "alias": row.alias, "unit_id": row.unit_id}, 201)
 
 
 @aliases_router.delete("/{alias_id}", status_code=204, responses={**_E, **_W})
-def delete_alias(alias_id: int, user: AdminUser, session: SessionDep, now: NowDep) -> Response:
+def delete_alias(alias_id: int, user: OfficeUser, session: SessionDep, now: NowDep) -> Response:
     """Remove a unit alias."""
     service.delete_alias(session, actor=user, alias_id=alias_id, now=now)
     return Response(status_code=204)

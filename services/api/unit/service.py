@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz.distance import Levenshtein
 from sqlalchemy import Select, delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
@@ -221,7 +223,7 @@ def find_by_name(session: Session, *, name: str) -> Unit | None:
     return session.get(Unit, alias.unit_id) if alias else None
 
 
-def _alias_snapshot(row: UnitAlias) -> dict[str, Any]:
+def alias_snapshot(row: UnitAlias) -> dict[str, Any]:
     return {"alias": row.alias, "unit_id": row.unit_id}
 
 
@@ -231,7 +233,7 @@ def add_alias(session: Session, *, actor: User, alias: str, unit_id: int, now: d
         raise Conflict("别名与已有单位名称相同", code="unit_alias.conflicts_with_unit")
     with unit_of_work(session, actor=actor, now=now) as uow:
         row = uow.add(
-            UnitAlias(alias=alias, unit_id=unit_id), action="unit_alias.create", snapshot=_alias_snapshot
+            UnitAlias(alias=alias, unit_id=unit_id), action="unit_alias.create", snapshot=alias_snapshot
         )
         try:
             uow.flush()
@@ -245,4 +247,85 @@ def delete_alias(session: Session, *, actor: User, alias_id: int, now: datetime)
     if row is None:
         raise NotFound("别名不存在", code="unit_alias.not_found")
     with unit_of_work(session, actor=actor, now=now) as uow:
-        uow.delete(row, action="unit_alias.delete", snapshot=_alias_snapshot)
+        uow.delete(row, action="unit_alias.delete", snapshot=alias_snapshot)
+
+
+# --- names as documents write them ------------------------------------------------------------
+
+_BRACKETED = re.compile(r"[（(]([^（）()]*)[）)]")
+_REGION_PREFIX = ("县", "区", "市")
+_BODY_SUFFIX = ("管理委员会", "管委会")
+SUGGEST_MIN = 0.5
+# Close enough that an import asks the office instead of creating a near-duplicate unit.
+HOLD_MIN = 0.7
+
+
+def name_forms(name: str) -> set[str]:
+    """The forms a unit goes by: without brackets, its bracketed alias, without 县/区/市 and 管委会."""
+    forms = set()
+    for raw in (_BRACKETED.sub("", name), *_BRACKETED.findall(name)):
+        form = raw.strip()
+        for suffix in _BODY_SUFFIX:
+            if form.endswith(suffix) and len(form) > len(suffix) + 1:
+                form = form[: -len(suffix)]
+        if form[:1] in _REGION_PREFIX and len(form) > 2:
+            form = form[1:]
+        if form:
+            forms.add(form)
+    return forms
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """住建局 for 住房和城乡建设局: the short form's characters in order, first and last kept."""
+    if len(short) < 2 or len(short) >= len(long) or short[0] != long[0] or short[-1] != long[-1]:
+        return False
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def similarity(a: str, b: str) -> float:
+    """0…1: how likely two written names mean the same unit."""
+    best = 0.0
+    for x in name_forms(a) or {a}:
+        for y in name_forms(b) or {b}:
+            if x == y:
+                return 1.0
+            score = Levenshtein.normalized_similarity(x, y)
+            if _abbreviates(x, y) or _abbreviates(y, x):
+                score = max(score, 0.75)
+            best = max(best, score)
+    return best
+
+
+def suggest(
+    session: Session, *, name: str, limit: int = 5, exclude: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """The closest active units (by name or alias) to a name no unit carries, best first.
+
+    The directory is a county's few dozen units and their aliases: compared in Python.
+    """
+    rows = list(
+        session.execute(
+            sa.select(col(Unit.id), col(Unit.name), sa.null().label("alias")).where(
+                col(Unit.is_active).is_(True)
+            )
+        ).all()
+    )
+    rows += session.execute(
+        sa.select(col(Unit.id), col(Unit.name), col(UnitAlias.alias))
+        .join(UnitAlias, col(UnitAlias.unit_id) == col(Unit.id))
+        .where(col(Unit.is_active).is_(True))
+    ).all()
+    best: dict[int, dict[str, Any]] = {}
+    for unit_id, unit_name, alias in rows:
+        if unit_id in exclude:
+            continue
+        score = similarity(name, alias or unit_name)
+        if score >= SUGGEST_MIN and score > best.get(unit_id, {}).get("score", -1):
+            best[unit_id] = {
+                "unit_id": unit_id,
+                "name": unit_name,
+                "via_alias": alias,
+                "score": round(score, 2),
+            }
+    return sorted(best.values(), key=lambda s: (-s["score"], s["name"]))[:limit]

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", default="auto", choices=["auto", "text", "docx", "pdf", "xlsx", "json"])
     imp.add_argument("--dry-run", action="store_true")
     imp.add_argument("--json", action="store_true", help="print the plan interchange JSON")
+    imp.add_argument(
+        "--publish", action="store_true", help="publish (assign) at once instead of leaving a draft"
+    )
+    imp.add_argument("--new-version-of", type=int, metavar="PLAN_ID", help="a re-issue of this plan's 文号")
+    pub = plan.add_parser("publish", help="publish a draft plan: create its assignments, tell each unit once")
+    pub.add_argument("plan_id", type=int)
     exp = plan.add_parser("export", help="export a plan's task breakdown (任务分解表)")
     exp.add_argument("plan_id", type=int)
     exp.add_argument("--output", "-o", required=True)
@@ -365,7 +371,21 @@ def _user_ensure_admin(args: argparse.Namespace) -> int:
 def _plan_import(args: argparse.Namespace) -> int:
     from duban.cli.plan import cli_import
 
-    return cli_import(path=args.path, fmt=args.format, dry_run=args.dry_run, as_json=args.json)
+    return cli_import(
+        path=args.path,
+        fmt=args.format,
+        dry_run=args.dry_run,
+        as_json=args.json,
+        publish=args.publish,
+        new_version_of=args.new_version_of,
+    )
+
+
+@command("plan", "publish")
+def _plan_publish(args: argparse.Namespace) -> int:
+    from duban.cli.plan import cli_publish
+
+    return cli_publish(plan_id=args.plan_id)
 
 
 @command("plan", "export")

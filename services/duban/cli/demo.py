@@ -327,7 +327,7 @@ def build(
     office = _user(session, result, pw, username="office", role=Role.office, full_name="科创办督办员",
                    unit=office_unit, now=setup_at)  # fmt: skip
     doc = importing.read_plan(seed_path().read_bytes(), filename=SEED_NAME)
-    report = importing.import_plan(session, result=doc, actor=office, now=_at("2024-05-06"))
+    report = importing.import_plan(session, result=doc, actor=office, now=_at("2024-05-06"), publish=True)
     result.plan_id, result.assignments = report.plan_id or 0, report.assignments
     plan = session.get(Plan, result.plan_id)
     assert plan is not None

@@ -92,7 +92,15 @@ def _summary_lines(doc: PlanDoc, warnings: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: bool = False) -> int:
+def cli_import(
+    *,
+    path: str,
+    fmt: str = "auto",
+    dry_run: bool = False,
+    as_json: bool = False,
+    publish: bool = False,
+    new_version_of: int | None = None,
+) -> int:
     from duban.clock import get_clock
     from duban.db import session_scope
 
@@ -107,30 +115,39 @@ def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: 
         reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
         _err(f"无法导入 {path}：{exc.message}" + (f"（{reason}）" if reason else "") + f" [{exc.code}]")
         return 1
+    now = get_clock().now()
     if dry_run:
-        with session_scope(read_only=True) as session:
-            out = importing.preview(session, result)
+        try:
+            with session_scope(read_only=True) as session:
+                out = importing.preview(session, result, now=now, new_version_of=new_version_of)
+        except DubanError as exc:
+            _err(f"无法导入 {path}：{exc.message} [{exc.code}]")
+            return 1
         if as_json:
-            _print_json(out)
+            _print_json({"dry_run": True, **out})
         else:
             _out("\n".join(_summary_lines(result.document, out["warnings"])))
             _out("（试运行：未写入数据库）")
         return 0
     try:
         with session_scope() as session:
-            report = importing.import_plan(session, result=result, actor=None, now=get_clock().now())
+            report = importing.import_plan(
+                session, result=result, actor=None, now=now, publish=publish, new_version_of=new_version_of
+            )
     except DubanError as exc:
         _err(f"导入失败：{exc.message} [{exc.code}]")
         return 1
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({"dry_run": False, **report.to_dict()})
         return 0
-    _out(f"已导入计划 #{report.plan_id}：{report.title}")
+    state = "已发布交办" if report.state == "published" else "草稿，核对后用 duban plan publish 发布交办"
+    _out(f"已导入计划 #{report.plan_id}：{report.title}（{state}）")
     _out(
         f"  部分 {report.sections} 个，任务 {report.tasks} 项，"
         f"任务目标 {report.targets} 条，主要指标 {report.indicators} 项"
     )
-    _out(f"  交办 {report.assignments} 条")
+    if report.state == "published":
+        _out(f"  交办 {report.assignments} 条，通知单位 {report.units_notified} 个")
     if report.units_created:
         _out(f"  新建单位 {len(report.units_created)} 个：{'、'.join(report.units_created)}")
     if report.groups_created:
@@ -139,6 +156,28 @@ def cli_import(*, path: str, fmt: str = "auto", dry_run: bool = False, as_json: 
         _out(f"提示 {len(report.warnings)} 条：")
         for w in report.warnings:
             _out(f"  [{w.code}] {w.message}")
+    return 0
+
+
+def cli_publish(*, plan_id: int) -> int:
+    from api.plan import publishing
+    from duban.clock import get_clock
+    from duban.db import session_scope
+    from duban.models import Plan
+
+    try:
+        with session_scope() as session:
+            plan = session.get(Plan, plan_id)
+            if plan is None:
+                _err(f"计划 #{plan_id} 不存在")
+                return 1
+            out = publishing.publish(session, plan=plan, actor=None, now=get_clock().now())
+    except DubanError as exc:
+        _err(f"发布失败：{exc.message} [{exc.code}]")
+        return 1
+    _out(f"已发布计划 #{plan_id}：交办 {out['assignments']} 条，通知单位 {out['units_notified']} 个")
+    for w in out["warnings"]:
+        _out(f"  [{w['code']}] {w['message']}")
     return 0
 
 

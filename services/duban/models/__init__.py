@@ -12,6 +12,8 @@ from duban.models.assignment import (
     ProgressReport,
     ProgressReportState,
     RequestState,
+    overdue_basis,
+    overdue_basis_of,
 )
 from duban.models.audit import AuditEntry
 from duban.models.calendar import CalendarDay, CalendarOverride, CalendarState, OverrideKind
@@ -33,6 +35,7 @@ from duban.models.plan import (
     IndicatorValue,
     Plan,
     PlanBase,
+    PlanState,
     Recurrence,
     ReportCadence,
     Section,
@@ -94,6 +97,9 @@ __all__ = [
     "OutboxEvent",
     "OverrideKind",
     "Plan",
+    "PlanState",
+    "overdue_basis",
+    "overdue_basis_of",
     "PlanBase",
     "ProgressReport",
     "ProgressReportState",

@@ -76,6 +76,9 @@ class Assignment(Versioned, table=True):
     extension_count: int = Field(default=0)
     external_source_id: int | None = external_source_field()
     external_id: str | None = external_id_field()
+    # The local day the assignment was made, kept only when that was after its due date (a plan
+    # published late): overdue time is counted from here, never for time before the unit knew.
+    overdue_from: date | None = None
 
 
 class ProgressReportState(StrEnum):
@@ -181,3 +184,15 @@ class Comment(SQLModel, table=True):
     text: str
     created_at: datetime = Field(default_factory=utcnow)
     meta: dict[str, str] = json_field(default_factory=dict)
+
+
+def overdue_basis(table: Any) -> Any:
+    """SQL: the day overdue time counts from — the later of the due date and `overdue_from`."""
+    return sa.case((table.c.overdue_from > table.c.due_date, table.c.overdue_from), else_=table.c.due_date)
+
+
+def overdue_basis_of(due_date: date | None, overdue_from: date | None) -> date | None:
+    """Python twin of `overdue_basis`, for one row."""
+    if due_date is None or overdue_from is None:
+        return due_date
+    return max(due_date, overdue_from)

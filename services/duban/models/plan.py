@@ -29,6 +29,12 @@ class ReportCadence(StrEnum):
     quarterly = "quarterly"
 
 
+class PlanState(StrEnum):
+    # An imported plan is a draft the office reviews; publishing (交办) creates its assignments.
+    draft = "draft"
+    published = "published"
+
+
 class UnitRole(StrEnum):
     lead = "lead"
     co = "co"
@@ -56,6 +62,10 @@ class Plan(PlanBase, Versioned, table=True):
     external_source_id: int | None = external_source_field()
     external_id: str | None = external_id_field()
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    state: PlanState = str_enum(PlanState, default=PlanState.published)
+    published_at: datetime | None = None
+    # A re-issued document (same 文号) imported as a new version of an earlier plan.
+    supersedes_id: int | None = Field(default=None, foreign_key="plan.id", ondelete="SET NULL")
 
 
 class SectionBase(SQLModel):

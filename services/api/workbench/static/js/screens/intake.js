@@ -18,7 +18,7 @@ export default function Intake() {
     run(async () => {
       setProgress(0);
       try {
-        return await upload("/plans/import", file, setProgress, { query: { dry_run: dryRun } });
+        return await upload("/plans/import", file, setProgress, { query: { dry_run: dryRun, publish: !dryRun } });
       } finally {
         setProgress(null);
       }
@@ -38,7 +38,7 @@ export default function Intake() {
     if (out) setPreview(out);
   };
   const doImport = async (doc) => {
-    const out = await run(() => post("/plans/import", doc));
+    const out = await run(() => post("/plans/import", doc, { query: { publish: true } }));
     if (out) setReport(out);
   };
 
