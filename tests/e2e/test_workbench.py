@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -221,7 +221,10 @@ def _not_blank(page: Any, path: Path) -> None:
     assert text > 50, f"{path.name}: almost no text"
 
 
-def _import_seed(office: Person, *, fix: bool = False) -> int:
+def _import_seed(
+    office: Person, *, fix: bool = False, shift: bool = False, at_draft: Callable[[Any], None] | None = None
+) -> int:
+    """Upload → preview with warnings → a draft → names and dates fixed → 交办 (publish)."""
     page = office.go("/app/intake")
     page.set_input_files("#intake-file", str(SEED))
     page.wait_for_selector("#import-preview")
@@ -239,13 +242,49 @@ def _import_seed(office: Person, *, fix: bool = False) -> int:
         page.wait_for_selector("#import-preview ~ .msg.ok, .msg.ok")
         assert page.locator("tr[data-task-code='2'] input[id$='co_units']").input_value() == "县财政局"
     page.click("#do-import")
-    page.wait_for_selector("#import-done")
-    done = page.inner_text("#import-done")
-    assert "已导入" in done and "生成交办事项" in done
-    page.click("#import-done a")
+    # A draft: nothing assigned yet, its warnings inline.
+    draft = page.locator("#draft")
+    expect(draft).to_be_visible()
+    plan_id = int(draft.get_attribute("data-plan") or 0)
+    expect(page.locator("#draft .head")).to_contain_text("草稿")
+    expect(page.locator("#draft-tasks")).to_contain_text("强化高科技项目招引")
+    if at_draft:
+        at_draft(page)
+    # Each unconfirmed name: its best suggestion, or a new unit when there is none.
+    names = page.locator("#draft-names li[data-name]")
+    for _ in range(60):
+        if page.locator("#names-ok").count():
+            break
+        item = names.first
+        name = item.get_attribute("data-name")
+        item.locator("button[type=submit]").click()
+        expect(page.locator(f"#draft-names li[data-name='{name}']")).to_have_count(0)
+    expect(page.locator("#names-ok")).to_be_visible()
+    if shift:
+        # Every date a year later, then one task's date set by hand.
+        before = page.locator("tr[data-task-code='1'] input[type=date]").input_value()
+        page.fill("#shift-years", "1")
+        page.click("#shift-form button[type=submit]")
+        expect(page.locator("#shift-form .msg.ok")).to_contain_text("已顺延")
+        after = page.locator("tr[data-task-code='1'] input[type=date]")
+        expect(after).to_have_value(str(int(before[:4]) + 1) + before[4:])
+    due = page.locator("tr[data-task-code='3'] input[type=date]")
+    due.fill("2026-06-30")
+    due.press("Tab")
+    expect(page.locator("tr[data-task-code='3'] input[type=date]")).to_have_value("2026-06-30")
+    # 交办: a confirmation dialog, then every unit told once.
+    page.click("#publish-plan")
+    dialog = page.locator("dialog.dialog")
+    expect(dialog).to_contain_text("确认交办")
+    dialog.locator("button[type=submit]").click()
+    done = page.locator("#publish-done")
+    expect(done).to_contain_text("已交办")
+    expect(done).to_contain_text("生成交办事项")
+    page.click("#publish-done a")
     page.wait_for_selector("#breakdown-table")
     assert "/app/breakdown?plan=" in page.url
-    return int(page.url.split("plan=")[1].split("&")[0])
+    assert int(page.url.split("plan=")[1].split("&")[0]) == plan_id
+    return plan_id
 
 
 def test_workbench_journey_across_roles(served: Served, browser: Any, backend: str, tmp_path: Path) -> None:
@@ -276,13 +315,19 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     page.wait_for_selector("#inbox-unread")
     assert int(page.inner_text("#inbox-unread")) > 0
     assert page.locator("#unread-count").count() == 1
-    page.locator(".inbox li.unread[data-target^='/app/assignments/'] button.notice").first.click()
-    page.wait_for_selector("article.assignment")
-    assert "/app/assignments/" in page.url
+    # One 交办 notice per unit for the published plan, listing its tasks; it opens 我的待办.
+    notice = page.locator(
+        ".inbox li.unread[data-target^='/app/assignments'] button.notice", has_text="计划交办"
+    )
+    expect(notice).to_have_count(1)
+    expect(notice).to_contain_text("强化高科技项目招引")
+    notice.click()
+    page.wait_for_selector("#tasks-table")
+    assert page.url.endswith("/app/tasks")
     page.go_back()  # browser history works
     page.wait_for_selector(".inbox")
     page.go_forward()
-    page.wait_for_selector("article.assignment")
+    page.wait_for_selector("#tasks-table")
 
     # The list links notifications name (the daily digest's /app/assignments) open the right screen.
     page.goto(f"{base}/app/assignments")
@@ -384,7 +429,21 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     shots.mkdir(parents=True, exist_ok=True)
     office = Person(browser, base, "wb_office")
     office.sign_in()
-    _import_seed(office, fix=True)
+    drafts: dict[str, Any] = {}
+
+    def draft_screens(page: Any) -> None:
+        # The draft as the office first sees it, at 1280 and 390 px: not blank, no serious axe finding.
+        for width, name in ((1280, "draft"), (390, "draft-390")):
+            page.set_viewport_size({"width": width, "height": 900 if width > 500 else 844})
+            if width < 500:
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+            if backend == "sqlite":
+                _not_blank(page, ARTIFACTS / f"{name}.png")
+                drafts[name] = _axe(page)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    _import_seed(office, fix=True, shift=True, at_draft=draft_screens)
+    assert all(found == [] for found in drafts.values()), drafts
     row = office.page.locator("#breakdown-table tr", has_text="加快培育创新型企业集群")
     assert "县财政局" in row.inner_text()
 
