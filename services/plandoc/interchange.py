@@ -58,6 +58,8 @@ class TaskDoc(_Doc):
     co_units: list[str] = Field(default_factory=list)
     implementing_units: list[str] = Field(default_factory=list)
     due: date | None = None
+    # 长期坚持 / 持续推进: no deadline on purpose (not merely none written, which takes the plan's end).
+    ongoing: bool = False
     recurrence: Recurrence | None = None
     targets: list[TargetDoc] = Field(default_factory=list)
     subtasks: list[TaskDoc] = Field(default_factory=list)

@@ -328,6 +328,7 @@ def build_sections(
                 due, understood = parse_due_cell(row.due, issued_on=issued_on)
             if first_due:
                 task.due = due
+                task.ongoing = due is None and understood
             elif due is not None and task.due is not None:
                 task.due = max(task.due, due)  # the task is done when its last row is
             if not understood:

@@ -511,7 +511,9 @@ class _Reader:
             self.warnings.append(ambiguous_deadline(draft.line, phrase))
         if found.dates:
             task.due = found.latest()
-        elif not found.ongoing:
+        elif found.ongoing:
+            task.ongoing = True
+        else:
             task.due = self.default_due
         task.recurrence = find_recurrence(text)
         task.targets = targets_in(text, default_due=task.due, issued_on=self.meta.issued_on)

@@ -135,11 +135,6 @@ def test_each_shape_previews_and_imports_as_read(
             assert stored[code][2] == due, code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.plan.importing stores `t.due or plan.period_end`: a 长期坚持 task (due None in the "
-    "document) gets the plan's end as its deadline",
-)
 def test_an_ongoing_task_is_stored_without_a_deadline(
     client: TestClient, as_role: AsRole, session: Session
 ) -> None:

@@ -102,6 +102,7 @@ def test_webhook_verify_with_the_package_at_real_time(settings: Settings, receiv
                 target=receiver.url,
                 payload={
                     "type": "assignment.overdue",
+                    "version": 1,
                     "timestamp": "2026-01-01T00:00:00+08:00",
                     "data": {"a": 1},
                 },
@@ -112,6 +113,7 @@ def test_webhook_verify_with_the_package_at_real_time(settings: Settings, receiv
     req = receiver.requests[0]
     assert Webhook(secret).verify(req.body, req.headers) == {
         "type": "assignment.overdue",
+        "version": 1,
         "timestamp": "2026-01-01T00:00:00+08:00",
         "data": {"a": 1},
     }

@@ -455,7 +455,7 @@ def _create(
             code=_unique(t.code, task_codes, str(position), prefix=parent.code if parent else section.code),
             title=(t.title.strip() or t.code or f"任务{position}")[:500],
             description=t.description or None,
-            due_date=t.due or (None if parent else plan.period_end),
+            due_date=t.due or (None if parent or t.ongoing else plan.period_end),
             recurrence=Recurrence(t.recurrence) if t.recurrence else None,
             position=position,
             created_at=now,

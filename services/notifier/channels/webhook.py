@@ -20,9 +20,12 @@ _SECRET_HEADERS = {"authorization", "cookie", "set-cookie"}
 
 
 def body_of(payload: dict[str, object]) -> bytes:
-    return orjson.dumps(
-        {"type": payload.get("type"), "timestamp": payload.get("timestamp"), "data": payload.get("data", {})}
-    )
+    """The envelope as the catalog documents it: type, version (of the event's schema), timestamp, data."""
+    body: dict[str, object] = {"type": payload.get("type")}
+    if payload.get("version") is not None:
+        body["version"] = payload["version"]
+    body |= {"timestamp": payload.get("timestamp"), "data": payload.get("data", {})}
+    return orjson.dumps(body)
 
 
 def excerpt(text: str, limit: int = RESPONSE_EXCERPT) -> str:
