@@ -19,4 +19,4 @@ $BIN/lint-imports --no-cache  # the package contracts in pyproject.toml
 # Types: strict on duban, plandoc and notifier, checked on the api (configuration in pyproject.toml).
 $BIN/mypy
 WORKERS="${DUBAN_TEST_WORKERS:-2}"
-exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q "$@"
+exec $BIN/pytest -n "$WORKERS" --dist loadgroup -q --durations=15 "$@"

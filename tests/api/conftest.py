@@ -11,15 +11,33 @@ from sqlmodel import Session
 
 from api.main import create_app
 from api.security import create_access_token
+from duban import calendar_store
 from duban.clock import FixedClock
 from duban.models import Role, Unit, User
 from duban.settings import get_settings
 from tests.factories import make_unit, make_user
 
+# create_app() costs 1.5 s of CPU (FastAPI builds every route's dependants): one per worker process
+# and per start-up configuration, not one per test. The app keeps no per-test state of its own —
+# the fixture below sets the session and the clock — and its middleware are stateless.
+_APPS: dict[tuple[Any, ...], FastAPI] = {}
+
+
+def shared_app() -> FastAPI:
+    settings = get_settings()
+    key = (tuple(settings.trusted_proxies or ()),)
+    application = _APPS.get(key)
+    if application is None:
+        application = _APPS[key] = create_app()
+    else:
+        # What create_app does besides building the app.
+        calendar_store.install(settings.calendar_check_seconds)
+    return application
+
 
 @pytest.fixture
 def app(session: Session, clock: FixedClock) -> FastAPI:
-    application = create_app()
+    application = shared_app()
 
     @contextmanager
     def test_session() -> Iterator[Session]:
