@@ -36,8 +36,10 @@ def shared_app() -> FastAPI:
 
 
 @pytest.fixture
-def app(session: Session, clock: FixedClock) -> FastAPI:
+def app(session: Session, clock: FixedClock) -> Iterator[FastAPI]:
     application = shared_app()
+    # A test's dependency overrides are its own (the app outlives it).
+    application.dependency_overrides.clear()
 
     @contextmanager
     def test_session() -> Iterator[Session]:
@@ -46,7 +48,8 @@ def app(session: Session, clock: FixedClock) -> FastAPI:
 
     application.state.session_factory = test_session
     application.state.clock = clock
-    return application
+    yield application
+    application.dependency_overrides.clear()
 
 
 @pytest.fixture

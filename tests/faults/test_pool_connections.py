@@ -35,7 +35,7 @@ def connections_under_load(
     statuses: Counter[int] = Counter()
     done = threading.Event()
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=90) as client:
             token = client.post("/api/v1/auth/token", data={"username": "admin", "password": password}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
             # Every worker has answered at least once (its pool is open) before counting starts.
