@@ -173,6 +173,7 @@ def _event(
     unit_name: str,
     actor: User | None,
     reason: str | None = None,
+    **extra: Any,
 ) -> events.AssignmentEventData:
     return action_event(
         plan=events.Ref(id=plan.id, name=plan.title, code=plan.doc_no),
@@ -183,11 +184,15 @@ def _event(
         due_date=a.due_date,
         actor=events.Ref(id=actor.id, name=actor.full_name or actor.username) if actor else None,
         reason=reason,
+        **extra,
     )
 
 
-def _emit(uow: UnitOfWork, event: events.AssignmentEventData, a: Assignment) -> None:
-    uow.emit(event, plan_id=a.plan_id, assignment_id=a.id, unit_id=a.unit_id)
+def _emit(
+    uow: UnitOfWork, action_event: type[events.AssignmentEventData], *, a: Assignment, **fields: Any
+) -> None:
+    """The event about assignment `a` into the outbox, keyed by its plan, assignment and unit."""
+    uow.emit(_event(action_event, a=a, **fields), plan_id=a.plan_id, assignment_id=a.id, unit_id=a.unit_id)
 
 
 def _apply(a: Assignment, values: dict[str, Any]) -> None:
@@ -235,16 +240,13 @@ def transition(
         _apply(assignment, values)
         _emit(
             uow,
-            _event(
-                spec.event,
-                a=assignment,
-                plan=plan,
-                task=task,
-                unit_name=unit.name,
-                actor=actor,
-                reason=reason,
-            ),
-            assignment,
+            spec.event,
+            a=assignment,
+            plan=plan,
+            task=task,
+            unit_name=unit.name,
+            actor=actor,
+            reason=reason,
         )
     return assignment
 
@@ -299,16 +301,13 @@ def reassign(
             _apply(assignment, values)
             _emit(
                 uow,
-                _event(
-                    events.AssignmentAssigned,
-                    a=assignment,
-                    plan=plan,
-                    task=task,
-                    unit_name=unit.name,
-                    actor=actor,
-                    reason=reason,
-                ),
-                assignment,
+                events.AssignmentAssigned,
+                a=assignment,
+                plan=plan,
+                task=task,
+                unit_name=unit.name,
+                actor=actor,
+                reason=reason,
             )
         return assignment
 
@@ -355,29 +354,23 @@ def reassign(
             )
             _emit(
                 uow,
-                _event(
-                    events.AssignmentCancelled,
-                    a=assignment,
-                    plan=plan,
-                    task=task,
-                    unit_name=unit.name,
-                    actor=actor,
-                    reason=assignment.last_reason,
-                ),
-                assignment,
+                events.AssignmentCancelled,
+                a=assignment,
+                plan=plan,
+                task=task,
+                unit_name=unit.name,
+                actor=actor,
+                reason=assignment.last_reason,
             )
             _emit(
                 uow,
-                _event(
-                    events.AssignmentAssigned,
-                    a=fresh,
-                    plan=plan,
-                    task=task,
-                    unit_name=new_unit.name,
-                    actor=actor,
-                    reason=reason,
-                ),
-                fresh,
+                events.AssignmentAssigned,
+                a=fresh,
+                plan=plan,
+                task=task,
+                unit_name=new_unit.name,
+                actor=actor,
+                reason=reason,
             )
     except IntegrityError as exc:
         raise Conflict(
@@ -654,18 +647,16 @@ def _add_assignments(
         ).all()
     )
     for a in created:
-        event = _event(
+        _emit(
+            uow,
             events.AssignmentAssigned,
             a=a,
             plan=plan,
             task=task,
             unit_name=names.get(a.unit_id, ""),
             actor=actor,
+            publication=publication,
         )
-        if publication:
-            assert isinstance(event, events.AssignmentAssigned)
-            event.publication = True
-        _emit(uow, event, a)
 
 
 # --- reads ----------------------------------------------------------------------------------------

@@ -89,28 +89,36 @@ def unresolved_names(session: Session, *, plan_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _tasks_with_units(session: Session, task_ids: list[int]) -> set[int]:
+    """The tasks that name a unit or a unit group: what publishing assigns."""
+    return set(
+        session.exec(
+            select(TaskUnit.task_id).where(
+                col(TaskUnit.task_id).in_(task_ids),
+                sa.or_(col(TaskUnit.unit_id).is_not(None), col(TaskUnit.group_id).is_not(None)),
+            )
+        ).all()
+    )
+
+
+def _unresolved_warning(name: dict[str, Any], message: str) -> ImportWarning:
+    return ImportWarning(
+        code="unit.unresolved",
+        message=message.format(name=name["name"], tasks="、".join(name["tasks"][:5])),
+        text=name["name"],
+        suggestions=[UnitSuggestion.model_validate(c) for c in name["suggestions"]],
+    )
+
+
 def checks(session: Session, *, plan: Plan, now: datetime) -> dict[str, Any]:
     """What publishing would do and what the office should look at first, from the draft as it is now."""
     assert plan.id is not None
     tasks = _tasks(session, plan.id)
     ids = [t.id for t in tasks if t.id is not None]
-    with_units = set(
-        session.exec(
-            select(TaskUnit.task_id).where(
-                col(TaskUnit.task_id).in_(ids),
-                sa.or_(col(TaskUnit.unit_id).is_not(None), col(TaskUnit.group_id).is_not(None)),
-            )
-        ).all()
-    )
+    with_units = _tasks_with_units(session, ids)
     unresolved = unresolved_names(session, plan_id=plan.id)
     warnings: list[ImportWarning] = [
-        ImportWarning(
-            code="unit.unresolved",
-            message=f"单位“{u['name']}”未确认（任务{'、'.join(u['tasks'][:5])}）：请选择已有单位或新建",
-            text=u["name"],
-            suggestions=[UnitSuggestion.model_validate(c) for c in u["suggestions"]],
-        )
-        for u in unresolved
+        _unresolved_warning(u, "单位“{name}”未确认（任务{tasks}）：请选择已有单位或新建") for u in unresolved
     ]
     warnings += [
         ImportWarning(
@@ -122,13 +130,11 @@ def checks(session: Session, *, plan: Plan, now: datetime) -> dict[str, Any]:
         if t.id not in with_units and t.parent_id is None
     ]
     warnings += importing.empty_groups(session, ids)
-    warnings += importing.past_deadline_warnings(
-        [t.due_date for t in tasks], now=now, zone=zones.of_plan(plan)
-    )
-    warnings += importing.uncovered_warnings([t.due_date for t in tasks])
-    past = [
-        t.due_date for t in tasks if t.due_date and t.due_date < calendar.local_date(now, zones.of_plan(plan))
-    ]
+    dues = [t.due_date for t in tasks]
+    warnings += importing.past_deadline_warnings(dues, now=now, zone=zones.of_plan(plan))
+    warnings += importing.uncovered_warnings(dues)
+    today = calendar.local_date(now, zones.of_plan(plan))
+    past = [d for d in dues if d is not None and d < today]
     return {
         "plan_id": plan.id,
         "state": str(plan.state),
@@ -183,27 +189,14 @@ def publish_in(
             details={"names": [u["name"] for u in unresolved]},
         )
     outcome.warnings += [
-        ImportWarning(
-            code="unit.unresolved",
-            message=f"单位“{u['name']}”未确认，相关任务未交办给它（任务{'、'.join(u['tasks'][:5])}）",
-            text=u["name"],
-            suggestions=[UnitSuggestion.model_validate(c) for c in u["suggestions"]],
-        )
-        for u in unresolved
+        _unresolved_warning(u, "单位“{name}”未确认，相关任务未交办给它（任务{tasks}）") for u in unresolved
     ]
     uow.track(plan, action="plan.publish")
     plan.state = PlanState.published
     plan.published_at = now
     created: list[tuple[Assignment, Task]] = []
     tasks = _tasks(session, plan.id)
-    with_units = set(
-        session.exec(
-            select(TaskUnit.task_id).where(
-                col(TaskUnit.task_id).in_([t.id for t in tasks]),
-                sa.or_(col(TaskUnit.unit_id).is_not(None), col(TaskUnit.group_id).is_not(None)),
-            )
-        ).all()
-    )
+    with_units = _tasks_with_units(session, [t.id for t in tasks if t.id is not None])
     for task in tasks:
         if task.id not in with_units:
             if task.parent_id is None:
