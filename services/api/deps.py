@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -7,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
@@ -32,20 +35,45 @@ def default_session_factory(read_only: bool = False) -> AbstractContextManager[S
 # threadpool, and each hop costs a GIL hand-off; a request should make as few as it can.
 
 
+# Requests that may hold a connection at once, per event loop: as many as the pool holds.
+# Without this bound, requests beyond the pool's size each block a threadpool thread waiting for a
+# connection; once those waiters hold every thread, the requests that do hold a connection cannot
+# get a thread to run their route or to close their session, and all of them stall until the pool
+# timeout (a burst of 503s under 64 clients on a pool of 5). Waiting here costs no thread.
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def _take_slot(settings: Settings) -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=settings.db_pool_timeout_seconds)
+    except TimeoutError as exc:
+        raise PoolTimeoutError("every database connection of this process is busy") from exc
+    return slots
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """Opens and closes; the service commits (see STYLE: commit before the response)."""
-    factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
-    # GET and HEAD never write: they run on autocommit connections (no BEGIN/ROLLBACK).
-    manager = factory() if factory else default_session_factory(read_only=request.method in ("GET", "HEAD"))
-    session = manager.__enter__()  # creating a Session does no I/O; the connection is taken lazily
+    slots = await _take_slot(get_settings())
     try:
-        yield session
-    except BaseException as exc:
-        # Leave no half-written state behind, whoever owns the session's lifetime.
-        await run_in_threadpool(_close, manager, session, exc)
-        raise
-    else:
-        await run_in_threadpool(_close, manager, session, None)
+        factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+        # GET and HEAD never write: they run on autocommit connections (no BEGIN/ROLLBACK).
+        read_only = request.method in ("GET", "HEAD")
+        manager = factory() if factory else default_session_factory(read_only=read_only)
+        session = manager.__enter__()  # creating a Session does no I/O; the connection is taken lazily
+        try:
+            yield session
+        except BaseException as exc:
+            # Leave no half-written state behind, whoever owns the session's lifetime.
+            await run_in_threadpool(_close, manager, session, exc)
+            raise
+        else:
+            await run_in_threadpool(_close, manager, session, None)
+    finally:
+        slots.release()
 
 
 def _close(manager: AbstractContextManager[Session], session: Session, exc: BaseException | None) -> None:

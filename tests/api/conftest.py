@@ -48,8 +48,13 @@ def app(session: Session, clock: FixedClock) -> Iterator[FastAPI]:
 
     application.state.session_factory = test_session
     application.state.clock = clock
+    routes = list(application.router.routes)
     yield application
     application.dependency_overrides.clear()
+    # Routes a test adds are its own too: a second parametrisation would add them again.
+    if application.router.routes != routes:
+        application.router.routes[:] = routes
+        application.openapi_schema = None
 
 
 @pytest.fixture
