@@ -42,7 +42,8 @@ _OPEN = sorted(str(s) for s in OPEN_STATES)
 _SNAPSHOT_DATES = ("due_date", "original_due_date")
 _SNAPSHOT_INSTANTS = ("due_at", "assigned_at")
 _SNAPSHOT_INTEGERS = ("extension_count", "percent_done")
-_LIVE = ("id", "plan_id", "section_id", "task_id", "unit_id", "role", "period", "created_at")
+# Columns never changed after the row is made (overdue_from is set once, when it is assigned).
+_LIVE = ("id", "plan_id", "section_id", "task_id", "unit_id", "role", "period", "created_at", "overdue_from")
 
 
 class _JsonDate(FunctionElement[Any]):

@@ -211,6 +211,13 @@ def test_publishing_late_counts_overdue_from_the_publication(
     assert all(a["working_days_overdue"] == 3 for a in listed)
     deep = client.get(f"/api/v1/assignments?plan_id={plan_id}&min_working_days_overdue=4", headers=office)
     assert deep.json()["items"] == []
+    # The supervision figures count from the same day, live and as of a past instant.
+    plan_stats = client.get(f"/api/v1/stats/plans/{plan_id}", headers=office).json()
+    assert plan_stats["overdue_working_days_max"] == 3, plan_stats
+    overdue = client.get(f"/api/v1/stats/plans/{plan_id}/overdue", headers=office).json()
+    assert overdue["items"] and {i["working_days_overdue"] for i in overdue["items"]} == {3}
+    units = client.get(f"/api/v1/stats/plans/{plan_id}/units", headers=office).json()["items"]
+    assert max(u["overdue_working_days_max"] for u in units) == 3
 
 
 def test_second_import_of_a_doc_no_is_refused_unless_a_new_version(

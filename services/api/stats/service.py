@@ -28,6 +28,7 @@ from api.assignment.service import unit_scope_clause
 from api.stats import indicators as indicator_status
 from duban import amounts, calendar, comparators, history, periods, zones
 from duban.errors import NotFound
+from duban.models import overdue_basis
 from duban.models import (
     OPEN_STATES,
     Assignment,
@@ -100,6 +101,11 @@ class Context:
         return self.source.c
 
     @property
+    def overdue_basis(self) -> Any:
+        """The day overdue time counts from: the deadline, or the later day the item was assigned."""
+        return overdue_basis(self.source)
+
+    @property
     def _report_span(self) -> periods.Period:
         # The reporting period of the last day the figures cover (a finished month's cut-off is
         # 00:00 of the next month, whose own reporting period has not begun).
@@ -162,8 +168,9 @@ def distinct_deadlines(ctx: Context) -> list[date]:
     a = ctx.a
     # One pass: the deadlines, and the original ones where an extension moved them.
     original = case((a.extension_count > 0, a.original_due_date))
-    stmt = scoped(ctx, a.due_date, original).group_by(a.due_date, original)
-    days = {d for pair in ctx.session.execute(stmt).all() for d in pair if d is not None}
+    basis = ctx.overdue_basis
+    stmt = scoped(ctx, a.due_date, original, basis).group_by(a.due_date, original, basis)
+    days = {d for row in ctx.session.execute(stmt).all() for d in row if d is not None}
     return sorted(days)
 
 
@@ -331,7 +338,9 @@ def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
     a = ctx.a
     report = ProgressReport
     return (
-        stmt.outerjoin(facts, facts.c.d == a.due_date)
+        # Keyed on the overdue basis, which differs from the deadline only for an item assigned
+        # after it (then past due, where only the overdue working days are read from the facts).
+        stmt.outerjoin(facts, facts.c.d == ctx.overdue_basis)
         .outerjoin(original, original.c.d == a.original_due_date)
         .outerjoin(
             report,
@@ -504,6 +513,7 @@ def overdue_items(
             col(Unit.name).label("unit_name"),
             a.section_id.label("section_id"),
             a.due_date,
+            ctx.overdue_basis.label("overdue_basis"),
             a.state,
             a.percent_done,
             a.extension_count,
@@ -511,20 +521,23 @@ def overdue_items(
         )
         .join(Task, col(Task.id) == a.task_id)
         .join(Unit, col(Unit.id) == a.unit_id)
-        .outerjoin(facts, facts.c.d == a.due_date)
+        .outerjoin(facts, facts.c.d == ctx.overdue_basis)
         .where(a.state.in_(_OPEN), a.due_at.is_not(None), a.due_at < ctx.now)
-        .order_by(a.due_date, col(Unit.name), a.id)
+        .order_by(ctx.overdue_basis, col(Unit.name), a.id)
     )
     if limit:
         stmt = stmt.limit(limit)
     items = [dict(r) for r in session.execute(stmt).mappings().all()]
     # A deadline outside the facts window (see date_facts): the few listed rows are computed here.
-    uncovered = sorted({i["due_date"] for i in items if i["working_days_overdue"] is None and i["due_date"]})
+    uncovered = sorted(
+        {i["overdue_basis"] for i in items if i["working_days_overdue"] is None and i["overdue_basis"]}
+    )
     late = working_days_overdue_many(uncovered, ctx.today)
     out = []
     for item in items:
-        if item["working_days_overdue"] is None and item["due_date"]:
-            item["working_days_overdue"] = late[item["due_date"]]
+        basis = item.pop("overdue_basis")
+        if item["working_days_overdue"] is None and basis:
+            item["working_days_overdue"] = late[basis]
         item["due_date"] = item["due_date"].isoformat() if item["due_date"] else None
         item["state"] = str(item["state"])
         wd = item["working_days_overdue"] or 0
