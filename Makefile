@@ -5,8 +5,9 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install run demo test lint bench openapi lock clean
+.PHONY: install run demo test lint bench bench-components bench-load openapi lock clean
 
 LOCK := constraints.txt
 LOCK_ARGS ?=
@@ -38,8 +39,17 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+## The benchmark suite (benchmarks/run.py): county data, each workload beside its bare limit.
 bench: $(STAMP)
-	./scripts/bench.sh
+	./scripts/bench.sh $(BENCH_ARGS)
+
+## The per-component benchmarks (benchmarks/bench_*.py).
+bench-components: $(STAMP)
+	./scripts/bench.sh components
+
+## The sustained mixed load (benchmarks/load.py): 64 clients, 10 minutes; it loads the machine.
+bench-load: $(STAMP)
+	./scripts/bench.sh load $(BENCH_ARGS)
 
 openapi: $(STAMP)
 	$(BIN)/duban openapi

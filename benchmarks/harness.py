@@ -86,6 +86,16 @@ def machine(pg_url: str | None = None) -> dict[str, Any]:
     return out
 
 
+def data_counts(url: str) -> str:
+    """What the database holds, for the figures' caption: "200 units, 20 plans, …"."""
+    import psycopg
+
+    tables = ("unit", "plan", "assignment", "progress_report")
+    with psycopg.connect(url) as c:
+        counts = {t: int((c.execute(f"SELECT count(*) FROM {t}").fetchone() or (0,))[0]) for t in tables}
+    return ", ".join(f"{v:,} {k.replace('_', ' ')}s" for k, v in counts.items())
+
+
 def cpu_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, for the share used during a workload."""
     fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -204,18 +214,24 @@ def servers(url: str, *, workers: int = 2, env_extra: dict[str, str] | None = No
         base_log.close()
 
 
-def mint_tokens(env: dict[str, str], users: list[tuple[int, int, list[str]]]) -> dict[int, str]:
-    """Access tokens for (user id, token generation, roles), signed with the api's secret."""
-    from api.security import create_access_token
+def settings_of(env: dict[str, str]) -> Any:
+    """The Settings a process started with `env` sees (DUBAN_* variables)."""
     from duban.settings import Settings
 
     saved = dict(os.environ)
     os.environ.update({k: v for k, v in env.items() if k.startswith("DUBAN_")})
     try:
-        settings = Settings()
+        return Settings()
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def mint_tokens(env: dict[str, str], users: list[tuple[int, int, list[str]]]) -> dict[int, str]:
+    """Access tokens for (user id, token generation, roles), signed with the api's secret."""
+    from api.security import create_access_token
+
+    settings = settings_of(env)
     now = datetime.now(UTC)
     return {
         uid: create_access_token(subject=uid, generation=gen, roles=roles, settings=settings, now=now)[0]

@@ -158,15 +158,7 @@ class Load:
 
 
 def pool_bound(env: dict[str, str], workers: int) -> tuple[int, str]:
-    from duban.settings import Settings
-
-    saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DUBAN_")})
-    try:
-        st = Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    st = harness.settings_of(env)
     per = st.db_pool_size + st.db_max_overflow
     return workers * per, f"{workers} workers × (pool {st.db_pool_size} + overflow {st.db_max_overflow})"
 
@@ -190,6 +182,7 @@ def main() -> int:
     url = generate.db_url(name)
     if not a.reuse:
         generate.generate(name, scale=generate.SCALES[a.scale], drop=bool(a.db))
+    data = harness.data_counts(url)
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": harness.machine(url),
@@ -281,7 +274,8 @@ def main() -> int:
                 "clients": a.clients,
                 "minutes": a.minutes,
                 "workers": a.workers,
-                "scale": a.scale,
+                "scale": a.scale if not a.reuse else "reused",
+                "data": data,
                 "database": name,
             },
             "seconds": round(elapsed, 1),
@@ -322,7 +316,7 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"Sustained load, measured {r['date']} by `benchmarks/load.py`: {c['clients']} clients, "
         f"{r['seconds'] / 60:.1f} min, `duban api --workers {c['workers']}`, PostgreSQL "
-        f"{m.get('postgresql', '?')}, {c['scale']} data. Machine: {m['cores']} cores, load average "
+        f"{m.get('postgresql', '?')}; data: {c['data']}. Machine: {m['cores']} cores, load average "
         f"{m['load_before'][0]} before, {m['load_after'][0]} after; CPU busy {r['machine_busy']:.0%} during the run.",
         "",
         "| operation | ok | per second | p50 ms | p95 ms | p99 ms | non-2xx |",
