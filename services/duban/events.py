@@ -95,6 +95,13 @@ class CompletionRejected(AssignmentEventData):
 class AssignmentCancelled(AssignmentEventData):
     type: ClassVar[str] = "assignment.cancelled"
     label: ClassVar[str] = "任务已撤销"
+    superseded_by: Ref | None = Field(
+        default=None, description="因计划新版本发布而撤销时，替代它的新版本计划"
+    )
+    publication: bool = Field(
+        default=False,
+        description="随新版本发布撤销，单位已在新版本的 plan.published 汇总消息中获知：本条只发往 webhook",
+    )
 
 
 class ExtensionRequested(AssignmentEventData):
@@ -273,6 +280,8 @@ class PlanPublished(EventData):
     items: list[PublishedItem]
     total: int = Field(description="本单位新交办事项数（items 最多列出前 200 项）")
     past_due: int = Field(default=0, description="其中发布时截止日期已过的事项数")
+    supersedes: Ref | None = Field(default=None, description="本计划替代的旧版本计划")
+    withdrawn: int = Field(default=0, description="旧版本中本单位随之撤销的未办结事项数")
     actor: Ref | None = None
     link: str = Field(default_factory=links.assignments)
 

@@ -61,8 +61,9 @@ MACHINE_CHANNELS = {str(ChannelKind.webhook)}
 
 
 def _summarised(event_type: str, data: dict[str, Any]) -> bool:
-    """An item of a plan's publication, which its unit's people read in one summary message."""
-    return event_type == "assignment.assigned" and bool(data.get("publication"))
+    """An item of a plan's publication (made, or withdrawn from the version it replaces), which its
+    unit's people read in one summary message."""
+    return event_type in ("assignment.assigned", "assignment.cancelled") and bool(data.get("publication"))
 
 
 def _insert(session: Session, table: Any) -> Any:

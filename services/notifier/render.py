@@ -100,6 +100,12 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
         lines.append(
             f"交办事项：{total}项" + (f"（其中{past}项发布时已过截止日期，逾期自今日起算）" if past else "")
         )
+        old, withdrawn = data.get("supersedes"), int(data.get("withdrawn") or 0)
+        if isinstance(old, dict):
+            lines.append(
+                f"本计划替代{labels.quoted(_name(old))}"
+                + (f"，原计划中本单位{withdrawn}项未办结事项已撤销，以本次交办为准" if withdrawn else "")
+            )
         items = [i for i in data.get("items") or [] if isinstance(i, dict)]
         for item in items[:20]:
             ref = item.get("task") or {}

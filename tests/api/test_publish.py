@@ -370,3 +370,56 @@ def test_scripted_one_step_import_publishes(
     assert plan is not None and plan.published_at is not None
     headers = auth_headers(make_user(session, roles=["office"]), clock)
     assert client.get(f"/api/v1/plans/{plan.id}/checks", headers=headers).json()["can_publish"] is False
+
+
+def test_publishing_a_new_version_withdraws_the_open_items_of_the_old_one(
+    client: TestClient, as_role: AsRole, session: Session, clock: FixedClock
+) -> None:
+    clock.set(TODAY)
+    _towns(session)
+    office = as_role("office")
+    v1 = _import(client, office).json()["plan_id"]
+    _unit_people(session)
+    assert client.post(f"/api/v1/plans/{v1}/publish", headers=office).status_code == 200
+    old = session.exec(select(Assignment).where(Assignment.plan_id == v1).order_by(col(Assignment.id))).all()
+    done = old[0]
+    done.state = "completed"  # finished under the old version: stays finished
+    session.add(done)
+    session.commit()
+    _run_notifier(session, TODAY)
+    before = session.exec(select(sa.func.max(OutboxEvent.id))).one() or 0
+    notes_before = session.exec(select(sa.func.count()).select_from(Notification)).one()
+
+    v2 = _import(client, office, new_version_of=v1).json()["plan_id"]
+    r = client.post(f"/api/v1/plans/{v2}/publish", headers=office)
+    assert r.status_code == 200, r.text
+    assert r.json()["withdrawn"] == len(old) - 1
+
+    session.expire_all()
+    assert session.get(Plan, v1).state == PlanState.superseded  # type: ignore[union-attr]
+    states = Counter(a.state for a in session.exec(select(Assignment).where(Assignment.plan_id == v1)).all())
+    assert states == {"cancelled": len(old) - 1, "completed": 1}
+    events = session.exec(select(OutboxEvent).where(col(OutboxEvent.id) > before)).all()
+    cancelled = [e.payload["data"] for e in events if e.type == "assignment.cancelled"]
+    published = [e.payload["data"] for e in events if e.type == "plan.published"]
+    assert len(cancelled) == len(old) - 1
+    # Every unit of the old version is in the new one: each hears of both in one message.
+    assert all(c["publication"] and c["superseded_by"]["id"] == v2 for c in cancelled)
+    assert all("新版本" in c["reason"] for c in cancelled)
+    assert published and all(p["supersedes"]["id"] == v1 for p in published)
+    assert sum(p["withdrawn"] for p in published) == len(old) - 1
+
+    _run_notifier(session, TODAY)
+    new_notes = session.exec(
+        select(Notification)
+        .where(col(Notification.id) > 0)
+        .order_by(col(Notification.id))
+        .offset(notes_before)
+    ).all()
+    assert new_notes and {n.type for n in new_notes} <= {"plan.published", "digest.daily"}
+    assert all("替代" in n.body for n in new_notes if n.type == "plan.published")
+
+    # The old version takes no new assignments.
+    task_id = old[1].task_id
+    again = client.post(f"/api/v1/tasks/{task_id}/assignments", json={}, headers=office)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "plan.superseded"

@@ -251,6 +251,51 @@ def transition(
     return assignment
 
 
+def withdraw_superseded(
+    session: Session,
+    uow: UnitOfWork,
+    *,
+    old: Plan,
+    new: Plan,
+    actor: User | None,
+    now: datetime,
+    announced: set[int],
+) -> dict[int, int]:
+    """撤销 the open assignments of `old` now that `new` replaces it: {unit id: how many}.
+
+    Inside the new version's publishing unit of work. A unit that `announced` holds hears of the
+    withdrawal in the new version's publication message, so its cancellation events go to
+    integrations only; any other unit is told item by item, as for any cancellation.
+    """
+    reason = f"计划已由新版本《{new.title}》替代"
+    rows = session.exec(
+        select(Assignment, Task, Unit)
+        .join(Task, col(Task.id) == col(Assignment.task_id))
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .where(col(Assignment.plan_id) == old.id, col(Assignment.state).in_(OPEN))
+        .order_by(col(Assignment.id))
+    ).all()
+    withdrawn: dict[int, int] = {}
+    superseded_by = events.Ref(id=new.id, name=new.title, code=new.doc_no)
+    for a, task, unit in rows:
+        uow.track(a, action="assignment.cancel")
+        _apply(a, {"state": S.cancelled, "cancelled_at": now, "last_reason": reason})
+        _emit(
+            uow,
+            events.AssignmentCancelled,
+            a=a,
+            plan=old,
+            task=task,
+            unit_name=unit.name,
+            actor=actor,
+            reason=reason,
+            superseded_by=superseded_by,
+            publication=a.unit_id in announced,
+        )
+        withdrawn[a.unit_id] = withdrawn.get(a.unit_id, 0) + 1
+    return withdrawn
+
+
 def _context(session: Session, a: Assignment) -> tuple[Plan, Task, Unit]:
     plan, task, unit = (
         session.get(Plan, a.plan_id),
@@ -494,6 +539,10 @@ def assign(
             "计划尚未发布（草稿），请先核对并发布计划，再单独交办",
             code="plan.draft",
             details={"plan_id": plan.id},
+        )
+    if plan.state == PlanState.superseded:
+        raise Conflict(
+            "该计划已被新版本替代，请在新版本中交办", code="plan.superseded", details={"plan_id": plan.id}
         )
     zone = zones.of_plan(plan)
     today = calendar.local_date(now, zone)

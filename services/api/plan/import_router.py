@@ -64,6 +64,7 @@ class ImportReportPublic(BaseModel):
         description="draft：草稿，核对后经 POST /plans/{id}/publish 交办；published：已一并交办"
     )
     supersedes_id: int | None = None
+    withdrawn: int = Field(default=0, description="发布新版本时，被替代的旧版本中撤销的未办结事项数")
     units_notified: int = 0
     sections: int
     tasks: int

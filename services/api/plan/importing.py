@@ -222,6 +222,7 @@ class ImportReport:
     groups_created: list[str] = field(default_factory=list)
     assignments: int = 0
     state: str = "draft"
+    withdrawn: int = 0
     units_notified: int = 0
     supersedes_id: int | None = None
     warnings: list[ImportWarning] = field(default_factory=list)
@@ -386,6 +387,7 @@ def import_plan(
             report.state = str(plan.state)
             report.assignments = outcome.assignments
             report.units_notified = outcome.units_notified
+            report.withdrawn = outcome.withdrawn
             report.warnings += [w for w in outcome.warnings if w.code not in {"deadline.past", "group.empty"}]
     report.warnings = [*_reader_warnings(result), *report.warnings]
     return report

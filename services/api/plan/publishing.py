@@ -153,6 +153,7 @@ def checks(session: Session, *, plan: Plan, now: datetime) -> dict[str, Any]:
 @dataclass
 class Outcome:
     assignments: int = 0
+    withdrawn: int = 0  # open assignments of the version this one replaces, cancelled
     units_notified: int = 0
     warnings: list[ImportWarning] = field(default_factory=list)
 
@@ -167,6 +168,7 @@ def publish(session: Session, *, plan: Plan, actor: User | None, now: datetime) 
         "state": str(plan.state),
         "published_at": plan.published_at,
         "assignments": outcome.assignments,
+        "withdrawn": outcome.withdrawn,
         "units_notified": outcome.units_notified,
         "warnings": [w.model_dump(mode="json") for w in outcome.warnings],
     }
@@ -219,12 +221,34 @@ def publish_in(
             continue
         created += [(a, task) for a in result.created]
     outcome.assignments = len(created)
-    outcome.units_notified = _tell_units(session, uow, plan=plan, created=created, actor=actor, now=now)
+    old = _supersede(session, uow, plan=plan)
+    withdrawn: dict[int, int] = {}
+    if old is not None:
+        announced = {a.unit_id for a, _ in created}
+        withdrawn = assignment_service.withdraw_superseded(
+            session, uow, old=old, new=plan, actor=actor, now=now, announced=announced
+        )
+        outcome.withdrawn = sum(withdrawn.values())
+    outcome.units_notified = _tell_units(
+        session, uow, plan=plan, created=created, actor=actor, now=now, supersedes=old, withdrawn=withdrawn
+    )
     outcome.warnings += importing.empty_groups(session, [t.id for t in tasks if t.id is not None])
     outcome.warnings += importing.past_deadline_warnings(
         [t.due_date for t in tasks], now=now, zone=zones.of_plan(plan)
     )
     return outcome
+
+
+def _supersede(session: Session, uow: UnitOfWork, *, plan: Plan) -> Plan | None:
+    """The earlier version this plan replaces, now marked superseded (None: it replaces none)."""
+    if plan.supersedes_id is None:
+        return None
+    old = session.get(Plan, plan.supersedes_id)
+    if old is None or old.state == PlanState.superseded:
+        return None
+    uow.track(old, action="plan.supersede")
+    old.state = PlanState.superseded
+    return old
 
 
 def _tell_units(
@@ -235,6 +259,8 @@ def _tell_units(
     created: list[tuple[Assignment, Task]],
     actor: User | None,
     now: datetime,
+    supersedes: Plan | None = None,
+    withdrawn: dict[int, int] | None = None,
 ) -> int:
     by_unit: dict[int, list[tuple[Assignment, Task]]] = defaultdict(list)
     for a, task in created:
@@ -263,6 +289,12 @@ def _tell_units(
                 ],
                 total=len(items),
                 past_due=len(past),
+                supersedes=(
+                    events.Ref(id=supersedes.id, name=supersedes.title, code=supersedes.doc_no)
+                    if supersedes is not None
+                    else None
+                ),
+                withdrawn=(withdrawn or {}).get(unit_id, 0),
                 actor=actor_ref,
                 link=f"{links.assignments()}?plan_id={plan.id}",
             ),

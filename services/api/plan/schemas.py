@@ -66,7 +66,9 @@ class PlanPublic(PlanBase):
     external_id: str | None
     external_source_id: int | None = Field(description="外部编号所属的服务账号；人员设置的为空")
     created_by_id: int | None
-    state: PlanState = Field(description="draft：草稿（未交办，单位不可见）；published：已发布交办")
+    state: PlanState = Field(
+        description="draft：草稿（未交办，单位不可见）；published：已发布交办；superseded：已被新版本替代（只读）"
+    )
     published_at: datetime | None = None
     supersedes_id: int | None = Field(default=None, description="本计划是其新版本的原计划")
     version: int
@@ -103,6 +105,7 @@ class PublishResult(BaseModel):
     state: PlanState
     published_at: datetime | None
     assignments: int = Field(description="新建交办事项数")
+    withdrawn: int = Field(default=0, description="被替代的旧版本中随之撤销的未办结事项数")
     units_notified: int = Field(description="收到交办通知的单位数（每单位一条）")
     warnings: list[ImportWarning]
 

@@ -28,7 +28,6 @@ from api.assignment.service import unit_scope_clause
 from api.stats import indicators as indicator_status
 from duban import amounts, calendar, comparators, history, periods, zones
 from duban.errors import NotFound
-from duban.models import overdue_basis
 from duban.models import (
     OPEN_STATES,
     Assignment,
@@ -42,6 +41,7 @@ from duban.models import (
     Task,
     Unit,
     User,
+    overdue_basis,
 )
 
 # An open assignment is "behind" when its reported progress trails the time elapsed towards its

@@ -33,6 +33,8 @@ class PlanState(StrEnum):
     # An imported plan is a draft the office reviews; publishing (交办) creates its assignments.
     draft = "draft"
     published = "published"
+    # Replaced by a later version once that version was published; kept read-only as history.
+    superseded = "superseded"
 
 
 class UnitRole(StrEnum):
