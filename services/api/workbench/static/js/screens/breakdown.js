@@ -47,6 +47,9 @@ export default function Breakdown({ user }) {
       ? html`${data.plan.state === "draft" && office
           ? html`<p class="msg warn no-print" id="draft-banner" role="status">该计划是草稿，尚未交办，各单位还看不到。<a href=${`/app/intake?plan=${data.plan.id}`}>核对并交办</a></p>`
           : null}
+        ${data.plan.state === "superseded"
+          ? html`<p class="msg warn" id="superseded-banner" role="status">该计划已被新版本替代，仅供查阅；未办结事项已随新版本发布撤销。</p>`
+          : null}
         <p class="print-only"><strong>${data.plan.title}</strong> ${data.plan.doc_no || ""}</p>
         <p class="muted">共 ${data.tasks.length} 项任务、${data.count} 条交办事项；计划状态：${{ not_started: "未开始", in_progress: "推进中", overdue: "有逾期", completed: "已完成", draft: "草稿" }[data.plan.status.status] || data.plan.status.status}，逾期 ${data.plan.status.overdue} 条。</p>
         <table class="list breakdown" id="breakdown-table">

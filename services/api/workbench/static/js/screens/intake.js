@@ -297,7 +297,7 @@ function Publish({ plan, checks, onPublished }) {
 function Published({ plan, result }) {
   return html`<div class="panel" id="publish-done" role="status">
     <h2>已交办：${plan.title}</h2>
-    ${result ? html`<p>生成交办事项 ${result.assignments} 条，已通知 ${result.units_notified} 个单位。</p>` : html`<p>该计划已于 ${fmtTime(plan.published_at)} 交办。</p>`}
+    ${result ? html`<p>生成交办事项 ${result.assignments} 条，已通知 ${result.units_notified} 个单位。${result.withdrawn ? `旧版本中 ${result.withdrawn} 条未办结事项已撤销。` : ""}</p>` : html`<p>该计划已于 ${fmtTime(plan.published_at)} 交办。</p>`}
     ${result && result.warnings && result.warnings.length ? html`<ul>${result.warnings.map((w) => html`<li>${w.message}</li>`)}</ul>` : null}
     <p><a href=${`/app/breakdown?plan=${plan.id}`}>查看任务分解表</a></p>
   </div>`;
