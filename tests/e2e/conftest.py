@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,25 +61,38 @@ def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 90)
     raise RuntimeError("api did not come up")
 
 
-@pytest.fixture
-def api_process(committed_url: str) -> Iterator[ApiProcess]:
-    env = duban_env(committed_url)
+@contextmanager
+def running_api(database_url: str, *, workers: int = 1, timeout: float = 90) -> Iterator[ApiProcess]:
+    """`duban api` on a free loopback port, until the block ends."""
     port = free_port()
     start = time.monotonic()
     proc = subprocess.Popen(
-        [str(BIN / "duban"), "api", "--port", str(port), "--no-access-log"],
-        env=env,
+        [str(BIN / "duban"), "api", "--port", str(port), "--workers", str(workers), "--no-access-log"],
+        env=duban_env(database_url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, proc)
+        wait_until_up(url, proc, timeout=timeout)
         yield ApiProcess(url, proc, time.monotonic() - start)
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def api_process(committed_url: str) -> Iterator[ApiProcess]:
+    with running_api(committed_url) as api:
+        yield api
+
+
+@pytest.fixture
+def two_workers(committed_url: str) -> Iterator[ApiProcess]:
+    """Two api worker processes on one database: races between processes, not threads."""
+    with running_api(committed_url, workers=2, timeout=180) as api:
+        yield api

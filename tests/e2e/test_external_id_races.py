@@ -6,10 +6,7 @@ insert win, and the others — rolled back by their unit of work — find the wi
 
 from __future__ import annotations
 
-import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,36 +17,13 @@ from sqlmodel import Session
 from api.security import hash_password
 from duban.db import make_engine
 from duban.models import Role, User
-from tests.e2e.conftest import BIN, ApiProcess, duban_env, free_port, wait_until_up
+from tests.e2e.conftest import ApiProcess
 from tests.factories import make_plan, make_unit
 
 pytestmark = [pytest.mark.e2e]
 
 PARALLEL = 8
 PASSWORD = "admin-password-1"
-
-
-@pytest.fixture
-def two_workers(committed_url: str) -> Iterator[ApiProcess]:
-    port = free_port()
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [str(BIN / "duban"), "api", "--port", str(port), "--workers", "2", "--no-access-log"],
-        env=duban_env(committed_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, proc, timeout=180)
-        yield ApiProcess(url, proc, time.monotonic() - start)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _seed(url: str) -> dict[str, int]:

@@ -6,10 +6,7 @@ entries and six events; the unit of work's row versions make the database pick o
 
 from __future__ import annotations
 
-import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,36 +26,13 @@ from duban.models import (
     Role,
     User,
 )
-from tests.e2e.conftest import BIN, ApiProcess, duban_env, free_port, wait_until_up
+from tests.e2e.conftest import ApiProcess
 from tests.factories import make_assignment, make_plan, make_task, make_unit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql_only]
 
 PARALLEL = 6
 PASSWORD = "office-password-1"
-
-
-@pytest.fixture
-def two_workers(committed_url: str) -> Iterator[ApiProcess]:
-    port = free_port()
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [str(BIN / "duban"), "api", "--port", str(port), "--workers", "2", "--no-access-log"],
-        env=duban_env(committed_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, proc, timeout=60)
-        yield ApiProcess(url, proc, time.monotonic() - start)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _seed(url: str) -> dict[str, int]:
