@@ -34,6 +34,7 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
     ("api.plan.router", "router"),
     ("api.task.router", "router"),
     ("api.assignment.router", "router"),
+    ("api.bulk.router", "router"),
     ("api.report.router", "router"),
     ("api.indicator.router", "router"),
     ("api.extension.router", "router"),

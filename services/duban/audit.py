@@ -90,11 +90,25 @@ def _tails(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
     return out
 
 
-def append(session: Session, *, actor: Any | None, entries: list[Pending], now: datetime) -> list[AuditEntry]:
-    """Append entries in the caller's transaction (the caller commits), each on its entity's chain."""
+def append(
+    session: Session,
+    *,
+    actor: Any | None,
+    entries: list[Pending],
+    now: datetime,
+    fresh: Iterable[tuple[str, str]] = (),
+) -> list[AuditEntry]:
+    """Append entries in the caller's transaction (the caller commits), each on its entity's chain.
+
+    `fresh`: (entity type, id) of rows inserted in this transaction whose ids were never used before,
+    so their chains start here (no look-up). Were one wrong, the unique (entity, prev_hash) key
+    refuses the second genesis link and the write answers 409 — a fork is never stored.
+    """
     if not entries:
         return []
-    tails = _tails(session, ((e.entity_type, e.entity_id) for e in entries))
+    skip = set(fresh)
+    wanted = {(e.entity_type, e.entity_id) for e in entries} - skip
+    tails = _tails(session, wanted) if wanted else {}
     at = now.astimezone(UTC)
     request_id = current_request_id()
     rows = []

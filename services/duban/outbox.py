@@ -11,7 +11,7 @@ from duban.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 
 
 def enqueue(
-    session: Session,
+    session: Session | None,
     *,
     event: EventData,
     dedupe_key: str | None = None,
@@ -24,7 +24,8 @@ def enqueue(
     """Add an outbox row to the caller's transaction; the caller commits (or rolls back) both.
 
     Events caused by a request use a fresh key (each is a new fact); scanner notices pass a
-    deterministic key so that a repeated scan inserts nothing.
+    deterministic key so that a repeated scan inserts nothing. Without a session the row is only
+    built (the unit of work adds all of its events at commit, in one INSERT).
     """
     message_id = f"msg_{uuid.uuid4().hex}"
     row = OutboxEvent(
@@ -39,7 +40,8 @@ def enqueue(
         endpoint_id=endpoint_id,
         created_at=now,
     )
-    session.add(row)
+    if session is not None:
+        session.add(row)
     return row
 
 

@@ -45,6 +45,7 @@ _ENTITY_NAMES = {
     "webhook_endpoint": "webhook",
 }
 _STALE_TABLE = re.compile(r"on table '([^']+)'")
+_OPEN = "duban.uow.open"  # session.info key of the unit of work open on a session
 
 
 def entity_type_of(obj: Any) -> str:
@@ -147,7 +148,7 @@ class UnitOfWork:
         endpoint_id: int | None = None,
     ) -> OutboxEvent:
         row = outbox.enqueue(
-            self.session,
+            None,  # added at commit with the others: one multi-row INSERT
             event=event,
             dedupe_key=dedupe_key,
             now=self.now,
@@ -159,18 +160,45 @@ class UnitOfWork:
         self._events.append(row)
         return row
 
+    # --- items of a batch
+
+    @contextmanager
+    def savepoint(self) -> Iterator[UnitOfWork]:
+        """One item of a batch: on an error its changes, audit entries and events are undone
+        (ROLLBACK TO SAVEPOINT) and the error is raised; the batch goes on and commits once.
+        A `unit_of_work` opened inside a unit of work on the same session is one of these."""
+        marks = (len(self._tracked), len(self._extra), len(self._events))
+        nested = self.session.begin_nested()
+        try:
+            yield self
+            self._stamp(marks[0])  # before the release flushes them (then nothing looks modified)
+            nested.commit()
+        except BaseException as exc:
+            if nested.is_active:
+                nested.rollback()
+            del self._tracked[marks[0] :], self._extra[marks[1] :], self._events[marks[2] :]
+            if isinstance(exc, StaleDataError):
+                match = _STALE_TABLE.search(str(exc))
+                raise concurrent_update(match.group(1) if match else None) from exc
+            raise
+
     # --- the end
 
     def flush(self) -> None:
         """Send pending changes now (to get ids); a lost race surfaces as 409 (see unit_of_work)."""
         self.session.flush()
 
-    def commit(self) -> None:
-        for obj, _action, _type, before, _snap in self._tracked:
+    def _stamp(self, start: int = 0) -> None:
+        for obj, _action, _type, before, _snap in self._tracked[start:]:
             if before is not None and hasattr(obj, "updated_at") and self.session.is_modified(obj):
                 obj.updated_at = self.now
+
+    def commit(self) -> None:
+        self._stamp()
+        self.session.add_all(self._events)
         self.flush()
         entries = []
+        new_rows: set[tuple[str, str]] = set()
         for obj, action, entity_type, before, snap in self._tracked:
             after = snap(obj)
             entries.append(
@@ -178,8 +206,13 @@ class UnitOfWork:
                     action=action, entity_type=entity_type, entity_id=str(obj.id), before=before, after=after
                 )
             )
+            if before is None:
+                new_rows.add((entity_type, str(obj.id)))
         entries.extend(self._extra)
-        audit.append(self.session, actor=self.actor, entries=entries, now=self.now)
+        # A row inserted now has no chain yet where ids are never reused (PostgreSQL sequences):
+        # its first entry links to the genesis without a look-up. SQLite may reuse a deleted row's id.
+        fresh = new_rows if self.session.get_bind().dialect.name == "postgresql" else set()
+        audit.append(self.session, actor=self.actor, entries=entries, now=self.now, fresh=fresh)
         try:
             self.session.flush()
         except IntegrityError as exc:
@@ -193,8 +226,19 @@ class UnitOfWork:
 
 @contextmanager
 def unit_of_work(session: Session, *, actor: Any | None, now: datetime) -> Iterator[UnitOfWork]:
-    """One write, committed on a clean exit; on any error nothing of it is left behind."""
+    """One write, committed on a clean exit; on any error nothing of it is left behind.
+
+    Opened while another unit of work is open on the same session (an item of a bulk request),
+    it joins that one as a savepoint: its errors undo only its own changes, and the outer one
+    commits everything at once (same actor and time as the outer one).
+    """
+    outer: UnitOfWork | None = session.info.get(_OPEN)
+    if outer is not None and not outer.done:
+        with outer.savepoint():
+            yield outer
+        return
     uow = UnitOfWork(session, actor=actor, now=now)
+    session.info[_OPEN] = uow
     try:
         yield uow
         if not uow.done:
@@ -207,3 +251,5 @@ def unit_of_work(session: Session, *, actor: Any | None, now: datetime) -> Itera
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_OPEN, None)

@@ -44,7 +44,10 @@ def _public(session: Any, report: ProgressReport, status_code: int = 200) -> Res
 def create_report(
     assignment_id: int, body: schemas.ReportCreate, user: UnitMember, session: SessionDep, now: NowDep
 ) -> Any:
-    """Draft the progress report of one period (default: the current one) for the unit's assignment."""
+    """Draft the progress report of one period (default: the current one) for the unit's assignment.
+
+    With `submit: true` the report is submitted in the same request (one transaction).
+    """
     assignment = load_assignment(session, user=user, assignment_id=assignment_id)
     report = service.create(
         session=session, user=user, assignment=assignment, data=body.model_dump(exclude_unset=True), now=now

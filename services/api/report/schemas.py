@@ -19,6 +19,7 @@ class ReportCreate(BaseModel):
     text: str = Field(default="", max_length=20000)
     percent_done: int | None = Field(default=None, ge=0, le=100)
     indicator_values: list[IndicatorValueIn] = Field(default_factory=list, max_length=200)
+    submit: bool = Field(default=False, description="true：创建即提交审核（一次请求完成填报与提交）")
 
 
 class ReportUpdate(BaseModel):

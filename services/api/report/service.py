@@ -139,6 +139,9 @@ def create(
             code="report.duplicate_period",
             details={"report_id": existing, "period": period.key},
         )
+    submit_now = bool(data.get("submit"))
+    if submit_now and not (data.get("text") or "").strip():
+        raise Unprocessable("进展情况不能为空", code="report.text_required")
     with unit_of_work(session, actor=user, now=now) as uow:
         report = uow.add(
             ProgressReport(
@@ -157,9 +160,23 @@ def create(
                 author_id=user.id,
                 created_at=now,
                 updated_at=now,
+                state=S.submitted if submit_now else S.draft,
+                submitted_at=now if submit_now else None,
             ),
             action="report.create",
         )
+        if submit_now:
+            # Created and submitted in one transaction: the office hears of it as of a submission.
+            uow.flush()
+            event = assignment_event(
+                session,
+                ReportSubmitted,
+                assignment=assignment,
+                actor=user,
+                report_id=report.id,
+                period=report.period,
+            )
+            uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
     return report
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlmodel import Session, col
 
-from api.assignment.service import visible_assignments
+from api.assignment.service import event_context, visible_assignments
 from duban.errors import Forbidden, NotFound
 from duban.events import AssignmentEventData, Ref
-from duban.models import Assignment, Plan, Task, Unit, User
+from duban.models import Assignment, User
 
 
 def load_assignment(session: Session, *, user: User, assignment_id: int) -> Assignment:
@@ -39,13 +39,11 @@ def assignment_event(
     actor: User | None,
     **extra: Any,
 ) -> AssignmentEventData:
-    plan = session.get(Plan, assignment.plan_id)
-    task = session.get(Task, assignment.task_id)
-    unit = session.get(Unit, assignment.unit_id)
+    plan, task, unit = event_context(session, assignment)
     return cls(
-        plan=Ref(id=assignment.plan_id, name=plan.title if plan else None),
-        task=Ref(id=assignment.task_id, name=task.title if task else None, code=task.code if task else None),
-        unit=Ref(id=assignment.unit_id, name=unit.name if unit else None),
+        plan=Ref(id=assignment.plan_id, name=plan.title),
+        task=Ref(id=assignment.task_id, name=task.title, code=task.code),
+        unit=Ref(id=assignment.unit_id, name=unit.name),
         assignment_id=assignment.id or 0,
         state=str(assignment.state),
         due_date=assignment.due_date,

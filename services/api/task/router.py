@@ -81,6 +81,7 @@ def create_task(body: schemas.TaskCreate, user: OfficeUser, session: SessionDep,
     """Create a task (or a subtask with `parent_id`) with its units and targets in document order.
 
     A repeated `external_id` of the caller updates that task instead and answers 200.
+    With `assign: true` the task is also assigned (交办) to its units in the same transaction.
     """
     task, created = service.create(session, actor=user, data=body.model_dump(), now=now)
     return _task_response(session, user, task, now, 201 if created else 200)

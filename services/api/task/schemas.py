@@ -69,6 +69,9 @@ class TaskFields(BaseModel):
 
 class TaskCreate(TaskFields):
     external_id: str | None = Field(default=None, max_length=100, description=EXTERNAL_ID_DOC)
+    assign: bool = Field(
+        default=False, description="true：创建后在同一事务中交办给任务的责任单位（计划须已发布）"
+    )
 
 
 class TaskPut(TaskFields):

@@ -123,6 +123,10 @@ def _flush(uow: UnitOfWork) -> None:
 
 def _set_units(session: Session, task: Task, units: list[dict[str, Any]]) -> None:
     session.execute(delete(TaskUnit).where(col(TaskUnit.task_id) == task.id))
+    _add_units(session, task, units)
+
+
+def _add_units(session: Session, task: Task, units: list[dict[str, Any]]) -> None:
     session.add_all(
         TaskUnit(
             task_id=task.id or 0,
@@ -138,6 +142,10 @@ def _set_units(session: Session, task: Task, units: list[dict[str, Any]]) -> Non
 
 def _set_targets(session: Session, task: Task, targets: list[dict[str, Any]]) -> None:
     session.execute(delete(Target).where(col(Target.task_id) == task.id))
+    _add_targets(session, task, targets)
+
+
+def _add_targets(session: Session, task: Task, targets: list[dict[str, Any]]) -> None:
     session.add_all(Target.model_validate({**t, "task_id": task.id}) for t in targets)
 
 
@@ -162,8 +170,9 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
     """(task, created): an external id already taken in the caller's namespace updates that task."""
     data = dict(data)
     external_id = data.pop("external_id", None)
+    assign = bool(data.pop("assign", False))
     if not external_id:
-        return _insert(session, actor=actor, data=data, now=now), True
+        return _insert(session, actor=actor, data=data, now=now, assign=assign), True
 
     def _update(task: Task) -> Task:
         if task.plan_id != data["plan_id"]:
@@ -175,19 +184,28 @@ def create(session: Session, *, actor: User, data: dict[str, Any], now: datetime
         changes = {k: v for k, v in data.items() if k != "plan_id"}
         if changes.get("position") is None:
             changes.pop("position", None)  # an omitted position keeps the task where it is
-        return update_task(session, actor=actor, task=task, changes=changes, now=now)
+        task = update_task(session, actor=actor, task=task, changes=changes, now=now)
+        if assign:
+            # A repeat assigns only units not assigned yet (none, when nothing changed).
+            assignment_service.assign(session=session, task=task, actor=actor, now=now)
+        return task
 
     return external.upsert(
         session,
         Task,
         source_id=external.source_of(actor),
         external_id=external_id,
-        create=lambda: _insert(session, actor=actor, data={**data, "external_id": external_id}, now=now),
+        create=lambda: _insert(
+            session, actor=actor, data={**data, "external_id": external_id}, now=now, assign=assign
+        ),
         update=_update,
     )
 
 
-def _insert(session: Session, *, actor: User, data: dict[str, Any], now: datetime) -> Task:
+def _insert(
+    session: Session, *, actor: User, data: dict[str, Any], now: datetime, assign: bool = False
+) -> Task:
+    """A new task with its units and targets; `assign`: 交办 to its units in the same transaction."""
     data = dict(data)
     _check_refs(session, task=None, plan_id=data["plan_id"], values=data)
     units, targets = data.pop("units", []), data.pop("targets", [])
@@ -196,15 +214,29 @@ def _insert(session: Session, *, actor: User, data: dict[str, Any], now: datetim
         data["position"] = (last or 0) + 1
     if data.get("external_id"):
         data["external_source_id"] = external.source_of(actor)
+    unit_rows = [
+        {
+            "role": str(u["role"]),
+            "unit_id": u.get("unit_id"),
+            "group_id": u.get("group_id"),
+            "label": u.get("label") or None,
+        }
+        for u in units
+    ]
     with unit_of_work(session, actor=actor, now=now) as uow:
+        # A new task has no units or targets to replace, and its snapshot's units are the ones given.
         task = uow.add(
             Task.model_validate({**data, "created_at": now, "updated_at": now}),
             action="task.create",
-            snapshot=_snapshotter(session),
+            snapshot=lambda t: {**audit.snapshot(t), "units": unit_rows},
         )
         _flush(uow)
-        _set_units(session, task, units)
-        _set_targets(session, task, targets)
+        _add_units(session, task, units)
+        _add_targets(session, task, targets)
+        if assign:
+            assignment_service.assign(
+                session=session, task=task, actor=actor, now=now, uow=uow, fresh_task=True
+            )
     return task
 
 
