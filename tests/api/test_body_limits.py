@@ -37,9 +37,9 @@ def _assert_413(r: Any) -> None:
 
 def test_a_60_mb_json_body_is_refused_unread(client: TestClient, office: dict[str, str]) -> None:
     body = b'{"title": "' + b"x" * (60 * MB) + b'", "period_start": "2025-01-01"}'
-    start = time.perf_counter()
+    start = time.process_time()  # CPU spent, whatever else loads the machine
     r = client.post("/api/v1/plans", content=body, headers={**office, "Content-Type": "application/json"})
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     _assert_413(r)
     assert elapsed < 5, elapsed
 

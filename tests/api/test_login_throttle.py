@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.auth import service
 from api.deps import settings_dep
 from api.main import create_app
 from duban.clock import FixedClock
-from duban.db import make_engine
+from duban.db import is_database_unavailable, make_engine
 from duban.errors import TooManyRequests, Unauthorized
 from duban.models import LoginThrottle
 from duban.settings import Settings, get_settings
@@ -183,6 +184,10 @@ def test_concurrent_guesses_get_exactly_the_limit_evaluated(
                 outcome = "401"
             except TooManyRequests:
                 outcome = "429"
+            except OperationalError as exc:
+                # SQLite: a writer that waited out busy_timeout (the api answers it 503).
+                assert is_database_unavailable(exc) and engine.dialect.name == "sqlite", exc
+                outcome = "503"
         with lock:
             outcomes.append(outcome)
 
@@ -192,4 +197,10 @@ def test_concurrent_guesses_get_exactly_the_limit_evaluated(
     for t in threads:
         t.join(120)
     engine.dispose()
-    assert Counter(outcomes) == {"401": limit, "429": 40 - limit}
+    counts = Counter(outcomes)
+    if counts["503"]:
+        # On a machine loaded enough for SQLite writers to time out: never more than the limit
+        # evaluated, and every attempt answered.
+        assert counts["401"] <= limit and counts["401"] + counts["429"] + counts["503"] == 40, counts
+    else:
+        assert counts == {"401": limit, "429": 40 - limit}

@@ -86,10 +86,12 @@ def test_a_400k_row_workbook_is_refused_fast_and_small() -> None:
     data = huge_workbook()
     assert 1_000_000 < len(data) < 1_500_000, len(data)
     tracemalloc.start()
-    start = time.perf_counter()
+    # CPU time, not wall time: the refusal's cost is what is bounded, not how busy the machine is
+    # (0.11 s here on a quiet machine; 5.4 s of wall time in a CI run beside five test suites).
+    start = time.process_time()
     with pytest.raises(DocumentTooLarge) as refused:
         plandoc.parse(data, format="xlsx")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert "20000 行" in str(refused.value)
@@ -110,10 +112,10 @@ def test_zip_bombs_never_inflate() -> None:
     for base, fmt in ((_small_xlsx(), "xlsx"), (_small_docx(), "docx")):
         data = _with_member(base, "xl/media/bomb.bin" if fmt == "xlsx" else "word/media/bomb.bin", bomb)
         assert len(data) < 200 * 1024
-        start = time.perf_counter()
+        start = time.process_time()
         with pytest.raises(DocumentTooLarge, match="解压后过大"):
             plandoc.parse(data, format=fmt)
-        assert time.perf_counter() - start < 1
+        assert time.process_time() - start < 1
     ratio_bomb = _with_member(_small_docx(), "word/media/zeros.bin", b"\0" * (4 * 1024 * 1024))
     with pytest.raises(DocumentTooLarge, match="压缩比异常"):
         plandoc.parse(ratio_bomb, format="docx")
