@@ -481,3 +481,71 @@ def get_workload(
         return 200 <= status < 300
 
     return drive(base, op, concurrency=concurrency, seconds=seconds)
+
+
+# --- py-spy --------------------------------------------------------------------------------------
+
+# py-spy names a file relative to its sys.path entry: the project's own code is under these.
+OWN = ("api/", "duban/", "notifier/", "plandoc/")
+_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^()]+?)(?::\d+)?\)$")
+
+
+def have_py_spy() -> bool:
+    return (BIN / "py-spy").exists() or shutil.which("py-spy") is not None
+
+
+class Profiler:
+    """py-spy on a process and its children (the api's workers) while a workload runs.
+
+    The summary: the share of samples in which each of the project's own functions is on the stack
+    (inclusive), and the functions most often at the top of the stack (self), with their file.
+    """
+
+    def __init__(self, pid: int, seconds: float | None, label: str, rate: int = 97) -> None:
+        exe = str(BIN / "py-spy") if (BIN / "py-spy").exists() else "py-spy"
+        self.out = Path(tempfile.gettempdir()) / f"duban-bench-profile-{label}-{pid}.txt"
+        args = [exe, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", str(rate)]
+        if seconds:
+            args += ["--duration", str(max(1, round(seconds)))]
+        self.proc = subprocess.Popen(
+            [*args, "--format", "raw", "--output", str(self.out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def summary(self, top: int = 12) -> dict[str, Any]:
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        if not self.out.exists():
+            return {"error": "py-spy wrote nothing (ptrace not permitted?)"}
+        inclusive: Counter[str] = Counter()
+        leaf: Counter[str] = Counter()
+        total = 0
+        for line in self.out.read_text(errors="replace").splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not n.isdigit():
+                continue
+            count = int(n)
+            total += count
+            frames = [_FRAME.match(f.strip()) for f in stack.split(";")[1:]]  # [0]: the process
+            names = [(f"{m['fn']} ({m['file']})", m["file"]) for m in frames if m]
+            if not names:
+                continue
+            leaf[names[-1][0]] += count
+            for name in {n for n, file in names if file.startswith(OWN)}:
+                inclusive[name] += count
+        if not total:
+            return {"samples": 0}
+
+        def share(c: Counter[str]) -> list[tuple[str, float]]:
+            return [(k, round(v / total, 3)) for k, v in c.most_common(top)]
+
+        return {
+            "samples": total,
+            "own_inclusive": share(inclusive),
+            "self": share(leaf),
+            "raw": str(self.out),
+        }

@@ -137,7 +137,8 @@ def w_reads(kind: str, s: harness.Servers, d: Data, a: argparse.Namespace) -> di
         out[label] = measured(
             lambda base=base, items=items: harness.get_workload(
                 base, items, concurrency=a.concurrency, seconds=a.seconds, use_wrk=a.wrk
-            )
+            ),
+            (s.api_proc.pid, a.seconds, kind) if label == "duban" else None,
         )
     return out
 
@@ -167,7 +168,7 @@ def w_progress(s: harness.Servers, d: Data, a: argparse.Namespace) -> dict[str, 
         st, _ = c.call("POST", "/progress", body={"assignment_id": aid, "user_id": d.head[unit][0]})
         return st == 201
 
-    return _writes(s, a, ours, bare)
+    return _writes("progress", s, a, ours, bare)
 
 
 def w_create(s: harness.Servers, d: Data, a: argparse.Namespace) -> dict[str, Any]:
@@ -200,7 +201,7 @@ def w_create(s: harness.Servers, d: Data, a: argparse.Namespace) -> dict[str, An
         st, _ = c.call("POST", "/create", body=body)
         return st == 201
 
-    return _writes(s, a, ours, bare)
+    return _writes("create", s, a, ours, bare)
 
 
 def w_bulletin(s: harness.Servers, d: Data, a: argparse.Namespace) -> dict[str, Any]:
@@ -218,31 +219,78 @@ def w_bulletin(s: harness.Servers, d: Data, a: argparse.Namespace) -> dict[str, 
         )
         return st == 201
 
+    if a.warmup:
+        harness.drive(s.api, ours, concurrency=conc, seconds=a.warmup)
     return {
         "duban": measured(
-            lambda: harness.drive(s.api, ours, concurrency=conc, seconds=a.seconds, warmup=a.warmup)
+            lambda: harness.drive(s.api, ours, concurrency=conc, seconds=a.seconds),
+            (s.api_proc.pid, a.seconds, "bulletin"),
         )
     }
 
 
-def _writes(s: harness.Servers, a: argparse.Namespace, ours: harness.Op, bare: harness.Op) -> dict[str, Any]:
-    return {
-        "duban": measured(
-            lambda: harness.drive(s.api, ours, concurrency=a.concurrency, seconds=a.seconds, warmup=a.warmup)
-        ),
-        "limit": measured(
-            lambda: harness.drive(
-                s.baseline, bare, concurrency=a.concurrency, seconds=a.seconds, warmup=a.warmup
-            )
-        ),
-    }
+def _writes(
+    kind: str, s: harness.Servers, a: argparse.Namespace, ours: harness.Op, bare: harness.Op
+) -> dict[str, Any]:
+    out = {}
+    for label, base, op in (("duban", s.api, ours), ("limit", s.baseline, bare)):
+        if a.warmup:  # apart, so that the database counters cover the measured operations only
+            harness.drive(base, op, concurrency=a.concurrency, seconds=a.warmup)
+        out[label] = measured(
+            lambda base=base, op=op: harness.drive(base, op, concurrency=a.concurrency, seconds=a.seconds),
+            (s.api_proc.pid, a.seconds, kind) if label == "duban" else None,
+        )
+    return out
 
 
-def measured(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """fn's figures plus what the machine did meanwhile: load average and CPU busy share."""
+PROFILE: dict[str, Any] = {"on": False, "results": {}}
+DB: dict[str, str] = {"url": ""}
+_STAT = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated")
+
+
+def _db_stats() -> dict[str, int]:
+    """The database's counters (pg_stat_database; they lag up to half a second: PGSTAT flush)."""
+    if not DB["url"]:
+        return {}
+    with psycopg.connect(DB["url"]) as c:
+        row = c.execute(
+            f"SELECT {', '.join(_STAT)} FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return dict(zip(_STAT, map(int, row or ()), strict=False))
+
+
+def measured(
+    fn: Callable[[], dict[str, Any]], profile: tuple[int, float, str] | None = None
+) -> dict[str, Any]:
+    """fn's figures plus what the machine did meanwhile: load average and CPU busy share; with
+    `--profile`, a py-spy summary of process `profile[0]` and its children over `profile[1]` s."""
+    on = bool(PROFILE["on"])
+    # With --profile, the database's counters too. An idle backend reports them up to 10 s after
+    # its last transaction (PostgreSQL 15's PGSTAT_IDLE_INTERVAL): settle before and after.
+    if on:
+        time.sleep(10.5)
+    before = _db_stats() if on else {}
+    spy = harness.Profiler(*profile) if on and profile else None
     b0, t0 = harness.cpu_busy()
     out = fn()
     b1, t1 = harness.cpu_busy()
+    if on:
+        time.sleep(10.5)
+    after = _db_stats() if on else {}
+    ops = out.get("ops") or 0
+    if before and after and ops:
+
+        def per_op(*keys: str) -> float:
+            return round(sum(after[k] - before[k] for k in keys) / ops, 1)
+
+        # Statements on an autocommit connection count as a transaction each.
+        out["db_per_op"] = {
+            "transactions": per_op("xact_commit", "xact_rollback"),
+            "rows_read": per_op("tup_fetched"),
+            "rows_written": per_op("tup_inserted", "tup_updated"),
+        }
+    if spy is not None:
+        PROFILE["results"][profile[2] if profile else ""] = spy.summary()
     out["machine_busy"] = round((b1 - b0) / (t1 - t0), 2) if t1 > t0 else None
     out["load_1m"] = round(os.getloadavg()[0], 2)
     return out
@@ -265,16 +313,20 @@ def w_child(kind: str, s: harness.Servers, a: argparse.Namespace, url: str) -> d
         ]
         args += ["--deliveries", str(a.deliveries), "--delivery-workers", str(a.delivery_workers)]
         args += ["--fan-out-seconds", str(a.fan_out_seconds)]
-        proc = measured(lambda args=args: _child(args, s.env))
-        out[label] = proc
+        spied = job if label == "duban" else None
+        out[label] = measured(lambda args=args, spied=spied: _child(args, s.env, spied))
     return out
 
 
-def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=3600)
+def _child(args: list[str], env: dict[str, str], profile: str | None) -> dict[str, Any]:
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spy = harness.Profiler(p.pid, None, profile) if profile and PROFILE["on"] else None
+    stdout, stderr = p.communicate(timeout=3600)
+    if spy is not None:
+        PROFILE["results"][profile] = spy.summary()
     if p.returncode != 0:
-        raise RuntimeError(f"{args[3]} failed:\n{p.stderr[-3000:]}")
-    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
+        raise RuntimeError(f"{args[3]} failed:\n{stderr[-3000:]}")
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
 # --- the children ---------------------------------------------------------------------------------
@@ -607,6 +659,7 @@ def main() -> int:
     p.add_argument("--fan-out-seconds", type=float, default=20, help="time the scan's fan-out this long")
     p.add_argument("--no-wrk", dest="wrk", action="store_false", help="thread client for GETs too")
     p.add_argument("--docs", action="store_true", help="write the table into docs/performance.md")
+    p.add_argument("--profile", action="store_true", help="py-spy the api (or notifier) during each workload")
     p.add_argument("--out", type=Path, help="results file (default benchmarks/results/<date>.json)")
     p.add_argument("--child", choices=("scan", "deliver", "httpx"), help=argparse.SUPPRESS)
     p.add_argument("--child-url", help=argparse.SUPPRESS)
@@ -623,9 +676,11 @@ def main() -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
 
+    PROFILE["on"] = a.profile and harness.have_py_spy()
     chosen = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
     name = a.db or f"duban_bench_{uuid.uuid4().hex[:8]}"
     url = generate.db_url(name)
+    DB["url"] = url
     gen: dict[str, Any] | None = None
     if not a.reuse:
         print(f"generating {a.scale} data into {name}")
@@ -665,6 +720,11 @@ def main() -> int:
                 else:
                     res = w_child(w, s, a, url)
                 judge(w, res)
+                prof = PROFILE["results"].pop(w, None) or PROFILE["results"].pop(
+                    {"delivery": "deliver"}.get(w, w), None
+                )
+                if prof:
+                    res["profile"] = prof
                 results["workloads"][w] = res
                 print("   " + json.dumps(res, ensure_ascii=False), flush=True)
         results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
