@@ -253,3 +253,20 @@ def test_bulletin_docx_prints_like_an_office_document(
     assert ">=" not in body and "不低于1.8%" in body
     indicators = doc.tables[1]
     assert [cell.text for cell in indicators.rows[2].cells[:3]] == ["高新技术企业数", "不低于50家", "52家"]
+
+
+def test_bulletin_counts_tasks_outside_every_section(
+    client: TestClient, as_role: AsRole, session: Session
+) -> None:
+    # A task need not belong to a section (section_id is optional): its assignments are one more row,
+    # not a 500 for the whole bulletin and its exports.
+    f = build(session)
+    task = make_task(session, plan=f.plan, section=None, code="99", title="未分节的任务")
+    make_sv_assignment(session, task=task, unit=f.town, due_date=date(2025, 11, 20))
+    office = as_role("office")
+    r = client.post(f"/api/v1/plans/{f.plan.id}/bulletins", json=NOVEMBER, headers=office)
+    assert r.status_code == 201, r.text
+    other = [s for s in r.json()["content"]["sections"] if s["name"] == "其他任务"]
+    assert len(other) == 1 and other[0]["code"] == "" and other[0]["total"] == 1
+    for ext in ("md", "docx", "xlsx"):
+        assert client.get(f"/api/v1/bulletins/{r.json()['id']}.{ext}", headers=office).status_code == 200

@@ -148,8 +148,9 @@ def build_content(
         },
         "sections": [
             {
-                "code": s["code"],
-                "name": s["name"],
+                # Tasks outside every section fold into one row that no section labels.
+                "code": s.get("code") or "",
+                "name": s.get("name") or "其他任务",
                 "total": s["total"],
                 "completed": s["completed"],
                 "open": s["open"],
