@@ -10,8 +10,8 @@ the offices and units do all day:
     list       40 %  a unit head's open assignments, 100 a page
     detail     30 %  one assignment with its history (the unit's own)
     dashboard  10 %  the office's plan dashboard
-    progress   10 %  签收 + report + submit (3 calls) on an assignment still `assigned`
-    create     10 %  a task + 交办 (2 calls); its new assignment feeds `progress`
+    progress   10 %  签收 + this month's report, submitted, on an assignment still `assigned`
+    create     10 %  a task and its 交办; its new assignment feeds `progress`
     bulletin         clients 0–3 only, one in 50 of their operations, each on its own plans
 
 Reports every status that is not 2xx (by operation and overall), throughput, p50/p95/p99 per
@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from benchmarks import generate, harness  # noqa: E402
-from benchmarks.run import OPEN_QS, Data  # noqa: E402
+from benchmarks.run import OPEN_QS, Data, api_forms, create_op, progress_op  # noqa: E402
 
 DOCS = ROOT / "docs" / "reliability.md"
 MIX = (("list", 40), ("detail", 30), ("dashboard", 10), ("progress", 10), ("create", 10))
@@ -59,8 +59,8 @@ class Load:
         self.window: Counter[str] = Counter()
         self.run = uuid.uuid4().hex[:6]
         self.n = 0
-        self.due = (date.today() + timedelta(days=60)).isoformat()
         self.ops = [name for name, weight in MIX for _ in range(weight)]
+        self.forms = api_forms()
 
     def _count(self, op: str, statuses: list[int]) -> None:
         with self.lock:
@@ -108,47 +108,17 @@ class Load:
 
     def op_progress(self, c: harness.Http, rng: random.Random, *_: Any) -> list[int]:
         try:
-            aid, unit = self.d.next_assigned()
-        except StopIteration:
+            return progress_op(self.d, c, self.forms)
+        except StopIteration:  # nothing left `assigned` (until create's new ones are fetched)
             return self.op_create(c, rng)
-        token = self.d.head[unit][1]
-        out = []
-        st, _ = c.call("POST", f"/api/v1/assignments/{aid}/accept", token=token, body={}, count=False)
-        out.append(st)
-        if st != 200:
-            return out
-        body = {"text": "按计划推进，已完成阶段工作。", "percent_done": 40}
-        st, rep = c.call("POST", f"/api/v1/assignments/{aid}/reports", token=token, body=body, count=False)
-        out.append(st)
-        if st != 201 or not rep:
-            return out
-        st, _ = c.call("POST", f"/api/v1/reports/{rep['id']}/submit", token=token, count=False)
-        return [*out, st]
 
     def op_create(self, c: harness.Http, rng: random.Random, *_: Any) -> list[int]:
         with self.lock:
             self.n += 1
             n = self.n
-        plan = rng.choice(self.d.plans)
-        unit = rng.choice(self.d.units)
-        body = {
-            "plan_id": plan,
-            "section_id": self.d.sections.get(plan),
-            "code": f"L{self.run}{n}",
-            "title": "负载测试任务：推进重点项目建设",
-            "due_date": self.due,
-            "units": [{"role": "lead", "unit_id": unit}],
-        }
-        st, task = c.call("POST", "/api/v1/tasks", token=self.d.office, body=body, count=False)
-        if st != 201 or not task:
-            return [st]
-        st2, res = c.call(
-            "POST", f"/api/v1/tasks/{task['id']}/assignments", token=self.d.office, body={}, count=False
+        return create_op(
+            self.d, c, self.forms, rng.choice(self.d.plans), rng.choice(self.d.units), f"L{self.run}{n}"
         )
-        if st2 == 201 and res:
-            with self.d._assigned_lock:
-                self.d.assigned.extend((a["id"], a["unit_id"]) for a in res.get("created", []))
-        return [st, st2]
 
     def op_bulletin(self, c: harness.Http, rng: random.Random, own: list[int], k: int) -> list[int]:
         plan = own[(k // 50) % len(own)]
