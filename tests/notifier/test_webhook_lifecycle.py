@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 from api.webhook import service as webhooks
 from duban import events
 from duban.clock import FixedClock
+from duban.errors import Unprocessable
 from duban.events import Ref
 from duban.models import (
     Delivery,
@@ -188,7 +189,11 @@ def test_receiver_down_for_a_day_gets_everything_in_order_each_id_once(
 
 
 def test_failing_past_the_window_disables_and_tells_the_office(
-    session: Session, wide: Settings, receiver: Receiver, smtp: tuple[MailSink, int]
+    session: Session,
+    wide: Settings,
+    receiver: Receiver,
+    smtp: tuple[MailSink, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sink, port = smtp
     settings = wide.model_copy(
@@ -244,6 +249,20 @@ def test_failing_past_the_window_disables_and_tells_the_office(
             now=clock.now(),
         )
         assert count == len(emitted) == 8
+        # A range is bounded: more messages than the cap are refused, and nothing is queued.
+        monkeypatch.setattr(webhooks, "REDELIVER_MAX_EVENTS", 3)
+        with pytest.raises(Unprocessable) as too_many:
+            webhooks.redeliver(
+                session,
+                actor=w.office_user,
+                endpoint=ep,
+                message_id=None,
+                since=T0,
+                until=None,
+                include_sent=True,
+                now=clock.now(),
+            )
+        assert too_many.value.code == "webhook.range_too_large" and "超过 3 条" in too_many.value.message
         before = len(receiver.requests)
         run_pass(session, clock, settings, deliverer)
         assert sorted(receiver.ids()[before:]) == sorted(emitted)

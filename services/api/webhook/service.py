@@ -33,6 +33,9 @@ _HIDDEN = ("secret", "previous_secret", "next_send_at")
 ROBOT_PER_MINUTE = 20
 # Never delivered to endpoints, so never redelivered to one.
 _NOT_FOR_ENDPOINTS = ("delivery.failed", "webhook.disabled")
+# Messages one range redelivery may look at: a bound on its work and memory (a year of a
+# province's events would otherwise be read in one request); longer outages go in several ranges.
+REDELIVER_MAX_EVENTS = 5000
 
 
 def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -185,8 +188,15 @@ def redeliver(
                     col(OutboxEvent.type).not_in(_NOT_FOR_ENDPOINTS),
                 )
                 .order_by(col(OutboxEvent.id))
+                .limit(REDELIVER_MAX_EVENTS + 1)
             )
         )
+        if len(events) > REDELIVER_MAX_EVENTS:
+            raise Unprocessable(
+                f"该时间段内的消息超过 {REDELIVER_MAX_EVENTS} 条，请分成较短的时间段重新投递",
+                code="webhook.range_too_large",
+                details={"max_events": REDELIVER_MAX_EVENTS},
+            )
         events = [
             e
             for e in events
