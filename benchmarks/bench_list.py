@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -45,7 +46,14 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=20000, help="assignments to load")
     parser.add_argument("--page", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--endpoint", choices=["assignments", "units"], default="assignments")
+    parser.add_argument("--endpoint", choices=["assignments", "detail", "units"], default="assignments")
+    parser.add_argument(
+        "--as",
+        dest="role",
+        choices=["unit_staff", "office"],
+        default="unit_staff",
+        help="unit_staff: a unit's open assignments (issue 14's workload); office: every unit's",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is required (apt-get install wrk)", file=sys.stderr)
@@ -64,6 +72,7 @@ def main() -> int:
             "DUBAN_ENVIRONMENT": "test",
         }
         subprocess.run([str(BIN / "duban"), "db", "upgrade"], env=env, check=True, capture_output=True)
+        load(url, args.rows)
         subprocess.run(
             [
                 str(BIN / "duban"),
@@ -74,13 +83,13 @@ def main() -> int:
                 "--password",
                 "bench-pass-1",
                 "--role",
-                "office",
+                args.role,
+                *(["--unit", "单位1"] if args.role == "unit_staff" else []),
             ],
             env=env,
             check=True,
             capture_output=True,
         )
-        load(url, args.rows)
 
         api_port, base_port = free_port(), free_port()
         procs.append(
@@ -91,19 +100,15 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )
         )
-        sql = {
-            "assignments": (
-                "SELECT a.id, a.task_id, a.unit_id, a.role, a.period, a.state, a.due_date, a.due_at, a.percent_done, "
-                "a.updated_at, t.code AS task_code, t.title AS task_title, u.name AS unit_name "
-                "FROM assignment a JOIN task t ON t.id = a.task_id JOIN unit u ON u.id = a.unit_id "
-                f"ORDER BY a.due_date, a.id LIMIT {args.page}"
-            ),
-            "units": (
-                "SELECT id, name, short_name, kind, parent_id, code, contact_email, is_active, external_id, version, "
-                f"created_at, updated_at FROM unit ORDER BY id LIMIT {args.page}"
-            ),
-        }[args.endpoint]
-        benv = {**os.environ, "BASELINE_DSN": url, "BASELINE_SQL": sql, "PYTHONPATH": str(ROOT)}
+        path, query, sqls = duban_sql(url, args.endpoint, args.role, args.page)
+        # The list: the very SQL Duban runs, at "/"; the detail: the baseline's own two queries.
+        base_path = "/" if sqls else f"/detail?id={path.rsplit('/', 1)[1]}"
+        benv = {
+            **os.environ,
+            "BASELINE_DSN": url,
+            "BASELINE_SQL": "\n;\n".join(sqls),
+            "PYTHONPATH": str(ROOT),
+        }
         procs.append(
             subprocess.Popen(
                 [
@@ -128,12 +133,15 @@ def main() -> int:
             api + "/api/v1/auth/token", data={"username": "bench", "password": "bench-pass-1"}
         ).json()
         auth = {"Authorization": f"Bearer {token['access_token']}"}
-        endpoint = f"/api/v1/{args.endpoint}"
-        print(f"{args.rows} assignments, page {args.page}, wrk -t2 -c16 -d{args.seconds}s, one worker each")
-        wrk(f"{api}{endpoint}?limit={args.page}", 2, auth)  # warm-up
-        base = wrk(f"http://127.0.0.1:{base_port}/", args.seconds, {})
-        ours = wrk(f"{api}{endpoint}?limit={args.page}", args.seconds, auth)
-        print(f"  ratio {endpoint} / bare psycopg+orjson = {ours / base:.2f} (bar: >= 0.50)")
+        print(
+            f"{args.rows} assignments, {path}{query} as {args.role}, wrk -t2 -c16 -d{args.seconds}s, "
+            f"one worker each; load average before: {os.getloadavg()[0]:.1f}"
+        )
+        wrk(f"{api}{path}{query}", 2, auth)  # warm-up
+        base = wrk(f"http://127.0.0.1:{base_port}{base_path}", args.seconds, {})
+        ours = wrk(f"{api}{path}{query}", args.seconds, auth)
+        print(f"  ratio {path} / bare psycopg+orjson = {ours / base:.2f} (bar: >= 0.50)")
+        print(f"  load average after: {os.getloadavg()[0]:.1f}")
     finally:
         for p in procs:
             p.terminate()
@@ -141,6 +149,43 @@ def main() -> int:
         with psycopg.connect(ADMIN_URL, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     return 0
+
+
+OPEN = ("assigned", "accepted", "completion_requested", "returned")
+
+
+def duban_sql(url: str, endpoint: str, role: str, page: int) -> tuple[str, str, list[str]]:
+    """The path and query string Duban is asked and, for lists, the very SQL it runs for them
+    (compiled from its own statement builders, literal values inlined) for the baseline to run."""
+    sys.path[:0] = [str(ROOT / "services")]
+    from datetime import UTC, datetime
+
+    from sqlalchemy.dialects import postgresql
+
+    from api.assignment import service
+    from api.pagination import page_statement
+    from duban.models import User
+
+    with psycopg.connect(url) as c:
+        unit_id = c.execute("SELECT id FROM unit WHERE name = '单位1'").fetchone()[0]  # type: ignore[index]
+        first = c.execute("SELECT min(id) FROM assignment WHERE unit_id = %s", (unit_id,)).fetchone()[0]  # type: ignore[index]
+    user = User(id=1, username="bench", roles=[role], unit_id=unit_id if role == "unit_staff" else None)
+
+    def compiled(stmt: Any) -> str:
+        return str(stmt.compile(dialect=postgresql.psycopg.dialect(), compile_kwargs={"literal_binds": True}))
+
+    if endpoint == "units":
+        sql = (
+            "SELECT id, name, short_name, kind, parent_id, code, contact_email, is_active, external_id, version, "
+            f"created_at, updated_at FROM unit ORDER BY id LIMIT {page}"
+        )
+        return "/api/v1/units", f"?limit={page}", [sql]
+    if endpoint == "detail":
+        return f"/api/v1/assignments/{first}", "", []
+    stmt = service.apply_filters(service.list_statement(user), now=datetime.now(UTC), state=OPEN)
+    stmt = page_statement(stmt, order=service.SORTS["due_date"], limit=page, cursor=None)
+    query = f"?limit={page}" + "".join(f"&state={s}" for s in OPEN)
+    return "/api/v1/assignments", query, [compiled(stmt)]
 
 
 def load(url: str, rows: int) -> None:

@@ -40,14 +40,23 @@ def default_session_factory(read_only: bool = False) -> AbstractContextManager[S
 # connection; once those waiters hold every thread, the requests that do hold a connection cannot
 # get a thread to run their route or to close their session, and all of them stall until the pool
 # timeout (a burst of 503s under 64 clients on a pool of 5). Waiting here costs no thread.
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+# The async read pool (api.hotpath) has a bound of its own, "async", sized like that pool.
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-async def _take_slot(settings: Settings) -> asyncio.Semaphore:
+async def _take_slot(settings: Settings, pool: str = "sync") -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
-    slots = _slots.get(loop)
+    per_pool = _slots.get(loop)
+    if per_pool is None:
+        per_pool = _slots[loop] = {}
+    slots = per_pool.get(pool)
     if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
+        slots = per_pool[pool] = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
+    if not slots.locked():  # a free slot: taken at once, without a timer
+        await slots.acquire()
+        return slots
     try:
         await asyncio.wait_for(slots.acquire(), timeout=settings.db_pool_timeout_seconds)
     except TimeoutError as exc:

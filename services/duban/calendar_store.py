@@ -129,6 +129,24 @@ def _after_begin(_session: Session, transaction: Any, connection: Connection) ->
         refresh(connection)
 
 
+def check_due() -> bool:
+    """True (once per `check_seconds`) when a reader that bypasses the ORM should check the stamp.
+
+    The async read path (api.hotpath) has no ORM transaction to hook: it asks this, reads
+    `stamp_statement()` in its own round trip and calls `refresh` only when the stamps differ.
+    """
+    global _next_check
+    now = time.monotonic()
+    if now < _next_check:
+        return False
+    _next_check = now + check_seconds
+    return True
+
+
+def stamp_statement() -> sa.Select[Any]:
+    return sa.select(state_t.c.stamp).where(state_t.c.id == 1)
+
+
 _installed = False
 
 

@@ -4,19 +4,24 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy import Select
 from sqlmodel import Session, col
 
 from api import external
 from api.assignment import schemas, service
 from api.assignment.deps import ValidAssignment
-from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep, require_roles
+from api.deps import NowDep, OfficeUser, SessionDep, require_roles
 from api.errors import ErrorEnvelope
+from api.hotpath import HotReader
 from api.http import check_if_match, etag_of, json_response
-from api.pagination import Page, paginate
+from api.pagination import Page, page_of, page_statement
 from duban.errors import NotFound, Unprocessable
 from duban.models import Assignment, AssignmentState, Role, Task, UnitRole, User
 
 router = APIRouter(tags=["assignments"])
+# The hot reads (api.hotpath): `async def`, authenticated by their own dependency, so mounted
+# without the blanket `get_current_user` of the other /api/v1 routers (api.main).
+read_router = APIRouter(tags=["assignments"])
 
 # The role gate runs before the assignment is loaded, so a refused role is 403 whatever the id;
 # "own unit only" is then checked against the loaded row.
@@ -43,10 +48,9 @@ def _detail(
     return json_response(body, status_code, headers={"ETag": etag})
 
 
-@router.get("/assignments", response_model=Page[schemas.AssignmentPublic])
-def list_assignments(
-    user: CurrentUser,
-    session: SessionDep,
+@read_router.get("/assignments", response_model=Page[schemas.AssignmentPublic])
+async def list_assignments(
+    reader: HotReader,
     now: NowDep,
     plan_id: int | None = None,
     section_id: int | None = None,
@@ -68,25 +72,31 @@ def list_assignments(
     cursor: str | None = None,
 ) -> Any:
     """Assignments the caller may see, filtered and sorted, one page at a time."""
-    stmt = service.apply_filters(
-        service.list_statement(user, sort=sort),
-        now=now,
-        plan_id=plan_id,
-        section_id=section_id,
-        task_id=task_id,
-        unit_id=unit_id,
-        role=role,
-        state=state,
-        overdue=overdue,
-        due_before=due_before,
-        due_after=due_after,
-        period=period,
-        min_working_days_overdue=min_working_days_overdue,
-    )
-    stmt = external.filter_list(
-        stmt, Assignment, user=user, external_id=external_id, source_id=external_source_id
-    )
-    page = paginate(session, stmt, order=service.SORTS[sort], limit=limit, cursor=cursor)
+    order = service.SORTS[sort]
+
+    def build(user: User) -> Select[Any]:
+        stmt = service.apply_filters(
+            service.list_statement(user, sort=sort),
+            now=now,
+            plan_id=plan_id,
+            section_id=section_id,
+            task_id=task_id,
+            unit_id=unit_id,
+            role=role,
+            state=state,
+            overdue=overdue,
+            due_before=due_before,
+            due_after=due_after,
+            period=period,
+            min_working_days_overdue=min_working_days_overdue,
+        )
+        stmt = external.filter_list(
+            stmt, Assignment, user=user, external_id=external_id, source_id=external_source_id
+        )
+        return page_statement(stmt, order=order, limit=limit, cursor=cursor)
+
+    (rows,) = await reader.rows(build)
+    page = page_of(rows, order=order, limit=limit)
     service.decorate(page["items"], now=now)
     return json_response(page)
 
@@ -189,10 +199,16 @@ def put_assignment_by_external_id(
     return _detail(session, user, one.id or 0, now, 201 if created else 200)
 
 
-@router.get("/assignments/{assignment_id}", response_model=schemas.AssignmentDetail, responses=_E)
-def get_assignment(assignment: ValidAssignment, user: CurrentUser, session: SessionDep, now: NowDep) -> Any:
+@read_router.get("/assignments/{assignment_id}", response_model=schemas.AssignmentDetail, responses=_E)
+async def get_assignment(assignment_id: int, reader: HotReader, now: NowDep) -> Any:
     """One assignment with its derived overdue status, the caller's allowed actions and its history."""
-    return _detail(session, user, assignment.id or 0, now)
+    row, history = await reader.rows(
+        lambda user: service.detail_statement(user, assignment_id),
+        lambda: service.history_statement(assignment_id),
+    )
+    body = service.detail_row(row[0] if row else None, user=reader.user, assignment_id=assignment_id, now=now)
+    body["history"] = service.history_entries(history)
+    return json_response(body, headers={"ETag": etag_of("assignment", assignment_id, body["version"])})
 
 
 @router.get("/assignments/{assignment_id}/history", response_model=list[schemas.HistoryEntry], responses=_E)

@@ -1,0 +1,441 @@
+"""The lean read path: authenticated GET lists and details as `async def` routes, no threadpool hop.
+
+A route takes `HotReader` (the principal) and hands `Reader.rows` a builder of its statement —
+the same `visible_*(user)` builders the sync routes use, so scoping stays in one place and in SQL.
+
+On PostgreSQL the statement runs on async psycopg connections (autocommit, a small pool per event
+loop), bounded like the sync pool by a per-loop semaphore (`api.deps._take_slot`). SQLAlchemy
+compiles the statement (once per shape); the rows come from the driver straight into dicts.
+The principal comes from a process cache keyed by (user id, token generation) and is *checked in
+the data statement itself*: the statement carries `EXISTS (the user, still active, with the token's
+generation and the cached row version)`. A password change, disable, sign-out or role change
+therefore ends a token at its very next request, with no extra round trip; an empty result makes
+one more round trip to tell "nothing to see" from "no longer signed in" (401). A list page is one
+round trip, a detail two (the row, its history). API keys resolve on the sync path (one threadpool
+hop: the key's lookup and its last-use bookkeeping).
+
+On SQLite — and wherever the app's `session_factory` is set (tests share one session) — the same
+statements run on the sync engine in the threadpool (the sync path; no aiosqlite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+import psycopg
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from psycopg.pq import TransactionStatus
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel.sql.sqltypes import UTCDateTime
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import usage
+from api.deps import (
+    NowDep,
+    SessionFactory,
+    SettingsDep,
+    TokenDep,
+    _api_key,
+    _check_route_scope,
+    _take_slot,
+    _user_from_token,
+    default_session_factory,
+)
+from api.security import decode_access_token
+from duban import calendar, calendar_store
+from duban.db import NetworkLimits, get_engine, session_scope
+from duban.errors import DubanError, Unauthorized
+from duban.models import User
+from duban.settings import Settings, get_settings
+
+Build = Callable[[User], sa.Select[Any]]
+Then = Callable[[], sa.Select[Any]]
+
+_USER = User.__table__  # type: ignore[attr-defined]
+_ME = _USER.alias("me")
+
+# --- the async pools: one per event loop and database ------------------------------------------
+
+
+class Pool:
+    """psycopg async connections for one event loop and database: autocommit, sessions in UTC.
+
+    As many as the per-loop semaphore admits (`api.deps._take_slot(..., "async")`, sized like the
+    sync pool); idle ones are kept, a broken one is dropped with every idle one (a server restart
+    fails one request each, as on the sync pool, then new connections are made).
+    """
+
+    def __init__(self, conninfo: str, settings: Settings) -> None:
+        self._conninfo = conninfo
+        args = NetworkLimits.from_settings(settings).connect_args()
+        # UTC sessions: psycopg then returns every timestamptz as the UTC-aware datetime the models'
+        # UTCDateTime would make of it, so rows may be taken from the driver as they are.
+        args["options"] = " ".join(["-c timezone=UTC", *([args["options"]] if "options" in args else [])])
+        self._args = args
+        self._size = settings.db_pool_size + settings.db_max_overflow
+        self._idle: deque[psycopg.AsyncConnection[Any]] = deque()
+
+    async def get(self) -> psycopg.AsyncConnection[Any]:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+        try:
+            return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._args)
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=True) from exc
+
+    async def put(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if conn.broken or conn.closed:
+            await self.clear()
+        elif conn.info.transaction_status == TransactionStatus.IDLE and len(self._idle) < self._size:
+            self._idle.append(conn)
+            return
+        await conn.close()
+
+    async def clear(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Pool]] = weakref.WeakKeyDictionary()
+
+
+def _pool(request: Request) -> tuple[Pool, Dialect] | None:
+    """The async pool for this request and the dialect to compile for, or None (the sync path)."""
+    if getattr(request.app.state, "session_factory", None) is not None:
+        return None
+    sync = get_engine()
+    if sync.dialect.name != "postgresql":
+        return None
+    url = sync.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    per_loop = _pools.get(asyncio.get_running_loop())
+    if per_loop is None:
+        per_loop = _pools[asyncio.get_running_loop()] = {}
+    pool = per_loop.get(url)
+    if pool is None:
+        pool = per_loop[url] = Pool(url, get_settings())
+    return pool, sync.dialect
+
+
+async def close_pools() -> None:
+    """Close this event loop's async connections (at shutdown, and in tests)."""
+    for pool in _pools.pop(asyncio.get_running_loop(), {}).values():
+        await pool.clear()
+
+
+# --- the principal cache ----------------------------------------------------------------------
+
+# Not a security bound: every statement re-checks the cached principal (see the module doc).
+# Entries only save the user's lookup; they go after CACHE_SECONDS or when the cache is full.
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    user: User
+    at: float
+
+
+_principals: OrderedDict[tuple[int, int], _Entry] = OrderedDict()
+
+
+def _cached(key: tuple[int, int], now: float) -> User | None:
+    entry = _principals.get(key)
+    if entry is None:
+        return None
+    if now - entry.at > CACHE_SECONDS:
+        _principals.pop(key, None)
+        return None
+    return entry.user
+
+
+def _remember(key: tuple[int, int], user: User, now: float) -> None:
+    _principals[key] = _Entry(user, now)
+    while len(_principals) > CACHE_SIZE:
+        _principals.popitem(last=False)
+
+
+def forget_principals() -> None:
+    """Empty the cache (tests)."""
+    _principals.clear()
+
+
+def _principal_check(user: User, generation: int) -> Any:
+    """True while the cached principal is still the stored one: active, same generation and row."""
+    return sa.exists().where(
+        _ME.c.id == user.id,
+        _ME.c.token_generation == generation,
+        _ME.c.version == user.version,
+        _ME.c.is_active.is_(True),
+    )
+
+
+def _user_statement(user_id: int) -> sa.Select[Any]:
+    return sa.select(_USER).where(_USER.c.id == user_id)
+
+
+def _valid_user(row: dict[str, Any] | None, generation: int) -> User:
+    # The same answers as api.deps._user_from_token.
+    if row is None or not row["is_active"]:
+        raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
+    if row["token_generation"] != generation:
+        raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+    return User(**row)
+
+
+# --- the reader -------------------------------------------------------------------------------
+
+
+class Reader:
+    """The request's principal and the way to run its statements (async, or the sync path)."""
+
+    def __init__(
+        self,
+        request: Request,
+        user: User,
+        *,
+        pool: tuple[Pool, Dialect] | None,
+        settings: Settings,
+        generation: int | None = None,
+        factory: SessionFactory | None = None,
+    ) -> None:
+        self.request = request
+        self.user = user
+        self._pool = pool
+        self._settings = settings
+        # Set while the principal still has to be checked (it came from the cache).
+        self._generation = generation
+        self._factory = factory
+
+    async def rows(self, build: Build, *then: Then) -> list[Sequence[Any]]:
+        """The rows of `build(user)`, then of each of `then` (run only when the first found rows)."""
+        if self._pool is None:
+            return await self._sync_rows(build, then)
+        try:
+            stmt = build(self.user)
+        except DubanError:
+            if self._generation is not None:  # a refused token is told so before a bad parameter
+                async with self._connection() as conn:
+                    await self._reload(conn)
+            raise
+        async with self._connection() as conn:
+            if self._generation is not None:
+                first = await _rows(conn, stmt.where(_principal_check(self.user, self._generation)))
+                if not first:
+                    before = self.user
+                    await self._reload(conn)
+                    if self.user.version != before.version:  # its roles or unit may have changed
+                        first = await _rows(conn, build(self.user))
+            else:
+                first = await _rows(conn, stmt)
+            out: list[Sequence[Any]] = [first]
+            for more in then:
+                out.append(await _rows(conn, more()) if first else [])
+        return out
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Conn]:
+        assert self._pool is not None
+        pool, dialect = self._pool
+        slots = await _take_slot(self._settings, "async")
+        try:
+            raw = await pool.get()
+            try:
+                conn = _Conn(raw, dialect)
+                if calendar_store.check_due():
+                    await _check_calendar(conn)
+                yield conn
+            finally:
+                await pool.put(raw)
+        finally:
+            slots.release()
+
+    async def _reload(self, conn: _Conn) -> None:
+        """Look the principal up again (401 when it no longer holds); the check is then done."""
+        assert self._generation is not None
+        key = (self.user.id or 0, self._generation)
+        _principals.pop(key, None)
+        found = await _rows(conn, _user_statement(key[0]))
+        self.user = _valid_user(found[0] if found else None, self._generation)
+        _remember(key, self.user, asyncio.get_running_loop().time())
+        self._generation = None
+
+    async def _sync_rows(self, build: Build, then: Sequence[Then]) -> list[Sequence[Any]]:
+        def run() -> list[Sequence[Any]]:
+            with self._session() as session:
+                first = session.execute(build(self.user)).mappings().all()
+                return [first, *[session.execute(t()).mappings().all() if first else [] for t in then]]
+
+        slots = await _take_slot(self._settings)
+        try:
+            return await run_in_threadpool(run)
+        finally:
+            slots.release()
+
+    def _session(self) -> Any:
+        return self._factory() if self._factory else default_session_factory(read_only=True)
+
+
+# --- running a statement -----------------------------------------------------------------------
+
+# Statements compiled once per shape (SQLAlchemy's cache key: the statement's structure, not its
+# values), with the result conversion each column needs; a few dozen shapes in practice.
+_compiled: OrderedDict[Any, tuple[SQLCompiler, list[Callable[[Any], Any] | None]]] = OrderedDict()
+COMPILED_SIZE = 500
+# Statements sent to the database by this path, for tests that count round trips.
+statements_run = 0
+
+
+def _converters_of(compiled: SQLCompiler, dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+    out: list[Callable[[Any], Any] | None] = []
+    for column in cast("sa.Select[Any]", compiled.statement).selected_columns:
+        type_ = column.type
+        # The driver's own value already is what UTCDateTime returns (sessions in UTC: db.py).
+        if isinstance(type_, UTCDateTime):
+            out.append(None)
+        else:
+            out.append(type_.dialect_impl(dialect).result_processor(dialect, None))
+    return out
+
+
+def _compile(stmt: sa.Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any], list[Any]]:
+    """SQL, parameters and result conversions of `stmt`, as SQLAlchemy would execute it."""
+    key = stmt._generate_cache_key()
+    entry = _compiled.get(key.key) if key is not None else None
+    if entry is None:
+        compiled = stmt.compile(dialect=dialect, cache_key=key)
+        entry = (compiled, _converters_of(compiled, dialect))
+        if key is not None:
+            _compiled[key.key] = entry
+            while len(_compiled) > COMPILED_SIZE:
+                _compiled.popitem(last=False)
+    compiled, converters = entry
+    params = compiled.construct_params(extracted_parameters=key.bindparams if key is not None else None)
+    state = compiled.construct_expanded_state(params)  # IN lists: one parameter per value
+    processors = state.processors
+    values = {k: processors[k](v) if k in processors else v for k, v in state.parameters.items()}
+    return state.statement, values, converters
+
+
+@dataclass(frozen=True, slots=True)
+class _Conn:
+    raw: psycopg.AsyncConnection[Any]
+    dialect: Dialect
+
+
+async def _rows(conn: _Conn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+    """The rows of `stmt` as dicts, straight from the driver.
+
+    SQLAlchemy compiles (once per shape) and binds; the statement then runs on the psycopg
+    connection itself. SQLAlchemy's result machinery — adapting the cached result metadata to
+    each new statement object, a processor call per value — cost more than the query on a
+    100-row page; values are converted only for the types whose processor changes what psycopg
+    returns (none in the lists: timestamps come in UTC, JSON is parsed by the driver).
+    """
+    global statements_run
+    sql, values, converters = _compile(stmt, conn.dialect)
+    try:
+        async with conn.raw.cursor() as cursor:
+            statements_run += 1
+            await cursor.execute(sql, values)
+            names = [d.name for d in cursor.description or ()]
+            records = await cursor.fetchall()
+    except psycopg.Error as exc:
+        # As SQLAlchemy raises it (api.errors answers 503 when the database did not answer).
+        raise DBAPIError.instance(
+            sql, values, exc, psycopg.Error, connection_invalidated=conn.raw.broken or conn.raw.closed
+        ) from exc
+    if any(converters):
+        pairs = [(i, f) for i, f in enumerate(converters) if f is not None]
+        rows = []
+        for record in records:
+            row = list(record)
+            for i, f in pairs:
+                row[i] = f(row[i])
+            rows.append(dict(zip(names, row, strict=True)))
+        return rows
+    return [dict(zip(names, record, strict=True)) for record in records]
+
+
+async def _check_calendar(conn: _Conn) -> None:
+    found = await _rows(conn, calendar_store.stamp_statement())
+    stamp = found[0]["stamp"] if found else None
+    if stamp is not None and stamp != calendar.current().stamp:
+        await run_in_threadpool(_refresh_calendar, get_engine())
+
+
+def _refresh_calendar(engine: Engine) -> None:
+    with engine.connect() as conn:
+        calendar_store.refresh(conn)
+
+
+# --- the dependency ---------------------------------------------------------------------------
+
+
+def _sync_principal(
+    request: Request, factory: SessionFactory | None, token: str | None, settings: Settings, now: datetime
+) -> User:
+    """api.deps.get_current_user without FastAPI: API keys, and bearer tokens on the sync path."""
+    api_key = request.headers.get("x-api-key")
+    with factory() if factory else session_scope() as session:
+        if api_key:
+            record, user = _api_key(session, api_key, settings, now)
+            usage.mark_used(
+                session, record=record, address=request.client.host if request.client else "", now=now
+            )
+            user.__dict__["api_scopes"] = frozenset(record.scopes)
+            return user
+        if not token:
+            raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        return _user_from_token(session, token, settings, now)
+
+
+async def hot_reader(request: Request, token: TokenDep, settings: SettingsDep, now: NowDep) -> Reader:
+    """The principal of an `async def` read route (replaces `CurrentUser` there)."""
+    pool = _pool(request)
+    factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+    if pool is None or request.headers.get("x-api-key"):
+        # The sync path: one threadpool hop, the lookups of api.deps.get_current_user.
+        slots = await _take_slot(settings)
+        try:
+            user = await run_in_threadpool(_sync_principal, request, factory, token, settings, now)
+        finally:
+            slots.release()
+        reader = Reader(request, user, pool=pool, settings=settings, factory=factory)
+    else:
+        if not token:
+            raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        claims = decode_access_token(token, settings=settings, now=now)
+        try:
+            key = (int(claims["sub"]), int(claims["gen"]))
+        except (TypeError, ValueError) as exc:
+            raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
+        clock = asyncio.get_running_loop().time()
+        cached = _cached(key, clock)
+        if cached is not None:
+            reader = Reader(request, cached, pool=pool, settings=settings, generation=key[1])
+        else:
+            reader = Reader(
+                request, User(id=key[0], username=""), pool=pool, settings=settings, generation=key[1]
+            )
+            async with reader._connection() as conn:
+                await reader._reload(conn)
+    if reader.user.is_service_account:
+        _check_route_scope(request, reader.user)
+    request.state.user_id = reader.user.id
+    return reader
+
+
+HotReader = Annotated[Reader, Depends(hot_reader)]
