@@ -221,8 +221,74 @@ def _not_blank(page: Any, path: Path) -> None:
     assert text > 50, f"{path.name}: almost no text"
 
 
+def _edit_draft_task(page: Any) -> None:
+    """Task 1 of the draft: a co-unit removed and one added, a plan indicator tied to it and edited."""
+    page.locator("tr[data-task-code='1'] [data-edit-task]").click()
+    editor = page.locator(".task-editor").first
+    expect(editor).to_be_visible()
+    editor.locator("tr[data-unit='县招商办'] button", has_text="移除").click()
+    editor.locator("select[id$='-role']").last.select_option("co")
+    editor.locator("select[id$='-pick']").select_option(label="县财政局")
+    editor.locator("button[id$='-add']").click()
+    editor.locator("button[id$='-save']").click()
+    expect(editor.locator(".msg.ok")).to_contain_text("已保存责任单位")
+    units = page.locator("tr[data-task-code='1'] td[data-label=责任单位]")
+    expect(units).to_contain_text("配合：县财政局")
+    expect(units).not_to_contain_text("县招商办")
+    # One of the plan's indicators (the seed's are not tied to tasks) linked to task 1, then edited.
+    linker = editor.locator("select[id^='link-ind-']")
+    name = linker.locator("option").nth(1).inner_text()
+    linker.select_option(index=1)
+    editor.locator(".task-indicators button", has_text="关联").click()
+    item = editor.locator(".task-indicators li.indicator", has_text=name)
+    expect(item).to_be_visible()
+    item.locator("[data-edit-indicator]").click()
+    form = editor.locator(".task-indicators form.indicator-form")
+    form.locator("input[id$='-value']").fill("2.5")
+    form.locator("select[id$='-owner']").select_option(label="县科技局")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("tr[data-task-code='1'] td[data-label=指标与目标]")).to_contain_text("不低于 2.5")
+    expect(editor.locator(".task-indicators li.indicator", has_text=name)).to_contain_text("责任单位：县科技局")
+    page.locator("tr[data-task-code='1'] [data-edit-task]").click()  # 收起
+    expect(page.locator(".task-editor")).to_have_count(0)
+
+
+def _pick_date(page: Any, row: str) -> None:
+    """A task's deadline picked in the Chinese calendar, by mouse and then by keyboard."""
+    toggle = page.locator(f"{row} .datebtn")
+    toggle.click()
+    pop = page.locator(".datepop")
+    expect(pop).to_be_visible()
+    expect(pop.locator("thead")).to_contain_text("一二三四五六日")
+    pop.locator("select[aria-label=年]").select_option("2026")
+    pop.locator("select[aria-label=月]").select_option("6")
+    pop.locator("button[data-day='2026-06-29']").click()
+    expect(pop).to_have_count(0)
+    expect(page.locator(f"{row} input.date")).to_have_value("2026-06-29")
+    expect(page.locator(f"{row} .datehint")).to_have_text("星期一")
+    # Keyboard: open from the button, the picked day has focus, → moves a day, Enter picks it.
+    page.locator(f"{row} .datebtn").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".datepop button[data-day='2026-06-29']")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".datepop button[data-day='2026-06-30']")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{row} input.date")).to_have_value("2026-06-30")
+    expect(page.locator(f"{row} .datebtn")).to_be_focused()
+    # Esc closes it with nothing changed.
+    page.keyboard.press("Enter")
+    expect(page.locator(".datepop")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator(".datepop")).to_have_count(0)
+
+
 def _import_seed(
-    office: Person, *, fix: bool = False, shift: bool = False, at_draft: Callable[[Any], None] | None = None
+    office: Person,
+    *,
+    fix: bool = False,
+    shift: bool = False,
+    edit: bool = False,
+    at_draft: Callable[[Any], None] | None = None,
 ) -> int:
     """Upload → preview with warnings → a draft → names and dates fixed → 交办 (publish)."""
     page = office.go("/app/intake")
@@ -262,16 +328,23 @@ def _import_seed(
     expect(page.locator("#names-ok")).to_be_visible()
     if shift:
         # Every date a year later, then one task's date set by hand.
-        before = page.locator("tr[data-task-code='1'] input[type=date]").input_value()
+        before = page.locator("tr[data-task-code='1'] input.date").input_value()
         page.fill("#shift-years", "1")
         page.click("#shift-form button[type=submit]")
         expect(page.locator("#shift-form .msg.ok")).to_contain_text("已顺延")
-        after = page.locator("tr[data-task-code='1'] input[type=date]")
+        after = page.locator("tr[data-task-code='1'] input.date")
         expect(after).to_have_value(str(int(before[:4]) + 1) + before[4:])
-    due = page.locator("tr[data-task-code='3'] input[type=date]")
-    due.fill("2026-06-30")
-    due.press("Tab")
-    expect(page.locator("tr[data-task-code='3'] input[type=date]")).to_have_value("2026-06-30")
+    if edit:
+        _edit_draft_task(page)
+        _pick_date(page, "tr[data-task-code='3']")
+    else:
+        # Typed as people write it; read as 2026-06-30 and saved when the field is left.
+        due = page.locator("tr[data-task-code='3'] input.date")
+        due.fill("2026年6月30日")
+        due.press("Tab")
+    expect(page.locator("tr[data-task-code='3'] input.date")).to_have_value("2026-06-30")
+    page.reload()  # saved, not only shown
+    expect(page.locator("tr[data-task-code='3'] input.date")).to_have_value("2026-06-30")
     # 交办: a confirmation dialog, then every unit told once.
     page.click("#publish-plan")
     dialog = page.locator("dialog.dialog")
@@ -296,7 +369,7 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     office = Person(browser, base, "wb_office")
     office.sign_in()
     assert office.page.url.endswith("/app/breakdown")  # the office's home
-    plan_id = _import_seed(office)
+    plan_id = _import_seed(office, edit=True)
     table = office.page.inner_text("#breakdown-table")
     assert "（一）实施创新主体培育攻坚行动" in table and "县科技局" in table
     page = office.go(f"/app/plans/{plan_id}")  # an item link opens the screen that shows it
@@ -350,6 +423,11 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     page.wait_for_selector("#report-form")
     page.fill("#report-text", "已对接高科技项目12个，签约3个。")
     page.fill("#report-percent", "40")
+    # The indicator the office tied to task 1 on the draft is reported with it.
+    indicator = page.locator("#report-form fieldset input[id^='ind-']")
+    expect(indicator).to_have_count(1)
+    expect(page.locator("#report-form fieldset")).to_contain_text("目标 ≥ 2.5")
+    indicator.fill("1.6")
     page.click("#save-draft")
     page.wait_for_selector("#report-form .msg.ok")
     attachment = tmp_path / "进展佐证.pdf"

@@ -2,6 +2,7 @@
 // the key is shown once, and can be revoked.
 import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, Empty, fmtTime, setTitle } from "../lib.js";
 import { get, post, del } from "../api.js";
+import { DateField } from "../datefield.js";
 
 const SCOPES = {
   "tasks:read": "读取计划、任务与交办",
@@ -38,7 +39,7 @@ export default function Accounts() {
       <div class="field inline">
         <label for="sa-name">账号名</label><input id="sa-name" required pattern="[A-Za-z0-9_.\\-]+" maxlength="64" placeholder="如 oa-sync" value=${name} onInput=${(e) => setName(e.target.value)} />
         <label for="sa-full">说明</label><input id="sa-full" maxlength="100" placeholder="如：县OA系统" value=${fullName} onInput=${(e) => setFullName(e.target.value)} />
-        <label for="sa-exp">有效期至</label><input id="sa-exp" type="date" value=${expires} onInput=${(e) => setExpires(e.target.value)} />
+        <label for="sa-exp">有效期至</label><${DateField} id="sa-exp" label="有效期至" value=${expires} onChange=${setExpires} />
       </div>
       <fieldset><legend>权限范围</legend>
         ${Object.entries(SCOPES).map(

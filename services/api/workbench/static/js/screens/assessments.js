@@ -3,6 +3,7 @@ import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, E
 import { get, post, put, download } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
+import { DateField } from "../datefield.js";
 
 const KINDS = { year: "年度", half: "半年", quarter: "季度", month: "月度", week: "周" };
 
@@ -28,7 +29,7 @@ export default function Assessments() {
           <label for="as-kind">周期</label>
           <select id="as-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>${Object.entries(KINDS).map(([k, v]) => html`<option value=${k}>${v}</option>`)}</select>
           <label for="as-start">周期内任一日期（默认本期；往期按期末状态计算）</label>
-          <input id="as-start" type="date" value=${start} onInput=${(e) => setStart(e.target.value)} />
+          <${DateField} id="as-start" label="周期内任一日期" value=${start} onChange=${setStart} />
           <button type="submit" class="primary" disabled=${busy}>计算考核</button>
         </form>`
       : null}

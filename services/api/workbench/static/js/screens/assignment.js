@@ -31,6 +31,7 @@ import {
   Dialog,
 } from "../lib.js";
 import { get, post, patch, all, upload, download, ifMatch } from "../api.js";
+import { DateField } from "../datefield.js";
 
 async function load(id) {
   const a = await get(`/assignments/${id}`);
@@ -115,7 +116,7 @@ function Actions({ a, onDone }) {
                   <option value="">（原单位）</option>
                   ${(units || []).map((u) => html`<option value=${u.id}>${u.name}</option>`)}
                 </select></div>
-              <div class="field"><label for="reassign-due">新截止日期（可不填）</label><input id="reassign-due" type="date" value=${due} onInput=${(e) => setDue(e.target.value)} /></div>`
+              <div class="field"><label for="reassign-due">新截止日期（可不填）</label><${DateField} id="reassign-due" label="新截止日期" value=${due} onChange=${setDue} /></div>`
           : null}
         <div class="field">
           <label for="action-reason">${NEEDS_REASON.has(open) ? "理由（必填）" : "说明（可不填）"}</label>
@@ -336,7 +337,7 @@ function Extensions({ data, user, unitSide, onDone }) {
     ${canAsk && !open ? html`<button type="button" id="ask-extension" onClick=${() => setOpen(true)}>申请延期</button>` : null}
     ${open
       ? html`<form class="panel" onSubmit=${ask} aria-label="申请延期">
-          <div class="field"><label for="ext-date">申请延至</label><input id="ext-date" type="date" required value=${date} onInput=${(e) => setDate(e.target.value)} /></div>
+          <div class="field"><label for="ext-date">申请延至</label><${DateField} id="ext-date" label="申请延至" required value=${date} onChange=${setDate} /></div>
           <div class="field"><label for="ext-reason">理由</label><textarea id="ext-reason" rows="3" required value=${reason} onInput=${(e) => setReason(e.target.value)}></textarea></div>
           <div class="buttons"><button type="submit" class="primary" disabled=${busy}>提交申请</button><button type="button" onClick=${() => setOpen(false)}>取消</button></div>
         </form>`
@@ -404,7 +405,7 @@ function Instructions({ data, user, unitSide, onDone }) {
     ${canIssue
       ? html`<form class="panel" id="instruction-form" onSubmit=${issue} aria-label="作出批示">
           <div class="field"><label for="instruction-text">批示内容</label><textarea id="instruction-text" rows="3" required value=${text} onInput=${(e) => setText(e.target.value)}></textarea></div>
-          <div class="field"><label for="instruction-due">回复期限（可不填）</label><input id="instruction-due" type="date" value=${replyDue} onInput=${(e) => setReplyDue(e.target.value)} /></div>
+          <div class="field"><label for="instruction-due">回复期限（可不填）</label><${DateField} id="instruction-due" label="回复期限" value=${replyDue} onChange=${setReplyDue} /></div>
           <button type="submit" class="primary" disabled=${busy}>发出批示</button>
         </form>`
       : null}

@@ -3,6 +3,7 @@
 import { html, useState, useEffect, useAction, Msg, Loading, Empty, fmtTime, setTitle, getZone } from "../lib.js";
 import { get } from "../api.js";
 import { useQuery, setQuery } from "../nav.js";
+import { DateField } from "../datefield.js";
 
 const ENTITIES = {
   "": "全部对象",
@@ -64,8 +65,8 @@ export default function Audit() {
         </select>
         <label for="au-id">编号</label><input id="au-id" size="6" value=${draft.entity_id} onInput=${(e) => setDraft({ ...draft, entity_id: e.target.value })} />
         <label for="au-action">动作</label><input id="au-action" placeholder="如 assignment. 或 report.approve" value=${draft.action} onInput=${(e) => setDraft({ ...draft, action: e.target.value })} />
-        <label for="au-since">从</label><input id="au-since" type="date" value=${draft.since} onInput=${(e) => setDraft({ ...draft, since: e.target.value })} />
-        <label for="au-until">至</label><input id="au-until" type="date" value=${draft.until} onInput=${(e) => setDraft({ ...draft, until: e.target.value })} />
+        <label for="au-since">从</label><${DateField} id="au-since" label="起始日期" value=${draft.since} onChange=${(v) => setDraft({ ...draft, since: v })} />
+        <label for="au-until">至</label><${DateField} id="au-until" label="截止日期" value=${draft.until} onChange=${(v) => setDraft({ ...draft, until: v })} />
         <button type="submit" class="primary">筛选</button>
       </div>
     </form>

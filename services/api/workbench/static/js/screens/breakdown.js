@@ -3,6 +3,7 @@
 import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, Empty, ROLE_LABELS, STATE_LABELS, fmtDate, isOffice, setTitle } from "../lib.js";
 import { get, post, all, download } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
+import { DateField } from "../datefield.js";
 
 async function load(planId) {
   const [plan, tasks, assignments] = await Promise.all([
@@ -124,7 +125,7 @@ function AssignForm({ t, onDone }) {
         ${Object.entries(ROLE_LABELS).map(([k, v]) => html`<option value=${k}>${v}</option>`)}
       </select>
       <label for=${`assign-due-${t.id}`}>截止日期</label>
-      <input id=${`assign-due-${t.id}`} type="date" value=${due} onInput=${(e) => setDue(e.target.value)} />
+      <${DateField} id=${`assign-due-${t.id}`} label="截止日期" value=${due} onChange=${setDue} />
     </div>
     <button type="submit" class="primary" disabled=${busy}>确认交办</button>
     <${Msg} msg=${msg} />

@@ -4,6 +4,7 @@ import { get, post, download } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
 import { Markdown } from "../markdown.js";
+import { DateField } from "../datefield.js";
 
 const KINDS = { week: "周报", month: "月报", quarter: "季报", half: "半年通报", year: "年度通报" };
 
@@ -30,7 +31,7 @@ export default function Bulletins() {
           <label for="bl-kind">类型</label>
           <select id="bl-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>${Object.entries(KINDS).map(([k, v]) => html`<option value=${k}>${v}</option>`)}</select>
           <label for="bl-start">周期内任一日期（默认本期；往期按期末状态生成）</label>
-          <input id="bl-start" type="date" value=${start} onInput=${(e) => setStart(e.target.value)} />
+          <${DateField} id="bl-start" label="周期内任一日期" value=${start} onChange=${setStart} />
           <button type="submit" class="primary" id="generate-bulletin" disabled=${busy}>${busy ? "正在生成…" : "生成通报"}</button>
         </form>`
       : null}

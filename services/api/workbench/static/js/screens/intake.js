@@ -2,8 +2,9 @@
 // as a draft; then, on the draft, say which unit each unconfirmed name means (a suggestion or a new
 // unit), fix the dates (shift them all, or one task's), and 交办 (publish): every unit is told once.
 import { html, useState, useEffect, useRef, useLoad, useAction, Msg, Failure, Loading, Dialog, ROLE_LABELS, fmtSize, fmtTime, setTitle } from "../lib.js";
-import { upload, post, patch, get, all, ifMatch } from "../api.js";
+import { upload, post, patch, get, all, del, ifMatch } from "../api.js";
 import { useQuery, navigate } from "../nav.js";
+import { DateField } from "../datefield.js";
 
 const ACCEPT = ".txt,.docx,.pdf,.xlsx,.json";
 
@@ -121,7 +122,7 @@ function Preview({ preview, busy, onImport, onRecheck }) {
                 )}
                 <td data-label="截止">
                   <label class="sr-only" for=${`imp-${si}-${ti}-due`}>任务${t.code}截止日期</label>
-                  <input id=${`imp-${si}-${ti}-due`} type="date" value=${t.due || ""} onChange=${(e) => edit(si, ti, "due", e.target.value || null)} />
+                  <${DateField} id=${`imp-${si}-${ti}-due`} label=${`任务${t.code}截止日期`} value=${t.due || ""} onChange=${(v) => edit(si, ti, "due", v || null)} />
                   ${t.recurrence ? html`<small class="muted">（每期）</small>` : null}
                 </td>
               </tr>`,
@@ -149,8 +150,15 @@ function Imported({ report }) {
 // --- the draft: names, dates, 交办 ---------------------------------------------------------------
 
 async function loadDraft(id) {
-  const [plan, checks, tasks] = await Promise.all([get(`/plans/${id}`), get(`/plans/${id}/checks`), all("/tasks", { plan_id: id }, 5000)]);
-  return { plan, checks, tasks };
+  const [plan, checks, tasks, indicators, units, groups] = await Promise.all([
+    get(`/plans/${id}`),
+    get(`/plans/${id}/checks`),
+    all("/tasks", { plan_id: id }, 5000),
+    all("/indicators", { plan_id: id }, 2000),
+    all("/units", { is_active: true }, 2000),
+    get("/unit-groups"),
+  ]);
+  return { plan, checks, tasks, indicators, units, groups };
 }
 
 const unitText = (u) => u.unit_name || u.group_name || u.label || "";
@@ -158,16 +166,26 @@ const unitText = (u) => u.unit_name || u.group_name || u.label || "";
 function Draft({ id }) {
   const [data, error, reload] = useLoad(() => loadDraft(id), [id]);
   const [done, setDone] = useState(null);
+  const [editing, setEditing] = useState(null);
   if (error) return html`<${Failure} error=${error} onRetry=${reload} />`;
   if (!data) return html`<${Loading} />`;
-  const { plan, checks, tasks } = data;
+  const { plan, checks, tasks, indicators, units, groups } = data;
   if (done || plan.state !== "draft") return html`<${Published} plan=${plan} result=${done} />`;
   const unresolved = new Set(checks.unresolved_units.map((u) => u.name));
   const sections = plan.sections || [];
   const bySection = (sid) => tasks.filter((t) => t.section_id === sid && !t.parent_id);
   const loose = tasks.filter((t) => !sections.some((s) => s.id === t.section_id) && !t.parent_id);
   const sub = (t) => tasks.filter((x) => x.parent_id === t.id);
-  const row = (t, child) => html`<${TaskRow} key=${t.id + ":" + t.version} t=${t} child=${child} unresolved=${unresolved} onDone=${reload} />`;
+  const ofTask = (t) => indicators.filter((i) => i.task_id === t.id);
+  const row = (t, child) => [
+    html`<${TaskRow} key=${t.id} t=${t} child=${child} unresolved=${unresolved} indicators=${ofTask(t)}
+      open=${editing === t.id} onEdit=${() => setEditing(editing === t.id ? null : t.id)} onDone=${reload} />`,
+    editing === t.id
+      ? html`<tr key=${"edit-" + t.id} class="editor"><td colspan="4">
+          <${TaskEditor} t=${t} plan=${plan} tasks=${tasks} units=${units} groups=${groups} indicators=${ofTask(t)} loose=${indicators.filter((i) => !i.task_id)} onDone=${reload} onClose=${() => setEditing(null)} />
+        </td></tr>`
+      : null,
+  ];
   return html`<section aria-labelledby="draft-title" id="draft" data-plan=${plan.id}>
     <p class="crumbs"><a href="/app/intake">计划导入</a> › 草稿</p>
     <div class="head"><h1 id="draft-title">${plan.title}</h1><span class="tag yellow">草稿 · 未交办</span></div>
@@ -176,32 +194,33 @@ function Draft({ id }) {
       ? html`<div class="panel" id="draft-warnings"><h2>需要核对的问题（${checks.warnings.length}）</h2>
           <ul>${checks.warnings.map((w) => html`<li>${w.message}${w.text ? html` <q>${w.text}</q>` : null}</li>`)}</ul></div>`
       : null}
-    <${Names} plan=${plan} names=${checks.unresolved_units} onDone=${reload} />
+    <${Names} plan=${plan} names=${checks.unresolved_units} units=${units} onDone=${reload} />
     <${Shift} plan=${plan} past=${checks.past_deadlines} onDone=${reload} />
-    <h2>任务与截止日期</h2>
+    <h2>任务、责任单位、指标与截止日期</h2>
+    <p class="muted small">点任务下的「编辑单位和指标」可调整牵头、配合单位，任务的量化目标和关联的指标；截止日期直接在表中修改（可输入或从日历选择）。</p>
     <table class="list" id="draft-tasks">
-      <caption class="sr-only">草稿中的任务、责任单位和截止日期</caption>
-      <thead><tr><th scope="col">任务</th><th scope="col">责任单位</th><th scope="col">截止日期</th></tr></thead>
+      <caption class="sr-only">草稿中的任务、责任单位、指标和截止日期</caption>
+      <thead><tr><th scope="col">任务</th><th scope="col">责任单位</th><th scope="col">指标与目标</th><th scope="col">截止日期</th></tr></thead>
       <tbody>
         ${sections.map(
-          (sec) => html`<tr><th colspan="3" class="section" scope="rowgroup">（${sec.code}）${sec.title}</th></tr>
+          (sec) => html`<tr><th colspan="4" class="section" scope="rowgroup">（${sec.code}）${sec.title}</th></tr>
             ${bySection(sec.id).map((t) => [row(t, false), ...sub(t).map((c) => row(c, true))])}`,
         )}
         ${loose.map((t) => [row(t, false), ...sub(t).map((c) => row(c, true))])}
       </tbody>
     </table>
+    <${PlanIndicators} plan=${plan} tasks=${tasks} units=${units} indicators=${indicators} onDone=${reload} />
     <${Publish} plan=${plan} checks=${checks} onPublished=${setDone} />
   </section>`;
 }
 
 // Each name the importer could not match: pick one of its suggestions (or any unit), or create it.
-function Names({ plan, names, onDone }) {
-  const [units] = useLoad(() => (names.length ? all("/units", { is_active: true }, 2000) : Promise.resolve([])), [names.length > 0]);
+function Names({ plan, names, units, onDone }) {
   if (!names.length) return html`<p class="msg ok" id="names-ok">所有责任单位均已确认。</p>`;
   return html`<div class="panel" id="draft-names">
     <h2>待确认的单位名称（${names.length}）</h2>
     <p class="muted small">文件中的写法与已有单位对不上。请指定对应的单位（会记为别名，下次导入自动识别），或新建单位。</p>
-    <ul class="plain">${names.map((n) => html`<${NameRow} key=${n.name} plan=${plan} n=${n} units=${units || []} onDone=${onDone} />`)}</ul>
+    <ul class="plain">${names.map((n) => html`<${NameRow} key=${n.name} plan=${plan} n=${n} units=${units} onDone=${onDone} />`)}</ul>
   </div>`;
 }
 
@@ -256,22 +275,270 @@ function Shift({ plan, past, onDone }) {
   </form>`;
 }
 
-function TaskRow({ t, child, unresolved, onDone }) {
-  const [run, busy, msg] = useAction();
+// Kept mounted across reloads (keyed by id, not version): focus stays where the keyboard left it.
+function TaskRow({ t, child, unresolved, indicators, open, onEdit, onDone }) {
+  const [run, , msg] = useAction();
+  // Saves one after another, each with the version the previous one returned: a second date picked
+  // before the draft has reloaded is not refused as someone else's change.
+  const latest = useRef(t);
+  const queue = useRef(Promise.resolve());
+  if (t.version > latest.current.version) latest.current = t;
   const setDue = (value) =>
-    run(() => patch(`/tasks/${t.id}`, { due_date: value || null }, ifMatch("task", t)), "已保存").then((out) => out && onDone());
-  return html`<tr data-task=${t.id} data-task-code=${t.code} class=${child ? "subtask" : ""}>
-    <td data-label="任务">${t.code}. ${t.title}</td>
+    (queue.current = queue.current.then(() =>
+      run(() => patch(`/tasks/${t.id}`, { due_date: value || null }, ifMatch("task", latest.current)), "已保存").then((out) => {
+        if (out) (latest.current = out), onDone();
+      }),
+    ));
+  const pending = (u) => !u.unit_id && !u.group_id && unresolved.has((u.label || "").trim());
+  return html`<tr data-task=${t.id} data-task-code=${t.code} class=${(child ? "subtask" : "") + (open ? " editing" : "")}>
+    <td data-label="任务">${t.code}. ${t.title}
+      <div><button type="button" class="link small" data-edit-task=${t.id} aria-expanded=${open ? "true" : "false"} onClick=${onEdit}>${open ? "收起" : "编辑单位和指标"}</button></div></td>
     <td data-label="责任单位"><ul class="units">${t.units.map(
-      (u) => html`<li class=${!u.unit_id && !u.group_id && unresolved.has((u.label || "").trim()) ? "red-text" : ""}>${ROLE_LABELS[u.role] || u.role}：${unitText(u)}${!u.unit_id && !u.group_id && unresolved.has((u.label || "").trim()) ? "（待确认）" : ""}</li>`,
+      (u) => html`<li class=${pending(u) ? "red-text" : ""}>${ROLE_LABELS[u.role] || u.role}：${unitText(u)}${pending(u) ? "（待确认）" : ""}</li>`,
     )}${t.units.length === 0 ? html`<li class="muted">未指定</li>` : null}</ul></td>
+    <td data-label="指标与目标"><ul class="units">
+      ${indicators.map((i) => html`<li data-indicator=${i.id}>${indicatorText(i)}</li>`)}
+      ${t.targets.map((g) => html`<li class="muted">目标：${targetText(g)}</li>`)}
+      ${indicators.length + t.targets.length === 0 ? html`<li class="muted">—</li>` : null}
+    </ul></td>
     <td data-label="截止日期">
       <label class="sr-only" for=${`due-${t.id}`}>任务${t.code}截止日期</label>
-      <input id=${`due-${t.id}`} type="date" value=${t.due_date || ""} disabled=${busy} onChange=${(e) => setDue(e.target.value)} />
+      <${DateField} id=${`due-${t.id}`} label=${`任务${t.code}截止日期`} value=${t.due_date || ""} onChange=${setDue} />
       ${t.recurrence ? html`<small class="muted">（每期）</small>` : null}
       <${Msg} msg=${msg && !msg.ok ? msg : null} onRefresh=${onDone} />
     </td>
   </tr>`;
+}
+
+const COMPARATORS = [">=", ">", "<=", "<", "=", "~"];
+const COMPARATOR_WORDS = { ">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于", "=": "等于", "~": "左右" };
+const num = (v) => (v === null || v === undefined ? "" : String(v));
+function indicatorText(i) {
+  const target = i.target_value === null || i.target_value === undefined ? "" : `${COMPARATOR_WORDS[i.comparator] || i.comparator} ${i.target_value}${i.unit || ""}`;
+  return `${i.name}${target ? "：" + target : ""}${i.due_date ? `（${i.due_date}）` : ""}`;
+}
+// The text names the number already (新招引高科技项目50个); the value is shown only when it does not.
+function targetText(g) {
+  const has = g.value === null || g.value === undefined || g.text.includes(String(g.value));
+  const value = has ? "" : `${COMPARATOR_WORDS[g.comparator || ">="] || ""} ${g.value}${g.unit || ""}`;
+  return `${g.text}${value ? "，" + value : ""}${g.due_date ? `（${g.due_date}）` : ""}`;
+}
+const ROLE_ORDER = { lead: 0, co: 1, implementing: 2 };
+const fromTask = (t) => ({
+  units: t.units.map((u) => ({ role: u.role, unit_id: u.unit_id, group_id: u.group_id, label: u.label, name: unitText(u) })),
+  targets: t.targets.map(({ text, value, unit, comparator, due_date, cadence }) => ({ text, value, unit, comparator, due_date, cadence })),
+});
+
+// One task of the draft: its units (lead, co, implementing; any unit or group, in order) and its
+// quantified targets saved together (PATCH /tasks/{id}, If-Match); its indicators each on their own.
+function TaskEditor({ t, plan, tasks, units, groups, indicators, loose, onDone, onClose }) {
+  const [base, setBase] = useState(t);
+  const [form, setForm] = useState(() => fromTask(t));
+  const [dirty, setDirty] = useState(false);
+  const [role, setRole] = useState(t.units.some((u) => u.role === "lead") ? "co" : "lead");
+  const [pick, setPick] = useState("");
+  const [run, busy, msg, setMsg] = useAction();
+  // A change made elsewhere (a unit name confirmed) shows here unless the office is editing.
+  useEffect(() => {
+    if (!dirty && t.version !== base.version) (setBase(t), setForm(fromTask(t)));
+  }, [t.version]);
+  const change = (next) => (setForm(next), setDirty(true), setMsg(null));
+  const setUnit = (i, patchU) => change({ ...form, units: form.units.map((u, j) => (j === i ? { ...u, ...patchU } : u)) });
+  const add = () => {
+    if (!pick) return;
+    const [kind, raw] = pick.split(":");
+    const ref = Number(raw);
+    const found = kind === "g" ? groups.find((g) => g.id === ref) : units.find((u) => u.id === ref);
+    if (!found || form.units.some((u) => (kind === "g" ? u.group_id === ref : u.unit_id === ref))) return setPick("");
+    change({ ...form, units: [...form.units, { role, unit_id: kind === "u" ? ref : null, group_id: kind === "g" ? ref : null, label: null, name: found.name }] });
+    setPick("");
+  };
+  const save = async (e) => {
+    e.preventDefault();
+    const order = form.units.map((u, i) => [u, i]).sort((a, b) => ROLE_ORDER[a[0].role] - ROLE_ORDER[b[0].role] || a[1] - b[1]);
+    const body = {
+      units: order.map(([u]) => ({ role: u.role, unit_id: u.unit_id, group_id: u.group_id, label: u.label })),
+      targets: form.targets.map((g) => ({ ...g, value: g.value === "" || g.value === null ? null : Number(g.value), due_date: g.due_date || null, comparator: g.comparator || null })),
+    };
+    const out = await run(() => patch(`/tasks/${t.id}`, body, ifMatch("task", base)), "已保存责任单位和目标");
+    if (out) (setBase(out), setForm(fromTask(out)), setDirty(false), onDone());
+  };
+  const refresh = () => (setDirty(false), setBase(t), setForm(fromTask(t)), setMsg(null), onDone());
+  const uid = `ed-${t.id}`;
+  return html`<div class="task-editor" id=${uid} data-editor=${t.id}>
+    <form onSubmit=${save} aria-labelledby=${uid + "-t"}>
+      <h3 id=${uid + "-t"}>任务${t.code}：责任单位与量化目标</h3>
+      <table class="list compact" id=${uid + "-units"}>
+        <caption class="sr-only">任务${t.code}的责任单位</caption>
+        <thead><tr><th scope="col">单位</th><th scope="col">职责</th><th scope="col"><span class="sr-only">操作</span></th></tr></thead>
+        <tbody>${form.units.map(
+          (u, i) => html`<tr data-unit=${u.name}>
+            <td data-label="单位">${u.name}${!u.unit_id && !u.group_id ? html` <small class="muted">（原文表述）</small>` : null}</td>
+            <td data-label="职责"><label class="sr-only" for=${`${uid}-role-${i}`}>${u.name}的职责</label>
+              <select id=${`${uid}-role-${i}`} value=${u.role} onChange=${(e) => setUnit(i, { role: e.target.value })}>
+                ${Object.entries(ROLE_LABELS).map(([k, v]) => html`<option value=${k}>${v}单位</option>`)}</select></td>
+            <td><button type="button" class="link" aria-label=${`移除${u.name}`} onClick=${() => change({ ...form, units: form.units.filter((_, j) => j !== i) })}>移除</button></td>
+          </tr>`,
+        )}${form.units.length === 0 ? html`<tr><td colspan="3" class="muted">未指定责任单位：交办时不会交办该任务。</td></tr>` : null}</tbody>
+      </table>
+      <div class="field inline add-unit">
+        <label for=${uid + "-role"}>添加为</label>
+        <select id=${uid + "-role"} value=${role} onChange=${(e) => setRole(e.target.value)}>${Object.entries(ROLE_LABELS).map(([k, v]) => html`<option value=${k}>${v}单位</option>`)}</select>
+        <label for=${uid + "-pick"}>单位</label>
+        <select id=${uid + "-pick"} value=${pick} onChange=${(e) => setPick(e.target.value)}>
+          <option value="">请选择单位…</option>
+          ${units.map((u) => html`<option value=${"u:" + u.id}>${u.name}</option>`)}
+          ${groups.length ? html`<optgroup label="单位组（交办时展开）">${groups.map((g) => html`<option value=${"g:" + g.id}>${g.name}</option>`)}</optgroup>` : null}
+        </select>
+        <button type="button" id=${uid + "-add"} disabled=${!pick} onClick=${add}>添加</button>
+      </div>
+      <fieldset class="targets">
+        <legend>量化目标</legend>
+        ${form.targets.map(
+          (g, i) => html`<div class="field inline target" data-target=${i}>
+            <label for=${`${uid}-tg-${i}`}>目标</label><input id=${`${uid}-tg-${i}`} class="wide" required maxlength="2000" value=${g.text} onInput=${(e) => change({ ...form, targets: form.targets.map((x, j) => (j === i ? { ...x, text: e.target.value } : x)) })} />
+            <label for=${`${uid}-tgc-${i}`}>比较</label><select id=${`${uid}-tgc-${i}`} value=${g.comparator || ">="} onChange=${(e) => change({ ...form, targets: form.targets.map((x, j) => (j === i ? { ...x, comparator: e.target.value } : x)) })}>${COMPARATORS.map((c) => html`<option value=${c}>${COMPARATOR_WORDS[c]}</option>`)}</select>
+            <label for=${`${uid}-tgv-${i}`}>数值</label><input id=${`${uid}-tgv-${i}`} type="number" step="any" size="6" value=${num(g.value)} onInput=${(e) => change({ ...form, targets: form.targets.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)) })} />
+            <label for=${`${uid}-tgu-${i}`}>计量单位</label><input id=${`${uid}-tgu-${i}`} size="4" maxlength="40" value=${g.unit || ""} onInput=${(e) => change({ ...form, targets: form.targets.map((x, j) => (j === i ? { ...x, unit: e.target.value || null } : x)) })} />
+            <label for=${`${uid}-tgd-${i}`}>期限</label><${DateField} id=${`${uid}-tgd-${i}`} label="目标期限" value=${g.due_date || ""} onChange=${(v) => change({ ...form, targets: form.targets.map((x, j) => (j === i ? { ...x, due_date: v || null } : x)) })} />
+            <button type="button" class="link" aria-label=${`删除目标${i + 1}`} onClick=${() => change({ ...form, targets: form.targets.filter((_, j) => j !== i) })}>删除</button>
+          </div>`,
+        )}
+        <button type="button" class="link" onClick=${() => change({ ...form, targets: [...form.targets, { text: "", value: null, unit: null, comparator: ">=", due_date: t.due_date || null, cadence: null }] })}>＋ 添加目标</button>
+      </fieldset>
+      <div class="buttons">
+        <button type="submit" class="primary" id=${uid + "-save"} disabled=${busy || !dirty}>保存单位和目标</button>
+        <button type="button" disabled=${busy || !dirty} onClick=${() => (setForm(fromTask(base)), setDirty(false))}>撤销修改</button>
+        <button type="button" onClick=${onClose}>收起</button>
+      </div>
+      <${Msg} msg=${msg} onRefresh=${refresh} />
+    </form>
+    <${TaskIndicators} t=${t} plan=${plan} tasks=${tasks} indicators=${indicators} loose=${loose} units=${units} onDone=${onDone} />
+  </div>`;
+}
+
+// The plan's indicators tied to this task: edited one by one, a new one added, or one of the plan's
+// indicators not yet tied to a task linked to it.
+function TaskIndicators({ t, plan, tasks, indicators, loose, units, onDone }) {
+  const [adding, setAdding] = useState(false);
+  const [link, setLink] = useState("");
+  const [run, busy, msg] = useAction();
+  const attach = async () => {
+    const ind = loose.find((i) => i.id === Number(link));
+    if (!ind) return;
+    const out = await run(() => patch(`/indicators/${ind.id}`, { task_id: t.id }, ifMatch("indicator", ind)), `已将「${ind.name}」关联到任务${t.code}`);
+    if (out) (setLink(""), onDone());
+  };
+  const lid = `link-ind-${t.id}`;
+  return html`<div class="task-indicators" aria-labelledby=${`ti-${t.id}`} role="group">
+    <h3 id=${`ti-${t.id}`}>任务${t.code}的指标（${indicators.length}）</h3>
+    ${indicators.length ? null : html`<p class="muted small">尚无关联的指标。</p>`}
+    <ul class="plain">${indicators.map((i) => html`<${IndicatorItem} key=${i.id + ":" + i.version} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
+    ${adding
+      ? html`<${IndicatorForm} plan=${plan} tasks=${tasks} units=${units} ind=${{ task_id: t.id, comparator: ">=", due_date: t.due_date || plan.period_end || "", cadence: "once" }}
+          onDone=${() => (setAdding(false), onDone())} onCancel=${() => setAdding(false)} />`
+      : html`<div class="buttons">
+          <button type="button" data-add-indicator=${t.id} onClick=${() => setAdding(true)}>＋ 新增指标</button>
+          ${loose.length
+            ? html`<label for=${lid}>或关联计划中的指标</label>
+                <select id=${lid} value=${link} onChange=${(e) => setLink(e.target.value)}><option value="">请选择…</option>${loose.map((i) => html`<option value=${i.id}>${i.name}</option>`)}</select>
+                <button type="button" disabled=${busy || !link} onClick=${attach}>关联</button>`
+            : null}
+        </div>`}
+    <${Msg} msg=${msg} onRefresh=${onDone} />
+  </div>`;
+}
+
+function IndicatorItem({ ind, tasks, units, onDone }) {
+  const [edit, setEdit] = useState(false);
+  const [asking, setAsking] = useState(false);
+  const [run, busy, msg] = useAction();
+  const owner = units.find((u) => u.id === ind.owner_unit_id);
+  const remove = async () => {
+    const out = await run(() => del(`/indicators/${ind.id}`).then(() => true));
+    if (out) onDone();
+  };
+  if (edit) return html`<li class="card" data-indicator=${ind.id}><${IndicatorForm} ind=${ind} tasks=${tasks} units=${units} onDone=${() => (setEdit(false), onDone())} onCancel=${() => setEdit(false)} /></li>`;
+  return html`<li class="card indicator" data-indicator=${ind.id}>
+    <span>${indicatorText(ind)}</span> <small class="muted">${owner ? `责任单位：${owner.name}` : ""}</small>
+    <span class="buttons">
+      <button type="button" class="link" aria-label=${`编辑指标${ind.name}`} data-edit-indicator=${ind.id} onClick=${() => setEdit(true)}>编辑</button>
+      <button type="button" class="link" aria-label=${`删除指标${ind.name}`} disabled=${busy} onClick=${() => setAsking(true)}>删除</button>
+    </span>
+    ${asking
+      ? html`<${Dialog} title="删除指标" label="删除" field=${null} onClose=${(ok) => (setAsking(false), ok !== null && remove())}>
+          <p>删除指标「${ind.name}」及其已填报的数值？</p></${Dialog}>`
+      : null}
+    <${Msg} msg=${msg} onRefresh=${onDone} />
+  </li>`;
+}
+
+// An indicator's fields: new (POST /indicators) or changed (PATCH, If-Match with its version).
+function IndicatorForm({ plan, ind, tasks, units, onDone, onCancel }) {
+  const [f, setF] = useState(() => ({
+    name: ind.name || "",
+    comparator: ind.comparator || ">=",
+    target_value: num(ind.target_value),
+    unit: ind.unit || "",
+    due_date: ind.due_date || "",
+    task_id: ind.task_id ? String(ind.task_id) : "",
+    owner_unit_id: ind.owner_unit_id ? String(ind.owner_unit_id) : "",
+  }));
+  const [run, busy, msg] = useAction();
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const fid = `ind-${ind.id || "new-" + (ind.task_id || "plan")}`;
+  const save = async (e) => {
+    e.preventDefault();
+    const body = {
+      name: f.name.trim(),
+      comparator: f.comparator,
+      target_value: f.target_value === "" ? null : Number(f.target_value),
+      unit: f.unit.trim() || null,
+      due_date: f.due_date || null,
+      task_id: f.task_id ? Number(f.task_id) : null,
+      owner_unit_id: f.owner_unit_id ? Number(f.owner_unit_id) : null,
+    };
+    const out = ind.id
+      ? await run(() => patch(`/indicators/${ind.id}`, body, ifMatch("indicator", ind)))
+      : await run(() => post("/indicators", { ...body, plan_id: plan.id, cadence: ind.cadence || "once" }));
+    if (out) onDone(out);
+  };
+  return html`<form class="indicator-form" id=${fid} onSubmit=${save} aria-label=${ind.id ? `编辑指标${ind.name}` : "新增指标"}>
+    <div class="field"><label for=${fid + "-name"}>指标名称</label><input id=${fid + "-name"} required maxlength="300" value=${f.name} onInput=${set("name")} /></div>
+    <div class="field inline">
+      <label for=${fid + "-cmp"}>目标</label>
+      <select id=${fid + "-cmp"} value=${f.comparator} onChange=${set("comparator")}>${COMPARATORS.map((c) => html`<option value=${c}>${COMPARATOR_WORDS[c]}</option>`)}</select>
+      <label class="sr-only" for=${fid + "-value"}>目标值</label><input id=${fid + "-value"} type="number" step="any" size="8" value=${f.target_value} onInput=${set("target_value")} />
+      <label for=${fid + "-unit"}>计量单位</label><input id=${fid + "-unit"} size="5" maxlength="40" placeholder="如 %、家" value=${f.unit} onInput=${set("unit")} />
+      <label for=${fid + "-due"}>期限</label><${DateField} id=${fid + "-due"} label="指标期限" value=${f.due_date} onChange=${(v) => setF({ ...f, due_date: v })} />
+    </div>
+    <div class="field inline">
+      <label for=${fid + "-task"}>关联任务</label>
+      <select id=${fid + "-task"} value=${f.task_id} onChange=${set("task_id")}><option value="">（不关联任务）</option>${tasks.map((x) => html`<option value=${x.id}>${x.code}. ${x.title.slice(0, 24)}</option>`)}</select>
+      <label for=${fid + "-owner"}>责任单位</label>
+      <select id=${fid + "-owner"} value=${f.owner_unit_id} onChange=${set("owner_unit_id")}><option value="">（未指定）</option>${units.map((u) => html`<option value=${u.id}>${u.name}</option>`)}</select>
+    </div>
+    <div class="buttons">
+      <button type="submit" class="primary" disabled=${busy}>${ind.id ? "保存指标" : "新增指标"}</button>
+      <button type="button" onClick=${onCancel}>取消</button>
+    </div>
+    <${Msg} msg=${msg} onRefresh=${onCancel} />
+  </form>`;
+}
+
+// Every indicator of the plan, with those not tied to a task first: the office ties each to its
+// task and owner unit, fixes names and targets, or adds one, before 交办.
+function PlanIndicators({ plan, tasks, units, indicators, onDone }) {
+  const [adding, setAdding] = useState(false);
+  const sorted = [...indicators].sort((a, b) => (a.task_id ? 1 : 0) - (b.task_id ? 1 : 0) || a.id - b.id);
+  return html`<div class="panel" id="plan-indicators">
+    <h2>主要指标（${indicators.length}）</h2>
+    <p class="muted small">${indicators.filter((i) => !i.task_id).length ? `${indicators.filter((i) => !i.task_id).length} 个指标尚未关联任务。` : ""}关联任务和责任单位后，单位在进展报告中填报本期数值。</p>
+    <ul class="plain">${sorted.map((i) => html`<${IndicatorItem} key=${i.id + ":" + i.version} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
+    ${adding
+      ? html`<${IndicatorForm} plan=${plan} tasks=${tasks} units=${units} ind=${{ comparator: ">=", due_date: plan.period_end || "", cadence: "once" }} onDone=${() => (setAdding(false), onDone())} onCancel=${() => setAdding(false)} />`
+      : html`<button type="button" id="add-plan-indicator" onClick=${() => setAdding(true)}>＋ 新增指标</button>`}
+  </div>`;
 }
 
 function Publish({ plan, checks, onPublished }) {

@@ -4,6 +4,7 @@ import { html, useState, useEffect, useLoad, useAction, Msg, hasRole, Failure, L
 import { get, all, post } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
+import { DateField } from "../datefield.js";
 
 async function load(planId) {
   const [plan, sections, units, tasks, overdue] = await Promise.all([
@@ -108,7 +109,7 @@ function TaskInstruction({ taskId }) {
   return html`<form class="panel" id="task-instruction-form" onSubmit=${issue} aria-label="对该任务作出批示">
     <div class="field"><label for="task-ins-text">对该任务作出批示（发给全部责任单位）</label>
       <textarea id="task-ins-text" rows="3" required value=${text} onInput=${(e) => setText(e.target.value)}></textarea></div>
-    <div class="field inline"><label for="task-ins-due">回复期限（可不填）</label><input id="task-ins-due" type="date" value=${due} onInput=${(e) => setDue(e.target.value)} /></div>
+    <div class="field inline"><label for="task-ins-due">回复期限（可不填）</label><${DateField} id="task-ins-due" label="回复期限" value=${due} onChange=${setDue} /></div>
     <button type="submit" class="primary" disabled=${busy}>发出批示</button>
     <${Msg} msg=${msg} />
   </form>`;
