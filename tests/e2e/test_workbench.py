@@ -445,6 +445,9 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     submitted = page.locator("li.report[data-state=submitted]")
     expect(submitted).to_contain_text("进展佐证.pdf")
     expect(submitted).to_contain_text("已对接高科技项目12个")
+    # The form is empty again for the next report, not the sent one shown as a draft.
+    expect(page.locator("#report-form-title")).to_have_text("填报本期进展")
+    expect(page.locator("#report-text")).to_have_value("")
 
     # The office approves it in the one review queue.
     page = office.go("/app/review")
@@ -510,7 +513,8 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     drafts: dict[str, Any] = {}
 
     def draft_screens(page: Any) -> None:
-        # The draft as the office first sees it, at 1280 and 390 px: not blank, no serious axe finding.
+        # The draft as the office first sees it, at 1280 and 390 px: not blank, no serious axe finding;
+        # then with task 1's editor open, and with the calendar open (a sheet at the bottom on a phone).
         for width, name in ((1280, "draft"), (390, "draft-390")):
             page.set_viewport_size({"width": width, "height": 900 if width > 500 else 844})
             if width < 500:
@@ -518,6 +522,21 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
             if backend == "sqlite":
                 _not_blank(page, ARTIFACTS / f"{name}.png")
                 drafts[name] = _axe(page)
+            page.locator("tr[data-task-code='1'] [data-edit-task]").click()
+            expect(page.locator(".task-editor")).to_be_visible()
+            page.locator("tr[data-task-code='1'] .datebtn").click()
+            expect(page.locator(".datepop")).to_be_visible()
+            if width < 500:
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, name + "-editor"
+                box = page.locator(".datepop").bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+            if backend == "sqlite":
+                page.locator(".task-editor").scroll_into_view_if_needed()
+                _not_blank(page, ARTIFACTS / f"{name}-editor.png")
+                drafts[name + "-editor"] = _axe(page)
+            page.keyboard.press("Escape")
+            page.locator("tr[data-task-code='1'] [data-edit-task]").click()
+            expect(page.locator(".task-editor")).to_have_count(0)
         page.set_viewport_size({"width": 1280, "height": 900})
 
     _import_seed(office, fix=True, shift=True, at_draft=draft_screens)
@@ -614,6 +633,21 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
     newcomer.sign_in()
     newcomer.page.wait_for_selector("#tasks-table")
     assert "我的待办" in newcomer.page.inner_text("h1")
+    # The newcomer changes the password the head set: a wrong current one is refused with the API's
+    # message and keeps the session; the change itself ends every session, and the page signs in anew.
+    page = newcomer.page
+    page.click("#change-password")
+    page.fill("#pw-current", "not-the-password")
+    page.fill("#pw-new", PASSWORD + "-2")
+    page.fill("#pw-again", PASSWORD + "-2")
+    page.click("#password-form button[type=submit]")
+    expect(page.locator("#password-form .msg.error")).to_have_text("当前密码不正确")
+    expect(page.locator("#sign-out")).to_be_visible()
+    page.fill("#pw-current", PASSWORD)
+    page.click("#password-form button[type=submit]")
+    expect(page.locator("#password-form .msg.ok")).to_contain_text("密码已修改")
+    newcomer.go("/app/tasks").wait_for_selector("#tasks-table")
+    assert "/app/login" not in page.url
 
     # Signing out ends the session: a deep link then asks to sign in again, and returns there after.
     page = head.go("/app/tasks")
@@ -744,6 +778,15 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
     row = page.locator("#tasks-table tr", has_text="强化高科技项目招引").last
     assignment_id = int(row.get_attribute("data-id"))
     page = head.go(f"/app/assignments/{assignment_id}")
+    # Accepted, and a first report sent straight away (the form makes the draft and submits it): the
+    # form then stands empty for the next one, not showing the sent report as a draft.
+    page.click("[data-action=accept]")
+    page.wait_for_selector("article.assignment[data-state=accepted]")
+    page.fill("#report-text", "已梳理项目清单。")
+    page.click("#submit-report")
+    expect(page.locator("li.report[data-state=submitted]")).to_contain_text("已梳理项目清单。")
+    expect(page.locator("#report-form-title")).to_have_text("填报本期进展")
+    expect(page.locator("#report-text")).to_have_value("")
     page.fill("#comment-text", "项目清单已报县科技局。")
     page.press("#comment-text", "Enter")
     expect(page.locator("#comments")).to_contain_text("项目清单已报县科技局。")

@@ -362,7 +362,7 @@ def _user_ensure_admin(args: argparse.Namespace) -> int:
         )
     print("=" * 60)
     print(f"first admin created: username {args.username}  password {password}")
-    print("(shown once: sign in at /docs → Authorize, then change it)")
+    print("(shown once: sign in to the workbench at /app and change it under 修改密码)")
     print("=" * 60)
     return 0
 

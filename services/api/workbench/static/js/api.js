@@ -166,6 +166,8 @@ async function raw(method, path, { body, headers = {}, query } = {}) {
     } catch {
       throw networkError();
     }
+    // A wrong password in a form (the current one, when changing it) is a refusal, not an ended session.
+    if (res.status === 401 && (await envelope(res.clone())).code === "auth.invalid_credentials") throw await envelope(res);
     if (res.status === 401 && attempt === 0 && (await refresh())) {
       init.headers = headersFor(headers);
       continue;

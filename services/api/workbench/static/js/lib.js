@@ -98,20 +98,22 @@ export const isOffice = (user) => hasRole(user, "office", "admin");
 export const isUnit = (user) => hasRole(user, "unit_head", "unit_staff");
 export const isLeader = (user) => hasRole(user, "leader", "viewer");
 
-// Runs an async loader on mount and whenever deps change: [data, error, reload, setData].
+// Runs an async loader on mount and whenever deps change: [data, error, reload, setData, loading].
+// While reloading the old data stays shown; `loading` says it may be stale (actions that send its
+// version wait for the new one).
 export function useLoad(loader, deps = []) {
-  const [state, setState] = useState({ data: undefined, error: null });
+  const [state, setState] = useState({ data: undefined, error: null, loading: true });
   const seq = useRef(0);
   const run = useCallback(() => {
     const mine = ++seq.current;
-    setState((s) => ({ data: s.data, error: null }));
+    setState((s) => ({ data: s.data, error: null, loading: true }));
     loader().then(
-      (data) => mine === seq.current && setState({ data, error: null }),
-      (error) => mine === seq.current && setState({ data: null, error }),
+      (data) => mine === seq.current && setState({ data, error: null, loading: false }),
+      (error) => mine === seq.current && setState({ data: null, error, loading: false }),
     );
   }, deps);
   useEffect(run, [run]);
-  return [state.data, state.error, run, (data) => setState({ data, error: null })];
+  return [state.data, state.error, run, (data) => setState({ data, error: null, loading: false }), state.loading];
 }
 
 // Wraps an action: busy flag, the API's message on refusal, success text. [run, busy, msg]

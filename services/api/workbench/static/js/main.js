@@ -29,6 +29,7 @@ const ROUTES = [
   [/^\/app\/accounts$/, "accounts"],
   [/^\/app\/audit$/, "audit"],
   [/^\/app\/calendar$/, "calendar"],
+  [/^\/app\/password$/, "password"],
 ];
 
 function navFor(user) {
@@ -151,6 +152,7 @@ function Shell({ user, path, children }) {
       </nav>
       <div class="who">
         <span>${user.full_name || user.username}${unitName}</span>
+        <a href="/app/password" id="change-password">修改密码</a>
         <button type="button" class="link" id="sign-out" onClick=${() => signOut().then(() => navigate("/app/login"))}>退出</button>
       </div>
     </header>

@@ -231,7 +231,9 @@ function ReportForm({ a, report, indicators, onDone }) {
       const saved = await save();
       return post(`/reports/${saved.id}/submit`);
     }, "进展已提交，等待办公室审核");
-    if (out) onDone();
+    // The form made the draft itself (no draft when the page loaded): its key does not change on the
+    // reload, so it empties itself for the next period's report rather than show the sent one as a draft.
+    if (out) (setCurrent(null), setText(""), setValues({}), setFiles([]), onDone());
   };
   const addFiles = async (list) => {
     const chosen = Array.from(list || []);

@@ -164,7 +164,7 @@ async function loadDraft(id) {
 const unitText = (u) => u.unit_name || u.group_name || u.label || "";
 
 function Draft({ id }) {
-  const [data, error, reload] = useLoad(() => loadDraft(id), [id]);
+  const [data, error, reload, , loading] = useLoad(() => loadDraft(id), [id]);
   const [done, setDone] = useState(null);
   const [editing, setEditing] = useState(null);
   if (error) return html`<${Failure} error=${error} onRetry=${reload} />`;
@@ -195,7 +195,7 @@ function Draft({ id }) {
           <ul>${checks.warnings.map((w) => html`<li>${w.message}${w.text ? html` <q>${w.text}</q>` : null}</li>`)}</ul></div>`
       : null}
     <${Names} plan=${plan} names=${checks.unresolved_units} units=${units} onDone=${reload} />
-    <${Shift} plan=${plan} past=${checks.past_deadlines} onDone=${reload} />
+    <${Shift} plan=${plan} past=${checks.past_deadlines} stale=${loading} onDone=${reload} />
     <h2>任务、责任单位、指标与截止日期</h2>
     <p class="muted small">点任务下的「编辑单位和指标」可调整牵头、配合单位，任务的量化目标和关联的指标；截止日期直接在表中修改（可输入或从日历选择）。</p>
     <table class="list" id="draft-tasks">
@@ -210,7 +210,7 @@ function Draft({ id }) {
       </tbody>
     </table>
     <${PlanIndicators} plan=${plan} tasks=${tasks} units=${units} indicators=${indicators} onDone=${reload} />
-    <${Publish} plan=${plan} checks=${checks} onPublished=${setDone} />
+    <${Publish} plan=${plan} checks=${checks} stale=${loading} onPublished=${setDone} />
   </section>`;
 }
 
@@ -251,7 +251,7 @@ function NameRow({ plan, n, units, onDone }) {
 }
 
 // Every date of the draft moved at once (a plan re-issued a year later, say).
-function Shift({ plan, past, onDone }) {
+function Shift({ plan, past, stale, onDone }) {
   const [years, setYears] = useState("0");
   const [months, setMonths] = useState("0");
   const [days, setDays] = useState("0");
@@ -269,7 +269,7 @@ function Shift({ plan, past, onDone }) {
       <label for="shift-years">年</label><input id="shift-years" type="number" min="-20" max="20" step="1" value=${years} onInput=${(e) => setYears(e.target.value)} />
       <label for="shift-months">月</label><input id="shift-months" type="number" min="-240" max="240" step="1" value=${months} onInput=${(e) => setMonths(e.target.value)} />
       <label for="shift-days">日</label><input id="shift-days" type="number" min="-3650" max="3650" step="1" value=${days} onInput=${(e) => setDays(e.target.value)} />
-      <button type="submit" disabled=${busy || (!Number(years) && !Number(months) && !Number(days))}>整体调整</button>
+      <button type="submit" disabled=${busy || stale || (!Number(years) && !Number(months) && !Number(days))}>整体调整</button>
     </div>
     <${Msg} msg=${msg} onRefresh=${onDone} />
   </form>`;
@@ -541,7 +541,7 @@ function PlanIndicators({ plan, tasks, units, indicators, onDone }) {
   </div>`;
 }
 
-function Publish({ plan, checks, onPublished }) {
+function Publish({ plan, checks, stale, onPublished }) {
   const [asking, setAsking] = useState(false);
   const [run, busy, msg] = useAction();
   const go = async () => {
@@ -550,7 +550,7 @@ function Publish({ plan, checks, onPublished }) {
   };
   const blocked = !checks.can_publish;
   return html`<div class="buttons sticky" id="publish-bar">
-    <button type="button" class="primary" id="publish-plan" disabled=${busy || blocked} onClick=${() => setAsking(true)}>交办（发布计划）</button>
+    <button type="button" class="primary" id="publish-plan" disabled=${busy || blocked || stale} onClick=${() => setAsking(true)}>交办（发布计划）</button>
     ${blocked ? html`<span class="muted" id="publish-blocked">${checks.unresolved_units.length ? "请先确认所有单位名称" : "暂不能交办"}</span>` : null}
     ${asking
       ? html`<${Dialog} title="确认交办" label="确认交办" field=${null} onClose=${(ok) => (setAsking(false), ok !== null && go())}>
