@@ -248,7 +248,8 @@ def _edit_draft_task(page: Any) -> None:
     form.locator("select[id$='-owner']").select_option(label="县科技局")
     form.locator("button[type=submit]").click()
     expect(page.locator("tr[data-task-code='1'] td[data-label=指标与目标]")).to_contain_text("不低于 2.5")
-    expect(editor.locator(".task-indicators li.indicator", has_text=name)).to_contain_text("责任单位：县科技局")
+    linked = editor.locator(".task-indicators li.indicator", has_text=name)
+    expect(linked).to_contain_text("责任单位：县科技局")
     page.locator("tr[data-task-code='1'] [data-edit-task]").click()  # 收起
     expect(page.locator(".task-editor")).to_have_count(0)
 
