@@ -450,11 +450,14 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
     expect(page.locator("#report-form-title")).to_have_text("填报本期进展")
     expect(page.locator("#report-text")).to_have_value("")
 
-    # The office approves it in the one review queue.
+    # The office approves it in the one review queue — with the page open past the access token's
+    # life: the approval (a JSON POST) is refused 401, the token refreshed, and the POST retried whole.
     page = office.go("/app/review")
     item = page.locator("#review-queue li[data-kind=report]", has_text="强化高科技项目招引")
+    expect(item).to_be_visible()
+    served.clock.advance(timedelta(minutes=get_settings().access_token_minutes + 5))
     item.locator("[data-decide=approve]").click()
-    item.locator(".msg.ok").wait_for()
+    expect(item.locator(".msg.ok")).to_contain_text("已通过")
 
     # A leader finds it through the RAG picture and issues a 批示 on the assignment.
     leader = Person(browser, base, "wb_leader")
@@ -535,6 +538,9 @@ def test_workbench_refusals_screens_and_accessibility(served: Served, browser: A
                 page.locator(".task-editor").scroll_into_view_if_needed()
                 _not_blank(page, ARTIFACTS / f"{name}-editor.png")
                 drafts[name + "-editor"] = _axe(page)
+                if width > 500:  # the two pieces on their own, for docs/screenshots
+                    page.locator("tr.editor").screenshot(path=str(ARTIFACTS / "draft-task-editor.png"))
+                    page.locator(".datepop").screenshot(path=str(ARTIFACTS / "datepicker.png"))
             page.keyboard.press("Escape")
             page.locator("tr[data-task-code='1'] [data-edit-task]").click()
             expect(page.locator(".task-editor")).to_have_count(0)

@@ -151,14 +151,17 @@ async function raw(method, path, { body, headers = {}, query } = {}) {
     const s = qs.toString();
     if (s) url += (url.includes("?") ? "&" : "?") + s;
   }
-  const init = { method, headers: headersFor(headers) };
+  const init = { method };
   if (body !== undefined) {
     if (body instanceof FormData || typeof body === "string" || body instanceof Blob) init.body = body;
     else {
       init.body = JSON.stringify(body);
-      init.headers["Content-Type"] = "application/json";
+      headers = { ...headers, "Content-Type": "application/json" };
     }
   }
+  // Rebuilt for the retry after a refresh with the new token — and the body's type still named
+  // (it was lost: a JSON write retried after the access token expired answered 422).
+  init.headers = headersFor(headers);
   for (let attempt = 0; ; attempt++) {
     let res;
     try {
