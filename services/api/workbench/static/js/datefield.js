@@ -80,7 +80,9 @@ export function DateField({ id, value, onChange, required = false, disabled = fa
     if (refocus && toggle.current) toggle.current.focus();
   };
   const shown = parseDate(text);
-  return html`<span class="datefield" ref=${wrap}>
+  // Esc closes the calendar wherever the focus is in the field (the input, the button or the calendar).
+  const escape = (e) => open && e.key === "Escape" && (e.preventDefault(), e.stopPropagation(), close());
+  return html`<span class="datefield" ref=${wrap} onKeyDown=${escape}>
     <input id=${fid} ref=${input} class=${"date" + (bad ? " bad" : "")} type="text" inputmode="text" autocomplete="off"
       placeholder="年-月-日" maxlength="12" size="11" value=${text} required=${required} disabled=${disabled}
       aria-invalid=${bad ? "true" : undefined} aria-describedby=${bad ? `${fid}-bad` : `${fid}-week`}
@@ -105,7 +107,7 @@ function Calendar({ fid, value, label, required, min, max, wrap, onPick, onClose
   const [moved, setMoved] = useState(false);
   const pop = useRef(null);
   const y = +focus.slice(0, 4), m = +focus.slice(5, 7);
-  // Closed by a click or focus outside, and by Esc.
+  // Closed by a click outside (Esc: the field's handler).
   useEffect(() => {
     const outside = (e) => wrap.current && !wrap.current.contains(e.target) && onClose(false);
     document.addEventListener("pointerdown", outside);
@@ -123,7 +125,6 @@ function Calendar({ fid, value, label, required, min, max, wrap, onPick, onClose
   const allowed = (day) => (!min || day >= min) && (!max || day <= max);
   const keys = (e) => {
     const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 }[e.key];
-    if (e.key === "Escape") return e.preventDefault(), e.stopPropagation(), onClose();
     if (!e.target.dataset.day) return;
     if (step) return e.preventDefault(), go(addDays(focus, step));
     if (e.key === "PageUp" || e.key === "PageDown") return e.preventDefault(), go(addMonths(focus, (e.key === "PageUp" ? -1 : 1) * (e.shiftKey ? 12 : 1)));
