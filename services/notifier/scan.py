@@ -9,10 +9,11 @@ says ON CONFLICT (dedupe_key) DO NOTHING.
 
 from __future__ import annotations
 
+import hashlib
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,7 @@ T = Task.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
 R = ProgressReport.__table__  # type: ignore[attr-defined]
+S = ScanRun.__table__  # type: ignore[attr-defined]
 
 OPEN = sorted(str(s) for s in OPEN_STATES)
 RECIPIENT_NAMES = {
@@ -142,9 +144,15 @@ class Scanner:
         settings: Settings,
         zone: ZoneInfo | None = None,
         result: ScanResult | None = None,
+        since: datetime | None = None,
+        mark: int | None = None,
     ) -> None:
         self.session = session
         self.now = now
+        # Incremental: the previous pass's clock and this pass's claim. A notice is new only for
+        # an assignment claimed (changed since) or one a cutoff passed since `since`.
+        self.since = since
+        self.mark = mark
         self.settings = settings
         # Deadlines are local dates of their plan's zone; the digest is the installation's day.
         self.zone = zone or zones.default(settings)
@@ -155,6 +163,13 @@ class Scanner:
         self.link_prefix = links.prefix("assignments")
 
     # --- building blocks
+    def _new(self, crossed: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Rows a notice may be new for: all in a full pass; else the changed ones and those
+        `crossed` names (a cutoff passed them since the previous pass)."""
+        if self.since is None:
+            return sa.true()
+        return sa.or_(A.c.notice_mark == self.mark, crossed)
+
     def _payload(self, kind: str, data: ColumnElement[Any]) -> ColumnElement[Any]:
         version = sa.cast(sa.literal(events.model_for(kind).schema_version), sa.Integer)
         return self.q.obj(
@@ -232,15 +247,19 @@ class Scanner:
         today = self.today
         # Due soon: only the latest stage reached is created; earlier ones a late scan skips.
         lower = today - timedelta(days=1)
+        since = self.since
         for d in sorted(policy.due_soon_working_days):
             cutoff = cal.latest_due_date_due_soon(self.now, d, self.zone)
             if cutoff > lower:
+                crossed = (
+                    A.c.due_date > cal.latest_due_date_due_soon(since, d, self.zone) if since else sa.true()
+                )
                 for recipient in policy.due_soon_recipients:
                     self._assignment_notice(
                         "assignment.due_soon",
                         stage=f"{d}wd",
                         recipient=recipient,
-                        where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff],
+                        where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff, self._new(crossed)],
                         extra=[("days_before", sa.cast(sa.literal(d), sa.Integer))],
                     )
             lower = max(lower, cutoff)
@@ -255,18 +274,33 @@ class Scanner:
                     "assignment.overdue",
                     stage="due",
                     recipient=recipient,
-                    where=[scope, A.c.due_date <= overdue_cutoff, due_when_assigned],
+                    where=[
+                        scope,
+                        A.c.due_date <= overdue_cutoff,
+                        due_when_assigned,
+                        self._new(
+                            A.c.due_date > cal.latest_due_date_overdue_by(since, 0, self.zone)
+                            if since
+                            else sa.true()
+                        ),
+                    ],
                 )
         # Escalations: every level reached is created, each once, even when the scan is late.
         for lv in policy.escalation_levels:
             cutoff = cal.latest_due_date_overdue_by(self.now, lv.after_working_days, self.zone)
+            if since:
+                # The later of the due date and overdue_from passed the level's cutoff since.
+                before = cal.latest_due_date_overdue_by(since, lv.after_working_days, self.zone)
+                passed: ColumnElement[bool] = sa.or_(A.c.due_date > before, A.c.overdue_from > before)
+            else:
+                passed = sa.true()
             for recipient in lv.recipients:
                 self._assignment_notice(
                     "assignment.escalated",
                     stage=f"L{lv.level}",
                     recipient=recipient,
                     level=lv.level,
-                    where=[scope, A.c.due_date <= cutoff, basis <= cutoff],
+                    where=[scope, A.c.due_date <= cutoff, basis <= cutoff, self._new(passed)],
                     extra=[
                         ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
                     ],
@@ -275,16 +309,17 @@ class Scanner:
     def reports(self, plan_id: int, cadence: str, due_day: int, policy: Policy) -> None:
         if not policy.report_reminders_enabled:
             return
-        upcoming, past = report_deadlines(self.today, cadence, due_day)
         q = self.q
         submitted = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
-        for kind, (period, deadline) in (("report.due_soon", upcoming), ("report.missing", past)):
-            if kind == "report.due_soon":
-                start = cal.add_working_days(deadline, -policy.report_due_soon_working_days)
-                if not (start <= self.today <= deadline):
-                    continue
-            elif deadline >= self.today:
-                continue
+        active = _report_notices(self.today, cadence, due_day, policy)
+        # What was already active at the previous pass was created then for every assignment it
+        # applied to; since, only changed assignments (a new one, a rejected report) can need it.
+        before = (
+            _report_notices(cal.local_date(self.since, self.zone), cadence, due_day, policy)
+            if self.since
+            else {}
+        )
+        for kind, (period, deadline) in active.items():
             has_report = sa.exists().where(
                 R.c.assignment_id == A.c.id, R.c.period == period, R.c.state.in_(submitted)
             )
@@ -292,6 +327,7 @@ class Scanner:
                 A.c.plan_id == plan_id,
                 ~has_report,
                 A.c.assigned_at < sa.literal(cal.end_of_day(deadline, self.zone), type_=A.c.assigned_at.type),
+                self._new(sa.false() if before.get(kind) == (period, deadline) else sa.true()),
             ]
             for recipient in policy.report_recipients:
                 self._assignment_notice(
@@ -396,6 +432,18 @@ class Scanner:
         self._run("digest.daily", total)
 
 
+def _report_notices(today: date, cadence: str, due_day: int, policy: Policy) -> dict[str, tuple[str, date]]:
+    """The report notices in force on `today`: {kind: (period, deadline)}."""
+    upcoming, past = report_deadlines(today, cadence, due_day)
+    out: dict[str, tuple[str, date]] = {}
+    start = cal.add_working_days(upcoming[1], -policy.report_due_soon_working_days)
+    if start <= today <= upcoming[1]:
+        out["report.due_soon"] = upcoming
+    if past[1] < today:
+        out["report.missing"] = past
+    return out
+
+
 def report_deadlines(today: date, cadence: str, due_day: int) -> tuple[tuple[str, date], tuple[str, date]]:
     """(the next reporting deadline on or after today, the last one before today) as (period, date)."""
     candidates = [
@@ -419,9 +467,40 @@ def scan_deadlines(
     started = _time.perf_counter()
     settings = settings or get_settings()
     default, overrides = policies if policies is not None else load_policies(session)
-    calendar_store.refresh(session)  # the cutoffs below use the office's current holiday table
+    current = calendar_store.refresh(session)  # the cutoffs below use the office's current holiday table
     result = ScanResult()
-    plans = session.execute(sa.select(P.c.id, P.c.report_cadence, P.c.report_due_day, P.c.timezone)).all()
+    plans = session.execute(
+        sa.select(P.c.id, P.c.report_cadence, P.c.report_due_day, P.c.timezone).order_by(P.c.id)
+    ).all()
+    fingerprint = _fingerprint(default, overrides, plans, current.stamp, zones.default_name(settings))
+    # Incremental when the previous pass saw the same policies, plans and calendar and lies
+    # before `now`: then only a changed assignment, or one a cutoff passed since, can need a notice.
+    since: datetime | None = None
+    run: ScanRun | None = None
+    if record:
+        last = session.execute(
+            sa.select(S.c.as_of, S.c.mode, S.c.fingerprint).order_by(S.c.id.desc()).limit(1)
+        ).first()
+        if last is not None and last.mode is not None and last.fingerprint == fingerprint:
+            as_of = last.as_of if last.as_of.tzinfo else last.as_of.replace(tzinfo=UTC)
+            since = as_of if as_of <= now else None
+        run = ScanRun(
+            started_at=now,
+            as_of=now,
+            duration_ms=0,
+            created=0,
+            mode="incremental" if since else "full",
+            fingerprint=fingerprint,
+        )
+        session.add(run)
+        session.flush()
+        # Claim what changed since (a mark of 0, or a claim of a pass that never committed): a
+        # write during this pass marks its row again and the next pass sees it.
+        session.execute(
+            sa.update(A).where(A.c.notice_mark.is_not(None)).values(notice_mark=run.id),
+            execution_options={"synchronize_session": False},
+        )
+    mark = run.id if run is not None else None
     by_zone: dict[str, list[Any]] = {zones.default_name(settings): []}
     for plan in plans:
         by_zone.setdefault(plan.timezone or zones.default_name(settings), []).append(plan)
@@ -431,7 +510,15 @@ def scan_deadlines(
         ids = [p.id for p in zone_plans]
         if several and not ids:
             continue
-        scanner = Scanner(session, now=now, settings=settings, zone=zones.zone(zone_name), result=result)
+        scanner = Scanner(
+            session,
+            now=now,
+            settings=settings,
+            zone=zones.zone(zone_name),
+            result=result,
+            since=since,
+            mark=mark,
+        )
         # One zone (the usual case): no plan filter, the statements stay as they were.
         in_zone = A.c.plan_id.in_(ids) if several else sa.true()
         default_scope = sa.and_(in_zone, A.c.plan_id.not_in(override_ids)) if override_ids else in_zone
@@ -445,14 +532,23 @@ def scan_deadlines(
                 plan.id, str(plan.report_cadence), int(plan.report_due_day), overrides.get(plan.id, default)
             )
     Scanner(session, now=now, settings=settings, result=result).digest(default)
-    if record:
-        session.add(
-            ScanRun(
-                started_at=now,
-                as_of=now,
-                duration_ms=int((_time.perf_counter() - started) * 1000),
-                created=result.created,
-            )
-        )
+    if run is not None:
+        session.execute(sa.update(A).where(A.c.notice_mark == run.id).values(notice_mark=None))
+        run.duration_ms = int((_time.perf_counter() - started) * 1000)
+        run.created = result.created
         session.flush()
     return dict(result.counts)
+
+
+def _fingerprint(
+    default: Policy, overrides: dict[int, Policy], plans: Sequence[Any], stamp: str, zone: str
+) -> str:
+    """What every cutoff of a pass depends on besides the clock and the assignments themselves."""
+    parts = [
+        default.model_dump_json(),
+        *(f"{pid}:{overrides[pid].model_dump_json()}" for pid in sorted(overrides)),
+        *(f"{p.id}:{p.report_cadence}:{p.report_due_day}:{p.timezone}" for p in plans),
+        stamp,
+        zone,
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

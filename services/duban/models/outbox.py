@@ -159,3 +159,8 @@ class ScanRun(SQLModel, table=True):
     as_of: datetime
     duration_ms: int
     created: int
+    # "full" or "incremental" (NULL before incremental scans existed: the next pass is full), and
+    # the digest of what every cutoff depends on (policies, plans' cadence and zone, calendar):
+    # an incremental pass needs the previous pass to have had the same.
+    mode: str | None = Field(default=None, max_length=12)
+    fingerprint: str | None = Field(default=None, max_length=64)

@@ -95,7 +95,13 @@ class TaskBase(SQLModel):
 
 class Task(TaskBase, Versioned, table=True):
     __tablename__ = "task"
-    __table_args__ = (sa.UniqueConstraint("plan_id", "code"), *external_id_keys("task"))
+    __table_args__ = (
+        sa.UniqueConstraint("plan_id", "code"),
+        # A new task goes after the plan's last: max(position) is one index probe, not a read of
+        # every task of the plan.
+        sa.Index("ix_task_plan_id_position", "plan_id", "position"),
+        *external_id_keys("task"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
     section_id: int | None = Field(

@@ -1,0 +1,185 @@
+"""Incremental reminder passes: a pass looks only at assignments that changed since the previous one
+or that a cutoff passed since; it sends everything a full scan would, each once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from duban.models import (
+    Assignment,
+    AssignmentState,
+    OutboxEvent,
+    ProgressReport,
+    ProgressReportState,
+    ScanRun,
+)
+from duban.settings import Settings
+from notifier.scan import scan_deadlines
+from tests.factories import make_assignment, make_plan, make_task, make_unit
+from tests.notifier.conftest import make_world
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)  # type: ignore[misc]
+
+
+def _full_scan_adds(session: Session, now: datetime, settings: Settings) -> int:
+    """What a full scan at `now` would still create (rolled back): 0 when nothing was missed."""
+    nested = session.begin_nested()
+    try:
+        return sum(scan_deadlines(session, now=now, settings=settings, record=False).values())
+    finally:
+        nested.rollback()
+
+
+def _marks(session: Session) -> list[int | None]:
+    return list(session.exec(select(Assignment.notice_mark).order_by(Assignment.id)).all())
+
+
+def test_every_notice_of_a_full_scan_is_sent_once_across_changes(
+    session: Session, settings: Settings
+) -> None:
+    w = make_world(session)
+    plan = make_plan(session, period_start=date(2025, 1, 1), period_end=date(2026, 12, 31))
+    units = [w.unit, make_unit(session), make_unit(session)]
+    rows = [
+        make_assignment(
+            session,
+            task=make_task(session, plan=plan),
+            unit=units[i % 3],
+            due_date=date(2025, 12, 10) + timedelta(days=3 * i),
+            overdue_from=date(2026, 1, 5) if i % 7 == 3 else None,
+        )
+        for i in range(24)
+    ]
+    session.commit()
+    # Every row is marked by the trigger on insert, in the writer's transaction.
+    assert set(_marks(session)) == {0}
+    now = local(2025, 12, 1, 9)
+    modes = []
+    for step in range(45):
+        created = scan_deadlines(session, now=now, settings=settings)
+        session.commit()
+        modes.append(session.exec(select(ScanRun.mode).order_by(sa.desc(ScanRun.id))).first())
+        assert _full_scan_adds(session, now, settings) == 0, (step, now, created)
+        assert set(_marks(session)) == {None}  # claimed and cleared
+        # Changes between passes, through the ORM as any writer does; the trigger marks them.
+        if step == 5:
+            rows[2].due_date = date(2026, 2, 27)  # an extension
+        if step == 9:
+            rows[4].state = AssignmentState.completed
+        if step == 12:
+            rows[4].state = AssignmentState.accepted  # reopened
+        if step == 15:
+            session.add(
+                ProgressReport(
+                    assignment_id=rows[6].id,
+                    unit_id=rows[6].unit_id,
+                    plan_id=plan.id,
+                    period="2026-01",
+                    state=ProgressReportState.submitted,
+                )
+            )
+        if step == 20:
+            report = session.exec(
+                select(ProgressReport).where(ProgressReport.assignment_id == rows[6].id)
+            ).one()
+            report.state = ProgressReportState.rejected
+        session.add_all(rows)
+        session.commit()
+        now += timedelta(days=1, hours=3 if step % 2 else -2)
+    assert modes[0] == "full" and set(modes[1:]) == {"incremental"}
+    keys = session.exec(select(OutboxEvent.dedupe_key)).all()
+    assert len(keys) == len(set(keys)) > 50
+    assert any(k.startswith("report.missing") for k in keys)
+
+
+def test_a_changed_policy_or_clock_going_back_scans_everything(session: Session, settings: Settings) -> None:
+    from duban.models import NotificationPolicy
+
+    w = make_world(session)
+    scan_deadlines(session, now=local(2025, 12, 22, 9), settings=settings)
+    scan_deadlines(session, now=local(2025, 12, 22, 10), settings=settings)
+    scan_deadlines(session, now=local(2025, 12, 22, 8), settings=settings)  # an earlier --as-of
+    session.add(
+        NotificationPolicy(plan_id=w.assignment.plan_id, config={"due_soon_working_days": [10, 5, 2]})
+    )
+    session.commit()
+    created = scan_deadlines(session, now=local(2025, 12, 22, 11), settings=settings)
+    session.commit()
+    modes = session.exec(select(ScanRun.mode).order_by(ScanRun.id)).all()
+    assert modes == ["full", "incremental", "full", "full"]
+    assert created.get("assignment.due_soon", 0) >= 1  # the new stage (10 working days) at once
+    assert _full_scan_adds(session, local(2025, 12, 22, 11), settings) == 0
+
+
+def test_a_pass_with_nothing_newly_due_reads_no_assignment_row(session: Session, settings: Settings) -> None:
+    """With nothing changed and no cutoff passed, every statement of the pass is an empty index range:
+    EXPLAIN ANALYZE of each (PostgreSQL, sequential scans off so the indexes' plans are shown)
+    reads no row of `assignment`. 300 open rows, of which many are overdue, due soon, escalated."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    w = make_world(session)
+    plan = make_plan(session)
+    for i in range(300):
+        make_assignment(
+            session,
+            task=make_task(session, plan=plan),
+            unit=w.unit,
+            due_date=date(2025, 10, 1) + timedelta(days=i),
+        )
+    session.commit()
+    scan_deadlines(session, now=local(2026, 1, 20, 9), settings=settings)
+    session.commit()
+    # Current statistics, as autovacuum keeps them: the planner then knows how few rows the
+    # index ranges hold.
+    session.execute(sa.text("ANALYZE assignment"))
+    session.commit()
+    engine = session.get_bind()
+    statements: list[tuple[str, object]] = []
+
+    def listener(_conn: object, _cursor: object, statement: str, parameters: object, *_a: object) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        created = scan_deadlines(session, now=local(2026, 1, 20, 16), settings=settings)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert sum(created.values()) == 0
+    touching = [
+        (s, p)
+        for s, p in statements
+        if "assignment" in s and s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert len(touching) >= 8  # the notice statements and the claim/clear, all run
+    conn = session.connection()
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    read = {}
+    for statement, parameters in touching:
+        plan_json = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()
+        read[statement[:60]] = _rows_read(json.loads(plan_json) if isinstance(plan_json, str) else plan_json)
+    session.rollback()
+    assert set(read.values()) == {0}, read
+
+
+def _rows_read(plan: object) -> int:
+    """Rows of `assignment` a plan's scan nodes produced or filtered out."""
+    total = 0
+    if isinstance(plan, list):
+        return sum(_rows_read(p) for p in plan)
+    if isinstance(plan, dict):
+        node = plan.get("Plan", plan)
+        if node.get("Relation Name") == "assignment":
+            total += int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0))
+            total += int(node.get("Rows Removed by Index Recheck", 0))
+        for child in node.get("Plans", []):
+            total += _rows_read(child)
+    return total
