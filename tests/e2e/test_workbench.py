@@ -15,19 +15,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
 from playwright.sync_api import expect
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 from api.main import create_app
 from duban.clock import FixedClock
 from duban.db import make_engine, session_scope
-from duban.models import UnitKind
+from duban.models import Indicator, UnitKind
 from duban.settings import get_settings
 from notifier.runner import Runner
 from tests.conftest import DEFAULT_NOW
@@ -722,18 +723,28 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
     expect(page.locator("#audit-table")).to_contain_text("交办事项")
     assert "entity_type=assignment" in page.url
 
-    # 指标: values, progress, forecast and RAG; the office reports a value.
+    # 指标: values, progress, forecast and RAG; the office reports a value for a period picked by the
+    # indicator's cadence (the first one made quarterly here: a year and a quarter, not a typed code).
+    with Session(served.engine) as session:
+        first_id = session.exec(select(func.min(Indicator.id)).where(Indicator.plan_id == plan_id)).one()
+        session.get(Indicator, first_id).cadence = "quarterly"  # type: ignore[union-attr]
+        session.commit()
     page = office.go(f"/app/indicators?plan={plan_id}")
     expect(page.locator("#indicators-table tbody tr").first).to_be_visible()
     assert "绿灯" in page.inner_text("#ind-summary")
     first = page.locator("#indicators-table tbody tr").first
     first.locator("button").click()
     expect(page.locator("#indicator-values")).to_contain_text("各期数值")
-    page.fill("#value-period", "2025")
+    # It starts on the current quarter (the browser's own clock, in the plan's zone).
+    here = datetime.now(ZoneInfo("Asia/Shanghai"))
+    expect(page.locator("#value-period")).to_have_value(str(here.year))
+    expect(page.locator("#value-form select[aria-label=季度]")).to_have_value(f"Q{(here.month - 1) // 3 + 1}")
+    page.select_option("#value-period", "2025")
+    page.select_option("#value-form select[aria-label=季度]", label="第三季度")
     page.fill("#value-number", "12")
     page.click("#value-form button[type=submit]")
     expect(page.locator("#indicator-values")).to_contain_text("已填报")
-    expect(page.locator("#indicator-values table")).to_contain_text("2025")
+    expect(page.locator("#indicator-values table")).to_contain_text("2025-Q3")
 
     # 考核规则: the office changes a rule; it becomes version 1.
     page = office.go(f"/app/assessments?plan={plan_id}")

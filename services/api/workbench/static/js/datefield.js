@@ -167,3 +167,55 @@ function Calendar({ fid, value, label, required, min, max, wrap, onPick, onClose
     </div>
   </div>`;
 }
+
+// 报告期: the period of an indicator value, chosen by its cadence — a year (2025), a quarter
+// (2025-Q2), a month (2025-06) or an ISO week (2025-W23, Monday to Sunday) — from selects in
+// Chinese instead of typed codes; it starts on the current period in the plan's zone.
+const QUARTERS = ["第一季度", "第二季度", "第三季度", "第四季度"];
+function isoWeek(s) {
+  const d = toDate(s);
+  const thursday = new Date(d.getTime() + (3 - ((d.getUTCDay() + 6) % 7)) * 86400000);
+  const jan1 = Date.UTC(thursday.getUTCFullYear(), 0, 1);
+  return [thursday.getUTCFullYear(), 1 + Math.floor((thursday.getTime() - jan1) / 604800000)];
+}
+function weekMonday(y, w) {
+  const jan4 = iso(y, 1, 4);
+  return addDays(jan4, -weekday(jan4) + (w - 1) * 7);
+}
+const weeksIn = (y) => isoWeek(iso(y, 12, 28))[1];
+export function currentPeriod(cadence, day = today()) {
+  const y = +day.slice(0, 4), m = +day.slice(5, 7);
+  if (cadence === "quarterly") return `${y}-Q${Math.floor((m - 1) / 3) + 1}`;
+  if (cadence === "monthly") return `${y}-${pad(m)}`;
+  if (cadence === "weekly") {
+    const [wy, w] = isoWeek(day);
+    return `${wy}-W${pad(w)}`;
+  }
+  return String(y);
+}
+
+export function PeriodField({ id, cadence, value, onChange }) {
+  const v = value || currentPeriod(cadence);
+  useEffect(() => {
+    if (!value) onChange(v);
+  }, [cadence]);
+  const y = +v.slice(0, 4);
+  const rest = v.slice(5);
+  const now = +today().slice(0, 4);
+  const years = Array.from({ length: 7 }, (_, i) => now - 5 + i);
+  const set = (year, part) => onChange(part ? `${year}-${part}` : String(year));
+  const year = html`<select id=${id} value=${y} onChange=${(e) => set(+e.target.value, rest)}>${years.map((n) => html`<option value=${n}>${n}年</option>`)}</select>`;
+  if (cadence === "quarterly")
+    return html`<span class="period">${year}<select aria-label="季度" value=${rest || "Q1"} onChange=${(e) => set(y, e.target.value)}>${QUARTERS.map((q, i) => html`<option value=${"Q" + (i + 1)}>${q}</option>`)}</select></span>`;
+  if (cadence === "monthly")
+    return html`<span class="period">${year}<select aria-label="月份" value=${rest || "01"} onChange=${(e) => set(y, e.target.value)}>${MONTHS.map((n) => html`<option value=${pad(n)}>${n}月</option>`)}</select></span>`;
+  if (cadence === "weekly") {
+    const weeks = Array.from({ length: weeksIn(y) }, (_, i) => i + 1);
+    const label = (w) => {
+      const mon = weekMonday(y, w), sun = addDays(mon, 6);
+      return `第${w}周（${+mon.slice(5, 7)}月${+mon.slice(8, 10)}日—${+sun.slice(5, 7)}月${+sun.slice(8, 10)}日）`;
+    };
+    return html`<span class="period">${year}<select aria-label="周" value=${rest || "W01"} onChange=${(e) => set(y, e.target.value)}>${weeks.map((w) => html`<option value=${"W" + pad(w)}>${label(w)}</option>`)}</select></span>`;
+  }
+  return year;
+}

@@ -4,6 +4,7 @@ import { html, useState, useEffect, useLoad, useAction, Msg, Failure, Loading, E
 import { get, post, all } from "../api.js";
 import { usePlans, PlanPicker } from "../plans.js";
 import { useQuery, setQuery } from "../nav.js";
+import { PeriodField } from "../datefield.js";
 
 const CADENCE = { once: "一次", annual: "每年", quarterly: "每季度", monthly: "每月", cumulative: "累计" };
 const num = (v, unit) => (v === null || v === undefined ? "—" : `${Math.round(v * 100) / 100}${unit || ""}`);
@@ -81,7 +82,7 @@ function Values({ ind, user, onDone }) {
     ${canReport
       ? html`<form class="inline-form" onSubmit=${add} aria-label="填报指标值" id="value-form">
           <label for="value-period">周期</label>
-          <input id="value-period" required maxlength="10" placeholder="2025、2025-Q2 或 2025-06" value=${period} onInput=${(e) => setPeriod(e.target.value)} />
+          <${PeriodField} id="value-period" cadence=${ind.cadence} value=${period} onChange=${setPeriod} />
           <label for="value-number">数值${ind.unit ? `（${ind.unit}）` : ""}</label>
           <input id="value-number" type="number" step="any" required value=${value} onInput=${(e) => setValue(e.target.value)} />
           <button type="submit" class="primary" disabled=${busy}>填报</button>

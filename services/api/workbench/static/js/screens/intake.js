@@ -311,6 +311,7 @@ function TaskRow({ t, child, unresolved, indicators, open, onEdit, onDone }) {
 }
 
 const COMPARATORS = [">=", ">", "<=", "<", "=", "~"];
+const CADENCES = { once: "到期一次", annual: "每年", quarterly: "每季度", monthly: "每月", weekly: "每周" };
 const COMPARATOR_WORDS = { ">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于", "=": "等于", "~": "左右" };
 const num = (v) => (v === null || v === undefined ? "" : String(v));
 function indicatorText(i) {
@@ -483,6 +484,7 @@ function IndicatorForm({ plan, ind, tasks, units, onDone, onCancel }) {
     due_date: ind.due_date || "",
     task_id: ind.task_id ? String(ind.task_id) : "",
     owner_unit_id: ind.owner_unit_id ? String(ind.owner_unit_id) : "",
+    cadence: ind.cadence || "once",
   }));
   const [run, busy, msg] = useAction();
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
@@ -497,10 +499,11 @@ function IndicatorForm({ plan, ind, tasks, units, onDone, onCancel }) {
       due_date: f.due_date || null,
       task_id: f.task_id ? Number(f.task_id) : null,
       owner_unit_id: f.owner_unit_id ? Number(f.owner_unit_id) : null,
+      cadence: f.cadence,
     };
     const out = ind.id
       ? await run(() => patch(`/indicators/${ind.id}`, body, ifMatch("indicator", ind)))
-      : await run(() => post("/indicators", { ...body, plan_id: plan.id, cadence: ind.cadence || "once" }));
+      : await run(() => post("/indicators", { ...body, plan_id: plan.id }));
     if (out) onDone(out);
   };
   return html`<form class="indicator-form" id=${fid} onSubmit=${save} aria-label=${ind.id ? `编辑指标${ind.name}` : "新增指标"}>
@@ -511,6 +514,8 @@ function IndicatorForm({ plan, ind, tasks, units, onDone, onCancel }) {
       <label class="sr-only" for=${fid + "-value"}>目标值</label><input id=${fid + "-value"} type="number" step="any" size="8" value=${f.target_value} onInput=${set("target_value")} />
       <label for=${fid + "-unit"}>计量单位</label><input id=${fid + "-unit"} size="5" maxlength="40" placeholder="如 %、家" value=${f.unit} onInput=${set("unit")} />
       <label for=${fid + "-due"}>期限</label><${DateField} id=${fid + "-due"} label="指标期限" value=${f.due_date} onChange=${(v) => setF({ ...f, due_date: v })} />
+      <label for=${fid + "-cadence"}>填报周期</label>
+      <select id=${fid + "-cadence"} value=${f.cadence} onChange=${set("cadence")}>${Object.entries(CADENCES).map(([k, v]) => html`<option value=${k}>${v}</option>`)}</select>
     </div>
     <div class="field inline">
       <label for=${fid + "-task"}>关联任务</label>
