@@ -249,10 +249,14 @@ def _edit_draft_task(page: Any) -> None:
     form.locator("select[id$='-owner']").select_option(label="县科技局")
     form.locator("button[type=submit]").click()
     expect(page.locator("tr[data-task-code='1'] td[data-label=指标与目标]")).to_contain_text("不低于 2.5")
+    expect(editor.locator("[data-edit-indicator]")).to_be_focused()  # back where the edit began
     linked = editor.locator(".task-indicators li.indicator", has_text=name)
     expect(linked).to_contain_text("责任单位：县科技局")
-    page.locator("tr[data-task-code='1'] [data-edit-task]").click()  # 收起
+    # 收起 from the keyboard: the editor closes and focus goes back to the row's 编辑 button.
+    editor.locator(".buttons button", has_text="收起").focus()
+    page.keyboard.press("Enter")
     expect(page.locator(".task-editor")).to_have_count(0)
+    expect(page.locator("tr[data-task-code='1'] [data-edit-task]")).to_be_focused()
 
 
 def _pick_date(page: Any, row: str) -> None:

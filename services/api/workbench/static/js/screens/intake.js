@@ -325,6 +325,8 @@ function targetText(g) {
   return `${g.text}${value ? "，" + value : ""}${g.due_date ? `（${g.due_date}）` : ""}`;
 }
 const ROLE_ORDER = { lead: 0, co: 1, implementing: 2 };
+// After a piece closes from the keyboard, focus goes back to what opened it, not to the page's top.
+const refocus = (selector) => setTimeout(() => document.querySelector(selector)?.focus(), 0);
 const fromTask = (t) => ({
   units: t.units.map((u) => ({ role: u.role, unit_id: u.unit_id, group_id: u.group_id, label: u.label, name: unitText(u) })),
   targets: t.targets.map(({ text, value, unit, comparator, due_date, cadence }) => ({ text, value, unit, comparator, due_date, cadence })),
@@ -410,7 +412,7 @@ function TaskEditor({ t, plan, tasks, units, groups, indicators, loose, onDone, 
       <div class="buttons">
         <button type="submit" class="primary" id=${uid + "-save"} disabled=${busy || !dirty}>保存单位和目标</button>
         <button type="button" disabled=${busy || !dirty} onClick=${() => (setForm(fromTask(base)), setDirty(false))}>撤销修改</button>
-        <button type="button" onClick=${onClose}>收起</button>
+        <button type="button" onClick=${() => (onClose(), refocus(`[data-edit-task="${t.id}"]`))}>收起</button>
       </div>
       <${Msg} msg=${msg} onRefresh=${refresh} />
     </form>
@@ -434,7 +436,7 @@ function TaskIndicators({ t, plan, tasks, indicators, loose, units, onDone }) {
   return html`<div class="task-indicators" aria-labelledby=${`ti-${t.id}`} role="group">
     <h3 id=${`ti-${t.id}`}>任务${t.code}的指标（${indicators.length}）</h3>
     ${indicators.length ? null : html`<p class="muted small">尚无关联的指标。</p>`}
-    <ul class="plain">${indicators.map((i) => html`<${IndicatorItem} key=${i.id + ":" + i.version} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
+    <ul class="plain">${indicators.map((i) => html`<${IndicatorItem} key=${i.id} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
     ${adding
       ? html`<${IndicatorForm} plan=${plan} tasks=${tasks} units=${units} ind=${{ task_id: t.id, comparator: ">=", due_date: t.due_date || plan.period_end || "", cadence: "once" }}
           onDone=${() => (setAdding(false), onDone())} onCancel=${() => setAdding(false)} />`
@@ -459,7 +461,8 @@ function IndicatorItem({ ind, tasks, units, onDone }) {
     const out = await run(() => del(`/indicators/${ind.id}`).then(() => true));
     if (out) onDone();
   };
-  if (edit) return html`<li class="card" data-indicator=${ind.id}><${IndicatorForm} ind=${ind} tasks=${tasks} units=${units} onDone=${() => (setEdit(false), onDone())} onCancel=${() => setEdit(false)} /></li>`;
+  const back = () => refocus(`[data-edit-indicator="${ind.id}"]`);
+  if (edit) return html`<li class="card" data-indicator=${ind.id}><${IndicatorForm} ind=${ind} tasks=${tasks} units=${units} onDone=${() => (setEdit(false), back(), onDone())} onCancel=${() => (setEdit(false), back())} /></li>`;
   return html`<li class="card indicator" data-indicator=${ind.id}>
     <span>${indicatorText(ind)}</span> <small class="muted">${owner ? `责任单位：${owner.name}` : ""}</small>
     <span class="buttons">
@@ -539,7 +542,7 @@ function PlanIndicators({ plan, tasks, units, indicators, onDone }) {
   return html`<div class="panel" id="plan-indicators">
     <h2>主要指标（${indicators.length}）</h2>
     <p class="muted small">${indicators.filter((i) => !i.task_id).length ? `${indicators.filter((i) => !i.task_id).length} 个指标尚未关联任务。` : ""}关联任务和责任单位后，单位在进展报告中填报本期数值。</p>
-    <ul class="plain">${sorted.map((i) => html`<${IndicatorItem} key=${i.id + ":" + i.version} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
+    <ul class="plain">${sorted.map((i) => html`<${IndicatorItem} key=${i.id} ind=${i} tasks=${tasks} units=${units} onDone=${onDone} />`)}</ul>
     ${adding
       ? html`<${IndicatorForm} plan=${plan} tasks=${tasks} units=${units} ind=${{ comparator: ">=", due_date: plan.period_end || "", cadence: "once" }} onDone=${() => (setAdding(false), onDone())} onCancel=${() => setAdding(false)} />`
       : html`<button type="button" id="add-plan-indicator" onClick=${() => setAdding(true)}>＋ 新增指标</button>`}
