@@ -156,7 +156,7 @@ def _task(session: Session, item: BulkAssignmentItem, source: int | None) -> Tas
         task = external.find(session, Task, source_id=source, external_id=item.task_external_id)
         details = {"task_external_id": item.task_external_id}
     else:
-        raise DubanError("须给出 task_id 或 task_external_id", code="bulk.task_required")
+        raise DubanError("须给出任务编号或任务的外部编号", code="bulk.task_required")
     if task is None:
         raise NotFound("任务不存在", code="task.not_found", details=details)
     return task
