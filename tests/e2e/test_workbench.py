@@ -320,6 +320,10 @@ def _import_seed(
     plan_id = int(draft.get_attribute("data-plan") or 0)
     expect(page.locator("#draft .head")).to_contain_text("草稿")
     expect(page.locator("#draft-tasks")).to_contain_text("强化高科技项目招引")
+    # The units nobody can sign in for yet are named (the seed's, not the two with people).
+    nousers = page.locator("#draft-nousers")
+    expect(nousers).to_contain_text("县工信局")
+    expect(nousers).not_to_contain_text("县科技局")
     if at_draft:
         at_draft(page)
     # Each unconfirmed name: its best suggestion, or a new unit when there is none.

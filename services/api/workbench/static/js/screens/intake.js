@@ -150,15 +150,18 @@ function Imported({ report }) {
 // --- the draft: names, dates, 交办 ---------------------------------------------------------------
 
 async function loadDraft(id) {
-  const [plan, checks, tasks, indicators, units, groups] = await Promise.all([
+  const [plan, checks, tasks, indicators, units, groups, users] = await Promise.all([
     get(`/plans/${id}`),
     get(`/plans/${id}/checks`),
     all("/tasks", { plan_id: id }, 5000),
     all("/indicators", { plan_id: id }, 2000),
     all("/units", { is_active: true }, 2000),
     get("/unit-groups"),
+    all("/users", { is_active: true }, 5000).catch(() => null),
   ]);
-  return { plan, checks, tasks, indicators, units, groups };
+  // The units with someone to read their 交办 notice (null: this account may not list people).
+  const staffed = users && new Set(users.map((u) => u.unit_id).filter(Boolean));
+  return { plan, checks, tasks, indicators, units, groups, staffed };
 }
 
 const unitText = (u) => u.unit_name || u.group_name || u.label || "";
@@ -169,7 +172,7 @@ function Draft({ id }) {
   const [editing, setEditing] = useState(null);
   if (error) return html`<${Failure} error=${error} onRetry=${reload} />`;
   if (!data) return html`<${Loading} />`;
-  const { plan, checks, tasks, indicators, units, groups } = data;
+  const { plan, checks, tasks, indicators, units, groups, staffed } = data;
   if (done || plan.state !== "draft") return html`<${Published} plan=${plan} result=${done} />`;
   const unresolved = new Set(checks.unresolved_units.map((u) => u.name));
   const sections = plan.sections || [];
@@ -194,6 +197,7 @@ function Draft({ id }) {
       ? html`<div class="panel" id="draft-warnings"><h2>需要核对的问题（${checks.warnings.length}）</h2>
           <ul>${checks.warnings.map((w) => html`<li>${w.message}${w.text ? html` <q>${w.text}</q>` : null}</li>`)}</ul></div>`
       : null}
+    <${NoUsers} tasks=${tasks} staffed=${staffed} />
     <${Names} plan=${plan} names=${checks.unresolved_units} units=${units} onDone=${reload} />
     <${Shift} plan=${plan} past=${checks.past_deadlines} stale=${loading} onDone=${reload} />
     <h2>任务、责任单位、指标与截止日期</h2>
@@ -212,6 +216,20 @@ function Draft({ id }) {
     <${PlanIndicators} plan=${plan} tasks=${tasks} units=${units} indicators=${indicators} onDone=${reload} />
     <${Publish} plan=${plan} checks=${checks} stale=${loading} onPublished=${setDone} />
   </section>`;
+}
+
+// Units named in the draft that nobody can sign in for yet: their notice waits for no one (the tasks
+// are in 我的待办 once an account exists). Units reached through a group are not counted here.
+function NoUsers({ tasks, staffed }) {
+  if (!staffed) return null;
+  const named = new Map();
+  for (const t of tasks) for (const u of t.units) if (u.unit_id && !staffed.has(u.unit_id)) named.set(u.unit_id, u.unit_name);
+  if (!named.size) return null;
+  const names = [...named.values()];
+  return html`<div class="msg warn" id="draft-nousers" role="note">
+    <p>${names.length} 个责任单位还没有账号，交办通知暂时无人接收：${names.slice(0, 30).join("、")}${names.length > 30 ? " 等" : ""}。</p>
+    <p class="small">可先在「用户」中为各单位建好负责人账号再交办；之后建的账号也能在「我的待办」看到已交办的任务。</p>
+  </div>`;
 }
 
 // Each name the importer could not match: pick one of its suggestions (or any unit), or create it.
