@@ -95,6 +95,11 @@ def decode_access_token(token: str, *, settings: Settings, now: datetime) -> dic
     Required: `sub`, `aud`, `iss`, `typ`, numeric `exp`/`iat`/`nbf`, integer `gen` (the user's
     token generation, compared with the stored one by the caller: see api.deps).
     """
+    return check_token_times(verify_access_token(token, settings=settings), now=now)
+
+
+def verify_access_token(token: str, *, settings: Settings) -> dict[str, Any]:
+    """Everything `decode_access_token` checks but the times: signature, algorithm, claims' shapes."""
     algorithm = _algorithm(settings)
     invalid = Unauthorized("令牌无效", code="auth.invalid_token")
     try:
@@ -123,6 +128,11 @@ def decode_access_token(token: str, *, settings: Settings, now: datetime) -> dic
     gen = claims.get("gen")
     if not isinstance(gen, int) or isinstance(gen, bool):
         raise invalid
+    return claims
+
+
+def check_token_times(claims: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The time claims of verified `claims` against `now` (expired, or not yet valid: 401)."""
     ts = now.timestamp()
     if claims["exp"] <= ts:
         raise Unauthorized("令牌已过期，请重新登录", code="auth.token_expired")

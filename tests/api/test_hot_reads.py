@@ -8,10 +8,11 @@ code (`paginate`, `read_row`, `history` on an ORM session) produces for the same
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -319,3 +320,38 @@ def test_a_slot_bounds_the_async_connections(
     statuses = served.client.portal.call(burst)
     assert statuses == [200] * (3 * size)
     assert 1 <= len(opened) <= size
+
+
+def test_an_expired_token_is_refused_though_its_signature_was_verified_before(
+    served: Served, world: World
+) -> None:
+    from duban.settings import get_settings
+
+    h = headers(served, world, "staff_a")
+    assert served.client.get(f"{API}/assignments", headers=h).status_code == 200
+    served.clock.advance(timedelta(minutes=get_settings().access_token_minutes, seconds=1))
+    r = served.client.get(f"{API}/assignments", headers=h)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "auth.token_expired"
+
+
+def test_async_connections_run_in_utc_with_plans_made_for_the_values(served: Served, world: World) -> None:
+    """The driver's timestamps are taken as they are (UTC, as UTCDateTime returns them), and the
+    list's statements are planned for their values (a generic plan was 20x slower)."""
+    if served.backend != "postgresql":
+        pytest.skip("the async pool is PostgreSQL's")
+    assert (
+        served.client.get(f"{API}/assignments", headers=headers(served, world, "office")).status_code == 200
+    )
+
+    async def settings() -> tuple[Any, ...]:
+        pool = next(iter(hotpath._pools[asyncio.get_running_loop()].values()))
+        conn = await pool.get()
+        try:
+            cur = await conn.execute("SELECT current_setting('TimeZone'), current_setting('plan_cache_mode')")
+            row = await cur.fetchone()
+            assert row is not None
+            return tuple(row)
+        finally:
+            await pool.put(conn)
+
+    assert served.client.portal.call(settings) == ("UTC", "force_custom_plan")
