@@ -3,9 +3,11 @@
 A route takes `HotReader` (the principal) and hands `Reader.rows` a builder of its statement —
 the same `visible_*(user)` builders the sync routes use, so scoping stays in one place and in SQL.
 
-On PostgreSQL the statement runs on async psycopg connections (autocommit, a small pool per event
-loop), bounded like the sync pool by a per-loop semaphore (`api.deps._take_slot`). SQLAlchemy
-compiles the statement (once per shape); the rows come from the driver straight into dicts.
+On PostgreSQL the statement runs on a connection of the sync pool, autocommit while held, in one
+threadpool hop per statement (THREADED; the async psycopg pool below, one per event loop, is kept
+behind that switch: under this machine's load its reads waited longer than a thread's), bounded
+by the per-loop semaphore of `api.deps._take_slot`. SQLAlchemy compiles the statement (once per
+shape); the rows come from the driver straight into dicts.
 The principal comes from a process cache keyed by (user id, token generation) and is *checked in
 the data statement itself*: the statement carries `EXISTS (the user, still active, with the token's
 generation and the cached row version)`. A password change, disable, sign-out or role change
@@ -26,7 +28,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
 
 import psycopg
@@ -80,10 +82,9 @@ class Pool:
         args = NetworkLimits.from_settings(settings).connect_args()
         # UTC sessions: psycopg then returns every timestamptz as the UTC-aware datetime the models'
         # UTCDateTime would make of it, so rows may be taken from the driver as they are.
-        # Custom plans: psycopg prepares a statement run five times, and PostgreSQL's generic plan
-        # for the list (LIMIT and IN values as parameters) was 20x slower than the plan made for
-        # the values (33 ms against 1.6 ms on the county data); planning each time costs less.
-        options = ["-c timezone=UTC", "-c plan_cache_mode=force_custom_plan"]
+        # Plans as on the sync pool: psycopg prepares a statement run five times and PostgreSQL
+        # may then keep a generic plan (docs/performance.md: on some data it is much slower).
+        options = ["-c timezone=UTC"]
         args["options"] = " ".join([*options, *([args["options"]] if "options" in args else [])])
         self._args = args
         self._size = settings.db_pool_size + settings.db_max_overflow
@@ -267,9 +268,20 @@ class Reader:
         return out
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[_Conn]:
+    async def _connection(self) -> AsyncIterator[_Conn | _ThreadConn]:
         assert self._pool is not None
         pool, dialect = self._pool
+        if THREADED:
+            slots = await _take_slot(self._settings)
+            tconn = _ThreadConn(get_engine(), dialect)
+            try:
+                if calendar_store.check_due():
+                    await _check_calendar(tconn)
+                yield tconn
+            finally:
+                tconn.close()
+                slots.release()
+            return
         slots = await _take_slot(self._settings, "async")
         try:
             raw = await pool.get()
@@ -283,7 +295,7 @@ class Reader:
         finally:
             slots.release()
 
-    async def _reload(self, conn: _Conn) -> None:
+    async def _reload(self, conn: _Conn | _ThreadConn) -> None:
         """Look the principal up again (401 when it no longer holds); the check is then done."""
         assert self._generation is not None
         key = (self.user.id or 0, self._generation)
@@ -356,7 +368,98 @@ class _Conn:
     dialect: Dialect
 
 
-async def _rows(conn: _Conn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+# On the event loop (THREADED False) the async driver's reads waited longer than a thread's under
+# this machine's load (docs/performance.md): the statements run on the sync pool's connections,
+# one threadpool hop per statement, the rest of the request on the event loop.
+THREADED = True
+
+
+def _to_utc(value: Any) -> Any:
+    return value.astimezone(UTC) if value is not None else None
+
+
+class _ThreadConn:
+    """A connection of the sync pool, autocommit while held, its statements run in a thread."""
+
+    def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self._engine = engine
+        self.dialect = dialect
+        self._fairy: Any = None
+
+    def _raw(self) -> psycopg.Connection[Any]:
+        if self._fairy is None:
+            self._fairy = self._engine.raw_connection()
+            self._fairy.driver_connection.autocommit = True
+        raw: psycopg.Connection[Any] = self._fairy.driver_connection
+        return raw
+
+    def rows(self, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+        global statements_run
+        sql, values, converters = _compile(stmt, self.dialect)
+        raw = self._raw()
+        # The session's zone is the server's: timestamps are converted unless it is UTC already.
+        utc = raw.info.timezone.utcoffset(None) == timedelta(0) and str(raw.info.timezone) in _UTC_NAMES
+        if not utc:
+            converters = [
+                f or (_to_utc if u else None) for f, u in zip(converters, _utc_columns(stmt), strict=True)
+            ]
+        try:
+            with raw.cursor() as cursor:
+                statements_run += 1
+                cursor.execute(sql, values)
+                names = [d.name for d in cursor.description or ()]
+                records = cursor.fetchall()
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(
+                sql, values, exc, psycopg.Error, connection_invalidated=raw.broken or raw.closed
+            ) from exc
+        return _dicts(names, records, converters)
+
+    def close(self) -> None:
+        if self._fairy is not None:
+            raw = self._fairy.driver_connection
+            if not raw.closed and not raw.broken:
+                raw.autocommit = False
+            else:
+                self._fairy.invalidate()
+            self._fairy.close()
+            self._fairy = None
+
+
+_UTC_NAMES = {
+    "UTC",
+    "Etc/UTC",
+    "Etc/UCT",
+    "UCT",
+    "Zulu",
+    "Etc/Zulu",
+    "Universal",
+    "Etc/Universal",
+    "GMT",
+    "Etc/GMT",
+}
+
+
+def _utc_columns(stmt: sa.Select[Any]) -> list[bool]:
+    return [isinstance(c.type, UTCDateTime) for c in stmt.selected_columns]
+
+
+def _dicts(
+    names: list[str], records: list[Any], converters: list[Callable[[Any], Any] | None]
+) -> list[dict[str, Any]]:
+    if any(converters):
+        pairs = [(i, f) for i, f in enumerate(converters) if f is not None]
+        rows = []
+        for record in records:
+            row = list(record)
+            for i, f in pairs:
+                row[i] = f(row[i])
+            rows.append(dict(zip(names, row, strict=True)))
+        return rows
+    return [dict(zip(names, record, strict=True)) for record in records]
+
+
+async def _rows(conn: _Conn | _ThreadConn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
     """The rows of `stmt` as dicts, straight from the driver.
 
     SQLAlchemy compiles (once per shape) and binds; the statement then runs on the psycopg
@@ -366,6 +469,8 @@ async def _rows(conn: _Conn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
     returns (none in the lists: timestamps come in UTC, JSON is parsed by the driver).
     """
     global statements_run
+    if isinstance(conn, _ThreadConn):
+        return await run_in_threadpool(conn.rows, stmt)
     sql, values, converters = _compile(stmt, conn.dialect)
     try:
         async with conn.raw.cursor() as cursor:
@@ -390,7 +495,7 @@ async def _rows(conn: _Conn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, record, strict=True)) for record in records]
 
 
-async def _check_calendar(conn: _Conn) -> None:
+async def _check_calendar(conn: _Conn | _ThreadConn) -> None:
     found = await _rows(conn, calendar_store.stamp_statement())
     stamp = found[0]["stamp"] if found else None
     if stamp is not None and stamp != calendar.current().stamp:
