@@ -172,12 +172,14 @@ def main() -> int:
             )
 
             def sampler() -> None:
-                with psycopg.connect(url, autocommit=True) as c:
+                with psycopg.connect(url, autocommit=True, application_name="duban-bench") as c:
                     t0 = time.monotonic()
                     next_rss = t0
                     while not stop.is_set():
+                        # The api's connections only: not autovacuum, not this driver's own.
                         row = c.execute(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+                            " AND backend_type = 'client backend' AND application_name <> 'duban-bench'",
                             (name,),
                         ).fetchone()
                         conns.append(int(row[0]) if row else 0)
@@ -311,6 +313,13 @@ def report(r: dict[str, Any]) -> str:
             for a, b, x in zip(rss["after_warmup_mb"], rss["end_mb"], rss["max_mb"], strict=False)
         )
         + f"; workers alive at the end: {len(rss['workers_alive_at_end'])} of {len(rss['workers'])}.",
+        "- RSS by minute (MB, one figure per worker): "
+        + "; ".join(
+            f"{x['t'] // 60} min {'/'.join(f'{v:.0f}' for v in x['rss_mb'])}"
+            for x in rss["samples"]
+            if x["t"] % 60 < 10
+        )
+        + ".",
         f"- PostgreSQL connections to the database, peak {cn['peak']} (sampled every second) against a bound of "
         f"{cn['bound']} ({cn['bound_from']}).",
     ]

@@ -107,7 +107,7 @@ class Data:
         with self._assigned_lock:
             if not self.assigned and self.url and time.monotonic() - self._refilled > 5:
                 self._refilled = time.monotonic()
-                with psycopg.connect(self.url) as c:
+                with psycopg.connect(self.url, application_name="duban-bench") as c:
                     fresh = c.execute(
                         "SELECT id, unit_id FROM assignment WHERE state = 'assigned' AND id > %s ORDER BY id",
                         (self._seen,),
