@@ -128,8 +128,14 @@ class Load:
 
 
 def pool_bound(env: dict[str, str], workers: int) -> tuple[int, str]:
+    import importlib.util
+
     st = harness.settings_of(env)
     per = st.db_pool_size + st.db_max_overflow
+    # The async hot read path (api.hotpath) holds connections of its own, bounded like the pool.
+    if importlib.util.find_spec("api.hotpath") is not None:
+        text = f"{workers} workers × 2 (the pool and the async read path) × ({st.db_pool_size} + overflow {st.db_max_overflow})"
+        return workers * 2 * per, text
     return workers * per, f"{workers} workers × (pool {st.db_pool_size} + overflow {st.db_max_overflow})"
 
 
