@@ -41,10 +41,19 @@ class Served:
     engine: Engine
     clock: FixedClock
     backend: str
+    threaded: bool
 
 
-@pytest.fixture
-def served(committed_url: str, clock: FixedClock) -> Iterator[Served]:
+# On PostgreSQL both ways of running the statements: on the sync pool's connections in a thread
+# (the default) and on the async driver's own pool (hotpath.THREADED = False).
+@pytest.fixture(params=[True, False], ids=["threaded", "async-driver"])
+def served(
+    request: pytest.FixtureRequest, committed_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Served]:
+    threaded: bool = request.param
+    if not threaded and committed_url.startswith("sqlite"):
+        pytest.skip("SQLite takes the sync path")
+    monkeypatch.setattr(hotpath, "THREADED", threaded)
     engine = db.make_engine(committed_url)
     db.set_engine(engine)
     app = shared_app()
@@ -55,7 +64,7 @@ def served(committed_url: str, clock: FixedClock) -> Iterator[Served]:
     hotpath.forget_principals()
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            yield Served(client, engine, clock, engine.dialect.name)
+            yield Served(client, engine, clock, engine.dialect.name, threaded)
             client.portal.call(hotpath.close_pools)
     finally:
         app.state.session_factory = saved
@@ -292,6 +301,8 @@ def test_a_slot_bounds_the_connections(served: Served, world: World) -> None:
     held at once than the pool has."""
     from duban.settings import get_settings
 
+    if not served.threaded:
+        pytest.skip("counts the sync pool's checkouts")
     size = get_settings().db_pool_size + get_settings().db_max_overflow
     held, peak = [0], [0]
 
@@ -337,8 +348,8 @@ def test_an_expired_token_is_refused_though_its_signature_was_verified_before(
 
 def test_timestamps_are_utc_whatever_the_session_zone(served: Served, world: World) -> None:
     """Rows come from the driver as they are: in a session not in UTC, timestamps are converted."""
-    if served.backend != "postgresql":
-        pytest.skip("session time zones are PostgreSQL's")
+    if served.backend != "postgresql" or not served.threaded:
+        pytest.skip("session time zones of the sync pool's PostgreSQL connections (the async pool's are UTC)")
 
     def shanghai(dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cur:
