@@ -128,12 +128,15 @@ class Load:
 
 
 def pool_bound(env: dict[str, str], workers: int) -> tuple[int, str]:
+    import importlib
     import importlib.util
 
     st = harness.settings_of(env)
     per = st.db_pool_size + st.db_max_overflow
-    # The async hot read path (api.hotpath) holds connections of its own, bounded like the pool.
-    if importlib.util.find_spec("api.hotpath") is not None:
+    # The hot read path (api.hotpath) on the event loop holds async connections of its own, bounded
+    # like the pool; threaded (THREADED), it takes the sync pool's.
+    hot = importlib.util.find_spec("api.hotpath") is not None
+    if hot and not getattr(importlib.import_module("api.hotpath"), "THREADED", True):
         text = f"{workers} workers × 2 (the pool and the async read path) × ({st.db_pool_size} + overflow {st.db_max_overflow})"
         return workers * 2 * per, text
     return workers * per, f"{workers} workers × (pool {st.db_pool_size} + overflow {st.db_max_overflow})"
