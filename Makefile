@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install run demo test lint bench bench-components bench-load openapi lock clean
+.PHONY: install run demo test lint bench bench-components bench-load fuzz openapi lock clean
 
 LOCK := constraints.txt
 LOCK_ARGS ?=
@@ -50,6 +50,14 @@ bench-components: $(STAMP)
 ## The sustained mixed load (benchmarks/load.py): 64 clients, 10 minutes; it loads the machine.
 bench-load: $(STAMP)
 	./scripts/bench.sh load $(BENCH_ARGS)
+
+## The long runs of the fuzz tests (docs/reliability.md): Schemathesis for every role on both
+## databases with the coverage phase and every conformance check, and the assignment state machine
+## with 200 examples. Tune with DUBAN_FUZZ_EXAMPLES, DUBAN_FUZZ_SEED, DUBAN_STATEFUL_EXAMPLES.
+FUZZ_WORKERS ?= 2
+fuzz: $(STAMP)
+	DUBAN_ENVIRONMENT=test DUBAN_FUZZ=long $(BIN)/pytest -n $(FUZZ_WORKERS) -q -s \
+		tests/api/test_fuzz_openapi.py tests/api/test_assignment_state_machine.py
 
 openapi: $(STAMP)
 	$(BIN)/duban openapi

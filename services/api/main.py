@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from api import openapi
 from api.deps import get_current_user
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
@@ -142,6 +143,7 @@ def create_app() -> FastAPI:
         if router is not None:
             app.include_router(router, prefix=prefix)
     _install_webhook_docs(app)
+    openapi.install(app)
     return app
 
 

@@ -183,7 +183,7 @@ def list_aliases(user: CurrentUser, session: SessionDep) -> Any:
     return json_response([dict(r) for r in rows.mappings()])
 
 
-@aliases_router.post("", status_code=201, response_model=schemas.AliasPublic, responses=_W)
+@aliases_router.post("", status_code=201, response_model=schemas.AliasPublic, responses={**_E, **_W})
 def create_alias(body: schemas.AliasCreate, user: OfficeUser, session: SessionDep, now: NowDep) -> Any:
     """Teach the importer another name for a unit."""
     row = service.add_alias(session, actor=user, alias=body.alias, unit_id=body.unit_id, now=now)
