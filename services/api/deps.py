@@ -5,7 +5,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -21,6 +21,8 @@ from duban.db import session_scope
 from duban.errors import Forbidden, Unauthorized
 from duban.models import ApiKey, Role, User
 from duban.settings import Settings, get_settings
+
+_T = TypeVar("_T")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -91,6 +93,30 @@ def _close(manager: AbstractContextManager[Session], session: Session, exc: Base
         manager.__exit__(type(exc), exc, exc.__traceback__)
     else:
         manager.__exit__(None, None, None)
+
+
+def _run(manager: AbstractContextManager[Session], work: Callable[[Session], _T]) -> _T:
+    session = manager.__enter__()
+    try:
+        result = work(session)
+    except BaseException as exc:
+        _close(manager, session, exc)
+        raise
+    _close(manager, session, None)
+    return result
+
+
+async def run_in_session(request: Request, work: Callable[[Session], _T], *, read_only: bool = False) -> _T:
+    """`work(session)` in the threadpool on a session of its own, holding a connection slot only
+    meanwhile: for a route that must not keep a slot through slow work of its own between two
+    short transactions (the login's password check)."""
+    slots = await _take_slot(get_settings())
+    try:
+        factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+        manager = factory() if factory else default_session_factory(read_only=read_only)
+        return await run_in_threadpool(_run, manager, work)
+    finally:
+        slots.release()
 
 
 async def clock_dep(request: Request) -> Clock:

@@ -4,11 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import accounts, schemas, service
-from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep
+from api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep, run_in_session
 from api.errors import ErrorEnvelope
 from api.http import json_response
+from api.security import verify_password
 from api.user.schemas import MePublic, UserPublic
 from duban.models import Unit
 
@@ -27,11 +29,10 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/token", response_model=schemas.TokenPair, responses=_ERR)
-def login(
+@router.post("/token", response_model=schemas.TokenPair, responses={**_ERR, 503: {"model": ErrorEnvelope}})
+async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
 ) -> Any:
@@ -40,13 +41,18 @@ def login(
     Repeated failures for one account answer 429 with a growing `Retry-After`; other accounts
     signing in from the same address are not affected.
     """
-    tokens = service.login(
-        session,
-        username=form.username,
-        password=form.password,
-        address=_address(request),
-        settings=settings,
-        now=now,
+    address = _address(request)
+    candidate = await run_in_session(
+        request,
+        lambda s: service.begin_login(s, username=form.username, address=address, settings=settings, now=now),
+    )
+    # The password check is CPU work (argon2, a second on a loaded machine): done holding no
+    # database connection slot, so a burst of logins cannot starve every other request of slots
+    # (they answered 503 after the pool wait).
+    ok = await run_in_threadpool(verify_password, form.password, candidate.password_hash)
+    tokens = await run_in_session(
+        request,
+        lambda s: service.finish_login(s, candidate=candidate, ok=ok, settings=settings, now=now),
     )
     return json_response(tokens, headers=NO_STORE)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -39,13 +40,34 @@ def _issue(
     }
 
 
-def login(
-    session: Session, *, username: str, password: str, address: str, settings: Settings, now: datetime
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What the password check needs, read before it: the account's hash (None: no such account)."""
+
+    username: str
+    address: str
+    password_hash: str | None
+
+
+def begin_login(
+    session: Session, *, username: str, address: str, settings: Settings, now: datetime
+) -> LoginCandidate:
+    """Reserve the attempt on both throttle counters (commit, or 429) and read the stored hash."""
     throttle.admit(session, username=username, address=address, settings=settings, now=now)
     user = session.exec(select(User).where(User.username == username)).first()
-    ok = verify_password(password, user.password_hash if user else None)
-    if not ok or user is None or not user.is_active or user.is_service_account:
+    usable = user is not None and user.is_active and not user.is_service_account
+    password_hash = user.password_hash if user is not None and usable else None
+    session.rollback()  # nothing written since the reservation's commit; the connection goes back
+    return LoginCandidate(username=username, address=address, password_hash=password_hash)
+
+
+def finish_login(
+    session: Session, *, candidate: LoginCandidate, ok: bool, settings: Settings, now: datetime
+) -> dict[str, object]:
+    """Record the checked attempt; on success reopen the counters and issue the tokens."""
+    username, address = candidate.username, candidate.address
+    user = session.exec(select(User).where(User.username == username)).first() if ok else None
+    if user is None or not user.is_active or user.is_service_account:
         session.add(LoginAttempt(username=username[:64], address=address[:64], succeeded=False, at=now))
         throttle.forget_stale(session, settings=settings, now=now)
         session.commit()
@@ -60,6 +82,16 @@ def login(
     tokens = _issue(session, user=user, settings=settings, now=now)
     session.commit()
     return tokens
+
+
+def login(
+    session: Session, *, username: str, password: str, address: str, settings: Settings, now: datetime
+) -> dict[str, object]:
+    """The three steps in one session (the route runs the password check outside of any session:
+    see api.auth.router.login)."""
+    candidate = begin_login(session, username=username, address=address, settings=settings, now=now)
+    ok = verify_password(password, candidate.password_hash)
+    return finish_login(session, candidate=candidate, ok=ok, settings=settings, now=now)
 
 
 def refresh(session: Session, *, token: str, settings: Settings, now: datetime) -> dict[str, object]:
