@@ -193,3 +193,23 @@ def test_report_list_items_name_task_and_unit(client: TestClient, as_role: AsRol
         ]
         assert items[0]["task_title"] and items[0]["task_code"]
     assert client.get("/api/v1/reports", headers=as_role("unit_head", unit=world.other)).json()["items"] == []
+
+
+def test_approving_a_report_after_completion_keeps_the_assignment_complete(
+    client: TestClient, as_role: AsRole, world: World
+) -> None:
+    """A report submitted before completion and approved after it must not pull the completed
+    assignment's progress back from 100 %."""
+    head = as_role("unit_head", unit=world.unit)
+    office = as_role("office")
+    a = world.assignment.id
+    body = {"text": "进展", "percent_done": 40}
+    r = client.post(f"/api/v1/assignments/{a}/reports", json=body, headers=head)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert client.post(f"/api/v1/reports/{rid}/submit", headers=head).status_code == 200
+    assert client.post(f"/api/v1/assignments/{a}/request-completion", headers=head).status_code == 200
+    assert client.post(f"/api/v1/assignments/{a}/approve", headers=office).status_code == 200
+    assert client.post(f"/api/v1/reports/{rid}/approve", json={}, headers=office).status_code == 200
+    got = client.get(f"/api/v1/assignments/{a}", headers=office).json()
+    assert (got["state"], got["percent_done"]) == ("completed", 100)

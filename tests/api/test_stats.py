@@ -183,3 +183,43 @@ def test_deadline_far_outside_the_plan_period(client: TestClient, as_role: AsRol
     assert (s["completed_after_extension"], s["completed_on_time"]) == (1, 0)
     items = client.get(f"/api/v1/stats/plans/{plan.id}/overdue", headers=as_role("office")).json()["items"]
     assert [(i["assignment_id"], i["working_days_overdue"]) for i in items] == [(a.id, expected)]
+
+
+def test_late_assignment_counts_overdue_from_its_assignment_day(
+    client: TestClient, as_role: AsRole, session: Session, clock: FixedClock
+) -> None:
+    """Found by the state machine: assigned on 2025-11-24, due 2025-11-14, the figures counted from
+    the due date (9 working days on 2025-12-01) while the assignment itself counted from the day
+    it was given (4: Nov 25–28). Every figure now counts from the later of the two."""
+    from datetime import date
+
+    from tests.api.sv_factories import make_sv_assignment
+    from tests.factories import make_plan, make_task, make_unit
+
+    plan = make_plan(session)
+    task = make_task(session, plan=plan, due_date=date(2025, 11, 14))
+    late, on_time = make_unit(session, name="迟交单位"), make_unit(session, name="按时单位")
+    a = make_sv_assignment(session, task=task, unit=late, overdue_from=date(2025, 11, 24))
+    make_sv_assignment(session, task=task, unit=on_time)  # overdue since the 14th: 10 working days
+    session.commit()
+    office = as_role("office")
+    detail = client.get(f"/api/v1/assignments/{a.id}", headers=office).json()
+    assert detail["working_days_overdue"] == 4
+    units = {
+        r["name"]: r
+        for r in client.get(f"/api/v1/stats/plans/{plan.id}/units", headers=office).json()["items"]
+    }
+    assert units["迟交单位"]["overdue_working_days_max"] == 4
+    assert units["按时单位"]["overdue_working_days_max"] == 10
+    totals = client.get(f"/api/v1/stats/plans/{plan.id}", headers=office).json()
+    assert (totals["overdue_working_days_max"], totals["overdue_working_days_sum"]) == (10, 14)
+    listed = client.get(f"/api/v1/stats/plans/{plan.id}/overdue", headers=office).json()
+    by_unit = {i["unit_name"]: i["working_days_overdue"] for i in listed["items"]}
+    assert by_unit == {"迟交单位": 4, "按时单位": 10}
+    # As of a past instant (rebuilt from history, as bulletins are) the same rule holds.
+    from api.stats import service
+
+    past = service.group_stats(
+        session, plan=plan, user=None, now=clock.now(), by="unit", at=datetime(2025, 11, 28, 2, tzinfo=UTC)
+    )
+    assert {r["name"]: r["overdue_working_days_max"] for r in past} == {"迟交单位": 3, "按时单位": 9}

@@ -19,6 +19,7 @@ from duban.db import columns
 from duban.errors import Conflict, IllegalTransition, NotFound, Unprocessable
 from duban.events import ReportReviewed, ReportSubmitted
 from duban.models import (
+    OPEN_STATES,
     Assignment,
     AssignmentState,
     Indicator,
@@ -266,7 +267,9 @@ def review(
         report.reviewer_id = user.id
         report.review_comment = comment.strip() if comment else None
         if approve:
-            if assignment.percent_done != report.percent_done:
+            # Progress moves while the assignment is open: a report approved after the office
+            # closed it (completed at 100 %, or cancelled) leaves its figure alone.
+            if assignment.state in OPEN_STATES and assignment.percent_done != report.percent_done:
                 uow.track(assignment, action="assignment.progress")
                 assignment.percent_done = report.percent_done
             _write_indicator_values(session, report=report, now=now)
