@@ -121,6 +121,7 @@ def fuzz_schema(app: FastAPI, role_headers: dict[str, str]) -> Any:
 def test_openapi_fuzz(fuzz_schema: Any, role_headers: dict[str, str], role: str, backend: str) -> None:
     findings: set[str] = set()
     statuses: Counter[int] = Counter()
+    recent: list[str] = []
 
     def check(case: Any) -> None:
         # Overrides whatever credentials the case carries: the role under test, every time.
@@ -135,7 +136,13 @@ def test_openapi_fuzz(fuzz_schema: Any, role_headers: dict[str, str], role: str,
                     f"{case.operation.label}: {failure.title}: {message}\n  {case.as_curl_command()[:600]}"
                 )
         except Exception as exc:  # a crash inside the app surfaces here: a finding, not an abort
-            findings.add(f"{case.operation.label}: raised {exc!r}"[:600])
+            findings.add(
+                f"{case.operation.label}: raised {exc!r}"[:600]
+                + "\n  after: "
+                + "\n  after: ".join(recent[-3:])
+            )
+        finally:
+            recent.append(f"{case.as_curl_command()[:300]}")
 
     hypothesis_settings = settings(
         max_examples=MAX_EXAMPLES,
@@ -160,6 +167,6 @@ def test_openapi_fuzz(fuzz_schema: Any, role_headers: dict[str, str], role: str,
         f"\nfuzz {backend}/{role}: {operations} operations, {statuses.total()} requests "
         f"in {time.monotonic() - started:.1f} s; statuses {dict(sorted(statuses.items()))}"
     )
-    assert operations >= 140
+    assert operations >= (1 if os.environ.get("DUBAN_FUZZ_PATH") else 140)
     assert not any(s >= 500 for s in statuses), statuses
     assert not findings, f"{len(findings)} findings:\n" + "\n".join(sorted(findings))
