@@ -41,8 +41,8 @@ ZONE = ZoneInfo("Asia/Shanghai")
 OPEN = {"assigned", "accepted", "returned", "completion_requested"}
 # Bounded in CI; `make fuzz` (DUBAN_FUZZ=long) runs many more and longer examples.
 LONG = os.environ.get("DUBAN_FUZZ") == "long"
-EXAMPLES = int(os.environ.get("DUBAN_STATEFUL_EXAMPLES", "200" if LONG else "6"))
-STEPS = int(os.environ.get("DUBAN_STATEFUL_STEPS", "50" if LONG else "25"))
+EXAMPLES = int(os.environ.get("DUBAN_STATEFUL_EXAMPLES", "200" if LONG else "5"))
+STEPS = int(os.environ.get("DUBAN_STATEFUL_STEPS", "50" if LONG else "30"))
 PLAN_START = date(2025, 9, 1)
 REPORT_DUE_DAY = 25
 BEHIND_TOLERANCE = 20
