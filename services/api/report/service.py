@@ -266,6 +266,11 @@ def review(
         report.reviewed_at = now
         report.reviewer_id = user.id
         report.review_comment = comment.strip() if comment else None
+        report.updated_at = now
+        # The report's row first, then the assignment's: the order every report write takes (the
+        # report trigger marks the assignment for the reminder scanner, migration 0012), so an
+        # approval and a concurrent rejection or submission queue instead of deadlocking.
+        uow.flush()
         if approve:
             # Progress moves while the assignment is open: a report approved after the office
             # closed it (completed at 100 %, or cancelled) leaves its figure alone.
