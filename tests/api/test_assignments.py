@@ -519,3 +519,22 @@ def test_an_out_of_range_filter_is_422_and_leaves_the_session_usable(
     assert r.status_code in (200, 422), r.text  # SQLite has no 32-bit integers: an empty page
     assert client.get("/api/v1/assignments", headers=office).status_code == 200
     assert client.get("/api/v1/units", headers=office).status_code == 200
+
+
+def test_reassigned_after_the_deadline_counts_overdue_from_the_reassignment(
+    client: TestClient, world: World, session: Session, as_role: AsRole, clock: FixedClock
+) -> None:
+    w = world
+    aid = of_unit(assign(client, w, {"unit_ids": [w.a.id], "due_date": "2025-12-10"}), w.a)["id"]
+    clock.set(datetime(2025, 12, 22, 1, 0, tzinfo=UTC))  # Monday, 7 working days past the deadline
+    office, head_a = as_role("office"), as_role("unit_head", unit=w.a)
+    assert act(client, aid, "return", head_a, reason="不属于本单位职责").status_code == 200
+    old = client.get(f"{API}/assignments/{aid}", headers=office).json()
+    assert old["working_days_overdue"] == 7
+    c = make_unit(session, name="县发改委")
+    session.commit()
+    r = act(client, aid, "reassign", office, unit_id=c.id)
+    assert r.status_code == 200, r.text
+    fresh = r.json()
+    # The new unit's overdue time starts today: the 7 days before were the other unit's.
+    assert fresh["overdue"] and fresh["overdue_from"] == "2025-12-22" and fresh["working_days_overdue"] == 0

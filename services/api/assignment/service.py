@@ -431,6 +431,11 @@ def reassign(
             )
             for key, value in due.items():
                 setattr(fresh, key, value)
+            # Given to the new unit after its deadline: overdue counts from today for that unit,
+            # as for an item published late (the days before were the other unit's).
+            today = calendar.local_date(now, zone)
+            if fresh.due_date is not None and fresh.due_date < today:
+                fresh.overdue_from = today
             uow.add(fresh)
             uow.flush()
             uow.record(
