@@ -489,16 +489,7 @@ async def _rows(conn: _Conn | _ThreadConn, stmt: sa.Select[Any]) -> list[dict[st
         raise DBAPIError.instance(
             sql, values, exc, psycopg.Error, connection_invalidated=conn.raw.broken or conn.raw.closed
         ) from exc
-    if any(converters):
-        pairs = [(i, f) for i, f in enumerate(converters) if f is not None]
-        rows = []
-        for record in records:
-            row = list(record)
-            for i, f in pairs:
-                row[i] = f(row[i])
-            rows.append(dict(zip(names, row, strict=True)))
-        return rows
-    return [dict(zip(names, record, strict=True)) for record in records]
+    return _dicts(names, records, converters)
 
 
 async def _check_calendar(conn: _Conn | _ThreadConn) -> None:

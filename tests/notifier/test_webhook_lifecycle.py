@@ -6,6 +6,7 @@ Time moves only through the FixedClock; every test runs on both databases.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -238,30 +239,22 @@ def test_failing_past_the_window_disables_and_tells_the_office(
         emitted = session.exec(
             select(OutboxEvent.message_id).where(OutboxEvent.type == "assignment.accepted")
         ).all()
-        count, _ids = webhooks.redeliver(
+        redeliver_since_t0 = functools.partial(
+            webhooks.redeliver,
             session,
             actor=w.office_user,
             endpoint=ep,
             message_id=None,
             since=T0,
             until=None,
-            include_sent=False,
             now=clock.now(),
         )
+        count, _ids = redeliver_since_t0(include_sent=False)
         assert count == len(emitted) == 8
         # A range is bounded: more messages than the cap are refused, and nothing is queued.
         monkeypatch.setattr(webhooks, "REDELIVER_MAX_EVENTS", 3)
         with pytest.raises(Unprocessable) as too_many:
-            webhooks.redeliver(
-                session,
-                actor=w.office_user,
-                endpoint=ep,
-                message_id=None,
-                since=T0,
-                until=None,
-                include_sent=True,
-                now=clock.now(),
-            )
+            redeliver_since_t0(include_sent=True)
         assert too_many.value.code == "webhook.range_too_large" and "超过 3 条" in too_many.value.message
         before = len(receiver.requests)
         run_pass(session, clock, settings, deliverer)

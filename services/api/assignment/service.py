@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -276,7 +277,7 @@ def withdraw_superseded(
         .where(col(Assignment.plan_id) == old.id, col(Assignment.state).in_(OPEN))
         .order_by(col(Assignment.id))
     ).all()
-    withdrawn: dict[int, int] = {}
+    withdrawn: Counter[int] = Counter()
     superseded_by = events.Ref(id=new.id, name=new.title, code=new.doc_no)
     for a, task, unit in rows:
         uow.track(a, action="assignment.cancel")
@@ -293,8 +294,8 @@ def withdraw_superseded(
             superseded_by=superseded_by,
             publication=a.unit_id in announced,
         )
-        withdrawn[a.unit_id] = withdrawn.get(a.unit_id, 0) + 1
-    return withdrawn
+        withdrawn[a.unit_id] += 1
+    return dict(withdrawn)
 
 
 @dataclass(frozen=True)

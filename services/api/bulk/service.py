@@ -86,11 +86,7 @@ def tasks(session: Session, *, actor: User, items: list[Any], now: datetime) -> 
             except DubanError as exc:
                 results.append(_error(index, item.external_id, exc.code, exc.message, exc.details))
                 continue
-            row = {
-                "index": index,
-                "external_id": item.external_id,
-                "status": "created" if created else "updated",
-            }
+            row = _done(index, item.external_id, "created" if created else "updated")
             results.append(row)
             done.append((row, task))
     del plans
@@ -106,6 +102,11 @@ def tasks(session: Session, *, actor: User, items: list[Any], now: datetime) -> 
     for row, task in done:
         row.update(id=task.id, version=task.version, assignment_ids=made.get(task.id or 0, []))
     return _summary(results)
+
+
+def _done(index: int, external_id: str | None, status: str) -> dict[str, Any]:
+    """An item's result; its id and version are filled in once the batch is flushed."""
+    return {"index": index, "external_id": external_id, "status": status}
 
 
 def assignments(session: Session, *, actor: User, items: list[Any], now: datetime) -> dict[str, Any]:
@@ -136,11 +137,7 @@ def assignments(session: Session, *, actor: User, items: list[Any], now: datetim
             except DubanError as exc:
                 results.append(_error(index, item.external_id, exc.code, exc.message, exc.details))
                 continue
-            row = {
-                "index": index,
-                "external_id": item.external_id,
-                "status": "created" if created else "existing",
-            }
+            row = _done(index, item.external_id, "created" if created else "existing")
             results.append(row)
             done.append((row, one))
     for row, a in done:

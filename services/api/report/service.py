@@ -31,7 +31,7 @@ from duban.models import (
     Unit,
     User,
 )
-from duban.uow import unit_of_work
+from duban.uow import UnitOfWork, unit_of_work
 
 S = ProgressReportState
 # action → states it may start from
@@ -169,16 +169,17 @@ def create(
         if submit_now:
             # Created and submitted in one transaction: the office hears of it as of a submission.
             uow.flush()
-            event = assignment_event(
-                session,
-                ReportSubmitted,
-                assignment=assignment,
-                actor=user,
-                report_id=report.id,
-                period=report.period,
-            )
-            uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
+            _emit_submitted(session, uow, report=report, assignment=assignment, user=user)
     return report
+
+
+def _emit_submitted(
+    session: Session, uow: UnitOfWork, *, report: ProgressReport, assignment: Assignment, user: User
+) -> None:
+    event = assignment_event(
+        session, ReportSubmitted, assignment=assignment, actor=user, report_id=report.id, period=report.period
+    )
+    uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
 
 
 def update(
@@ -213,15 +214,7 @@ def submit(*, session: Session, user: User, report: ProgressReport, now: datetim
         report.submitted_at = now
         report.reviewed_at = None
         report.reviewer_id = None
-        event = assignment_event(
-            session,
-            ReportSubmitted,
-            assignment=assignment,
-            actor=user,
-            report_id=report.id,
-            period=report.period,
-        )
-        uow.emit(event, plan_id=report.plan_id, assignment_id=assignment.id, unit_id=report.unit_id)
+        _emit_submitted(session, uow, report=report, assignment=assignment, user=user)
     return report
 
 
