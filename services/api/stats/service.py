@@ -1,8 +1,10 @@
 """Supervision numbers: counts, overdue working days, completion timeliness, report rate and RAG.
 
-Every figure comes from one GROUP BY over the (scoped) assignments. Working-day arithmetic is
-done once per distinct due date in Python (a plan has few distinct deadlines, however many
-assignments) and joined back as a VALUES table, so nothing is computed per assignment.
+Every figure comes from one GROUP BY over the (scoped) assignments. The per-day facts (working
+days overdue, the expected percent, the instant a day ends) come from the `calendar_day` table
+joined on the deadline: an ordinal difference and two small expressions in SQL, nothing sent
+with the statement and nothing computed per assignment in Python. A deadline outside the days
+joined is detected by the aggregate and asked again exactly, from facts computed in Python.
 
 Every figure can also be asked *as of* an earlier instant (`at=`): then the assignments are the
 ones `duban.history.assignments_at` rebuilds from the audit chain and the state timestamps, the
@@ -12,21 +14,20 @@ period's reports are those submitted by then, and indicator values those reporte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import cached_property
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import and_, case, func, or_
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from api.assignment.service import scoped as scoped_to_user
 from api.assignment.service import unit_scope_clause
 from api.stats import indicators as indicator_status
-from duban import amounts, calendar, comparators, history, periods, zones
+from duban import amounts, calendar, calendar_store, comparators, history, periods, zones
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
@@ -174,49 +175,128 @@ def distinct_deadlines(ctx: Context) -> list[date]:
     return sorted(days)
 
 
-def date_facts(ctx: Context, *, exact: bool = False) -> list[tuple[date, int, int, datetime]]:
-    """(day, working days overdue, expected percent, end of day) for the plan's deadlines.
-
-    On PostgreSQL every day from a year before the plan to two years after it (or today) is
-    covered without reading the assignments: a thousand array elements cost nothing, while
-    finding the distinct deadlines costs a scan. A deadline outside that window is detected by
-    the aggregate (`uncovered`), which then asks again with `exact=True`. SQLite holds small
-    data, and there a long VALUES list would cost more to compile than the scan.
-    """
-    window = ctx.session.get_bind().dialect.name == "postgresql" and not exact
-    if window:
-        lo = (ctx.plan.period_start or ctx.today) - timedelta(days=366)
-        hi = max(ctx.plan.period_end or ctx.today, ctx.today) + timedelta(days=731)
-        days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
-    else:
-        days = distinct_deadlines(ctx)
+def date_facts(ctx: Context) -> list[tuple[date, int, int, datetime]]:
+    """(day, working days overdue, expected percent, end of day) for the plan's deadlines, exactly
+    (in Python: any day, inside the calendar's span or not)."""
     # The facts table needs a row, hence today when the plan has no deadlines yet.
-    return _fact_rows(ctx, days or [ctx.today])
+    return _fact_rows(ctx, distinct_deadlines(ctx) or [ctx.today])
 
 
 _FACT_COLUMNS = (("d", sa.Date), ("wdo", sa.Integer), ("expected", sa.Integer), ("end_at", UTCDateTime()))
 
 
-def facts_table(ctx: Context, rows: list[tuple[date, int, int, datetime]], name: str) -> Any:
-    """The deadline facts as a small table to join on a date column."""
-    if ctx.session.get_bind().dialect.name == "postgresql":
-        # Four array parameters through unnest instead of a VALUES list: compiling thousands of
-        # bound values costs more than the aggregate itself, and an inline function scan (unlike
-        # a CTE) lets the planner hash the small side and scan the assignments in parallel.
-        cols = list(zip(*rows, strict=True))
-        array_types: tuple[Any, ...] = (sa.Date, sa.Integer, sa.Integer, sa.DateTime(timezone=True))
-        params: list[sa.BindParameter[Any]] = [
-            sa.bindparam(f"{name}_{field}", list(values), type_=postgresql.ARRAY(t))
-            for (field, _), values, t in zip(_FACT_COLUMNS, cols, array_types, strict=True)
-        ]
-        args = ", ".join(f":{p.key}" for p in params)
-        return (
-            sa.text(f"SELECT * FROM unnest({args}) AS f(d, wdo, expected, end_at)")
-            .bindparams(*params)
-            .columns(*[sa.column(field, t) for field, t in _FACT_COLUMNS])
-            .subquery(name)
-        )
+def facts_table(rows: list[tuple[date, int, int, datetime]], name: str) -> Any:
+    """Exact deadline facts (date_facts) as a small VALUES table to join on a date column."""
     return sa.values(*[sa.column(field, t) for field, t in _FACT_COLUMNS], name=name).data(rows).cte(name)
+
+
+_DAY = calendar_store.day_t
+
+
+def facts_window(ctx: Context) -> tuple[date, date] | None:
+    """The `calendar_day` rows joined: a year before the plan to two years after it (or today).
+
+    Bounded so the join hashes a couple of thousand rows rather than the table's 22,000; a
+    deadline outside it is caught by the aggregate (`uncovered`). None when the figures need
+    days the table does not hold at all (then only exact facts will do).
+    """
+    lo = max((ctx.plan.period_start or ctx.today) - timedelta(days=366), calendar.EPOCH)
+    hi = min(max(ctx.plan.period_end or ctx.today, ctx.today) + timedelta(days=731), calendar.SPAN_END)
+    yesterday = ctx.today - timedelta(days=1)
+    if lo > hi or not calendar.EPOCH <= yesterday <= calendar.SPAN_END:
+        return None
+    return lo, hi
+
+
+def calendar_facts(ctx: Context, window: tuple[date, date], name: str) -> Any:
+    """The deadline facts of the window's days, computed by the database from `calendar_day`.
+
+    The same columns as `facts_table`: working days overdue is the ordinal of yesterday (the last
+    day that has ended) minus the day's, the expected percent and the day's end are expressions.
+    """
+    lo, hi = window
+    day = _DAY.c.day
+    yesterday = ctx.today - timedelta(days=1)
+    last = _DAY.alias("yesterday")
+    last_ordinal = sa.select(last.c.working_ordinal).where(last.c.day == yesterday).scalar_subquery()
+    dialect = ctx.session.get_bind().dialect.name
+    return (
+        sa.select(
+            day.label("d"),
+            case((day < yesterday, last_ordinal - _DAY.c.working_ordinal), else_=0).label("wdo"),
+            expected_percent_sql(day, start=ctx.progress_start, today=ctx.today, dialect=dialect).label(
+                "expected"
+            ),
+            end_of_day_sql(day, ctx.zone, dialect=dialect, window=window).label("end_at"),
+        )
+        .where(day >= lo, day <= hi)
+        .subquery(name)
+    )
+
+
+def _days_after(day: Any, start: date, dialect: str) -> Any:
+    """SQL: calendar days from `start` to `day` (a date expression), an integer."""
+    if dialect == "sqlite":
+        return sa.cast(func.julianday(day) - func.julianday(sa.literal(start, sa.Date)), sa.Integer)
+    return sa.type_coerce(day - sa.literal(start, sa.Date), sa.Integer)
+
+
+def expected_percent_sql(day: Any, *, start: date, today: date, dialect: str) -> Any:
+    """`expected_percent(start, day, today)` as SQL over a date expression (the same integers)."""
+    if today <= start:
+        return case((day <= start, 100), else_=0)
+    elapsed = sa.literal(100 * (today - start).days, sa.Integer)
+    # Integer division (truncating, as int() of the positive quotient does) on both databases.
+    quotient = elapsed.op("/", return_type=sa.Integer)(_days_after(day, start, dialect).self_group())
+    return case((day <= today, 100), else_=quotient)
+
+
+@cache
+def day_end_offsets(zone: ZoneInfo) -> tuple[tuple[date, int], ...]:
+    """Runs of (first day, seconds from the day's start in UTC to its end instant) over the span.
+
+    `calendar.end_of_day(d)` is then `d` at 00:00 UTC plus the run's seconds: a constant for a zone
+    without daylight saving (Asia/Shanghai since 1991), a short CASE for one with it.
+    """
+    runs: list[tuple[date, int]] = []
+    day, one = calendar.EPOCH, timedelta(days=1)
+    while day <= calendar.SPAN_END:
+        seconds = int((calendar.end_of_day(day, zone) - datetime.combine(day, time.min, UTC)).total_seconds())
+        if not runs or runs[-1][1] != seconds:
+            runs.append((day, seconds))
+        day += one
+    return tuple(runs)
+
+
+def end_of_day_sql(day: Any, zone: ZoneInfo, *, dialect: str, window: tuple[date, date]) -> Any:
+    """`calendar.end_of_day(day, zone)` as SQL over a date expression within `window` (and the span)."""
+    lo, hi = window
+    runs = day_end_offsets(zone)
+    # The runs that cover the window: the one in force on its first day, and those starting inside it.
+    first = max(i for i, (since, _) in enumerate(runs) if since <= lo)
+    used = [r for r in runs[first:] if r[0] <= hi]
+
+    def by_run(value: Any) -> Any:
+        if len(used) == 1:
+            return value(used[0][1])
+        return case(*[(day >= since, value(s)) for since, s in reversed(used[1:])], else_=value(used[0][1]))
+
+    if dialect == "sqlite":
+        # Stored as SQLAlchemy writes a UTC datetime there: "YYYY-MM-DD HH:MM:SS.ffffff".
+        moved = func.datetime(day, by_run(lambda s: sa.literal(f"{s:+d} seconds")))
+        return sa.type_coerce(moved.concat(".000000"), UTCDateTime())
+    seconds = by_run(lambda s: sa.literal(s, sa.Integer))
+    instant = sa.cast(day, sa.DateTime) + seconds * sa.literal_column("INTERVAL '1 second'", sa.Interval)
+    return sa.type_coerce(func.timezone("UTC", instant), UTCDateTime())
+
+
+def day_facts(ctx: Context, *names: str, exact: bool = False) -> list[Any]:
+    """The deadline facts under each name: from `calendar_day`, or exact ones (date_facts)."""
+    window = None if exact else facts_window(ctx)
+    if window is not None:
+        return [calendar_facts(ctx, window, name) for name in names]
+    rows = date_facts(ctx)
+    return [facts_table(rows, name) for name in names]
 
 
 def make_context(
@@ -257,7 +337,7 @@ def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
         _sum_if(and_(not_due, a.percent_done < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
         func.coalesce(func.sum(a.percent_done), 0).label("percent_sum"),
         func.count(col(ProgressReport.id)).label("reported"),
-        # Deadlines the facts table did not cover (see date_facts): then it is asked again, exactly.
+        # Deadlines the facts did not cover (see facts_window): then it is asked again, exactly.
         _sum_if(
             or_(
                 and_(a.due_date.is_not(None), col(facts.c.d).is_(None)),
@@ -380,9 +460,7 @@ def group_stats(
 
 
 def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list[dict[str, Any]]:
-    rows = date_facts(ctx, exact=exact)
-    facts = facts_table(ctx, rows, "due_facts")
-    original = facts_table(ctx, rows, "original_facts")
+    facts, original = day_facts(ctx, "due_facts", "original_facts", exact=exact)
     a = ctx.a
     aggs = _aggregates(ctx, facts, original)
     # Group on the foreign key alone (names are looked up afterwards for the few groups): hashing
@@ -501,7 +579,7 @@ def overdue_items(
 ) -> list[dict[str, Any]]:
     """Open assignments past their deadline, longest overdue first (as of `at`)."""
     ctx = make_context(session, plan=plan, user=user, now=now, at=at)
-    facts = facts_table(ctx, date_facts(ctx), "due_facts")
+    (facts,) = day_facts(ctx, "due_facts")
     a = ctx.a
     stmt = (
         scoped(
@@ -528,7 +606,7 @@ def overdue_items(
     if limit:
         stmt = stmt.limit(limit)
     items = [dict(r) for r in session.execute(stmt).mappings().all()]
-    # A deadline outside the facts window (see date_facts): the few listed rows are computed here.
+    # A deadline outside the facts window (see facts_window): the few listed rows are computed here.
     uncovered = sorted(
         {i["overdue_basis"] for i in items if i["working_days_overdue"] is None and i["overdue_basis"]}
     )
