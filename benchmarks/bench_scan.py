@@ -79,9 +79,9 @@ def load(engine: sa.Engine, n: int) -> None:
                 f"FROM generate_series(1, {n}) g"
             )
         )
-        # The rows stand for what existed when incremental scans arrived (migration 0012 leaves
-        # them unmarked); the insert trigger marked them.
-        c.execute(sa.text("UPDATE assignment SET notice_mark = NULL"))
+        # The rows stand for what existed when incremental scans arrived (seen by earlier passes);
+        # the insert trigger recorded them as changed.
+        c.execute(sa.text("DELETE FROM notice_change"))
     with engine.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
 

@@ -29,6 +29,7 @@ from duban.db import rowcount
 from duban.models import (
     OPEN_STATES,
     Assignment,
+    NoticeChange,
     OutboxEvent,
     Plan,
     ProgressReport,
@@ -48,8 +49,12 @@ U = Unit.__table__  # type: ignore[attr-defined]
 E = OutboxEvent.__table__  # type: ignore[attr-defined]
 R = ProgressReport.__table__  # type: ignore[attr-defined]
 S = ScanRun.__table__  # type: ignore[attr-defined]
+NC = NoticeChange.__table__  # type: ignore[attr-defined]
 
 OPEN = sorted(str(s) for s in OPEN_STATES)
+# Up to this many changed assignments, a pass names them in its statements (an index look-up
+# each); more (a bulk import), and it joins the claimed notice_change rows instead.
+FEW_CHANGES = 5000
 RECIPIENT_NAMES = {
     "unit": "责任单位",
     "unit_head": "单位负责人",
@@ -146,13 +151,16 @@ class Scanner:
         result: ScanResult | None = None,
         since: datetime | None = None,
         mark: int | None = None,
+        changed: bool | Sequence[int] = True,
     ) -> None:
         self.session = session
         self.now = now
-        # Incremental: the previous pass's clock and this pass's claim. A notice is new only for
-        # an assignment claimed (changed since) or one a cutoff passed since `since`.
+        # Incremental: the previous pass's clock and this pass's claim of notice_change rows
+        # (`changed`: whether it claimed any, or the assignment ids when they are few). A notice
+        # is new only for an assignment claimed (changed since) or one a cutoff passed since `since`.
         self.since = since
         self.mark = mark
+        self.changed = changed
         self.settings = settings
         # Deadlines are local dates of their plan's zone; the digest is the installation's day.
         self.zone = zone or zones.default(settings)
@@ -163,12 +171,23 @@ class Scanner:
         self.link_prefix = links.prefix("assignments")
 
     # --- building blocks
-    def _new(self, crossed: ColumnElement[bool]) -> ColumnElement[bool]:
-        """Rows a notice may be new for: all in a full pass; else the changed ones and those
-        `crossed` names (a cutoff passed them since the previous pass)."""
+    def _new(self, *crossed: Sequence[ColumnElement[bool]]) -> list[Sequence[ColumnElement[bool]]]:
+        """The rows a notice may be new for, as conditions of one statement each: all rows in a full
+        pass; else the changed ones and each index range in `crossed` (due dates a cutoff passed
+        since the previous pass). Apart, not OR-ed, so that every statement is an index range or a
+        join on the claimed ids: a pass costs what is due or changed, not what is open. A notice
+        in two of them is inserted once (the dedupe key)."""
         if self.since is None:
-            return sa.true()
-        return sa.or_(A.c.notice_mark == self.mark, crossed)
+            return [()]
+        if not self.changed:
+            return list(crossed)
+        if isinstance(self.changed, bool) or not self.q.pg:
+            changed = A.c.id.in_(sa.select(NC.c.assignment_id).where(NC.c.claim == self.mark))
+        else:
+            # The few ids themselves: the statement is then planned as primary-key look-ups
+            # whatever the statistics of the (queue-like) notice_change table say.
+            changed = A.c.id == sa.any_(sa.literal(list(self.changed), type_=postgresql.ARRAY(sa.Integer)))
+        return [(changed,), *crossed]
 
     def _payload(self, kind: str, data: ColumnElement[Any]) -> ColumnElement[Any]:
         version = sa.cast(sa.literal(events.model_for(kind).schema_version), sa.Integer)
@@ -245,23 +264,22 @@ class Scanner:
     # --- notices
     def deadlines(self, policy: Policy, scope: ColumnElement[bool]) -> None:
         today = self.today
+        since = self.since
         # Due soon: only the latest stage reached is created; earlier ones a late scan skips.
         lower = today - timedelta(days=1)
-        since = self.since
         for d in sorted(policy.due_soon_working_days):
             cutoff = cal.latest_due_date_due_soon(self.now, d, self.zone)
             if cutoff > lower:
-                crossed = (
-                    A.c.due_date > cal.latest_due_date_due_soon(since, d, self.zone) if since else sa.true()
-                )
-                for recipient in policy.due_soon_recipients:
-                    self._assignment_notice(
-                        "assignment.due_soon",
-                        stage=f"{d}wd",
-                        recipient=recipient,
-                        where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff, self._new(crossed)],
-                        extra=[("days_before", sa.cast(sa.literal(d), sa.Integer))],
-                    )
+                before = cal.latest_due_date_due_soon(since, d, self.zone) if since else None
+                for new in self._new(*([(A.c.due_date > before,)] if before and before < cutoff else [])):
+                    for recipient in policy.due_soon_recipients:
+                        self._assignment_notice(
+                            "assignment.due_soon",
+                            stage=f"{d}wd",
+                            recipient=recipient,
+                            where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff, *new],
+                            extra=[("days_before", sa.cast(sa.literal(d), sa.Integer))],
+                        )
             lower = max(lower, cutoff)
         overdue_cutoff = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
         # Assigned after its due date (a plan published late): the publication message said so,
@@ -269,45 +287,45 @@ class Scanner:
         due_when_assigned = sa.or_(A.c.overdue_from.is_(None), A.c.overdue_from <= A.c.due_date)
         basis = overdue_basis(A)
         if policy.overdue_enabled:
-            for recipient in policy.overdue_recipients:
-                self._assignment_notice(
-                    "assignment.overdue",
-                    stage="due",
-                    recipient=recipient,
-                    where=[
-                        scope,
-                        A.c.due_date <= overdue_cutoff,
-                        due_when_assigned,
-                        self._new(
-                            A.c.due_date > cal.latest_due_date_overdue_by(since, 0, self.zone)
-                            if since
-                            else sa.true()
-                        ),
-                    ],
-                )
+            before = cal.latest_due_date_overdue_by(since, 0, self.zone) if since else None
+            for new in self._new(*([(A.c.due_date > before,)] if before and before < overdue_cutoff else [])):
+                for recipient in policy.overdue_recipients:
+                    self._assignment_notice(
+                        "assignment.overdue",
+                        stage="due",
+                        recipient=recipient,
+                        where=[scope, A.c.due_date <= overdue_cutoff, due_when_assigned, *new],
+                    )
         # Escalations: every level reached is created, each once, even when the scan is late.
         for lv in policy.escalation_levels:
             cutoff = cal.latest_due_date_overdue_by(self.now, lv.after_working_days, self.zone)
+            crossed: list[tuple[ColumnElement[bool], ...]] = []
             if since:
-                # The later of the due date and overdue_from passed the level's cutoff since.
+                # The later of the due date and overdue_from passed the level's cutoff since:
+                # two index ranges, one on each column.
                 before = cal.latest_due_date_overdue_by(since, lv.after_working_days, self.zone)
-                passed: ColumnElement[bool] = sa.or_(A.c.due_date > before, A.c.overdue_from > before)
-            else:
-                passed = sa.true()
-            for recipient in lv.recipients:
-                self._assignment_notice(
-                    "assignment.escalated",
-                    stage=f"L{lv.level}",
-                    recipient=recipient,
-                    level=lv.level,
-                    where=[scope, A.c.due_date <= cutoff, basis <= cutoff, self._new(passed)],
-                    extra=[
-                        ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
-                    ],
-                )
+                if before < cutoff:
+                    crossed = [
+                        (A.c.due_date > before,),
+                        (A.c.overdue_from > before, A.c.overdue_from <= cutoff),
+                    ]
+            for new in self._new(*crossed):
+                for recipient in lv.recipients:
+                    self._assignment_notice(
+                        "assignment.escalated",
+                        stage=f"L{lv.level}",
+                        recipient=recipient,
+                        level=lv.level,
+                        where=[scope, A.c.due_date <= cutoff, basis <= cutoff, *new],
+                        extra=[
+                            ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
+                        ],
+                    )
 
-    def reports(self, plan_id: int, cadence: str, due_day: int, policy: Policy) -> None:
-        if not policy.report_reminders_enabled:
+    def reports(self, plan_ids: Sequence[int], cadence: str, due_day: int, policy: Policy) -> None:
+        """Report reminders of plans that share a cadence, a due day and a policy: one statement
+        per notice for all of them, not one per plan."""
+        if not policy.report_reminders_enabled or not plan_ids:
             return
         q = self.q
         submitted = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
@@ -319,24 +337,26 @@ class Scanner:
             if self.since
             else {}
         )
+        in_plans = A.c.plan_id == plan_ids[0] if len(plan_ids) == 1 else A.c.plan_id.in_(plan_ids)
         for kind, (period, deadline) in active.items():
             has_report = sa.exists().where(
                 R.c.assignment_id == A.c.id, R.c.period == period, R.c.state.in_(submitted)
             )
             where = [
-                A.c.plan_id == plan_id,
+                in_plans,
                 ~has_report,
                 A.c.assigned_at < sa.literal(cal.end_of_day(deadline, self.zone), type_=A.c.assigned_at.type),
-                self._new(sa.false() if before.get(kind) == (period, deadline) else sa.true()),
             ]
-            for recipient in policy.report_recipients:
-                self._assignment_notice(
-                    kind,
-                    stage=f"report-{period}",
-                    recipient=recipient,
-                    where=where,
-                    extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
-                )
+            # A period that came into force since the previous pass is new for every assignment.
+            for new in self._new() if before.get(kind) == (period, deadline) else [()]:
+                for recipient in policy.report_recipients:
+                    self._assignment_notice(
+                        kind,
+                        stage=f"report-{period}",
+                        recipient=recipient,
+                        where=[*where, *new],
+                        extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
+                    )
 
     def digest(self, policy: Policy) -> None:
         if not policy.digest_enabled or not cal.is_working_day(self.today):
@@ -477,6 +497,7 @@ def scan_deadlines(
     # before `now`: then only a changed assignment, or one a cutoff passed since, can need a notice.
     since: datetime | None = None
     run: ScanRun | None = None
+    changed: bool | list[int] = True
     if record:
         last = session.execute(
             sa.select(S.c.as_of, S.c.mode, S.c.fingerprint).order_by(S.c.id.desc()).limit(1)
@@ -494,12 +515,19 @@ def scan_deadlines(
         )
         session.add(run)
         session.flush()
-        # Claim what changed since (a mark of 0, or a claim of a pass that never committed): a
-        # write during this pass marks its row again and the next pass sees it.
-        session.execute(
-            sa.update(A).where(A.c.notice_mark.is_not(None)).values(notice_mark=run.id),
-            execution_options={"synchronize_session": False},
-        )
+        # The changes committed before this statement: an incremental pass claims them (and looks
+        # at their assignments), a full pass, which looks at everything, drops them. A write
+        # committed later appends a row this pass does not touch, and the next pass sees it. A
+        # pass that never commits leaves them as they were.
+        if since:
+            claim = sa.update(NC).where(NC.c.claim.is_(None)).values(claim=run.id)
+            n = rowcount(session.execute(claim, execution_options={"preserve_rowcount": True}))
+            changed = n > 0
+            if 0 < n <= FEW_CHANGES:
+                claimed = sa.select(NC.c.assignment_id).where(NC.c.claim == run.id).distinct()
+                changed = list(session.execute(claimed).scalars())
+        else:
+            session.execute(sa.delete(NC).where(NC.c.claim.is_(None)))
     mark = run.id if run is not None else None
     by_zone: dict[str, list[Any]] = {zones.default_name(settings): []}
     for plan in plans:
@@ -518,6 +546,7 @@ def scan_deadlines(
             result=result,
             since=since,
             mark=mark,
+            changed=changed,
         )
         # One zone (the usual case): no plan filter, the statements stay as they were.
         in_zone = A.c.plan_id.in_(ids) if several else sa.true()
@@ -526,14 +555,18 @@ def scan_deadlines(
         for plan_id in override_ids:
             if plan_id in ids:
                 scanner.deadlines(overrides[plan_id], A.c.plan_id == plan_id)
-        # Report cadences are per plan: one statement per plan (plans are few), none per assignment.
+        # Report cadences are per plan: one statement per cadence, due day and policy, for all the
+        # plans that share them (at province scale 500 plans, usually one group).
+        groups: dict[tuple[str, int, int], list[int]] = {}
         for plan in zone_plans:
-            scanner.reports(
-                plan.id, str(plan.report_cadence), int(plan.report_due_day), overrides.get(plan.id, default)
-            )
+            key = (str(plan.report_cadence), int(plan.report_due_day), plan.id if plan.id in overrides else 0)
+            groups.setdefault(key, []).append(plan.id)
+        for (cadence, due_day, override), plan_ids in groups.items():
+            scanner.reports(plan_ids, cadence, due_day, overrides[override] if override else default)
     Scanner(session, now=now, settings=settings, result=result).digest(default)
+    if run is not None and since:
+        session.execute(sa.delete(NC).where(NC.c.claim == run.id))
     if run is not None:
-        session.execute(sa.update(A).where(A.c.notice_mark == run.id).values(notice_mark=None))
         run.duration_ms = int((_time.perf_counter() - started) * 1000)
         run.created = result.created
         session.flush()

@@ -79,12 +79,6 @@ class Assignment(Versioned, table=True):
     # The local day the assignment was made, kept only when that was after its due date (a plan
     # published late): overdue time is counted from here, never for time before the unit knew.
     overdue_from: date | None = Field(default=None, index=True)
-    # The reminder scanner's change mark (notifier/scan.py, docs/notifier.md): set to 0 by a
-    # database trigger in the same transaction as any write of what reminders depend on (due
-    # date, state, overdue_from, plan, unit, assignment time; its progress reports); claimed
-    # (set to the scan run's id) and cleared by the next pass. NULL: unchanged since a pass.
-    # The application never writes it.
-    notice_mark: int | None = Field(default=None, index=True)
 
 
 class ProgressReportState(StrEnum):

@@ -164,3 +164,23 @@ class ScanRun(SQLModel, table=True):
     # an incremental pass needs the previous pass to have had the same.
     mode: str | None = Field(default=None, max_length=12)
     fingerprint: str | None = Field(default=None, max_length=64)
+
+
+class NoticeChange(SQLModel, table=True):
+    """A change reminders depend on, for the scanner's next incremental pass (notifier/scan.py).
+
+    Database triggers append one row, in the writer's transaction, whenever an assignment is
+    inserted or what its notices depend on changes (due date, state, overdue_from, plan, unit,
+    assignment time; its progress reports), whoever writes. A pass claims the rows committed
+    before it (`claim` = its scan run) and deletes them when it commits. Writers only ever insert,
+    so they never wait on a scan's locks, and the scanner never rewrites the wide assignment rows.
+    No foreign key: a row of a deleted assignment is harmless, and an insert takes no lock on it.
+    The application never writes it.
+    """
+
+    __tablename__ = "notice_change"
+    # A pass's claimed rows by index (the join to its assignments, the delete when it ends).
+    __table_args__ = (sa.Index("ix_notice_change_claim_assignment_id", "claim", "assignment_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int
+    claim: int | None = None
