@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
@@ -38,26 +39,47 @@ def snapshot(obj: Any, *, exclude: tuple[str, ...] = SECRET_FIELDS) -> dict[str,
     return {k: v for k, v in data.items() if k not in exclude}
 
 
-def _canonical(entry: AuditEntry) -> bytes:
-    at = entry.at.isoformat(timespec="microseconds")
+def snapshot_row(row: Mapping[str, Any], *, exclude: tuple[str, ...] = SECRET_FIELDS) -> dict[str, Any]:
+    """`snapshot` of a row read or written without the ORM (a mapping of column values): the same
+    JSON values as the model's dump (`to_jsonable_python` is the serializer `model_dump` uses)."""
+    data: dict[str, Any] = to_jsonable_python({k: v for k, v in row.items() if k not in exclude})
+    return data
+
+
+def _canonical(values: Mapping[str, Any]) -> bytes:
+    at = values["at"].isoformat(timespec="microseconds")
     return orjson.dumps(
         [
             at,
-            entry.actor_id,
-            entry.action,
-            entry.entity_type,
-            entry.entity_id,
-            entry.before,
-            entry.after,
-            entry.request_id,
-            entry.prev_hash,
+            values["actor_id"],
+            values["action"],
+            values["entity_type"],
+            values["entity_id"],
+            values["before"],
+            values["after"],
+            values["request_id"],
+            values["prev_hash"],
         ],
         option=orjson.OPT_SORT_KEYS,
     )
 
 
-def compute_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256(_canonical(entry)).hexdigest()
+_HASHED = (
+    "at",
+    "actor_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "request_id",
+    "prev_hash",
+)
+
+
+def compute_hash(entry: AuditEntry | Mapping[str, Any]) -> str:
+    values = entry if isinstance(entry, Mapping) else {k: getattr(entry, k) for k in _HASHED}
+    return hashlib.sha256(_canonical(values)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -104,33 +126,52 @@ def append(
     so their chains start here (no look-up). Were one wrong, the unique (entity, prev_hash) key
     refuses the second genesis link and the write answers 409 — a fork is never stored.
     """
+    rows = [
+        AuditEntry(**values) for values in linked(session, actor=actor, entries=entries, now=now, fresh=fresh)
+    ]
+    session.add_all(rows)
+    return rows
+
+
+def linked(
+    session: Session,
+    *,
+    actor: Any | None,
+    entries: list[Pending],
+    now: datetime,
+    fresh: Iterable[tuple[str, str]] = (),
+    tails: Mapping[tuple[str, str], str] | None = None,
+) -> list[dict[str, Any]]:
+    """The column values of `entries`, each linked on its entity's chain and hashed, for one
+    multi-row INSERT (`append` without the ORM). `tails`: chain heads the caller read already."""
     if not entries:
         return []
-    skip = set(fresh)
+    skip = set(fresh) | set(tails or ())
     wanted = {(e.entity_type, e.entity_id) for e in entries} - skip
-    tails = _tails(session, wanted) if wanted else {}
+    heads = dict(tails or {})
+    if wanted:
+        heads.update(_tails(session, wanted))
     at = now.astimezone(UTC)
     request_id = current_request_id()
+    actor_id, actor_name = (actor.id, actor.username) if actor else (None, None)
     rows = []
     for item in entries:
         key = (item.entity_type, item.entity_id)
-        entry = AuditEntry(
-            at=at,
-            actor_id=actor.id if actor else None,
-            actor_name=actor.username if actor else None,
-            action=item.action,
-            entity_type=item.entity_type,
-            entity_id=item.entity_id,
-            before=item.before,
-            after=item.after,
-            request_id=request_id,
-            prev_hash=tails.get(key, GENESIS),
-            hash="",
-            scheme=ENTITY_CHAIN,
-        )
-        entry.hash = tails[key] = compute_hash(entry)
-        rows.append(entry)
-    session.add_all(rows)
+        values: dict[str, Any] = {
+            "at": at,
+            "actor_id": actor_id,
+            "actor_name": actor_name,
+            "action": item.action,
+            "entity_type": item.entity_type,
+            "entity_id": item.entity_id,
+            "before": item.before,
+            "after": item.after,
+            "request_id": request_id,
+            "prev_hash": heads.get(key, GENESIS),
+            "scheme": ENTITY_CHAIN,
+        }
+        values["hash"] = heads[key] = compute_hash(values)
+        rows.append(values)
     return rows
 
 
@@ -182,4 +223,14 @@ def _iter_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
         session.expunge_all()
 
 
-__all__ = ["GENESIS", "Pending", "VerifyResult", "append", "compute_hash", "snapshot", "verify"]
+__all__ = [
+    "GENESIS",
+    "Pending",
+    "VerifyResult",
+    "append",
+    "compute_hash",
+    "linked",
+    "snapshot",
+    "snapshot_row",
+    "verify",
+]

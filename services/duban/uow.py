@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,7 +32,7 @@ from sqlmodel import Session
 from duban import audit, outbox
 from duban.errors import Conflict
 from duban.events import EventData
-from duban.models import OutboxEvent
+from duban.models import AuditEntry, OutboxEvent
 
 T = TypeVar("T")
 Snapshot = Callable[[Any], dict[str, Any]]
@@ -46,6 +47,9 @@ _ENTITY_NAMES = {
 }
 _STALE_TABLE = re.compile(r"on table '([^']+)'")
 _OPEN = "duban.uow.open"  # session.info key of the unit of work open on a session
+_OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_OUTBOX_COLUMNS = tuple(c.key for c in _OUTBOX.columns if c.key != "id")
 
 
 def entity_type_of(obj: Any) -> str:
@@ -71,6 +75,9 @@ class UnitOfWork:
         self._tracked: list[tuple[Any, str, str, dict[str, Any] | None, Snapshot]] = []
         self._extra: list[audit.Pending] = []
         self._events: list[OutboxEvent] = []
+        self._fresh: set[tuple[str, str]] = set()  # rows inserted by `insert_row`
+        self._heads: dict[tuple[str, str], str] = {}  # chain heads the caller read (`chain_head`)
+        self.audit_ids: list[int] = []  # the ids of the entries written at commit, in order
         self.done = False
 
     # --- what changes
@@ -160,6 +167,91 @@ class UnitOfWork:
         self._events.append(row)
         return row
 
+    # --- rows written without the ORM (the hot writes: no identity map, no flush)
+
+    def update_row(
+        self,
+        table: sa.Table,
+        before: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        action: str,
+        entity_type: str | None = None,
+    ) -> dict[str, Any]:
+        """UPDATE one row read as `before` (all its columns), checked against its version as the
+        ORM's version_id_col does: a writer whose copy is stale matches no row and answers 409.
+        Audited with its before/after state at commit; answers the row as it now is."""
+        version = "row_version" if "row_version" in table.c else "version"
+        changed = {**values, version: before[version] + 1}
+        if "updated_at" in table.c and "updated_at" not in values:
+            changed["updated_at"] = self.now
+        after = {**before, **changed}
+        result = self.session.connection().execute(
+            sa.update(table)
+            .where(table.c.id == before["id"], table.c[version] == before[version])
+            .values(changed)
+        )
+        if result.rowcount != 1:
+            raise concurrent_update(table.name)
+        self._extra.append(
+            audit.Pending(
+                action=action,
+                entity_type=entity_type or table.name,
+                entity_id=str(before["id"]),
+                before=audit.snapshot_row(before),
+                after=audit.snapshot_row(after),
+            )
+        )
+        return after
+
+    def insert_rows(
+        self,
+        table: sa.Table,
+        rows: list[dict[str, Any]],
+        *,
+        action: str | None,
+        entity_type: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """INSERT rows in one statement (each column's default applied where a row leaves it out,
+        as the model's would be); audited like `add` when an action is named (`extra`: what the
+        entries' snapshot holds besides the row). Answers the rows with their ids."""
+        defaults = {c.key: _default(c) for c in table.columns if c.key != "id"}
+        full = [{**defaults, **values} for values in rows]
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = self.session.connection().execute(stmt, full).scalars().all()
+        out = [{"id": new_id, **row} for new_id, row in zip(ids, full, strict=True)]
+        if action is not None:
+            kind = entity_type or table.name
+            for row in out:
+                self._fresh.add((kind, str(row["id"])))
+                after = {**audit.snapshot_row(row), **(extra or {})}
+                self._extra.append(
+                    audit.Pending(action=action, entity_type=kind, entity_id=str(row["id"]), after=after)
+                )
+        return out
+
+    def insert_row(
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        *,
+        action: str | None,
+        entity_type: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`insert_rows` of one row."""
+        return self.insert_rows(table, [values], action=action, entity_type=entity_type, extra=extra)[0]
+
+    def pending(self) -> list[audit.Pending]:
+        """The entries recorded so far besides the tracked ORM rows (`update_row`, `record`…)."""
+        return list(self._extra)
+
+    def chain_head(self, entity_type: str, entity_id: Any, head: str | None) -> None:
+        """The hash of the newest audit entry of an entity, read by the caller in this transaction
+        (with the entity's history): its next entry links to it without the tail look-up."""
+        self._heads[(entity_type, str(entity_id))] = head or audit.GENESIS
+
     # --- items of a batch
 
     @contextmanager
@@ -195,10 +287,9 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._stamp()
-        self.session.add_all(self._events)
         self.flush()
         entries = []
-        new_rows: set[tuple[str, str]] = set()
+        new_rows: set[tuple[str, str]] = set(self._fresh)
         for obj, action, entity_type, before, snap in self._tracked:
             after = snap(obj)
             entries.append(
@@ -212,9 +303,25 @@ class UnitOfWork:
         # A row inserted now has no chain yet where ids are never reused (PostgreSQL sequences):
         # its first entry links to the genesis without a look-up. SQLite may reuse a deleted row's id.
         fresh = new_rows if self.session.get_bind().dialect.name == "postgresql" else set()
-        audit.append(self.session, actor=self.actor, entries=entries, now=self.now, fresh=fresh)
+        connection = self.session.connection()
+        if self._events:
+            # Both written without the ORM, each in one multi-row INSERT.
+            ids = connection.execute(
+                sa.insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True),
+                [{k: getattr(e, k) for k in _OUTBOX_COLUMNS} for e in self._events],
+            ).scalars()
+            for event, event_id in zip(self._events, ids, strict=True):
+                event.id = event_id
+        rows = audit.linked(
+            self.session, actor=self.actor, entries=entries, now=self.now, fresh=fresh, tails=self._heads
+        )
         try:
-            self.session.flush()
+            if rows:
+                self.audit_ids = list(
+                    connection.execute(
+                        sa.insert(_AUDIT).returning(_AUDIT.c.id, sort_by_parameter_order=True), rows
+                    ).scalars()
+                )
         except IntegrityError as exc:
             if "audit_entry" in str(exc.orig) or "prev_hash" in str(exc.orig):
                 # Two writers extended one entity's chain at once: the later one retries.
@@ -222,6 +329,16 @@ class UnitOfWork:
             raise
         self.session.commit()
         self.done = True
+
+
+def _default(column: sa.Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    arg = default.arg  # type: ignore[attr-defined]
+    if callable(arg):
+        return arg(None)  # SQLAlchemy wraps argument-less callables to take the execution context
+    return arg
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from api.errors import ErrorEnvelope
 from api.hotpath import HotReader
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, page_of, page_statement
+from api.writepath import Writer, writer
 from duban.errors import NotFound, Unprocessable
 from duban.models import Assignment, AssignmentState, Role, Task, UnitRole, User
 
@@ -22,10 +23,13 @@ router = APIRouter(tags=["assignments"])
 # The hot reads (api.hotpath): `async def`, authenticated by their own dependency, so mounted
 # without the blanket `get_current_user` of the other /api/v1 routers (api.main).
 read_router = APIRouter(tags=["assignments"])
+# The lean writes (api.writepath): `async def`, authenticated by their own dependency too.
+write_router = APIRouter(tags=["assignments"])
 
 # The role gate runs before the assignment is loaded, so a refused role is 403 whatever the id;
 # "own unit only" is then checked against the loaded row.
 UnitHead = Annotated[User, Depends(require_roles(Role.unit_head))]
+UnitHeadWriter = Annotated[Writer, Depends(writer(Role.unit_head))]
 
 _E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
 _A: dict[int | str, dict[str, Any]] = {
@@ -233,17 +237,34 @@ def _act(
     return _detail(session, user, assignment.id or 0, now)
 
 
-@router.post("/assignments/{assignment_id}/accept", response_model=schemas.AssignmentDetail, responses=_A)
-def accept(
-    user: UnitHead,
-    assignment: ValidAssignment,
+@write_router.post(
+    "/assignments/{assignment_id}/accept", response_model=schemas.AssignmentDetail, responses=_A
+)
+async def accept(
+    assignment_id: int,
+    writer: UnitHeadWriter,
     request: Request,
-    session: SessionDep,
     now: NowDep,
     body: schemas.ActionRequest | None = None,
 ) -> Any:
     """签收: the unit head acknowledges the assignment."""
-    return _act("accept", assignment, request, user, session, now, body.reason if body else None)
+    reason = body.reason if body else None
+
+    def check(version: int) -> None:
+        check_if_match(request, kind="assignment", entity_id=assignment_id, version=version)
+
+    out = await writer.run(
+        lambda session, user: service.act(
+            session,
+            user=user,
+            assignment_id=assignment_id,
+            action="accept",
+            now=now,
+            reason=reason,
+            check_version=check,
+        )
+    )
+    return json_response(out, headers={"ETag": etag_of("assignment", assignment_id, out["version"])})
 
 
 @router.post("/assignments/{assignment_id}/return", response_model=schemas.AssignmentDetail, responses=_A)

@@ -11,12 +11,15 @@ from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
 from api.report import schemas, service
-from api.report.shared import load_assignment
+from api.writepath import Writer, writer
 from duban.models import ProgressReport, ProgressReportState, Role, User
 
 router = APIRouter(tags=["reports"])
+# The lean writes (api.writepath): `async def`, authenticated by their own dependency.
+write_router = APIRouter(tags=["reports"])
 
 UnitMember = Annotated[User, Depends(require_roles(Role.unit_head, Role.unit_staff))]
+UnitMemberWriter = Annotated[Writer, Depends(writer(Role.unit_head, Role.unit_staff))]
 
 _E: dict[int | str, dict[str, Any]] = {404: {"model": ErrorEnvelope}}
 _W: dict[int | str, dict[str, Any]] = {
@@ -38,21 +41,23 @@ def _public(session: Any, report: ProgressReport, status_code: int = 200) -> Res
     return json_response(body, status_code, headers={"ETag": etag_of("report", report.id, report.version)})
 
 
-@router.post(
+@write_router.post(
     "/assignments/{assignment_id}/reports", status_code=201, response_model=schemas.ReportPublic, responses=_W
 )
-def create_report(
-    assignment_id: int, body: schemas.ReportCreate, user: UnitMember, session: SessionDep, now: NowDep
+async def create_report(
+    assignment_id: int, body: schemas.ReportCreate, writer: UnitMemberWriter, now: NowDep
 ) -> Any:
     """Draft the progress report of one period (default: the current one) for the unit's assignment.
 
     With `submit: true` the report is submitted in the same request (one transaction).
     """
-    assignment = load_assignment(session, user=user, assignment_id=assignment_id)
-    report = service.create(
-        session=session, user=user, assignment=assignment, data=body.model_dump(exclude_unset=True), now=now
+    data = body.model_dump(exclude_unset=True)
+    out = await writer.run(
+        lambda session, user: service.create_lean(
+            session, user=user, assignment_id=assignment_id, data=data, now=now
+        )
     )
-    return _public(session, report, 201)
+    return json_response(out, 201, headers={"ETag": etag_of("report", out["id"], out["version"])})
 
 
 @router.get("/reports", response_model=Page[schemas.ReportListItem])

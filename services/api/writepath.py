@@ -1,0 +1,183 @@
+"""The lean write path: the busiest writes as `async def` routes doing their transaction in one
+threadpool hop, on SQLAlchemy Core (no ORM identity map, no flush), through `duban.uow`.
+
+A route takes a `Writer` (the principal, checked for its roles as `require_roles` does) and hands
+`Writer.run` the work: a function of (session, user) that loads in scope, checks the state and
+writes through a unit of work (`update_row` / `insert_row`: version-checked, audited, events into
+the outbox, one commit), then builds its response from what it has in hand.
+
+The principal comes from the process caches of the hot read path (`api.hotpath`: verified
+tokens, users by id and token generation) and is checked again inside the write's own transaction
+by one statement, the user's row: a disabled account, a bumped token generation (sign-out,
+password change) or a changed row (roles, unit) is seen at its very next request, and the roles
+are then checked again on the stored row. API keys, SQLite and tests that share one session take
+the same work through the same code; only the principal's look-up differs (api.deps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Request
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import (
+    SessionFactory,
+    TokenDep,
+    _check_route_scope,
+    _take_slot,
+    api_scopes,
+    default_session_factory,
+)
+from api.hotpath import _cached, _remember, _sync_principal, _user_statement, _valid_user, _verified
+from api.security import check_token_times
+from duban.errors import Forbidden, Unauthorized
+from duban.models import User
+from duban.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+class Writer:
+    """The principal of a lean write route and the way to run its transaction."""
+
+    def __init__(
+        self,
+        request: Request,
+        user: User,
+        *,
+        roles: tuple[str, ...],
+        scope: str | None,
+        settings: Settings,
+        generation: int | None,
+    ) -> None:
+        self.request = request
+        self.user = user
+        self._roles = roles
+        self._scope = scope
+        self._settings = settings
+        self._generation = generation  # set while the cached principal is to be checked
+        self._factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+        self._reloaded = False
+        self._generation_seen = generation or 0
+
+    async def run(self, work: Callable[[Session, User], T]) -> T:
+        """`work(session, user)` in one threadpool hop, holding a connection slot meanwhile."""
+        slots = await _take_slot(self._settings)
+        try:
+            return await run_in_threadpool(self._run, work)
+        finally:
+            slots.release()
+            if self._reloaded:
+                self._reloaded = False
+                _remember(
+                    (self.user.id or 0, self._generation_seen), self.user, asyncio.get_running_loop().time()
+                )
+
+    def _run(self, work: Callable[[Session, User], T]) -> T:
+        manager = self._factory() if self._factory else default_session_factory()
+        session = manager.__enter__()
+        try:
+            if self._generation is not None:
+                self._check(session)
+            result = work(session, self.user)
+        except BaseException as exc:
+            session.rollback()  # whoever owns the session: nothing half-written is left behind
+            manager.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        manager.__exit__(None, None, None)
+        return result
+
+    def _check(self, session: Session) -> None:
+        """The cached principal against its stored row, in the write's transaction."""
+        assert self._generation is not None
+        key = (self.user.id or 0, self._generation)
+        row = session.connection().execute(_user_statement(key[0])).mappings().first()
+        # The stored row must be the cached copy field by field (not only its version): then the
+        # copy is the principal, whatever happened to the id (a reused SQLite id, another database).
+        if row is None or any(getattr(self.user, k) != v for k, v in row.items()):
+            self.user = _valid_user(dict(row) if row else None, self._generation)
+            self._reloaded = True  # cached again on the event loop, after the hop
+            if not _admits(self.user, self._roles, self._scope):
+                raise _refused(self._roles, self._scope)
+        elif not row["is_active"]:
+            raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
+        elif row["token_generation"] != self._generation:
+            raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+
+
+def _admits(user: User, roles: tuple[str, ...], scope: str | None) -> bool:
+    if user.is_service_account:
+        return scope is not None and scope in api_scopes(user)
+    return user.has_role(*roles)
+
+
+def _refused(roles: tuple[str, ...], scope: str | None) -> Forbidden:
+    return Forbidden(details={"required_roles": list(roles), "required_scope": scope})
+
+
+def writer(*roles: str, scope: str | None = None) -> Callable[..., Awaitable[Writer]]:
+    """The dependency of a lean write route: the principal holding one of `roles` (or a service
+    account with `scope`), as `api.deps.require_roles` admits them, and its `Writer`."""
+
+    async def dependency(request: Request, token: TokenDep) -> Writer:
+        settings = get_settings()
+        now: datetime = (getattr(request.app.state, "clock", None) or _clock()).now()
+        factory: SessionFactory | None = getattr(request.app.state, "session_factory", None)
+        generation: int | None = None
+        user: User | None = None
+        if not request.headers.get("x-api-key") and token:
+            claims = check_token_times(_verified(token, settings), now=now)
+            try:
+                key = (int(claims["sub"]), int(claims["gen"]))
+            except (TypeError, ValueError) as exc:
+                raise Unauthorized("令牌无效", code="auth.invalid_token") from exc
+            user = _cached(key, asyncio.get_running_loop().time())
+            generation = key[1]
+            if user is not None and not _admits(user, roles, scope):
+                user = None  # refused on a cached copy: decided on the stored row
+        if user is None:
+            slots = await _take_slot(settings)
+            try:
+                if generation is not None:
+                    # Looked up as the hot reads do (a detached copy, cached): checked, no re-check.
+                    user = await run_in_threadpool(_load_principal, factory, key)
+                    _remember(key, user, asyncio.get_running_loop().time())
+                    generation = None
+                else:  # API keys, or no credential at all: api.deps.get_current_user's look-ups
+                    user = await run_in_threadpool(_sync_principal, request, factory, token, settings, now)
+            finally:
+                slots.release()
+        if user.is_service_account:
+            _check_route_scope(request, user)
+        if not _admits(user, roles, scope):
+            raise _refused(roles, scope)
+        request.state.user_id = user.id
+        return Writer(request, user, roles=roles, scope=scope, settings=settings, generation=generation)
+
+    dependency.__name__ = f"write_{'_'.join(roles) or 'none'}"
+    # Read by api.auth.scopes, as on require_roles: the route's declared scope (None: humans only).
+    dependency.required_scope = scope  # type: ignore[attr-defined]
+    return dependency
+
+
+def _load_principal(factory: SessionFactory | None, key: tuple[int, int]) -> User:
+    with factory() if factory else default_session_factory(read_only=True) as session:
+        row = session.connection().execute(_user_statement(key[0])).mappings().first()
+        return _valid_user(dict(row) if row else None, key[1])
+
+
+def _clock() -> Any:
+    from duban.clock import get_clock
+
+    return get_clock()
+
+
+def rows(session: Session, stmt: sa.Executable) -> list[dict[str, Any]]:
+    """The rows of a Core statement as dicts (the connection's, not the ORM's, execution)."""
+    return [dict(r) for r in session.connection().execute(stmt).mappings()]
