@@ -212,7 +212,7 @@ def test_update_row_checks_the_version_and_audits_as_the_orm_does(
     session.commit()
     table = Assignment.__table__  # type: ignore[attr-defined]
     row = dict(session.connection().execute(sa.select(table).where(table.c.id == a.id)).mappings().one())
-    session.expire_all()  # the ORM's copy as stored (a trigger sets notice_mark on insert)
+    session.expire_all()  # the ORM's copy as stored
     assert audit.snapshot_row(row) == audit.snapshot(session.get(Assignment, a.id))
     with unit_of_work(session, actor=actor, now=clock.now()) as uow:
         after = uow.update_row(table, row, {"state": AssignmentState.accepted}, action="assignment.accept")

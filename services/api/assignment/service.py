@@ -1050,7 +1050,8 @@ def status_for(
 ASSIGNMENT = Assignment.__table__  # type: ignore[attr-defined]
 _NAMES: tuple[Any, ...] = (
     col(Plan.doc_no).label("plan_doc_no"),
-    col(Assignment.notice_mark),
+    # Any column of the row the list leaves out (the audit snapshot is the whole row).
+    *(c for c in ASSIGNMENT.columns if c.key not in {getattr(x, "key", None) for x in LIST_COLUMNS}),
 )
 
 
