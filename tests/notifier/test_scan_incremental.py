@@ -8,9 +8,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from duban.db import make_engine
 from duban.models import (
     Assignment,
     AssignmentState,
@@ -207,3 +209,83 @@ def _rows_read(plan: object) -> int:
         for child in node.get("Plans", []):
             total += _rows_read(child)
     return total
+
+
+def test_the_triggers_record_what_reminders_depend_on_and_nothing_else(
+    session: Session, settings: Settings
+) -> None:
+    w = make_world(session)
+    scan_deadlines(session, now=local(2025, 12, 1, 9), settings=settings)  # a full pass drops them
+    session.commit()
+    assert _changes(session) == []
+    a = w.assignment
+    a.percent_done = 40  # not a reminder input
+    a.last_reason = "进展顺利"
+    session.add(a)
+    session.commit()
+    assert _changes(session) == []
+    a.due_date = date(2026, 1, 30)  # an extension
+    session.add(a)
+    session.commit()
+    # A watched column written with its own value: nothing changed.
+    session.execute(
+        sa.text("UPDATE assignment SET state = state, due_date = due_date WHERE id = :id"), {"id": a.id}
+    )
+    session.commit()
+    assert _changes(session) == [(a.id, None)]
+    report = ProgressReport(
+        assignment_id=a.id,
+        unit_id=a.unit_id,
+        plan_id=a.plan_id,
+        period="2026-01",
+        state=ProgressReportState.draft,
+    )
+    session.add(report)
+    session.commit()
+    report.state = ProgressReportState.submitted
+    session.add(report)
+    session.commit()
+    session.delete(report)
+    session.commit()
+    assert _changes(session) == [(a.id, None)] * 4
+    # An incremental pass claims them and deletes them in its transaction.
+    scan_deadlines(session, now=local(2025, 12, 1, 10), settings=settings)
+    session.commit()
+    assert _changes(session) == []
+    assert session.exec(select(ScanRun.mode).order_by(sa.desc(ScanRun.id))).first() == "incremental"
+
+
+@pytest.mark.committed
+def test_a_write_during_a_pass_neither_waits_nor_is_lost(committed_url: str, settings: Settings) -> None:
+    """A pass that has claimed the changes holds no lock a writer needs (the writer runs with a
+    lock_timeout while the pass is open), and the write it did not see is the next pass's.
+    PostgreSQL only: on SQLite the one writer lock serializes them anyway."""
+    engine = make_engine(committed_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return
+        with Session(engine, expire_on_commit=False) as s:
+            w = make_world(s)
+            scan_deadlines(s, now=local(2025, 12, 1, 9), settings=settings)
+            s.commit()
+            w.assignment.due_date = date(2025, 12, 5)
+            s.add(w.assignment)
+            s.commit()
+        with Session(engine) as scanning:
+            scan_deadlines(scanning, now=local(2025, 12, 1, 10), settings=settings)  # still open
+            with Session(engine) as writer:
+                writer.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                a = writer.get(Assignment, w.assignment.id)
+                assert a is not None
+                a.due_date = date(2025, 12, 8)
+                writer.add(a)
+                writer.commit()
+            scanning.commit()
+        with Session(engine) as s:
+            assert _changes(s) == [(w.assignment.id, None)]  # the write during the pass
+            created = scan_deadlines(s, now=local(2025, 12, 1, 11), settings=settings)
+            s.commit()
+            assert created.get("assignment.due_soon", 0) >= 1  # due 12-08: new keys
+            assert _changes(s) == []
+    finally:
+        engine.dispose()
