@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,7 +61,33 @@ from duban.models import User
 from duban.settings import Settings, get_settings
 
 Build = Callable[[User], sa.Select[Any]]
-Then = Callable[[], sa.Select[Any]]
+Then = Callable[[], "sa.Select[Any] | Bound"]
+
+
+class Template:
+    """A statement built once per viewer scope with named parameters, and compiled once.
+
+    Building a Select, taking its cache key and binding its values cost more CPU than running it
+    (a detail's two statements: about a third of the request). A template is built the first time
+    a scope asks for it — `build(user)` with `sa.bindparam(name)` where a request's values go —
+    and a request then only supplies its values (`bind`). `scope(user)` must return every input
+    of the user that `build` reads (the `visible_*` builders: `scope_key`), so that two users with
+    the same key get the same statement.
+    """
+
+    def __init__(self, build: Build, *, scope: Callable[[User], Hashable] = lambda _user: None) -> None:
+        self.build = build
+        self.scope = scope
+
+    def bind(self, **values: Any) -> Bound:
+        return Bound(self, values)
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    template: Template
+    values: dict[str, Any]
+
 
 _USER = User.__table__  # type: ignore[attr-defined]
 _ME = _USER.alias("me")
@@ -204,6 +230,19 @@ def _principal_check(user: User, generation: int) -> Any:
     )
 
 
+# The same check with parameters, for templates: one compiled statement for every principal.
+_CHECK = sa.exists().where(
+    _ME.c.id == sa.bindparam("me_id"),
+    _ME.c.token_generation == sa.bindparam("me_generation"),
+    _ME.c.version == sa.bindparam("me_version"),
+    _ME.c.is_active.is_(True),
+)
+
+
+def _check_values(user: User, generation: int) -> dict[str, Any]:
+    return {"me_id": user.id, "me_generation": generation, "me_version": user.version}
+
+
 def _user_statement(user_id: int) -> sa.Select[Any]:
     return sa.select(_USER).where(_USER.c.id == user_id)
 
@@ -241,10 +280,13 @@ class Reader:
         self._generation = generation
         self._factory = factory
 
-    async def rows(self, build: Build, *then: Then) -> list[Sequence[Any]]:
-        """The rows of `build(user)`, then of each of `then` (run only when the first found rows)."""
+    async def rows(self, build: Build | Bound, *then: Then) -> list[Sequence[Any]]:
+        """The rows of `build(user)` (or of a bound template for the user), then of each of `then`
+        (run only when the first found rows)."""
         if self._pool is None:
             return await self._sync_rows(build, then)
+        if isinstance(build, Bound):
+            return await self._template_rows(build, then)
         try:
             stmt = build(self.user)
         except DubanError:
@@ -264,7 +306,24 @@ class Reader:
                 first = await _rows(conn, stmt)
             out: list[Sequence[Any]] = [first]
             for more in then:
-                out.append(await _rows(conn, more()) if first else [])
+                out.append(await _rows(conn, _for(more(), self.user)) if first else [])
+        return out
+
+    async def _template_rows(self, bound: Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
+        async with self._connection() as conn:
+            if self._generation is not None:
+                checked = _Checked(bound, self.user, self._generation)
+                first = await _rows(conn, checked)
+                if not first:
+                    before = self.user
+                    await self._reload(conn)
+                    if self.user.version != before.version:  # its roles or unit may have changed
+                        first = await _rows(conn, _Checked(bound, self.user, None))
+            else:
+                first = await _rows(conn, _Checked(bound, self.user, None))
+            out: list[Sequence[Any]] = [first]
+            for more in then:
+                out.append(await _rows(conn, _for(more(), self.user)) if first else [])
         return out
 
     @asynccontextmanager
@@ -305,12 +364,15 @@ class Reader:
         _remember(key, self.user, asyncio.get_running_loop().time())
         self._generation = None
 
-    async def _sync_rows(self, build: Build, then: Sequence[Then]) -> list[Sequence[Any]]:
+    async def _sync_rows(self, build: Build | Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
         def run() -> list[Sequence[Any]]:
             with self._session() as session:
                 try:
-                    first = session.execute(build(self.user)).mappings().all()
-                    return [first, *[session.execute(t()).mappings().all() if first else [] for t in then]]
+                    first = session.execute(*_executable(build, self.user)).mappings().all()
+                    if not first:
+                        return [first, *[[] for _ in then]]
+                    more = [session.execute(*_executable(t(), self.user)).mappings().all() for t in then]
+                    return [first, *more]
                 except BaseException:
                     # As get_session does: a refused statement (a DataError answered 422) leaves no
                     # aborted transaction behind, whoever owns the session (tests share one).
@@ -331,7 +393,7 @@ class Reader:
 
 # Statements compiled once per shape (SQLAlchemy's cache key: the statement's structure, not its
 # values), with the result conversion each column needs; a few dozen shapes in practice.
-_compiled: OrderedDict[Any, tuple[SQLCompiler, list[Callable[[Any], Any] | None]]] = OrderedDict()
+_compiled: OrderedDict[Any, Any] = OrderedDict()  # cache key → _Prepared
 COMPILED_SIZE = 500
 # Statements sent to the database by this path, for tests that count round trips.
 statements_run = 0
@@ -349,23 +411,91 @@ def _converters_of(compiled: SQLCompiler, dialect: Dialect) -> list[Callable[[An
     return out
 
 
-def _compile(stmt: sa.Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any], list[Any]]:
-    """SQL, parameters and result conversions of `stmt`, as SQLAlchemy would execute it."""
-    key = stmt._generate_cache_key()
-    entry = _compiled.get(key.key) if key is not None else None
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A bound template for a user, with the principal's check when `generation` is set."""
+
+    bound: Bound
+    user: User
+    generation: int | None
+
+    def values(self) -> dict[str, Any]:
+        if self.generation is None:
+            return self.bound.values
+        return {**self.bound.values, **_check_values(self.user, self.generation)}
+
+
+Query = sa.Select[Any] | _Checked
+_Prepared = tuple[SQLCompiler, list[Callable[[Any], Any] | None], list[bool]]
+_templates: OrderedDict[Any, _Prepared] = OrderedDict()
+
+
+def _template_statement(query: _Checked) -> sa.Select[Any]:
+    stmt = query.bound.template.build(query.user)
+    return stmt.where(_CHECK) if query.generation is not None else stmt
+
+
+def _for(query: sa.Select[Any] | Bound, user: User) -> Query:
+    return _Checked(query, user, None) if isinstance(query, Bound) else query
+
+
+def _executable(query: Build | sa.Select[Any] | Bound, user: User) -> tuple[Any, ...]:
+    """What Session.execute takes for a statement, a builder or a bound template (the sync path)."""
+    if isinstance(query, Bound):
+        return (query.template.build(user), query.values)
+    if isinstance(query, sa.Select):
+        return (query,)
+    return (query(user),)
+
+
+def _compiled_template(query: _Checked, dialect: Dialect) -> tuple[SQLCompiler, list[Any], list[bool]]:
+    template = query.bound.template
+    key = (id(template), template.scope(query.user), query.generation is not None, dialect.name)
+    entry = _templates.get(key)
     if entry is None:
-        compiled = stmt.compile(dialect=dialect, cache_key=key)
-        entry = (compiled, _converters_of(compiled, dialect))
-        if key is not None:
-            _compiled[key.key] = entry
-            while len(_compiled) > COMPILED_SIZE:
-                _compiled.popitem(last=False)
-    compiled, converters = entry
-    params = compiled.construct_params(extracted_parameters=key.bindparams if key is not None else None)
+        stmt = _template_statement(query)
+        compiled = stmt.compile(dialect=dialect)
+        entry = _templates[key] = (compiled, _converters_of(compiled, dialect), _utc_columns(stmt))
+        while len(_templates) > COMPILED_SIZE:
+            _templates.popitem(last=False)
+    return entry
+
+
+def _compile(query: Query, dialect: Dialect) -> tuple[str, dict[str, Any], list[Any], list[bool]]:
+    """SQL, parameters, result conversions and UTC columns of `query`, as SQLAlchemy would run it."""
+    if isinstance(query, _Checked):
+        compiled, converters, utc = _compiled_template(query, dialect)
+        params = compiled.construct_params(params=query.values())
+    else:
+        key = query._generate_cache_key()
+        entry = _compiled.get(key.key) if key is not None else None
+        if entry is None:
+            compiled = query.compile(dialect=dialect, cache_key=key)
+            entry = (compiled, _converters_of(compiled, dialect), _utc_columns(query))
+            if key is not None:
+                _compiled[key.key] = entry
+                while len(_compiled) > COMPILED_SIZE:
+                    _compiled.popitem(last=False)
+        compiled, converters, utc = entry
+        params = compiled.construct_params(extracted_parameters=key.bindparams if key is not None else None)
     state = compiled.construct_expanded_state(params)  # IN lists: one parameter per value
     processors = state.processors
     values = {k: processors[k](v) if k in processors else v for k, v in state.parameters.items()}
-    return state.statement, values, converters
+    return state.statement, values, converters, utc
+
+
+# Result column names by SQL text, from the first execution's cursor description (building it
+# makes a Column object per column and row set).
+_names: OrderedDict[str, list[str]] = OrderedDict()
+
+
+def _names_of(sql: str, cursor: Any) -> list[str]:
+    names = _names.get(sql)
+    if names is None:
+        names = _names[sql] = [d.name for d in cursor.description or ()]
+        while len(_names) > COMPILED_SIZE:
+            _names.popitem(last=False)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,21 +529,19 @@ class _ThreadConn:
         raw: psycopg.Connection[Any] = self._fairy.driver_connection
         return raw
 
-    def rows(self, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+    def rows(self, query: Query) -> list[dict[str, Any]]:
         global statements_run
-        sql, values, converters = _compile(stmt, self.dialect)
+        sql, values, converters, utc_columns = _compile(query, self.dialect)
         raw = self._raw()
         # The session's zone is the server's: timestamps are converted unless it is UTC already.
         utc = raw.info.timezone.utcoffset(None) == timedelta(0) and str(raw.info.timezone) in _UTC_NAMES
         if not utc:
-            converters = [
-                f or (_to_utc if u else None) for f, u in zip(converters, _utc_columns(stmt), strict=True)
-            ]
+            converters = [f or (_to_utc if u else None) for f, u in zip(converters, utc_columns, strict=True)]
         try:
             with raw.cursor() as cursor:
                 statements_run += 1
                 cursor.execute(sql, values)
-                names = [d.name for d in cursor.description or ()]
+                names = _names_of(sql, cursor)
                 records = cursor.fetchall()
         except psycopg.Error as exc:
             raise DBAPIError.instance(
@@ -465,7 +593,7 @@ def _dicts(
     return [dict(zip(names, record, strict=True)) for record in records]
 
 
-async def _rows(conn: _Conn | _ThreadConn, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+async def _rows(conn: _Conn | _ThreadConn, query: Query) -> list[dict[str, Any]]:
     """The rows of `stmt` as dicts, straight from the driver.
 
     SQLAlchemy compiles (once per shape) and binds; the statement then runs on the psycopg
@@ -476,13 +604,13 @@ async def _rows(conn: _Conn | _ThreadConn, stmt: sa.Select[Any]) -> list[dict[st
     """
     global statements_run
     if isinstance(conn, _ThreadConn):
-        return await run_in_threadpool(conn.rows, stmt)
-    sql, values, converters = _compile(stmt, conn.dialect)
+        return await run_in_threadpool(conn.rows, query)
+    sql, values, converters, _ = _compile(query, conn.dialect)
     try:
         async with conn.raw.cursor() as cursor:
             statements_run += 1
             await cursor.execute(sql, values)
-            names = [d.name for d in cursor.description or ()]
+            names = _names_of(sql, cursor)
             records = await cursor.fetchall()
     except psycopg.Error as exc:
         # As SQLAlchemy raises it (api.errors answers 503 when the database did not answer).

@@ -11,6 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api import openapi
 from api.deps import get_current_user
+from api.direct import DirectDispatch
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
@@ -54,12 +55,12 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
 ]
 # The hot reads (api.hotpath): `async def` routes under /api/v1 that authenticate through their own
 # dependency (`HotReader`: no threadpool hop, the principal checked in the data statement).
-HOT_READ_ROUTERS: list[tuple[str, str]] = [
-    ("api.assignment.router", "read_router"),
+HOT_READ_ROUTERS: list[tuple[str, str, str]] = [
+    ("api.assignment.router", "read_router", "/api/v1"),
     # The lean writes (api.writepath): likewise `async def`, authenticated by their `Writer`.
-    ("api.assignment.router", "write_router"),
-    ("api.report.router", "write_router"),
-    ("api.task.router", "write_router"),
+    ("api.assignment.router", "write_router", "/api/v1"),
+    ("api.report.router", "write_router", "/api/v1"),
+    ("api.task.router", "write_router", "/api/v1"),
 ]
 # Mounted without the blanket authentication dependency (they authenticate themselves or not at all).
 PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
@@ -120,6 +121,9 @@ def create_app() -> FastAPI:
     app.add_middleware(TextCheckMiddleware)
     # Outside both, which read the body.
     app.add_middleware(BodyLimitMiddleware)
+    # The busiest reads skip the router and the body-reading middlewares (a GET has no body).
+    hot = [(prefix, r) for prefix, r in ((p, _load(m, a)) for m, a, p in HOT_READ_ROUTERS) if r is not None]
+    app.add_middleware(DirectDispatch, api=app, mounted=hot)
     # Outside the idempotency store (it keeps and replays plain bodies), inside the request context.
     # The workbench's files come compressed already (Content-Encoding set: passed through).
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, exclude_content_types=GZIP_EXCLUDED)
@@ -137,10 +141,8 @@ def create_app() -> FastAPI:
         if router is not None:
             v1.include_router(router)
     # First: a request is matched against the routes in order, and these are the busiest.
-    for module, attr in HOT_READ_ROUTERS:
-        router = _load(module, attr)
-        if router is not None:
-            app.include_router(router, prefix="/api/v1")
+    for prefix, router in hot:
+        app.include_router(router, prefix=prefix)
     app.include_router(v1)
     for module, attr, prefix in PUBLIC_ROUTERS:
         router = _load(module, attr)

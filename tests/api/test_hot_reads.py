@@ -369,3 +369,48 @@ def test_timestamps_are_utc_whatever_the_session_zone(served: Served, world: Wor
     finally:
         event.remove(served.engine, "connect", shanghai)
         served.engine.dispose()
+
+
+def test_the_detail_is_dispatched_directly_with_the_routers_answers(served: Served, world: World) -> None:
+    """api.direct answers GET /assignments/{id} before the router; every answer is the router's."""
+    from api import direct
+    from api.deps import settings_dep
+
+    w, app = world, served.client.app
+    served.clock.set(datetime(2025, 12, 1, 1, 0, tzinfo=UTC))
+    head = headers(served, w, "head_a")
+    cases: list[tuple[str, dict[str, str], bool]] = [
+        (f"{API}/assignments/{w.a_ids[0]}", head, True),  # 200 with history
+        (f"{API}/assignments/{w.a_ids[6]}", headers(served, w, "office"), True),
+        (f"{API}/assignments/{w.b_ids[0]}", head, True),  # another unit's: 404
+        (f"{API}/assignments/987654321", head, True),
+        (f"{API}/assignments/{w.a_ids[0]}", {}, True),  # 401
+        (f"{API}/assignments/{w.a_ids[0]}", {"Authorization": "Bearer nonsense"}, True),
+        (f"{API}/assignments/{w.a_ids[0]}", {"Authorization": "Basic eDp5"}, True),
+        (f"{API}/assignments/abc", head, False),  # the router's 422
+        (f"{API}/assignments/99999999999999999999", head, False),
+        (f"{API}/assignments/{w.a_ids[0]}/history", head, False),
+    ]
+
+    def answer(path: str, h: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        r = served.client.get(path, headers=h)
+        kept = {k: v for k, v in r.headers.items() if k != "x-request-id"}
+        return r.status_code, r.content, kept
+
+    direct_answers = []
+    for path, h, dispatched in cases:
+        before = direct.served
+        direct_answers.append(answer(path, h))
+        assert direct.served == before + int(dispatched), path
+    statuses = [a[0] for a in direct_answers]
+    assert statuses[:8] == [200, 200, 404, 404, 401, 401, 401, 422], statuses
+    # An overridden dependency (as tests do) sends every request through the router.
+    app.dependency_overrides[settings_dep] = settings_dep  # type: ignore[attr-defined]
+    try:
+        before = direct.served
+        routed = [answer(path, h) for path, h, _ in cases]
+        assert direct.served == before
+    finally:
+        app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    for (path, _, _), mine, theirs in zip(cases, direct_answers, routed, strict=True):
+        assert mine == theirs, path

@@ -49,6 +49,11 @@ def unit_scope_clause(user: User, unit_column: Any) -> Any:
     return unit_column == user.unit_id
 
 
+def scope_key(user: User) -> tuple[bool, int | None]:
+    """Everything of `user` that `unit_scope_clause` reads: users with equal keys see the same rows."""
+    return (bool(user.reads_all), user.unit_id)
+
+
 def scoped(stmt: Select[Any], user: User, unit_column: Any) -> Select[Any]:
     """`stmt` limited to the rows of `user`'s unit (unchanged for county-wide roles)."""
     clause = unit_scope_clause(user, unit_column)
@@ -935,7 +940,7 @@ def decorate(rows: list[dict[str, Any]], *, now: datetime) -> list[dict[str, Any
     return rows
 
 
-def detail_statement(user: User, assignment_id: int) -> Select[Any]:
+def detail_statement(user: User, assignment_id: int | sa.BindParameter[int]) -> Select[Any]:
     """The one assignment `user` may see, with the list's columns."""
     return list_statement(user, sort="id").where(col(Assignment.id) == assignment_id)
 
@@ -969,10 +974,11 @@ HISTORY_COLUMNS = (
 )
 
 
-def history_statement(assignment_id: int) -> sa.Select[Any]:
+def history_statement(assignment_id: int | sa.BindParameter[str]) -> sa.Select[Any]:
+    entity_id = str(assignment_id) if isinstance(assignment_id, int) else assignment_id
     return (
         sa.select(*HISTORY_COLUMNS)
-        .where(col(AuditEntry.entity_type) == "assignment", col(AuditEntry.entity_id) == str(assignment_id))
+        .where(col(AuditEntry.entity_type) == "assignment", col(AuditEntry.entity_id) == entity_id)
         .order_by(col(AuditEntry.id))
     )
 
