@@ -41,6 +41,8 @@ from duban.models import User
 from duban.settings import Settings, get_settings
 
 T = TypeVar("T")
+_USER = User.__table__  # type: ignore[attr-defined]
+_USER_BY_ID = sa.select(_USER).where(_USER.c.id == sa.bindparam("user_id", type_=sa.Integer()))
 
 
 class Writer:
@@ -97,7 +99,7 @@ class Writer:
         """The cached principal against its stored row, in the write's transaction."""
         assert self._generation is not None
         key = (self.user.id or 0, self._generation)
-        row = session.connection().execute(_user_statement(key[0])).mappings().first()
+        row = session.connection().execute(_USER_BY_ID, {"user_id": key[0]}).mappings().first()
         # The stored row must be the cached copy field by field (not only its version): then the
         # copy is the principal, whatever happened to the id (a reused SQLite id, another database).
         if row is None or any(getattr(self.user, k) != v for k, v in row.items()):

@@ -17,6 +17,7 @@ read-then-check in Python. Nothing else in the services commits, audits or write
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -186,10 +187,10 @@ class UnitOfWork:
         if "updated_at" in table.c and "updated_at" not in values:
             changed["updated_at"] = self.now
         after = {**before, **changed}
+        params = {f"v_{k}": v for k, v in changed.items()}
+        params["w_id"], params["w_version"] = before["id"], before[version]
         result = self.session.connection().execute(
-            sa.update(table)
-            .where(table.c.id == before["id"], table.c[version] == before[version])
-            .values(changed)
+            _update_statement(table, version, tuple(sorted(changed))), params
         )
         if result.rowcount != 1:
             raise concurrent_update(table.name)
@@ -218,8 +219,7 @@ class UnitOfWork:
         entries' snapshot holds besides the row). Answers the rows with their ids."""
         defaults = {c.key: _default(c) for c in table.columns if c.key != "id"}
         full = [{**defaults, **values} for values in rows]
-        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = self.session.connection().execute(stmt, full).scalars().all()
+        ids = self.session.connection().execute(_insert_statement(table), full).scalars().all()
         out = [{"id": new_id, **row} for new_id, row in zip(ids, full, strict=True)]
         if action is not None:
             kind = entity_type or table.name
@@ -307,7 +307,7 @@ class UnitOfWork:
         if self._events:
             # Both written without the ORM, each in one multi-row INSERT.
             ids = connection.execute(
-                sa.insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True),
+                _insert_statement(_OUTBOX),
                 [{k: getattr(e, k) for k in _OUTBOX_COLUMNS} for e in self._events],
             ).scalars()
             for event, event_id in zip(self._events, ids, strict=True):
@@ -317,11 +317,7 @@ class UnitOfWork:
         )
         try:
             if rows:
-                self.audit_ids = list(
-                    connection.execute(
-                        sa.insert(_AUDIT).returning(_AUDIT.c.id, sort_by_parameter_order=True), rows
-                    ).scalars()
-                )
+                self.audit_ids = list(connection.execute(_insert_statement(_AUDIT), rows).scalars())
         except IntegrityError as exc:
             if "audit_entry" in str(exc.orig) or "prev_hash" in str(exc.orig):
                 # Two writers extended one entity's chain at once: the later one retries.
@@ -329,6 +325,25 @@ class UnitOfWork:
             raise
         self.session.commit()
         self.done = True
+
+
+# Built once per table and set of columns: a statement object reused keeps its cache key and its
+# compiled form (building the WHERE and SET clauses cost more than running them).
+@functools.cache
+def _update_statement(table: sa.Table, version: str, keys: tuple[str, ...]) -> sa.Update:
+    return (
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("w_id", type_=table.c.id.type),
+            table.c[version] == sa.bindparam("w_version", type_=table.c[version].type),
+        )
+        .values({table.c[k]: sa.bindparam(f"v_{k}", type_=table.c[k].type) for k in keys})
+    )
+
+
+@functools.cache
+def _insert_statement(table: sa.Table) -> sa.Insert:
+    return sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 def _default(column: sa.Column[Any]) -> Any:

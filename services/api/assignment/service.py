@@ -1068,8 +1068,29 @@ def _act_select() -> Select[Any]:
     return _list_select(False).add_columns(*_NAMES)
 
 
-def act_statement(user: User, assignment_id: int) -> Select[Any]:
-    return scoped(_act_select(), user, Assignment.unit_id).where(col(Assignment.id) == assignment_id)
+def act_statement(user: User) -> Select[Any]:
+    """The row `act` loads, through the user's scope, for the parameter `assignment_id`: built once
+    per scope (county-wide, or one unit) and reused, so its cache key and compiled form are too."""
+    return scoped_once(_ACT_BY_SCOPE, user, _act_select)
+
+
+_ACT_BY_SCOPE: dict[tuple[bool, int | None], Select[Any]] = {}
+
+
+def scoped_once(
+    cache: dict[tuple[bool, int | None], Select[Any]], user: User, base: Callable[[], Select[Any]]
+) -> Select[Any]:
+    """`scoped(base(), user, Assignment.unit_id)` for the parameter `assignment_id`, built once per
+    scope: keyed on what the scope reads of the user (`unit_scope_clause`), not on the user."""
+    key = (user.reads_all, user.unit_id)
+    stmt = cache.get(key)
+    if stmt is None:
+        if len(cache) > 4096:
+            cache.clear()
+        stmt = cache[key] = scoped(base(), user, Assignment.unit_id).where(
+            col(Assignment.id) == sa.bindparam("assignment_id", type_=sa.Integer())
+        )
+    return stmt
 
 
 _ROW_KEYS = tuple(c.key for c in ASSIGNMENT.columns)
@@ -1090,7 +1111,8 @@ def act(
     in hand: the scoped row with its names, its history (and so its audit chain's head), one
     version-checked UPDATE, the event and the audit entry, one commit. Same checks and answers."""
     spec = ACTIONS[action]
-    found = session.connection().execute(act_statement(user, assignment_id)).mappings().first()
+    conn = session.connection()
+    found = conn.execute(act_statement(user), {"assignment_id": assignment_id}).mappings().first()
     if found is None:
         raise not_found(assignment_id)
     row = dict(found)
@@ -1115,7 +1137,7 @@ def act(
         values["percent_done"] = 100
     if reason is not None:
         values["last_reason"] = reason
-    past = [dict(r) for r in session.connection().execute(_history_with_hash(assignment_id)).mappings()]
+    past = [dict(r) for r in conn.execute(_HISTORY_WITH_HASH, {"entity_id": str(assignment_id)}).mappings()]
     with unit_of_work(session, actor=user, now=now) as uow:
         uow.chain_head("assignment", assignment_id, past[-1]["hash"] if past else None)
         after = uow.update_row(
@@ -1160,8 +1182,15 @@ class _RowView:
         self.__dict__.update(values)
 
 
-def _history_with_hash(assignment_id: int) -> sa.Select[Any]:
-    return history_statement(assignment_id).add_columns(col(AuditEntry.hash))
+# An assignment's history with each entry's hash (the newest is its audit chain's head).
+_HISTORY_WITH_HASH = (
+    sa.select(*HISTORY_COLUMNS, col(AuditEntry.hash))
+    .where(
+        col(AuditEntry.entity_type) == "assignment",
+        col(AuditEntry.entity_id) == sa.bindparam("entity_id", type_=sa.String()),
+    )
+    .order_by(col(AuditEntry.id))
+)
 
 
 def assign_new(

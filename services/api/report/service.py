@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
@@ -333,26 +334,34 @@ _CREATE_COLUMNS: tuple[Any, ...] = (
 )
 
 
+def _create_select() -> Select[Any]:
+    stmt: Select[Any] = (
+        select(*_CREATE_COLUMNS)
+        .join(Plan, col(Plan.id) == col(Assignment.plan_id))
+        .join(Task, col(Task.id) == col(Assignment.task_id))
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+    )
+    return stmt
+
+
+_CREATE_BY_SCOPE: dict[tuple[bool, int | None], Select[Any]] = {}
+_EXISTING = select(col(ProgressReport.id)).where(
+    col(ProgressReport.assignment_id) == sa.bindparam("assignment_id", type_=sa.Integer()),
+    col(ProgressReport.period) == sa.bindparam("period", type_=sa.String()),
+)
+
+
 def create_lean(
     session: Session, *, user: User, assignment_id: int, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """`create` without the ORM, answering the report's public body: the scoped assignment with
     its plan's reporting rules and the names its event carries in one statement, the period's
     duplicate check, one INSERT, the event and the audit entry, one commit. Same checks, answers."""
-    from api.assignment.service import visible_assignments
+    from api.assignment.service import scoped_once
 
-    found = (
-        session.connection()
-        .execute(
-            visible_assignments(user, *_CREATE_COLUMNS)
-            .join(Plan, col(Plan.id) == col(Assignment.plan_id))
-            .join(Task, col(Task.id) == col(Assignment.task_id))
-            .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-            .where(col(Assignment.id) == assignment_id)
-        )
-        .mappings()
-        .first()
-    )
+    conn = session.connection()
+    stmt = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
+    found = conn.execute(stmt, {"assignment_id": assignment_id}).mappings().first()
     if found is None:
         raise NotFound("交办任务不存在", code="assignment.not_found")
     a = dict(found)

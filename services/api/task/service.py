@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -378,7 +379,10 @@ def lean_eligible(data: dict[str, Any]) -> bool:
     )
 
 
-def _plan_statement(plan_id: int, section_id: int | None) -> sa.Select[Any]:
+@functools.cache
+def _plan_statement(with_section: bool) -> sa.Select[Any]:
+    # Built once (with parameters): the plan, the plan's last position, the section's plan.
+    plan_id = sa.bindparam("plan_id", type_=sa.Integer())
     last = sa.select(func.max(col(Task.position))).where(col(Task.plan_id) == plan_id).scalar_subquery()
     stmt = sa.select(
         col(Plan.id),
@@ -390,10 +394,16 @@ def _plan_statement(plan_id: int, section_id: int | None) -> sa.Select[Any]:
         col(Plan.period_end),
         last.label("last_position"),
     ).where(col(Plan.id) == plan_id)
-    if section_id is not None:
-        owner = sa.select(col(Section.plan_id)).where(col(Section.id) == section_id).scalar_subquery()
+    if with_section:
+        section = sa.bindparam("section_id", type_=sa.Integer())
+        owner = sa.select(col(Section.plan_id)).where(col(Section.id) == section).scalar_subquery()
         stmt = stmt.add_columns(owner.label("section_plan_id"))
     return stmt
+
+
+_UNIT_NAMES = sa.select(col(Unit.id), col(Unit.name)).where(
+    col(Unit.id).in_(sa.bindparam("unit_ids", expanding=True, type_=sa.Integer()))
+)
 
 
 def create_lean(session: Session, *, user: User, data: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -403,7 +413,8 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     entries, one commit. Same checks and answers as `_insert` for the creates `lean_eligible` takes."""
     plan_id, section_id = data["plan_id"], data.get("section_id")
     conn = session.connection()
-    plan = conn.execute(_plan_statement(plan_id, section_id)).mappings().first()
+    params = {"plan_id": plan_id, "section_id": section_id}
+    plan = conn.execute(_plan_statement(section_id is not None), params).mappings().first()
     if plan is None:
         raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
     if section_id is not None and plan["section_plan_id"] != plan_id:
@@ -414,7 +425,7 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     unit_ids = sorted({u["unit_id"] for u in units})
     names: dict[int, str] = {}
     if unit_ids:
-        found = conn.execute(sa.select(col(Unit.id), col(Unit.name)).where(col(Unit.id).in_(unit_ids)))
+        found = conn.execute(_UNIT_NAMES, {"unit_ids": unit_ids})
         names = {i: str(n) for i, n in found if i is not None}
         missing = [i for i in unit_ids if i not in names]
         if missing:
