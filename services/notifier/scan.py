@@ -55,6 +55,8 @@ OPEN = sorted(str(s) for s in OPEN_STATES)
 # Up to this many changed assignments, a pass names them in its statements (an index look-up
 # each); more (a bulk import), and it joins the claimed notice_change rows instead.
 FEW_CHANGES = 5000
+# The transaction-scoped advisory lock a recording pass holds (an arbitrary constant: "duban scan").
+SCAN_LOCK = 0x6475_6261_6E5F_7363
 RECIPIENT_NAMES = {
     "unit": "责任单位",
     "unit_head": "单位负责人",
@@ -499,6 +501,14 @@ def scan_deadlines(
     run: ScanRun | None = None
     changed: bool | list[int] = True
     if record:
+        # One recording pass at a time across replicas (PostgreSQL; SQLite has one writer anyway):
+        # a replica that finds another's pass under way skips its own, which would redo the same
+        # work and wait on the other's keys; its next pass is then incremental after that one.
+        if (
+            session.get_bind().dialect.name == "postgresql"
+            and not session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(SCAN_LOCK))).scalar_one()
+        ):
+            return {}
         last = session.execute(
             sa.select(S.c.as_of, S.c.mode, S.c.fingerprint).order_by(S.c.id.desc()).limit(1)
         ).first()

@@ -289,3 +289,29 @@ def test_a_write_during_a_pass_neither_waits_nor_is_lost(committed_url: str, set
             assert _changes(s) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.committed
+def test_a_replica_skips_its_pass_while_another_is_under_way(committed_url: str, settings: Settings) -> None:
+    """PostgreSQL: the second replica's pass finds the first's lock, creates nothing, records no
+    run; once the first has committed, the next pass is an incremental one after it."""
+    engine = make_engine(committed_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return
+        with Session(engine) as s:
+            make_world(s, due_date=date(2025, 12, 3))
+        with Session(engine) as first:
+            assert sum(scan_deadlines(first, now=local(2025, 12, 1, 9), settings=settings).values()) > 0
+            with Session(engine) as second:
+                # Without the lock it would wait on the first's keys: fail instead of hanging.
+                second.execute(sa.text("SET LOCAL lock_timeout = '3s'"))
+                assert scan_deadlines(second, now=local(2025, 12, 1, 9), settings=settings) == {}
+                second.commit()
+            first.commit()
+        with Session(engine) as s:
+            assert sum(scan_deadlines(s, now=local(2025, 12, 1, 10), settings=settings).values()) == 0
+            s.commit()
+            assert s.exec(select(ScanRun.mode).order_by(ScanRun.id)).all() == ["full", "incremental"]
+    finally:
+        engine.dispose()
