@@ -96,6 +96,28 @@ def data_counts(url: str) -> str:
     return ", ".join(f"{v:,} {k.replace('_', ' ')}s" for k, v in counts.items())
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def cpu_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, for the share used during a workload."""
     fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
