@@ -24,8 +24,9 @@ from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from api.assignment.service import scope_key, unit_scope_clause
 from api.assignment.service import scoped as scoped_to_user
-from api.assignment.service import unit_scope_clause
+from api.stats import cache as stats_cache
 from api.stats import indicators as indicator_status
 from duban import amounts, calendar, calendar_store, comparators, history, periods, zones
 from duban.errors import NotFound
@@ -337,6 +338,9 @@ def _aggregates(ctx: Context, facts: Any, original: Any) -> list[Any]:
         _sum_if(and_(not_due, a.percent_done < facts.c.expected - BEHIND_TOLERANCE)).label("behind"),
         func.coalesce(func.sum(a.percent_done), 0).label("percent_sum"),
         func.count(col(ProgressReport.id)).label("reported"),
+        # How long the rows hold as time passes (api.stats.cache): the deadlines either side of now.
+        func.max(case((past_due, a.due_at))).label("due_before"),
+        func.min(case((a.due_at >= ctx.now, a.due_at))).label("due_after"),
         # Deadlines the facts did not cover (see facts_window): then it is asked again, exactly.
         _sum_if(
             or_(
@@ -438,9 +442,7 @@ def group_stats(
 ) -> list[dict[str, Any]]:
     """One row per plan / section / task / unit with every number and its RAG (as of `at`)."""
     ctx = make_context(session, plan=plan, user=user, now=now, at=at)
-    rows = _group_rows(session, ctx, by, exact=False)
-    if any(r["uncovered"] for r in rows):
-        rows = _group_rows(session, ctx, by, exact=True)
+    rows = _cached_rows(session, ctx, by)
     folded = _fold(rows, [] if by == "plan" else ["id"])
     labels = _labels(session, by, [r.get("id") for r in folded])
     for r in folded:
@@ -459,10 +461,51 @@ def group_stats(
     return out
 
 
-def _group_rows(session: Session, ctx: Context, by: str, *, exact: bool) -> list[dict[str, Any]]:
+def _cached_rows(session: Session, ctx: Context, by: str) -> list[dict[str, Any]]:
+    """The (group, state) rows: from the cache while nothing they depend on changed (api.stats.cache)."""
+    if ctx.rebuilt:
+        return _rows(session, ctx, by)
+    key = cache_key(ctx, by)
+    rows = stats_cache.lookup(session, key, plan_id=ctx.plan.id or 0, now=ctx.now)
+    if rows is None:
+        rows = _rows(session, ctx, by, checked=True)
+        if not any(r["uncovered"] for r in rows):
+            stats_cache.remember(key, rows)
+    return rows
+
+
+def cache_key(ctx: Context, by: str) -> tuple[Any, ...]:
+    """Everything the group statement binds besides `now` (whose effect the entry bounds itself)."""
+    plan = ctx.plan
+    return (
+        ctx.session.get_bind().engine.url.render_as_string(hide_password=True),
+        plan.id,
+        by,
+        scope_key(ctx.user) if ctx.user is not None else "board",  # a board token: the whole plan
+        ctx.today,
+        ctx.report_period,
+        ctx.progress_start,
+        plan.period_start,
+        plan.period_end,
+        str(ctx.zone),
+    )
+
+
+def _rows(session: Session, ctx: Context, by: str, *, checked: bool = False) -> list[dict[str, Any]]:
+    rows = _group_rows(session, ctx, by, exact=False, checked=checked)
+    if any(r["uncovered"] for r in rows):
+        rows = _group_rows(session, ctx, by, exact=True, checked=checked)
+    return rows
+
+
+def _group_rows(
+    session: Session, ctx: Context, by: str, *, exact: bool, checked: bool = False
+) -> list[dict[str, Any]]:
     facts, original = day_facts(ctx, "due_facts", "original_facts", exact=exact)
     a = ctx.a
     aggs = _aggregates(ctx, facts, original)
+    if checked:  # what the cache checks, from the same snapshot as the figures
+        aggs += stats_cache.check_columns(ctx.plan.id or 0)
     # Group on the foreign key alone (names are looked up afterwards for the few groups): hashing
     # a million rows on an integer is much cheaper than on titles.
     keys: list[Any] = [a[_GROUP_COLUMN[by]].label("id")] if by != "plan" else []

@@ -12,6 +12,7 @@ from duban.models.assignment import (
     ProgressReport,
     ProgressReportState,
     RequestState,
+    StatsGeneration,
     overdue_basis,
     overdue_basis_of,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "Role",
     "ScanRun",
     "ScoringRule",
+    "StatsGeneration",
     "Section",
     "SectionBase",
     "Target",
