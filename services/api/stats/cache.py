@@ -68,15 +68,25 @@ def check_columns(plan_id: int) -> list[Any]:
     ]
 
 
+Check = tuple[int, str | None]
+
+
 def lookup(
-    session: Session, key: tuple[Any, ...], *, plan_id: int, now: datetime
+    session: Session, key: tuple[Any, ...], *, plan_id: int, now: datetime, check: Check | None = None
 ) -> list[dict[str, Any]] | None:
-    """The cached rows for `key` if they still hold at `now` (one statement), else None."""
+    """The cached rows for `key` if they still hold at `now`, else None.
+
+    `check` is the generation and stamp when the caller read them already (with the plan's row,
+    `api.stats.service.get_plan_checked`); otherwise one statement reads them.
+    """
     entry = _entries.get(key)
     if entry is None or not entry.covers(now):
         counts["miss"] += 1
         return None
-    generation, stamp = session.execute(sa.select(*check_columns(plan_id))).one()
+    if check is None:
+        generation, stamp = session.execute(sa.select(*check_columns(plan_id))).one()
+    else:
+        generation, stamp = check
     if (generation, stamp) != (entry.generation, entry.calendar):
         counts["stale"] += 1
         return None

@@ -59,13 +59,14 @@ class IndicatorStats(BaseModel):
 @router.get("/stats/plans/{plan_id}", response_model=PlanStats, responses=_E)
 def plan_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
     """A plan's totals: states, overdue working days, timeliness, report rate and RAG."""
-    plan = service.get_plan(session, plan_id)
-    return json_response(service.plan_summary(session, plan=plan, user=user, now=now))
+    plan, check = service.get_plan_checked(session, plan_id)
+    return json_response(service.plan_summary(session, plan=plan, user=user, now=now, check=check))
 
 
 def _grouped(by: str, plan_id: int, user: Any, session: Any, now: Any) -> Any:
-    plan = service.get_plan(session, plan_id)
-    return json_response({"items": service.group_stats(session, plan=plan, user=user, now=now, by=by)})
+    plan, check = service.get_plan_checked(session, plan_id)
+    items = service.group_stats(session, plan=plan, user=user, now=now, by=by, check=check)
+    return json_response({"items": items})
 
 
 @router.get("/stats/plans/{plan_id}/sections", response_model=dict[str, list[RagRow]], responses=_E)

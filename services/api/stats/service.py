@@ -64,6 +64,17 @@ def get_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
+def get_plan_checked(session: Session, plan_id: int) -> tuple[Plan, stats_cache.Check]:
+    """The plan and, in the same statement, what the stats cache checks (one round trip for both)."""
+    row = session.execute(
+        select(Plan, *stats_cache.check_columns(plan_id)).where(col(Plan.id) == plan_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("计划不存在", code="plan.not_found")
+    plan, generation, stamp = row
+    return plan, (int(generation), stamp)
+
+
 def zone_of(plan: Plan) -> ZoneInfo:
     return zones.of_plan(plan)
 
@@ -438,11 +449,21 @@ def _joined(ctx: Context, stmt: Any, facts: Any, original: Any) -> Any:
 
 
 def group_stats(
-    session: Session, *, plan: Plan, user: User | None, now: datetime, by: str, at: datetime | None = None
+    session: Session,
+    *,
+    plan: Plan,
+    user: User | None,
+    now: datetime,
+    by: str,
+    at: datetime | None = None,
+    check: stats_cache.Check | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per plan / section / task / unit with every number and its RAG (as of `at`)."""
+    """One row per plan / section / task / unit with every number and its RAG (as of `at`).
+
+    `check`: the cache's check as read with the plan (get_plan_checked), for one call.
+    """
     ctx = make_context(session, plan=plan, user=user, now=now, at=at)
-    rows = _cached_rows(session, ctx, by)
+    rows = _cached_rows(session, ctx, by, check)
     folded = _fold(rows, [] if by == "plan" else ["id"])
     labels = _labels(session, by, [r.get("id") for r in folded])
     for r in folded:
@@ -461,12 +482,14 @@ def group_stats(
     return out
 
 
-def _cached_rows(session: Session, ctx: Context, by: str) -> list[dict[str, Any]]:
+def _cached_rows(
+    session: Session, ctx: Context, by: str, check: stats_cache.Check | None = None
+) -> list[dict[str, Any]]:
     """The (group, state) rows: from the cache while nothing they depend on changed (api.stats.cache)."""
     if ctx.rebuilt:
         return _rows(session, ctx, by)
     key = cache_key(ctx, by)
-    rows = stats_cache.lookup(session, key, plan_id=ctx.plan.id or 0, now=ctx.now)
+    rows = stats_cache.lookup(session, key, plan_id=ctx.plan.id or 0, now=ctx.now, check=check)
     if rows is None:
         rows = _rows(session, ctx, by, checked=True)
         if not any(r["uncovered"] for r in rows):
@@ -757,9 +780,15 @@ def indicator_stats(
 
 
 def plan_summary(
-    session: Session, *, plan: Plan, user: User | None, now: datetime, at: datetime | None = None
+    session: Session,
+    *,
+    plan: Plan,
+    user: User | None,
+    now: datetime,
+    at: datetime | None = None,
+    check: stats_cache.Check | None = None,
 ) -> dict[str, Any]:
-    totals = group_stats(session, plan=plan, user=user, now=now, by="plan", at=at)[0]
+    totals = group_stats(session, plan=plan, user=user, now=now, by="plan", at=at, check=check)[0]
     totals.pop("position", None)
     instant = min(at or now, now)
     return {
