@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -60,6 +60,7 @@ from duban.errors import DubanError, Unauthorized
 from duban.models import User
 from duban.settings import Settings, get_settings
 
+_T = TypeVar("_T")
 Build = Callable[[User], sa.Select[Any]]
 Then = Callable[[], "sa.Select[Any] | Bound"]
 
@@ -308,6 +309,25 @@ class Reader:
             for more in then:
                 out.append(await _rows(conn, _for(more(), self.user)) if first else [])
         return out
+
+    async def in_session(self, work: Callable[[Any], _T]) -> _T:
+        """`work(session)` in one threadpool hop on a read-only session of the request's kind (it
+        takes a connection only if `work` runs a statement): a route's sync service code after
+        its principal and first rows came from `rows`."""
+
+        def run() -> _T:
+            with self._session() as session:
+                try:
+                    return work(session)
+                except BaseException:
+                    session.rollback()  # as _sync_rows: nothing aborted left to a shared session
+                    raise
+
+        slots = await _take_slot(self._settings)
+        try:
+            return await run_in_threadpool(run)
+        finally:
+            slots.release()
 
     async def _template_rows(self, bound: Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
         async with self._connection() as conn:

@@ -57,6 +57,7 @@ AUTHENTICATED_ROUTERS: list[tuple[str, str]] = [
 # dependency (`HotReader`: no threadpool hop, the principal checked in the data statement).
 HOT_READ_ROUTERS: list[tuple[str, str, str]] = [
     ("api.assignment.router", "read_router", "/api/v1"),
+    ("api.stats.router", "read_router", "/api/v1"),
     # The lean writes (api.writepath): likewise `async def`, authenticated by their `Writer`.
     ("api.assignment.router", "write_router", "/api/v1"),
     ("api.report.router", "write_router", "/api/v1"),

@@ -47,6 +47,7 @@ DECLARED: dict[str, str] = {
     "api.assignment.router:list_assignments": "tasks:read",
     "api.assignment.router:get_assignment": "tasks:read",
     "api.assignment.router:get_history": "tasks:read",
+    "api.stats.router:plan_stats": "tasks:read",
     "api.board.router:board_data": "tasks:read",
     "api.calendar.router:list_years": "tasks:read",
     "api.calendar.router:list_days": "tasks:read",

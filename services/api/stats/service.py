@@ -64,6 +64,20 @@ def get_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
+_PLAN = Plan.__table__  # type: ignore[attr-defined]
+
+
+def plan_checked_statement(plan_id: int) -> sa.Select[Any]:
+    """The plan's row with what the stats cache checks, as columns (for the hot read path)."""
+    return sa.select(_PLAN, *stats_cache.check_columns(plan_id)).where(_PLAN.c.id == plan_id)
+
+
+def plan_of_row(row: Any) -> tuple[Plan, stats_cache.Check]:
+    """The plan (detached, read-only) and the check from a row of `plan_checked_statement`."""
+    plan = Plan(**{c.name: row[c.name] for c in _PLAN.columns})
+    return plan, (int(row["stats_generation"]), row["calendar_stamp"])
+
+
 def get_plan_checked(session: Session, plan_id: int) -> tuple[Plan, stats_cache.Check]:
     """The plan and, in the same statement, what the stats cache checks (one round trip for both)."""
     row = session.execute(
