@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     notifier_max_attempts: int = 8
     notifier_http_timeout_seconds: float = 10.0
     notifier_workers: int = 8
+    # At most this many sends in flight to one endpoint (or to the SMTP server), so one slow
+    # receiver cannot take every worker; the others keep the rest of the queue moving.
+    notifier_endpoint_concurrency: int = Field(default=4, ge=1)
     # 0 disables the notifier's own /metrics listener.
     notifier_metrics_port: int = 0
     notifier_metrics_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time as _time
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,12 +21,16 @@ from sqlmodel import Session
 from duban import calendar_store
 from duban.clock import Clock, FixedClock, SystemClock
 from duban.db import engine_from_settings, is_database_unavailable, set_engine
-from duban.policy import load_policies
 from duban.settings import Settings, get_settings
 from notifier import claim, deliver, fanout, metrics, retry
+from notifier.deliver import Job
 from notifier.scan import scan_deadlines
 
 log = logging.getLogger("duban.notifier")
+# Finished sends wait at most this long (seconds) to be recorded with others in one transaction.
+RECORD_AFTER = 0.2
+# Claimed and not yet recorded: at most this many batches' worth.
+MAX_OUTSTANDING_BATCHES = 4
 
 
 @dataclass
@@ -61,6 +66,10 @@ class Runner:
         self.client = deliver.make_client(settings)
         self.deliverer = deliver.Deliverer(settings=settings, client=self.client)
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deliver")
+        # The claim's lease must outlast a send begun just before this many seconds after the claim.
+        timeout = min(settings.notifier_http_timeout_seconds, settings.notifier_lease_seconds / 4)
+        lease = settings.notifier_lease_seconds
+        self.send_within = max(lease / 2, lease - timeout - 5)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -96,35 +105,9 @@ class Runner:
                 break
         return events, deliveries
 
-    def _deliver(self, item: tuple[int, int], now: datetime) -> str:
-        with self.session() as session:
-            try:
-                return deliver.deliver_one(session, item[0], item[1], now=now, deliverer=self.deliverer)
-            except Exception as exc:
-                if is_database_unavailable(exc):
-                    raise  # the pass fails and backs off (run); the lease brings the delivery back
-                # The lease runs out and another pass retries it; the message is not lost.
-                log.exception("delivery %s failed unexpectedly", item[0])
-                return "error"
-
     def deliver_all(self) -> dict[str, int]:
-        outcomes: dict[str, int] = {}
-        while not self.stop.is_set():
-            now = self.clock.now()
-            with self.session() as session:
-                self.deliverer.policies = load_policies(session)
-                batch = claim.claim(
-                    session,
-                    now=now,
-                    limit=self.settings.notifier_batch_size,
-                    lease_seconds=self.settings.notifier_lease_seconds,
-                )
-            if not batch:
-                break
-            # In-flight work finishes even after SIGTERM: the batch is claimed, so deliver it.
-            for outcome in self.pool.map(self._deliver, batch, [now] * len(batch)):
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        return outcomes
+        """Claim, send and record until nothing is due, the batches overlapping (_Pipeline)."""
+        return _Pipeline(self).run()
 
     def update_gauges(self) -> None:
         with self.session() as session:
@@ -226,8 +209,9 @@ def main(
     configure_logging(settings.log_level, settings.log_json, lambda: None)
     calendar_store.install(settings.calendar_check_seconds)
     clock: Clock = FixedClock(as_of) if as_of is not None else SystemClock()
-    # One pool for the process, with a connection for each delivery thread and the scan/claim loop.
-    engine = engine_from_settings(settings, min_pool_size=settings.notifier_workers + 2)
+    # One pool for the process; only the loop (scan, fan-out, claim, record) uses the database, the
+    # delivery threads never do.
+    engine = engine_from_settings(settings, min_pool_size=2)
     set_engine(engine)
     if dry_run:
         return preview(engine=engine, clock=clock, settings=settings, as_json=as_json)
@@ -245,3 +229,183 @@ def main(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     return runner.run(once=once)
+
+
+class _Pipeline:
+    """One deliver_all. This thread claims and records; the pool's threads only send.
+
+    Claiming and recording are decoupled: a batch is claimed whenever a thread is free (the next
+    one is ready while the current one is in flight), and finished sends are recorded a batch at a
+    time (one transaction for up to notifier_batch_size outcomes, or what has finished within
+    RECORD_AFTER seconds), so a slow send never holds back the outcomes claimed with it. Sends to
+    one endpoint (or to the SMTP server) are capped at notifier_endpoint_concurrency; an endpoint
+    at its cap, or with sends waiting for it, is left out of the next claims — its deliveries stay
+    in the queue, where they hold no thread and no lease.
+    """
+
+    def __init__(self, runner: Runner) -> None:
+        self.r = runner
+        self.batch_size = runner.settings.notifier_batch_size
+        self.cap = max(1, min(runner.settings.notifier_endpoint_concurrency, runner.workers))
+        self.lock = threading.Condition()
+        self.parked: dict[str, deque[Job]] = {}  # waiting for one of their key's `cap` slots
+        self.active: Counter[str] = Counter()  # slots taken, per key
+        self.running = 0  # handed to the pool and not finished
+        self.finished: list[Job] = []
+        self.finished_since = 0.0  # monotonic: when the oldest unrecorded outcome arrived
+
+    def run(self) -> dict[str, int]:
+        r = self.r
+        outcomes: Counter[str] = Counter()
+        outstanding = 0  # claimed and not yet recorded
+        exhausted = False
+        while True:
+            with self.lock:
+                take = self._due_for_record(outstanding)
+                if take:
+                    self.finished = []
+            if take:
+                outstanding -= len(take)
+                outcomes.update(self._record(take))
+                exhausted = False  # a settled delivery may release the next one of its assignment
+                continue
+            # In-flight work finishes even after SIGTERM: it is claimed, so deliver it.
+            if not exhausted and not r.stop.is_set() and self._wants_work(outstanding):
+                claimed = self._claim()
+                if claimed is None:
+                    exhausted = True
+                    continue
+                outcomes.update(claimed.outcomes)
+                outstanding += len(claimed.jobs)
+                self._dispatch(claimed.jobs)
+                continue
+            if outstanding == 0:
+                return dict(outcomes)
+
+            def ready(more: bool = not exhausted and not r.stop.is_set(), n: int = outstanding) -> bool:
+                return bool(self._due_for_record(n)) or (more and self._has_room(n))
+
+            with self.lock:
+                self.lock.wait_for(ready, timeout=RECORD_AFTER)
+
+    def _due_for_record(self, outstanding: int) -> list[Job]:
+        # Called with the lock held.
+        done = self.finished
+        if not done:
+            return []
+        if (
+            len(done) >= self.batch_size
+            or len(done) == outstanding  # nothing else in flight
+            or _time.monotonic() - self.finished_since >= RECORD_AFTER
+        ):
+            return done
+        return []
+
+    def _has_room(self, outstanding: int) -> bool:
+        # Called with the lock held: a thread is free (or soon will be), and not too much is claimed.
+        return self.running < self.r.workers and outstanding < MAX_OUTSTANDING_BATCHES * self.batch_size
+
+    def _wants_work(self, outstanding: int) -> bool:
+        with self.lock:
+            return self._has_room(outstanding)
+
+    def _claim(self) -> deliver.Batch | None:
+        r = self.r
+        now = r.clock.now()
+        with self.lock:
+            full = {
+                k
+                for k in set(self.active) | set(self.parked)
+                if self.active[k] >= self.cap or k in self.parked
+            }
+        skip_endpoints = [int(k.split(":", 1)[1]) for k in full if k.startswith("endpoint:")]
+        skip_channels = [k for k in full if not k.startswith("endpoint:")]
+        with r.session() as session:
+            claimed = claim.claim_batch(
+                session,
+                now=now,
+                limit=self.batch_size,
+                lease_seconds=r.settings.notifier_lease_seconds,
+                skip_endpoints=skip_endpoints,
+                skip_channels=skip_channels,
+            )
+            if not claimed:
+                session.commit()
+                return None
+            try:
+                batch = deliver.prepare(session, claimed, now=now, deliverer=r.deliverer)
+                session.commit()
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise  # the pass fails and backs off (run); the leases bring the batch back
+                # The leases run out and a later pass retries them; no message is lost.
+                log.exception("preparing a batch of %s deliveries failed", len(claimed))
+                return None
+        deliver.vet(batch.jobs, r.deliverer)
+        send_by = _time.monotonic() + r.send_within
+        for job in batch.jobs:
+            job.send_by = send_by
+        return batch
+
+    def _dispatch(self, jobs: list[Job]) -> None:
+        with self.lock:
+            for job in jobs:
+                if self.active[job.key] < self.cap:
+                    self._start(job)
+                else:
+                    self.parked.setdefault(job.key, deque()).append(job)
+
+    def _start(self, job: Job) -> None:
+        # Called with the lock held.
+        self.active[job.key] += 1
+        self.running += 1
+        self.r.pool.submit(self._work, job)
+
+    def _work(self, job: Job) -> None:
+        try:
+            if _time.monotonic() <= job.send_by:
+                deliver.send(job, self.r.deliverer, now=job.now or self.r.clock.now())
+            # else: left unsent; record puts it back in the queue without counting an attempt
+        finally:
+            with self.lock:
+                self.active[job.key] -= 1
+                if not self.active[job.key]:
+                    del self.active[job.key]
+                self.running -= 1
+                queue = self.parked.get(job.key)
+                if queue:
+                    self._start(queue.popleft())
+                    if not queue:
+                        del self.parked[job.key]
+                if not self.finished:
+                    self.finished_since = _time.monotonic()
+                self.finished.append(job)
+                if (
+                    len(self.finished) >= self.batch_size
+                    or self.running == 0
+                    or self.running == self.r.workers - 1
+                ):
+                    self.lock.notify_all()  # a batch to record, or a thread just became free
+
+    def _record(self, jobs: list[Job]) -> list[str]:
+        r = self.r
+        now = r.clock.now()
+        try:
+            with r.session() as session:
+                return deliver.record(session, jobs, now=now, deliverer=r.deliverer)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                raise
+            log.exception("recording %s deliveries failed; recording them one by one", len(jobs))
+        outcomes = []
+        for job in jobs:
+            try:
+                with r.session() as session:
+                    outcomes += deliver.record(session, [job], now=now, deliverer=r.deliverer)
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise
+                # The lease runs out and another pass retries it; the message is not lost.
+                log.exception("delivery %s could not be recorded", job.delivery.id)
+                outcomes.append("error")
+        return outcomes

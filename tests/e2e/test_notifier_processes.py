@@ -123,8 +123,10 @@ def test_sigkill_mid_run_loses_nothing(committed_url: str) -> None:
         assert second.returncode == 0, err
         got = Counter(receiver.ids())
         assert set(got) == set(ids)
-        # At-least-once: only messages in flight at the kill may arrive twice, with the same webhook-id.
-        assert sum(v - 1 for v in got.values()) <= 4 * 2
+        # At-least-once: only messages sent and not yet recorded at the kill may arrive twice, with
+        # the same webhook-id — finished sends are recorded a batch (20) at a time, or within 0.2 s,
+        # so at most about a batch, with the 4 in flight and those finishing during a record.
+        assert sum(v - 1 for v in got.values()) <= 2 * 20 + 4
         assert statuses(committed_url) == Counter({str(DeliveryStatus.sent): n})
     finally:
         server.shutdown()

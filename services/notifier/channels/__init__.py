@@ -19,6 +19,8 @@ class OutgoingMessage:
     title: str = ""
     text: str = ""
     markdown: str = ""
+    # The batch already vetted and pinned the target's address (once per batch, not per post).
+    vetted: bool = False
 
 
 @dataclass

@@ -62,7 +62,15 @@ class DingTalkChannel:
         )
         url = dingtalk_url(message.target, message.secret, self.now)
         return _check_errcode(
-            post(self.client, self.settings, url, body, {"content-type": "application/json"}, self.now)
+            post(
+                self.client,
+                self.settings,
+                url,
+                body,
+                {"content-type": "application/json"},
+                self.now,
+                vetted=message.vetted,
+            )
         )
 
 
@@ -82,5 +90,6 @@ class WeComChannel:
                 body,
                 {"content-type": "application/json"},
                 self.now,
+                vetted=message.vetted,
             )
         )

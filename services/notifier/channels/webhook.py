@@ -60,7 +60,20 @@ class WebhookChannel:
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         body = body_of(message.payload)
-        return post(self.client, self.settings, message.target, body, self.headers(message, body), self.now)
+        return post(
+            self.client,
+            self.settings,
+            message.target,
+            body,
+            self.headers(message, body),
+            self.now,
+            vetted=message.vetted,
+        )
+
+
+def refused(error: str) -> DeliveryResult:
+    """A URL the SSRF check refused: retrying cannot help, nothing was sent."""
+    return DeliveryResult(ok=False, error=error, retryable=False)
 
 
 def post(
@@ -70,8 +83,11 @@ def post(
     body: bytes,
     headers: dict[str, str],
     now: datetime,
+    *,
+    vetted: bool = False,
 ) -> DeliveryResult:
-    """Vet the URL (resolve once, pin the address), then POST to that address; never a redirect."""
+    """Vet the URL (resolve once, pin the address) unless the caller just did, then POST to that
+    address; never a redirect."""
     from notifier.retry import parse_retry_after
 
     req_headers, req_body = _headers(headers), body[:BODY_EXCERPT].decode(errors="replace")
@@ -81,10 +97,11 @@ def post(
             ok=False, error=error, retryable=retryable, request_headers=req_headers, request_body=req_body
         )
 
-    try:
-        client.vet(url, settings)
-    except UnsafeUrl as exc:
-        return failed(f"{exc.code}: {exc.message}", retryable=False)
+    if not vetted:
+        try:
+            client.vet(url, settings)
+        except UnsafeUrl as exc:
+            return failed(f"{exc.code}: {exc.message}", retryable=False)
     try:
         response = client.post(url, content=body, headers=headers, follow_redirects=False)
     except httpx.TimeoutException as exc:
