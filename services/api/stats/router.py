@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -10,6 +11,7 @@ from api.deps import NowDep, OfficeUser, Reader, SessionDep, SettingsDep
 from api.direct import direct
 from api.errors import ErrorEnvelope
 from api.hotpath import HotReader
+from api.hotpath import Reader as Reader_
 from api.http import json_response
 from api.stats import service
 from duban.errors import Forbidden, NotFound
@@ -60,16 +62,15 @@ class IndicatorStats(BaseModel):
     latest_text: str | None = Field(default=None, description="最新值的中文表述（计数类为整数），如“49个”")
 
 
-# The dashboard is a hot read (api.hotpath, api.direct): the cached principal checked in the
-# statement that loads the plan with the stats cache's check, so a cached answer is one round trip.
+# The dashboard and its groupings are hot reads (api.hotpath, api.direct): the cached principal is
+# checked in the statement that loads the plan with the stats cache's check, so a cached summary is
+# one round trip (a grouping one more, for its labels).
 read_router = APIRouter(tags=["stats"])
 _READ_ROLES = (Role.admin, Role.office, Role.leader, Role.viewer, Role.unit_head, Role.unit_staff)
 
 
-@read_router.get("/stats/plans/{plan_id}", response_model=PlanStats, responses=_E)
-@direct
-async def plan_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
-    """A plan's totals: states, overdue working days, timeliness, report rate and RAG."""
+async def _plan_of(plan_id: int, reader: Reader_) -> tuple[Any, Any]:
+    """The plan and the stats cache's check, in the statement that checks the cached principal."""
     user = reader.user
     # As `Reader` (api.deps.require_roles); a service account's tasks:read scope is checked by
     # HotReader against the route's declared scope (api.auth.scopes.DECLARED).
@@ -79,35 +80,47 @@ async def plan_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
     (rows,) = await reader.rows(lambda _user: service.plan_checked_statement(plan_id))
     if not rows:
         raise NotFound("计划不存在", code="plan.not_found")
-    plan, check = service.plan_of_row(rows[0])
+    return service.plan_of_row(rows[0])
+
+
+@read_router.get("/stats/plans/{plan_id}", response_model=PlanStats, responses=_E)
+@direct
+async def plan_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
+    """A plan's totals: states, overdue working days, timeliness, report rate and RAG."""
+    plan, check = await _plan_of(plan_id, reader)
     body = await reader.in_session(
         lambda session: service.plan_summary(session, plan=plan, user=reader.user, now=now, check=check)
     )
     return json_response(body)
 
 
-def _grouped(by: str, plan_id: int, user: Any, session: Any, now: Any) -> Any:
-    plan, check = service.get_plan_checked(session, plan_id)
-    items = service.group_stats(session, plan=plan, user=user, now=now, by=by, check=check)
+async def _grouped(by: str, plan_id: int, reader: Reader_, now: datetime) -> Any:
+    plan, check = await _plan_of(plan_id, reader)
+    items = await reader.in_session(
+        lambda session: service.group_stats(session, plan=plan, user=reader.user, now=now, by=by, check=check)
+    )
     return json_response({"items": items})
 
 
-@router.get("/stats/plans/{plan_id}/sections", response_model=dict[str, list[RagRow]], responses=_E)
-def section_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+@read_router.get("/stats/plans/{plan_id}/sections", response_model=dict[str, list[RagRow]], responses=_E)
+@direct
+async def section_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
     """The same numbers per section (重点任务)."""
-    return _grouped("section", plan_id, user, session, now)
+    return await _grouped("section", plan_id, reader, now)
 
 
-@router.get("/stats/plans/{plan_id}/tasks", response_model=dict[str, list[RagRow]], responses=_E)
-def task_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+@read_router.get("/stats/plans/{plan_id}/tasks", response_model=dict[str, list[RagRow]], responses=_E)
+@direct
+async def task_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
     """The same numbers per task."""
-    return _grouped("task", plan_id, user, session, now)
+    return await _grouped("task", plan_id, reader, now)
 
 
-@router.get("/stats/plans/{plan_id}/units", response_model=dict[str, list[RagRow]], responses=_E)
-def unit_stats(plan_id: int, user: Reader, session: SessionDep, now: NowDep) -> Any:
+@read_router.get("/stats/plans/{plan_id}/units", response_model=dict[str, list[RagRow]], responses=_E)
+@direct
+async def unit_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
     """The same numbers per responsible unit, most overdue first."""
-    return _grouped("unit", plan_id, user, session, now)
+    return await _grouped("unit", plan_id, reader, now)
 
 
 @router.get("/stats/plans/{plan_id}/indicators", response_model=dict[str, list[IndicatorStats]], responses=_E)
