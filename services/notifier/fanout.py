@@ -84,11 +84,14 @@ class Directory:
 
     @classmethod
     def load(cls, session: Session) -> Directory:
+        # Plain rows of the four columns resolve() reads, not ORM objects (40,000 at province scale).
         users = [
             (u.id, u.unit_id, list(u.roles or []), u.email)
             for u in session.execute(
-                sa.select(User).where(col(User.is_active).is_(True), col(User.is_service_account).is_(False))
-            ).scalars()
+                sa.select(col(User.id), col(User.unit_id), col(User.roles), col(User.email)).where(
+                    col(User.is_active).is_(True), col(User.is_service_account).is_(False)
+                )
+            )
         ]
         units = session.execute(sa.select(col(Unit.id), col(Unit.kind), col(Unit.contact_email))).all()
         endpoints = list(
