@@ -68,11 +68,14 @@ class Writer:
         self._reloaded = False
         self._generation_seen = generation or 0
 
-    async def run(self, work: Callable[[Session, User], T]) -> T:
-        """`work(session, user)` in one threadpool hop, holding a connection slot meanwhile."""
+    async def run(self, work: Callable[[Session, User], T], *, guarded: bool = False) -> T:
+        """`work(session, user)` in one threadpool hop, holding a connection slot meanwhile.
+
+        `guarded`: the work's first statement goes through `first_row`, which checks a cached
+        principal in that statement itself; otherwise it is checked by a statement of its own."""
         slots = await _take_slot(self._settings)
         try:
-            return await run_in_threadpool(self._run, work)
+            return await run_in_threadpool(self._run, work, guarded)
         finally:
             slots.release()
             if self._reloaded:
@@ -81,13 +84,32 @@ class Writer:
                     (self.user.id or 0, self._generation_seen), self.user, asyncio.get_running_loop().time()
                 )
 
-    def _run(self, work: Callable[[Session, User], T]) -> T:
+    def _run(self, work: Callable[[Session, User], T], guarded: bool) -> T:
         manager = self._factory() if self._factory else default_session_factory()
         session = manager.__enter__()
         try:
-            if self._generation is not None:
-                self._check(session)
-            result = work(session, self.user)
+            if self._generation is not None and guarded:
+                session.info[_PENDING] = {
+                    "me_id": self.user.id,
+                    "me_generation": self._generation,
+                    "me_version": self.user.version,
+                    "me_username": self.user.username,
+                    "me_unit_id": self.user.unit_id,
+                }
+                try:
+                    result = work(session, self.user)
+                except Unconfirmed:
+                    # Nothing to see, or no longer this principal: its row decides (401, 403, or
+                    # the work again with the stored principal, whose answer is then the answer).
+                    session.info.pop(_PENDING, None)
+                    self._check(session)
+                    result = work(session, self.user)
+                finally:
+                    session.info.pop(_PENDING, None)
+            else:
+                if self._generation is not None:
+                    self._check(session)
+                result = work(session, self.user)
         except BaseException as exc:
             session.rollback()  # whoever owns the session: nothing half-written is left behind
             manager.__exit__(type(exc), exc, exc.__traceback__)
@@ -111,6 +133,48 @@ class Writer:
             raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
         elif row["token_generation"] != self._generation:
             raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+
+
+_PENDING = "api.writepath.principal"  # session.info: the cached principal's check, not made yet
+_ME = _USER.alias("me")
+# True while the cached principal is still the stored one (as the hot reads check it).
+_PRINCIPAL = sa.exists().where(
+    _ME.c.id == sa.bindparam("me_id", type_=sa.Integer()),
+    _ME.c.token_generation == sa.bindparam("me_generation", type_=sa.Integer()),
+    _ME.c.version == sa.bindparam("me_version", type_=sa.Integer()),
+    _ME.c.username == sa.bindparam("me_username", type_=sa.String()),
+    sa.or_(
+        _ME.c.unit_id == sa.bindparam("me_unit_id", type_=sa.Integer()),
+        sa.and_(_ME.c.unit_id.is_(None), sa.bindparam("me_unit_id", type_=sa.Integer()).is_(None)),
+    ),
+    _ME.c.is_active.is_(True),
+)
+_GUARDED: dict[int, tuple[sa.Select[Any], sa.Select[Any]]] = {}
+
+
+class Unconfirmed(Exception):
+    """The guarded first statement found nothing: the principal's row is to be looked at."""
+
+
+def first_row(session: Session, stmt: sa.Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+    """The first row of `stmt` (a statement built once) as a dict. Inside `Writer.run(...,
+    guarded=True)` with a cached principal, the statement also checks that principal (one round
+    trip for both); finding nothing, it raises `Unconfirmed` and the writer decides on the row."""
+    check = session.info.get(_PENDING)
+    conn = session.connection()
+    if check is None:
+        found = conn.execute(stmt, params).mappings().first()
+        return dict(found) if found is not None else None
+    entry = _GUARDED.get(id(stmt))
+    if entry is None or entry[0] is not stmt:
+        if len(_GUARDED) > 4096:
+            _GUARDED.clear()
+        entry = _GUARDED[id(stmt)] = (stmt, stmt.where(_PRINCIPAL))
+    found = conn.execute(entry[1], {**params, **check}).mappings().first()
+    if found is None:
+        raise Unconfirmed
+    session.info.pop(_PENDING, None)  # checked: the rest of the work runs as it is
+    return dict(found)
 
 
 def _admits(user: User, roles: tuple[str, ...], scope: str | None) -> bool:

@@ -231,3 +231,33 @@ def test_update_row_checks_the_version_and_audits_as_the_orm_does(
             uow.update_row(table, row, {"state": AssignmentState.returned}, action="assignment.return")
     assert lost.value.code == "assignment.concurrent_update"
     assert assignment_service.get_visible(session, user=actor, assignment_id=a.id or 0).state == "accepted"
+
+
+def test_a_cached_principal_is_checked_in_the_first_statement(
+    client: TestClient, session: Session, world: World, as_role: AsRole
+) -> None:
+    task = _create(client, world, "1", assign=True).json()
+    aid = _assignment_of(session, task["id"])
+    stranger = as_role("unit_head")
+    for _ in range(2):  # the second one on the cached principal: still simply not found
+        r = client.post(f"{API}/assignments/{aid}/accept", headers=stranger)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "assignment.not_found"
+    assert (
+        client.post(f"{API}/assignments/{aid}/reports", json={"text": "x"}, headers=world.head).status_code
+        == 409
+    )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind().engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        r = client.post(f"{API}/assignments/{aid}/accept", headers=world.head)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert r.status_code == 200, r.text
+    assert not any(s.startswith("SELECT user_account") for s in statements)  # no look-up of its own
+    first = next(s for s in statements if s.startswith("SELECT"))
+    assert "EXISTS" in first and "user_account AS me" in first

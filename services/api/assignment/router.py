@@ -272,7 +272,8 @@ async def accept(
             now=now,
             reason=reason,
             check_version=check,
-        )
+        ),
+        guarded=True,
     )
     return json_response(out, headers={"ETag": etag_of("assignment", assignment_id, out["version"])})
 

@@ -1111,11 +1111,13 @@ def act(
     in hand: the scoped row with its names, its history (and so its audit chain's head), one
     version-checked UPDATE, the event and the audit entry, one commit. Same checks and answers."""
     spec = ACTIONS[action]
-    conn = session.connection()
-    found = conn.execute(act_statement(user), {"assignment_id": assignment_id}).mappings().first()
+    from api.writepath import first_row
+
+    found = first_row(session, act_statement(user), {"assignment_id": assignment_id})
     if found is None:
         raise not_found(assignment_id)
-    row = dict(found)
+    row = found
+    conn = session.connection()
     if check_version is not None:
         check_version(row["version"])
     if not may_act(user, spec, row["unit_id"]):

@@ -55,7 +55,8 @@ async def create_report(
     out = await writer.run(
         lambda session, user: service.create_lean(
             session, user=user, assignment_id=assignment_id, data=data, now=now
-        )
+        ),
+        guarded=True,
     )
     return json_response(out, 201, headers={"ETag": etag_of("report", out["id"], out["version"])})
 

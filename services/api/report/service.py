@@ -358,13 +358,14 @@ def create_lean(
     its plan's reporting rules and the names its event carries in one statement, the period's
     duplicate check, one INSERT, the event and the audit entry, one commit. Same checks, answers."""
     from api.assignment.service import scoped_once
+    from api.writepath import first_row
 
-    conn = session.connection()
     stmt = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
-    found = conn.execute(stmt, {"assignment_id": assignment_id}).mappings().first()
+    found = first_row(session, stmt, {"assignment_id": assignment_id})
+    conn = session.connection()
     if found is None:
         raise NotFound("交办任务不存在", code="assignment.not_found")
-    a = dict(found)
+    a = found
     require_own_unit(user, a["unit_id"], code="report.not_own_unit")
     if a["state"] not in REPORTABLE_ASSIGNMENT_STATES:
         raise Conflict(
@@ -376,15 +377,7 @@ def create_lean(
     zone = zones.of(a["timezone"])
     period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
     period = periods.for_cadence(period_key, cadence)
-    existing = (
-        session.connection()
-        .execute(
-            select(ProgressReport.id).where(
-                ProgressReport.assignment_id == assignment_id, ProgressReport.period == period.key
-            )
-        )
-        .scalar()
-    )
+    existing = conn.execute(_EXISTING, {"assignment_id": assignment_id, "period": period.key}).scalar()
     if existing is not None:
         raise Conflict(
             "该报告期已有进展报告，请修改原报告",

@@ -95,7 +95,7 @@ async def create_task(body: schemas.TaskCreate, writer: OfficeWriter, now: NowDe
         task, created = service.create(session, actor=user, data=data, now=now)
         return service.detail(session, user=user, task_id=task.id or 0, now=now), 201 if created else 200
 
-    out, status = await writer.run(work)
+    out, status = await writer.run(work, guarded=service.lean_eligible(data))
     return json_response(out, status, headers={"ETag": etag_of("task", out["id"], out["version"])})
 
 

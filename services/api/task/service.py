@@ -412,9 +412,11 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     owner in one statement, the units in another, one INSERT per table, the events and the audit
     entries, one commit. Same checks and answers as `_insert` for the creates `lean_eligible` takes."""
     plan_id, section_id = data["plan_id"], data.get("section_id")
-    conn = session.connection()
+    from api.writepath import first_row
+
     params = {"plan_id": plan_id, "section_id": section_id}
-    plan = conn.execute(_plan_statement(section_id is not None), params).mappings().first()
+    plan = first_row(session, _plan_statement(section_id is not None), params)
+    conn = session.connection()
     if plan is None:
         raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
     if section_id is not None and plan["section_plan_id"] != plan_id:
