@@ -344,14 +344,23 @@ def _import_seed(
         expect(page.locator("#shift-form .msg.ok")).to_contain_text("已顺延")
         after = page.locator("tr[data-task-code='1'] input.date")
         expect(after).to_have_value(str(int(before[:4]) + 1) + before[4:])
-    if edit:
-        _edit_draft_task(page)
-        _pick_date(page, "tr[data-task-code='3']")
-    else:
-        # Typed as people write it; read as 2026-06-30 and saved when the field is left.
-        due = page.locator("tr[data-task-code='3'] input.date")
-        due.fill("2026年6月30日")
-        due.press("Tab")
+
+    # The field shows the date at once and saves it in the background: the reload below waits for
+    # the save of 2026-06-30 to be answered (under load it came after the reload: 2026-06-29 shown).
+    def saved(r: Any) -> bool:
+        return (
+            r.request.method == "PATCH" and "/tasks/" in r.url and "2026-06-30" in (r.request.post_data or "")
+        )
+
+    with page.expect_response(saved):
+        if edit:
+            _edit_draft_task(page)
+            _pick_date(page, "tr[data-task-code='3']")
+        else:
+            # Typed as people write it; read as 2026-06-30 and saved when the field is left.
+            due = page.locator("tr[data-task-code='3'] input.date")
+            due.fill("2026年6月30日")
+            due.press("Tab")
     expect(page.locator("tr[data-task-code='3'] input.date")).to_have_value("2026-06-30")
     page.reload()  # saved, not only shown
     expect(page.locator("tr[data-task-code='3'] input.date")).to_have_value("2026-06-30")
