@@ -1068,29 +1068,39 @@ def _act_select() -> Select[Any]:
     return _list_select(False).add_columns(*_NAMES)
 
 
-def act_statement(user: User) -> Select[Any]:
-    """The row `act` loads, through the user's scope, for the parameter `assignment_id`: built once
-    per scope (county-wide, or one unit) and reused, so its cache key and compiled form are too."""
+def act_statement(user: User) -> tuple[Select[Any], dict[str, Any]]:
+    """The row `act` loads, through the user's scope, for the parameter `assignment_id` (and the
+    scope's own parameters): built once per kind of scope (`scoped_once`) and reused."""
     return scoped_once(_ACT_BY_SCOPE, user, _act_select)
 
 
-_ACT_BY_SCOPE: dict[tuple[bool, int | None], Select[Any]] = {}
+_ACT_BY_SCOPE: dict[tuple[bool, bool], Select[Any]] = {}
+
+
+_SCOPE_UNIT = sa.bindparam("scope_unit_id", type_=sa.Integer())
 
 
 def scoped_once(
-    cache: dict[tuple[bool, int | None], Select[Any]], user: User, base: Callable[[], Select[Any]]
-) -> Select[Any]:
-    """`scoped(base(), user, Assignment.unit_id)` for the parameter `assignment_id`, built once per
-    scope: keyed on what the scope reads of the user (`unit_scope_clause`), not on the user."""
-    key = (user.reads_all, user.unit_id)
+    cache: dict[tuple[bool, bool], Select[Any]], user: User, base: Callable[[], Select[Any]]
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`scoped(base(), user, Assignment.unit_id)` for the parameter `assignment_id`, and the values
+    of its parameters besides that one. Built once per kind of scope that `unit_scope_clause`
+    gives — county-wide, one unit (the unit a parameter), none — so every unit's users share one
+    statement object: with an object per unit (one cache key, the unit a bound value) each
+    execution on another unit's compiled form made SQLAlchemy adapt its result columns (≈ 0.4 ms)."""
+    clause = unit_scope_clause(user, Assignment.unit_id)
+    by_unit = clause is not None and user.unit_id is not None
+    key = (clause is None, by_unit)
     stmt = cache.get(key)
     if stmt is None:
-        if len(cache) > 4096:
-            cache.clear()
-        stmt = cache[key] = scoped(base(), user, Assignment.unit_id).where(
-            col(Assignment.id) == sa.bindparam("assignment_id", type_=sa.Integer())
-        )
-    return stmt
+        stmt = base()
+        if by_unit:
+            stmt = stmt.where(col(Assignment.unit_id) == _SCOPE_UNIT)
+        elif clause is not None:
+            stmt = stmt.where(clause)  # no unit: nothing to see
+        by_id = col(Assignment.id) == sa.bindparam("assignment_id", type_=sa.Integer())
+        stmt = cache[key] = stmt.where(by_id)
+    return stmt, ({"scope_unit_id": user.unit_id} if by_unit else {})
 
 
 _ROW_KEYS = tuple(c.key for c in ASSIGNMENT.columns)
@@ -1113,7 +1123,8 @@ def act(
     spec = ACTIONS[action]
     from api.writepath import first_row
 
-    found = first_row(session, act_statement(user), {"assignment_id": assignment_id})
+    stmt, scope = act_statement(user)
+    found = first_row(session, stmt, {"assignment_id": assignment_id, **scope})
     if found is None:
         raise not_found(assignment_id)
     row = found

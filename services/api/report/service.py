@@ -344,7 +344,7 @@ def _create_select() -> Select[Any]:
     return stmt
 
 
-_CREATE_BY_SCOPE: dict[tuple[bool, int | None], Select[Any]] = {}
+_CREATE_BY_SCOPE: dict[tuple[bool, bool], Select[Any]] = {}
 _EXISTING = select(col(ProgressReport.id)).where(
     col(ProgressReport.assignment_id) == sa.bindparam("assignment_id", type_=sa.Integer()),
     col(ProgressReport.period) == sa.bindparam("period", type_=sa.String()),
@@ -360,8 +360,8 @@ def create_lean(
     from api.assignment.service import scoped_once
     from api.writepath import first_row
 
-    stmt = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
-    found = first_row(session, stmt, {"assignment_id": assignment_id})
+    stmt, scope = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
+    found = first_row(session, stmt, {"assignment_id": assignment_id, **scope})
     conn = session.connection()
     if found is None:
         raise NotFound("交办任务不存在", code="assignment.not_found")
