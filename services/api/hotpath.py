@@ -330,20 +330,17 @@ class Reader:
             slots.release()
 
     async def _template_rows(self, bound: Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
+        user = self.user
+        rest = [lambda more=more: _for(more(), user) for more in then]
         async with self._connection() as conn:
-            if self._generation is not None:
-                checked = _Checked(bound, self.user, self._generation)
-                first = await _rows(conn, checked)
-                if not first:
-                    before = self.user
-                    await self._reload(conn)
-                    if self.user.version != before.version:  # its roles or unit may have changed
-                        first = await _rows(conn, _Checked(bound, self.user, None))
-            else:
-                first = await _rows(conn, _Checked(bound, self.user, None))
-            out: list[Sequence[Any]] = [first]
-            for more in then:
-                out.append(await _rows(conn, _for(more(), self.user)) if first else [])
+            # The statements together: on the sync pool's connection, one threadpool hop for all.
+            out = await _rows_in_turn(conn, _Checked(bound, user, self._generation), rest)
+            if not out[0] and self._generation is not None:
+                before = self.user
+                await self._reload(conn)
+                if self.user.version != before.version:  # its roles or unit may have changed
+                    user = self.user
+                    out = await _rows_in_turn(conn, _Checked(bound, user, None), rest)
         return out
 
     @asynccontextmanager
@@ -569,6 +566,10 @@ class _ThreadConn:
             ) from exc
         return _dicts(names, records, converters)
 
+    def rows_in_turn(self, first: Query, rest: Sequence[Callable[[], Query]]) -> list[Sequence[Any]]:
+        out: list[Sequence[Any]] = [self.rows(first)]
+        return out + [self.rows(more()) if out[0] else [] for more in rest]
+
     def close(self) -> None:
         if self._fairy is not None:
             raw = self._fairy.driver_connection
@@ -638,6 +639,18 @@ async def _rows(conn: _Conn | _ThreadConn, query: Query) -> list[dict[str, Any]]
             sql, values, exc, psycopg.Error, connection_invalidated=conn.raw.broken or conn.raw.closed
         ) from exc
     return _dicts(names, records, converters)
+
+
+async def _rows_in_turn(
+    conn: _Conn | _ThreadConn, first: Query, rest: Sequence[Callable[[], Query]]
+) -> list[Sequence[Any]]:
+    """The rows of `first`, then of each of `rest` while `first` found rows (else empty lists)."""
+    if isinstance(conn, _ThreadConn):
+        return await run_in_threadpool(conn.rows_in_turn, first, rest)
+    out: list[Sequence[Any]] = [await _rows(conn, first)]
+    for more in rest:
+        out.append(await _rows(conn, more()) if out[0] else [])
+    return out
 
 
 async def _check_calendar(conn: _Conn | _ThreadConn) -> None:
