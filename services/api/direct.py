@@ -3,10 +3,11 @@
 FastAPI's routing and dependency resolution cost more than a detail's own work once the
 statements are lean: on this 2-core machine `GET /healthz` through the whole stack ran at about
 2,000 req/s per two workers, against 36,000 for a bare ASGI function (docs/performance.md). An
-`async def` route whose parameters are only its path's integers plus `reader: HotReader` and
-`now: NowDep` needs none of that machinery: this middleware matches its path with the route's own
-regex, resolves the two dependencies as `api.hotpath.hot_reader` would and calls the route's
-function itself. The route stays registered with FastAPI (OpenAPI, and every request this
+`async def` route whose parameters are its path's integers, query parameters, `reader: HotReader`
+and `now: NowDep` needs little of that machinery: this middleware matches its path with the
+route's own regex, resolves the two dependencies as `api.hotpath.hot_reader` would, has FastAPI's
+own `request_params_to_args` read the query parameters on the route's fields, and calls the
+route's function itself. The route stays registered with FastAPI (OpenAPI, and every request this
 middleware leaves alone: other methods, a parameter that is not a plain integer, a dependency
 overridden in a test).
 
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,12 +62,16 @@ def direct_routes(mounted: Sequence[tuple[str, APIRouter]]) -> list[_Direct]:
                 continue
             params = inspect.signature(route.endpoint).parameters
             path_params = set(route.param_convertors)
+            query = {f.name for f in route.dependant.query_params}
             if (
                 "GET" not in (route.methods or ())
-                or set(params) != path_params | _DEPENDENCIES
+                or set(params) != path_params | query | _DEPENDENCIES
                 or any(params[p].annotation not in (int, "int") for p in path_params)
             ):
-                raise TypeError(f"{route.path}: a direct route takes integer path parameters, reader and now")
+                raise TypeError(
+                    f"{route.path}: a direct route takes integer path parameters, query parameters, "
+                    "reader and now"
+                )
             regex, _, _ = compile_path(prefix + route.path)
             out.append(_Direct(route, regex))
     return out
@@ -124,7 +131,12 @@ class DirectDispatch:
             clock = getattr(self.api.state, "clock", None) or get_clock()
             now = clock.now()
             reader = await hot_reader(request, _bearer(scope), get_settings(), now)
-            response: Response = await route.endpoint(**path_params, reader=reader, now=now)
+            # Query parameters read and validated by FastAPI's own function on the route's own
+            # fields, after the principal as the router does: the same values, the same 422.
+            query, errors = request_params_to_args(route.dependant.query_params, request.query_params)
+            if errors:
+                raise RequestValidationError(errors)
+            response: Response = await route.endpoint(**path_params, **query, reader=reader, now=now)
         except Exception as exc:
             response = await self._handled(request, exc)
         await response(scope, receive, send)

@@ -372,7 +372,8 @@ def test_timestamps_are_utc_whatever_the_session_zone(served: Served, world: Wor
 
 
 def test_the_detail_is_dispatched_directly_with_the_routers_answers(served: Served, world: World) -> None:
-    """api.direct answers GET /assignments/{id} before the router; every answer is the router's."""
+    """api.direct answers GET /assignments and /assignments/{id} before the router; every answer
+    is the router's."""
     from api import direct
     from api.deps import settings_dep
 
@@ -387,6 +388,12 @@ def test_the_detail_is_dispatched_directly_with_the_routers_answers(served: Serv
         (f"{API}/assignments/{w.a_ids[0]}", {}, True),  # 401
         (f"{API}/assignments/{w.a_ids[0]}", {"Authorization": "Bearer nonsense"}, True),
         (f"{API}/assignments/{w.a_ids[0]}", {"Authorization": "Basic eDp5"}, True),
+        (f"{API}/assignments?state=assigned&state=accepted&limit=3", head, True),
+        (f"{API}/assignments?limit=0", head, True),  # 422 from FastAPI's own parameter check
+        (f"{API}/assignments?limit=abc&sort=bogus&state=nope", head, True),
+        (f"{API}/assignments?limit=", head, True),
+        (f"{API}/assignments?overdue=true&sort=-due_date&due_before=2025-12-31", head, True),
+        (f"{API}/assignments?limit=5", {}, True),  # 401 before the parameters
         (f"{API}/assignments/abc", head, False),  # the router's 422
         (f"{API}/assignments/99999999999999999999", head, False),
         (f"{API}/assignments/{w.a_ids[0]}/history", head, False),
@@ -403,7 +410,7 @@ def test_the_detail_is_dispatched_directly_with_the_routers_answers(served: Serv
         direct_answers.append(answer(path, h))
         assert direct.served == before + int(dispatched), path
     statuses = [a[0] for a in direct_answers]
-    assert statuses[:8] == [200, 200, 404, 404, 401, 401, 401, 422], statuses
+    assert statuses[:14] == [200, 200, 404, 404, 401, 401, 401, 200, 422, 422, 422, 200, 401, 422], statuses
     # An overridden dependency (as tests do) sends every request through the router.
     app.dependency_overrides[settings_dep] = settings_dep  # type: ignore[attr-defined]
     try:

@@ -55,6 +55,7 @@ def _detail(
 
 
 @read_router.get("/assignments", response_model=Page[schemas.AssignmentPublic])
+@direct
 async def list_assignments(
     reader: HotReader,
     now: NowDep,
