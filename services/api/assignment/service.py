@@ -209,24 +209,15 @@ def _apply(a: Assignment, values: dict[str, Any]) -> None:
         setattr(a, key, value)
 
 
-def transition(
-    *,
-    session: Session,
-    assignment: Assignment,
-    action: str,
-    actor: User,
-    now: datetime,
-    reason: str | None = None,
-) -> Assignment:
-    """One move of the state machine: role check, state check, update, audit and outbox, one commit."""
-    spec = ACTIONS[action]
-    if action == "reassign":
-        return reassign(session=session, assignment=assignment, actor=actor, now=now, reason=reason)
-    if not may_act(actor, spec, assignment.unit_id):
+def _move(
+    spec: Action, action: str, *, user: User, unit_id: int, state: str, reason: str | None, now: datetime
+) -> tuple[dict[str, Any], str | None]:
+    """The checks of one move (role, state, reason) and the values it writes, for the ORM
+    `transition` and the lean `act` alike; returns (values, the reason as kept)."""
+    if not may_act(user, spec, unit_id):
         raise Forbidden(
             f"无权对该交办事项执行“{spec.label}”", code="assignment.forbidden", details={"action": action}
         )
-    state = str(assignment.state)
     if state not in spec.sources:
         raise IllegalTransition(action=action, state=state, allowed=allowed_actions(state))
     reason = (reason or "").strip() or None
@@ -241,6 +232,31 @@ def transition(
         values["percent_done"] = 100
     if reason is not None:
         values["last_reason"] = reason
+    return values, reason
+
+
+def transition(
+    *,
+    session: Session,
+    assignment: Assignment,
+    action: str,
+    actor: User,
+    now: datetime,
+    reason: str | None = None,
+) -> Assignment:
+    """One move of the state machine: role check, state check, update, audit and outbox, one commit."""
+    spec = ACTIONS[action]
+    if action == "reassign":
+        return reassign(session=session, assignment=assignment, actor=actor, now=now, reason=reason)
+    values, reason = _move(
+        spec,
+        action,
+        user=actor,
+        unit_id=assignment.unit_id,
+        state=str(assignment.state),
+        reason=reason,
+        now=now,
+    )
     plan, task, unit = event_context(session, assignment)
     with unit_of_work(session, actor=actor, now=now) as uow:
         uow.track(assignment, action=f"assignment.{action.replace('-', '_')}")
@@ -1131,25 +1147,9 @@ def act(
     conn = session.connection()
     if check_version is not None:
         check_version(row["version"])
-    if not may_act(user, spec, row["unit_id"]):
-        raise Forbidden(
-            f"无权对该交办事项执行“{spec.label}”", code="assignment.forbidden", details={"action": action}
-        )
-    state = str(row["state"])
-    if state not in spec.sources:
-        raise IllegalTransition(action=action, state=state, allowed=allowed_actions(state))
-    reason = (reason or "").strip() or None
-    if spec.needs_reason and not reason:
-        raise Unprocessable(
-            f"“{spec.label}”须填写理由", code="assignment.reason_required", details={"action": action}
-        )
-    values: dict[str, Any] = {"state": spec.target}
-    if spec.target in _STAMP:
-        values[_STAMP[spec.target]] = now
-    if spec.target == S.completed:
-        values["percent_done"] = 100
-    if reason is not None:
-        values["last_reason"] = reason
+    values, reason = _move(
+        spec, action, user=user, unit_id=row["unit_id"], state=str(row["state"]), reason=reason, now=now
+    )
     past = [dict(r) for r in conn.execute(_HISTORY_WITH_HASH, {"entity_id": str(assignment_id)}).mappings()]
     with unit_of_work(session, actor=user, now=now) as uow:
         uow.chain_head("assignment", assignment_id, past[-1]["hash"] if past else None)

@@ -135,15 +135,7 @@ def create(
             ProgressReport.assignment_id == assignment.id, ProgressReport.period == period.key
         )
     ).first()
-    if existing is not None:
-        raise Conflict(
-            "该报告期已有进展报告，请修改原报告",
-            code="report.duplicate_period",
-            details={"report_id": existing, "period": period.key},
-        )
-    submit_now = bool(data.get("submit"))
-    if submit_now and not (data.get("text") or "").strip():
-        raise Unprocessable("进展情况不能为空", code="report.text_required")
+    submit_now = _check_new(existing, period.key, data)
     with unit_of_work(session, actor=user, now=now) as uow:
         report = uow.add(
             ProgressReport(
@@ -351,6 +343,20 @@ _EXISTING = select(col(ProgressReport.id)).where(
 )
 
 
+def _check_new(existing: int | None, period: str, data: dict[str, Any]) -> bool:
+    """A new report's checks (one a period; text when submitted at once): whether it is submitted."""
+    if existing is not None:
+        raise Conflict(
+            "该报告期已有进展报告，请修改原报告",
+            code="report.duplicate_period",
+            details={"report_id": existing, "period": period},
+        )
+    submit_now = bool(data.get("submit"))
+    if submit_now and not (data.get("text") or "").strip():
+        raise Unprocessable("进展情况不能为空", code="report.text_required")
+    return submit_now
+
+
 def create_lean(
     session: Session, *, user: User, assignment_id: int, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -378,15 +384,7 @@ def create_lean(
     period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
     period = periods.for_cadence(period_key, cadence)
     existing = conn.execute(_EXISTING, {"assignment_id": assignment_id, "period": period.key}).scalar()
-    if existing is not None:
-        raise Conflict(
-            "该报告期已有进展报告，请修改原报告",
-            code="report.duplicate_period",
-            details={"report_id": existing, "period": period.key},
-        )
-    submit_now = bool(data.get("submit"))
-    if submit_now and not (data.get("text") or "").strip():
-        raise Unprocessable("进展情况不能为空", code="report.text_required")
+    submit_now = _check_new(existing, period.key, data)
     view = _Row(a)
     indicator_values = _indicator_values(session, assignment=view, items=data.get("indicator_values") or [])  # type: ignore[arg-type]
     with unit_of_work(session, actor=user, now=now) as uow:
