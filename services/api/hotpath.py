@@ -382,25 +382,15 @@ class Reader:
         self._generation = None
 
     async def _sync_rows(self, build: Build | Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
-        def run() -> list[Sequence[Any]]:
-            with self._session() as session:
-                try:
-                    first = session.execute(*_executable(build, self.user)).mappings().all()
-                    if not first:
-                        return [first, *[[] for _ in then]]
-                    more = [session.execute(*_executable(t(), self.user)).mappings().all() for t in then]
-                    return [first, *more]
-                except BaseException:
-                    # As get_session does: a refused statement (a DataError answered 422) leaves no
-                    # aborted transaction behind, whoever owns the session (tests share one).
-                    session.rollback()
-                    raise
+        def run(session: Any) -> list[Sequence[Any]]:
+            first = session.execute(*_executable(build, self.user)).mappings().all()
+            if not first:
+                return [first, *[[] for _ in then]]
+            return [first, *[session.execute(*_executable(t(), self.user)).mappings().all() for t in then]]
 
-        slots = await _take_slot(self._settings)
-        try:
-            return await run_in_threadpool(run)
-        finally:
-            slots.release()
+        # A refused statement (a DataError answered 422) leaves no aborted transaction behind,
+        # whoever owns the session (tests share one): in_session rolls back, as get_session does.
+        return await self.in_session(run)
 
     def _session(self) -> Any:
         return self._factory() if self._factory else default_session_factory(read_only=True)
