@@ -17,7 +17,7 @@ from .units import paren_spans
 _UNITS = (
     "万亿元|亿千瓦时|亿千瓦|万千瓦|千瓦|亿元|万元|元|个百分点|百分点|%|％|‰|"
     "万名|万人次|万人|万户|万亩|万吨|万台|万套|万家|万个|万件|"
-    "人次|名|人|个(?!月)|家|件|项|场|次|所|座|套|台|辆|批|户|处|条|篇|部|种|类|亩|吨|公里|平方公里|倍"
+    "人次|名|人|个工作日|工作日|个(?!月)|家|件|项|场|次|所|座|套|台|辆|批|户|处|条|篇|部|种|类|亩|吨|公里|平方公里|倍"
 )
 _QUANTITY = re.compile(r"(?<![\d.])(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>" + _UNITS + r")(?!级)")
 _CLAUSE_SPLIT = re.compile(r"[，,；;。：:\n]")
@@ -37,6 +37,7 @@ _LEAD_NOISE = re.compile(
 )
 _TAIL_NOISE = re.compile(
     r"(?:分别达到|分别达|均达到|均达|达到|提高到|提高至|提升到|提升至|增长到|增加到|稳定在|保持在|控制在|"
+    r"压缩至|压缩到|缩短至|缩短到|降低至|降低到|降至|减少至|减少到|下降至|下降到|"
     r"不少于|不低于|超过|至少|总体|达|约|为|和|及|[\"'《》\s])+$"
 )
 
@@ -157,6 +158,9 @@ def _shared_head(sibling: str, name: str) -> str:
 def _balance_quotes(name: str) -> str:
     if name.startswith("“") and name.count("“") > name.count("”"):
         name = name[1:]
+    close = name.find("”")
+    if close >= 0 and "“" not in name[:close]:
+        name = "“" + name  # “一件事”集成办理事项: the lead noise took the opening quote of a name
     if name.endswith("“"):
         name = name[:-1]
     return name

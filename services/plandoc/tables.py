@@ -28,6 +28,12 @@ HEADER_FIELDS: dict[str, str] = {
     "主要任务": "title",
     "工作事项": "title",
     "任务": "title",
+    "具体工作": "title",
+    "重点工作": "title",
+    "主要工作": "title",
+    "工作事项名称": "title",
+    "项目名称": "title",
+    "事项名称": "title",
     "任务描述": "description",
     "主要内容": "description",
     "具体内容": "description",
@@ -35,6 +41,12 @@ HEADER_FIELDS: dict[str, str] = {
     "任务内容": "description",
     "具体措施": "description",
     "工作措施": "description",
+    "主要措施": "description",
+    "工作举措": "description",
+    "具体举措": "description",
+    "建设内容": "description",
+    "实施内容": "description",
+    "工作要求": "description",
     "责任单位": "units_first",
     "责任部门": "units_first",
     "指导部门": "units_first",
@@ -63,6 +75,10 @@ HEADER_FIELDS: dict[str, str] = {
     "完成时间节点": "due",
     "时间安排": "due",
     "时限": "due",
+    "完成期限": "due",
+    "时限要求": "due",
+    "完成时限要求": "due",
+    "进度安排": "due",
     "周期": "recurrence",
     "目标": "targets",
     "目标任务": "targets",
@@ -79,6 +95,18 @@ _RECURRENCE_LABELS: dict[str, Recurrence] = {
     "quarterly": "quarterly",
     "每月": "monthly",
     "monthly": "monthly",
+}
+_CADENCE_CELL = re.compile(r"(每年|每季度?|每个季度|按季度?|每月|每个月|按月)(?:一次|开展|报送|调度)?")
+_CADENCE_WORDS = {
+    "每年": "每年",
+    "每季": "每季度",
+    "每季度": "每季度",
+    "每个季度": "每季度",
+    "按季": "每季度",
+    "按季度": "每季度",
+    "每月": "每月",
+    "每个月": "每月",
+    "按月": "每月",
 }
 ROLE_LABELS = {"lead": "牵头", "co": "配合", "implementing": "落实"}
 
@@ -214,8 +242,13 @@ class Row:
 
 def row_from_cells(headers: list[str], cells: list[object], *, line: int | None) -> Row:
     row = Row(line=line)
+    fields = [header_field(h) for h in headers]
+    # 序号 | 重点任务 | 工作措施 | 责任单位: without a task-name column, 重点任务 names each row's task.
+    promote = "section" in fields and "title" not in fields
     for header, cell in zip(headers, cells, strict=False):
         key = header_field(header)
+        if promote and key == "section":
+            key = "title"
         if isinstance(cell, datetime):
             cell = cell.date()
         if key == "due" and isinstance(cell, date):
@@ -275,6 +308,7 @@ def build_sections(
     default_due: date | None,
     warnings: list[ImportWarning],
     structured_targets: dict[tuple[str, str, str], list[TargetDoc]] | None = None,
+    base_year: int | None = None,
 ) -> list[SectionDoc]:
     sections: list[_Building] = []
     current_label: str | None = None
@@ -318,6 +352,10 @@ def build_sections(
         _add_units(task, row)
         if row.continued and continues and row.description and row.description not in task.description:
             task.description = f"{task.description}\n{row.description}".strip()
+        if isinstance(row.due, str) and (cadence := _CADENCE_CELL.fullmatch(re.sub(r"\s+", "", row.due))):
+            # 每季度 / 每月 in the 完成时限 column: how often, not by when (the plan's end applies).
+            row.recurrence = row.recurrence or _CADENCE_WORDS[cadence.group(1)]
+            row.due = None
         if row.due is not None and (not due_seen[id(task)] or row.continued):
             first_due = not due_seen[id(task)]
             due_seen[id(task)] = True
@@ -325,7 +363,7 @@ def build_sections(
                 due: date | None = row.due
                 understood = True
             else:
-                due, understood = parse_due_cell(row.due, issued_on=issued_on)
+                due, understood = parse_due_cell(row.due, issued_on=issued_on, base_year=base_year)
             if first_due:
                 task.due = due
                 task.ongoing = due is None and understood
@@ -352,6 +390,11 @@ def build_sections(
                 t.due = default_due
             if t.recurrence is None and structured_targets is None:
                 t.recurrence = find_recurrence(f"{t.title}{t.description}")
+            if not t.targets and structured_targets is None:
+                # No 目标 column (or an empty cell): the goals the task's own words state (改造10个).
+                t.targets = targets_in(
+                    f"{t.title}。{t.description}", default_due=t.due or default_due, issued_on=issued_on
+                )
         if structured_targets is not None:
             label = format_section_label(building.section)
             for t, parent_code in _walk_with_parent(building.section.tasks):

@@ -70,6 +70,9 @@ _ATTACHMENT = re.compile(r"^附件\s*\d*\s*[:：]?")
 _TITLE_PERIOD = re.compile(
     r"(?<!\d)(?P<a>\d{4})\s*年?\s*[-—–~～至到]\s*(?P<b>\d{4})\s*(?:年|[)）])|(?<!\d)(?P<y>\d{4})\s*年度"
 )
+# 某市2025年优化营商环境工作要点: one year, not a horizon (到2025年基本建成…).
+_TITLE_YEAR = re.compile(r"(?<![\d到至止])(\d{4})\s*年(?![度\d\s]*[-—–~～至到])")
+_PREAMBLE_GOAL = re.compile(r"(?:到|至)\s*\d{4}\s*年|^(?:主要|总体|工作|发展)?目标(?:任务)?\s*[:：]")
 _YEARS_FROM = re.compile(r"(?P<y>\d{4})年起\s*(?P<n>\d{1,2})\s*年内")
 _SENTENCE_END = "。！？!?"
 _PUNCT = "，。；：、,.;:！？!?"
@@ -236,15 +239,31 @@ def _read_header(lines: list[_Line], issued_on_hint: date | None) -> _Header:
             if "|" not in ln.text and _title_like(ln.text) and not _DOC_NO.fullmatch(ln.text):
                 meta.title = ln.text
                 break
+    meta.title = _plan_title(meta.title)
     meta.period = title_period(meta.title)
     return _Header(meta=meta, skip=skip)
 
 
+# 某县人民政府办公室关于印发《某县某某实施方案》的通知: the plan is what the notice issues.
+_COVER_NOTICE = re.compile(r"^.*?关于(?:印发|转发|下达)《?(?P<plan>.+?)》?的通知$")
+
+
+def _plan_title(title: str) -> str:
+    m = _COVER_NOTICE.match(title)
+    if m is None or "《" in m["plan"] or "》" in m["plan"]:
+        return title
+    return m["plan"]
+
+
 def title_period(title: str) -> Period | None:
-    """The years a title names: （2024-2025年）, （2019—2021）, 2025年度."""
+    """The years a title names: （2024-2025年）, （2019—2021）, 2025年度, 2025年…工作要点."""
     m = _TITLE_PERIOD.search(title)
     if m is None:
-        return None
+        years = _TITLE_YEAR.findall(title)
+        if len(years) != 1:
+            return None
+        year = int(years[0])
+        return Period(start=date(year, 1, 1), end=date(year, 12, 31)) if 1949 < year < 2200 else None
     first, last = (int(m["a"]), int(m["b"])) if m["a"] else (int(m["y"]), int(m["y"]))
     if not 1949 < first <= last < first + 30:
         return None
@@ -402,13 +421,19 @@ def _is_pipe_header(text: str) -> bool:
     if text.count("|") < 2:
         return False
     fields = {header_field(c) for c in _pipe_cells(text)}
-    return "title" in fields and bool(fields & {"units_first", "lead", "co", "unit", "code"})
+    # 序号 | 重点任务 | 工作措施 | 责任单位 | 完成时限 names its tasks in the 重点任务 column.
+    named = "title" in fields or ("section" in fields and "description" in fields)
+    return named and bool(fields & {"units_first", "lead", "co", "unit", "code"})
 
 
-def _pipe_table(lines: list[_Line], start: int) -> tuple[list[Row], int]:
+def _pipe_table(lines: list[_Line], start: int, *, part: _Line | None = None) -> tuple[list[Row], int]:
     headers = _pipe_cells(lines[start].text)
     rows: list[Row] = []
     section = ""
+    if part is not None:
+        # A Word table under 一、重点任务分工: its rows belong to that part until a group row.
+        section = part.text
+        rows.append(Row(line=part.no, section=section))
     i = start + 1
     while i < len(lines) and "|" in lines[i].text:
         cells = _pipe_cells(lines[i].text)
@@ -477,6 +502,11 @@ class _Reader:
     def default_due(self) -> date | None:
         return self.meta.period.end if self.meta.period else None
 
+    @property
+    def base_year(self) -> int | None:
+        """The year of 年内 / 12月31日前: a one-year plan's own year, else the issue year."""
+        return _base_year(self.meta)
+
     # -- tasks
 
     def finish(self, draft: _TaskDraft, *, sub: bool = False) -> TaskDoc:
@@ -506,6 +536,7 @@ class _Reader:
             text,
             issued_on=self.meta.issued_on,
             period_start=self.meta.period.start if self.meta.period else None,
+            base_year=self.base_year,
         )
         for phrase in found.ambiguous:
             self.warnings.append(ambiguous_deadline(draft.line, phrase))
@@ -642,15 +673,26 @@ class _Reader:
             section.tasks.append(self.finish(draft))
 
 
+def _base_year(meta: PlanMeta) -> int | None:
+    period = meta.period
+    if period is not None and period.start.year == period.end.year:
+        return period.start.year
+    return meta.issued_on.year if meta.issued_on else None
+
+
 def _headings_with_unit_lines(lines: list[_Line]) -> bool:
     """（一） headings that are tasks themselves: each unit clause stands on a line of its own under
     a heading (（责任单位：…） on the next line, or after the text), one clause per heading."""
     clauses: int | None = None  # None before the first heading
     previous: _Line | None = None
     unit_lines = False
+    headings = 0
+    closed = False  # the current bare heading holds one paragraph closed by its units
+    paragraphs = False
     for ln in lines:
         if ln.level == 2:
-            clauses = len(ln.atts)
+            clauses, closed = len(ln.atts), False
+            headings += 1
         elif ln.atts:
             if clauses is None:
                 return False
@@ -658,9 +700,13 @@ def _headings_with_unit_lines(lines: list[_Line]) -> bool:
             if ln.unit_line and (not clauses or (previous is not None and previous.unit_line)):
                 clauses, unit_lines = 1, True
             elif not clauses:
-                return False  # paragraphs with their own units under a bare heading: a section
+                # （一）义务教育学校扩容工程 / 新建学校4所…。（县教育局牵头…）: one paragraph with one
+                # clause under each heading is the heading's task; several are a section's tasks.
+                if closed or len(ln.atts) > 1:
+                    return False
+                closed = paragraphs = True
         previous = ln
-    return unit_lines
+    return unit_lines or (paragraphs and headings >= 2)
 
 
 def _shift(ln: _Line) -> list[tuple[int, int, Attribution]]:
@@ -772,11 +818,26 @@ def _qualify_task_codes(sections: list[SectionDoc], warnings: list[ImportWarning
             seen.add(task.code)
 
 
+# Full-width digits (２０２５年, ８５％) read as the ASCII ones, so dates, 文号 and quantities are the
+# same however the document was typed; "１．２万户" is 1.2, "１．加强…" stays item 1.
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_FULLWIDTH_DECIMAL = re.compile(r"(?<=\d)．(?=\d)")
+
+
+def _half_width(text: str) -> str:
+    text = text.translate(_FULLWIDTH_DIGITS)
+    if "．" not in text:
+        return text
+    lead = _L3.match(text) or _L3_BEFORE_DIGIT.match(text)
+    start = lead.end() if lead else 0
+    return text[:start] + _FULLWIDTH_DECIMAL.sub(".", text[start:])
+
+
 def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult:
     lines: list[_Line] = []
     last_l3 = 0
     for no, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.replace("\u3000", " ").strip()
+        stripped = _half_width(raw.replace("\u3000", " ").strip())
         if not stripped:
             continue
         ln = _classify(no, stripped)
@@ -808,7 +869,7 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
             table_rows.extend(rows)
             continue
         if "|" in ln.text and _is_pipe_header(ln.text):
-            rows, i = _pipe_table(lines, i)
+            rows, i = _pipe_table(lines, i, part=under)
             table_rows.extend(rows)
             continue
         if ln.no not in header.skip:
@@ -831,6 +892,11 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
     }
 
     target_text, target_lines = _target_texts(parts, task_parts)
+    if parts[0].heading is not None:
+        # 为…制定本方案。到2025年，…达到85%以上: goals stated in the preamble, before any 一、.
+        target_text[:0] = [
+            (ln.no, ln.body[m.start() :]) for ln in preamble if (m := _PREAMBLE_GOAL.search(ln.body))
+        ]
     if meta.period is None:
         for _, t in target_text:
             m = _YEARS_FROM.search(t)
@@ -866,7 +932,13 @@ def parse_text(text: str, *, issued_on_hint: date | None = None) -> ImportResult
     sections = [s for _, s in sorted(reader.sections, key=lambda x: x[0])]
     if table_rows:
         sections.extend(
-            build_sections(table_rows, issued_on=meta.issued_on, default_due=default_due, warnings=warnings)
+            build_sections(
+                table_rows,
+                issued_on=meta.issued_on,
+                default_due=default_due,
+                warnings=warnings,
+                base_year=_base_year(meta),
+            )
         )
     sections = [s for s in sections if s.tasks or s.title]
     _qualify_task_codes(sections, warnings)

@@ -32,6 +32,7 @@ from .interchange import (
 from .limits import CellBudget, check_archive, check_sheets
 from .notes import note
 from .tables import ROLE_LABELS, Row, build_sections, format_section_label, row_from_cells
+from .text import title_period
 
 TASK_SHEET = "任务分解表"
 META_SHEET = "计划信息"
@@ -333,6 +334,13 @@ def _parse_workbook(wb: Any, budget: CellBudget) -> ImportResult:
     rows = _cells(ws, budget)
     header_at = _header_row(rows)
     headers = [_text(c) for c in rows[header_at]] if rows else []
+    if META_SHEET not in wb.sheetnames:
+        # 某县2025年重点工作任务分解表 in a merged row above the header names the plan (and its year),
+        # not the sheet's tab (Sheet1).
+        above = [t for r in rows[:header_at] if len(t := [_text(c) for c in r if _text(c)]) == 1]
+        if above:
+            meta.title = above[0][0]
+        meta.period = meta.period or title_period(meta.title)
     parsed: list[Row] = []
     for offset, cells in enumerate(rows[header_at + 1 :], start=header_at + 2):
         if not any(_text(c) for c in cells):
@@ -359,6 +367,9 @@ def _parse_workbook(wb: Any, budget: CellBudget) -> ImportResult:
         default_due=meta.period.end if meta.period and not ours else None,
         warnings=warnings,
         structured_targets=_read_targets(wb[TARGET_SHEET] if ours else None, budget),
+        base_year=meta.period.start.year
+        if meta.period and meta.period.start.year == meta.period.end.year
+        else (meta.issued_on.year if meta.issued_on else None),
     )
     indicators = _read_indicators(wb[INDICATOR_SHEET] if INDICATOR_SHEET in wb.sheetnames else None, budget)
     warnings.sort(key=lambda w: w.line or 0)
