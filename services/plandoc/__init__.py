@@ -10,6 +10,7 @@ from typing import Any
 
 from .docx import parse_docx
 from .interchange import ImportResult, ImportWarning, PlanDoc
+from .limits import UnreadableDocument
 from .pdf import parse_pdf
 from .text import parse_text
 from .xlsx import export_xlsx, parse_xlsx
@@ -31,26 +32,61 @@ class UnsupportedFormat(ValueError):
     """The bytes are not a format the reader knows (or not the one asked for)."""
 
 
-def detect_format(data: bytes | str, filename: str | None = None) -> str:
-    if isinstance(data, str):
-        return "json" if data.lstrip().startswith("{") else "text"
-    if filename:
-        by_name = _EXTENSIONS.get(PurePath(filename).suffix.lower())
-        if by_name is not None:
-            return by_name
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97–2003 .doc, Excel .xls, .wps
+_IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+_ARCHIVES = (b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")
+_KIND_NAMES = {"docx": "Word（.docx）", "xlsx": "Excel（.xlsx）", "pdf": "PDF"}
+
+
+def _zip_kind(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile as exc:
+        raise UnsupportedFormat("压缩包已损坏") from exc
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    raise UnsupportedFormat("压缩包既不是 .docx 也不是 .xlsx 文件")
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """What the bytes themselves are, whatever the file is called: a .docx renamed .xlsx is still
+    read as Word, a .doc renamed .docx is refused with the reason."""
+    if data.startswith(_OLE):
+        raise UnsupportedFormat(
+            "旧版 Office 文件（.doc / .xls / .wps）不能直接导入，"
+            "请在 Word、Excel 或 WPS 中另存为 .docx 或 .xlsx 后再导入"
+        )
     if data.startswith(b"%PDF"):
         return "pdf"
     if data.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(BytesIO(data)) as archive:
-                names = set(archive.namelist())
-        except zipfile.BadZipFile as exc:
-            raise UnsupportedFormat("压缩包已损坏") from exc
-        if "word/document.xml" in names:
-            return "docx"
-        if "xl/workbook.xml" in names:
-            return "xlsx"
-        raise UnsupportedFormat("压缩包既不是 .docx 也不是 .xlsx 文件")
+        return _zip_kind(data)
+    if data.startswith(_IMAGES):
+        raise UnsupportedFormat(
+            "图片文件不能导入（不做文字识别），请导入计划的 Word、PDF（带文字层）或文本版本"
+        )
+    if data.startswith(_ARCHIVES):
+        raise UnsupportedFormat("压缩包不能直接导入，请解压后逐个导入计划文件")
+    return None
+
+
+def detect_format(data: bytes | str, filename: str | None = None) -> str:
+    if isinstance(data, str):
+        return "json" if data.lstrip().startswith("{") else "text"
+    by_content = _binary_kind(data)
+    if by_content is not None:
+        return by_content
+    if filename:
+        by_name = _EXTENSIONS.get(PurePath(filename).suffix.lower())
+        if by_name in _KIND_NAMES:
+            raise UnsupportedFormat(
+                f"文件扩展名为 {PurePath(filename).suffix}，但内容不是 {_KIND_NAMES[by_name]}文件"
+                "（文件可能已损坏，或只是改了扩展名）"
+            )
+        if by_name is not None:
+            return by_name
     if data.startswith(tuple(bom for bom, _ in _BOMS)) or _utf16_without_bom(data[:64]) is not None:
         # A marked (or UTF-16) text: look at its characters, not its bytes.
         return "json" if decode_text(data).lstrip().startswith("{") else "text"
@@ -109,7 +145,12 @@ def decode_text(data: bytes) -> str:
 
 
 def _parse_json(data: bytes | str) -> ImportResult:
-    raw: Any = json.loads(data if isinstance(data, str) else decode_text(data))
+    try:
+        raw: Any = json.loads(data if isinstance(data, str) else decode_text(data))
+    except json.JSONDecodeError as exc:
+        raise UnreadableDocument(
+            f"计划 JSON 无法解析（第{exc.lineno}行第{exc.colno}列附近格式有误）"
+        ) from exc
     if isinstance(raw, dict) and "document" in raw:
         # A dry run's JSON output (`duban plan import --dry-run --json`) imports back as it is.
         raw = {k: v for k, v in raw.items() if k not in ("dry_run", "summary")}
@@ -128,6 +169,8 @@ def parse(data: bytes | str, *, format: str = "auto", filename: str | None = Non
         return parse_text(data if isinstance(data, str) else decode_text(data))
     if isinstance(data, str):
         raise UnsupportedFormat(f".{kind} 须以文件上传，不能作为文本提交")
+    if format != "auto" and _binary_kind(data) != kind:
+        raise UnsupportedFormat(f"文件内容不是 {_KIND_NAMES[kind]}文件（格式指定为 {kind}）")
     if kind == "docx":
         return parse_docx(data)
     if kind == "pdf":
@@ -143,6 +186,7 @@ __all__ = [
     "ImportResult",
     "ImportWarning",
     "PlanDoc",
+    "UnreadableDocument",
     "UnsupportedFormat",
     "detect_format",
     "export_xlsx",

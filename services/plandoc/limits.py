@@ -25,6 +25,11 @@ MAX_LINES = 100_000  # paragraphs and table rows of a .docx
 MAX_CELLS = 1_000_000  # per workbook, empty cells inside a row included
 
 
+class UnreadableDocument(ValueError):
+    """A file of a known kind that cannot be read (a damaged or encrypted PDF, a scan without a text
+    layer); `str()` is the Chinese sentence for the office."""
+
+
 class DocumentTooLarge(ValueError):
     """The file exceeds a reading limit; `str()` is the Chinese sentence, `details` the figures."""
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 from .interchange import ImportResult
+from .limits import UnreadableDocument
 from .text import parse_text
+
+# pypdf logs what it repaired in a damaged file (EOF marker not found) to stderr; the reader says in
+# its own words (UnreadableDocument) what the office must do.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 _PAGE_NUMBER = re.compile(r"^[-—–\s]*\d{1,4}[-—–\s]*$")
 _NUMBERED = re.compile(r"^(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十\d]+[)）]|\d{1,3}[.．、])")
@@ -37,13 +44,22 @@ def _unwrap(lines: list[str]) -> list[str]:
 
 
 def pdf_text(data: bytes) -> str:
-    reader = PdfReader(io.BytesIO(data))
-    lines: list[str] = []
-    for page in reader.pages:
-        for raw in (page.extract_text() or "").splitlines():
-            line = raw.strip()
-            if line and not _PAGE_NUMBER.match(line):
-                lines.append(line)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableDocument("PDF 文件已加密，请先解除密码保护（或导出未加密的版本）再导入")
+        lines: list[str] = []
+        for page in reader.pages:
+            for raw in (page.extract_text() or "").splitlines():
+                line = raw.strip()
+                if line and not _PAGE_NUMBER.match(line):
+                    lines.append(line)
+    except PdfReadError as exc:  # PdfStreamError, a damaged xref, a truncated download
+        raise UnreadableDocument("PDF 文件已损坏或不完整，无法读取，请重新导出或下载后再导入") from exc
+    if not lines:
+        raise UnreadableDocument(
+            "PDF 中没有可提取的文字（可能是扫描件或图片），请导入带文字层的 PDF，或 Word、文本版本"
+        )
     return "\n".join(_unwrap(lines))
 
 

@@ -424,3 +424,71 @@ def test_corpus_plans_import(path: Path, session: Session, now: datetime) -> Non
     stored = session.exec(select(func.count()).select_from(Task).where(Task.plan_id == report.plan_id)).one()
     assert stored == expected
     assert BytesIO(export_xlsx(importing.plan_to_document(session, report.plan_id or 0))).getvalue()
+
+
+# --- documents it cannot read: a Chinese reason, for the API and the CLI alike ---------------------
+
+
+def _unreadable_documents() -> list[tuple[str, bytes, int, str]]:
+    from pypdf import PdfWriter
+
+    def pdf(encrypt: bool) -> bytes:
+        writer = PdfWriter()
+        writer.add_blank_page(200, 200)
+        if encrypt:
+            writer.encrypt("secret")
+        buf = BytesIO()
+        writer.write(buf)
+        return buf.getvalue()
+
+    word = BytesIO()
+    from docx import Document
+
+    Document().save(word)
+    return [
+        ("计划.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200), 415, "另存为 .docx"),
+        ("计划.docx", b"\x00\x01random bytes, not a zip" * 20, 415, "内容不是 Word（.docx）文件"),
+        ("计划.pdf", b"%PDF-1.4\n%broken\n", 422, "PDF 文件已损坏"),
+        ("扫描件.pdf", pdf(encrypt=False), 422, "扫描件"),
+        ("加密.pdf", pdf(encrypt=True), 422, "已加密"),
+        ("照片.png", b"\x89PNG\r\n\x1a\n" + bytes(100), 415, "图片文件不能导入"),
+        ("计划.json", b'{"plan": ', 422, "计划 JSON 无法解析"),
+        # A .docx named .xlsx is read as the Word document it is (no tasks in an empty one).
+        ("分解表.xlsx", word.getvalue(), 422, "未识别出任何任务"),
+    ]
+
+
+def test_rest_unreadable_documents_say_why_in_chinese(
+    client: TestClient, as_role: AsRole, session: Session
+) -> None:
+    headers = as_role("office")
+    for name, data, status, words in _unreadable_documents():
+        for dry_run in ("true", "false"):
+            r = client.post(
+                "/api/v1/plans/import",
+                params={"dry_run": dry_run},
+                files={"file": (name, data, "application/octet-stream")},
+                headers=headers,
+            )
+            assert r.status_code == status, (name, r.text)
+            error = r.json()["error"]
+            assert words in error["message"], (name, error)
+            assert "Error" not in error["message"] and "Traceback" not in r.text
+    assert session.exec(select(func.count()).select_from(Plan)).one() == 0
+
+
+def test_cli_unreadable_documents_say_why_without_a_traceback(
+    cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for name, data, _status, words in _unreadable_documents():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert cli_main(["plan", "import", str(path), "--dry-run"]) == 1
+        captured = capsys.readouterr()
+        assert words in captured.err, (name, captured.err)
+        assert "Traceback" not in captured.err and "EOF marker" not in captured.err
+    assert cli_main(["plan", "import", str(tmp_path)]) == 1
+    assert "这是一个目录" in capsys.readouterr().err
+    assert cli_main(["plan", "import", str(tmp_path / "没有.txt")]) == 1
+    assert "文件不存在" in capsys.readouterr().err
+    assert _count_plans() == 0

@@ -29,7 +29,7 @@ from duban.models import (
     User,
 )
 from duban.uow import UnitOfWork, unit_of_work
-from plandoc import UnsupportedFormat, parse, to_json
+from plandoc import UnreadableDocument, UnsupportedFormat, parse, to_json
 from plandoc.interchange import (
     ImportResult,
     ImportWarning,
@@ -64,7 +64,12 @@ def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = No
     except DocumentTooLarge as exc:
         raise PayloadTooLarge(str(exc), code="import.document_too_large", details=exc.details) from exc
     except UnsupportedFormat as exc:
-        raise UnsupportedMediaType(details={"reason": str(exc), "filename": filename}) from exc
+        # The reason is the sentence the office needs (另存为 .docx…), so it is the message too.
+        raise UnsupportedMediaType(
+            f"{UnsupportedMediaType.message}：{exc}", details={"reason": str(exc), "filename": filename}
+        ) from exc
+    except UnreadableDocument as exc:
+        raise Unprocessable(str(exc), code="import.unreadable", details={"filename": filename}) from exc
     except ValidationError as exc:
         raise Unprocessable(
             "计划 JSON 不符合交换格式",
@@ -73,17 +78,21 @@ def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = No
         ) from exc
     except (ValueError, KeyError, IndexError, TypeError, OSError) as exc:
         # Damaged .docx/.xlsx/.pdf internals and malformed JSON all land here.
+        # The reader's own words are English; they go in details.exception, the office reads Chinese.
         raise Unprocessable(
-            "无法读取计划文件",
+            _UNREADABLE,
             code="import.unreadable",
-            details={"reason": str(exc)[:300], "filename": filename},
+            details={"exception": str(exc)[:300], "filename": filename},
         ) from exc
     except Exception as exc:  # noqa: BLE001 - third-party readers (pypdf, openpyxl) raise their own types
         raise Unprocessable(
-            "无法读取计划文件",
+            _UNREADABLE,
             code="import.unreadable",
-            details={"reason": type(exc).__name__, "filename": filename},
+            details={"exception": type(exc).__name__, "filename": filename},
         ) from exc
+
+
+_UNREADABLE = "无法读取计划文件：文件内容已损坏，或与其格式不符，请用 Word、Excel 或 WPS 打开检查后另存再导入"
 
 
 # --- units -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,13 @@ from duban import amounts, comparators, labels
 from duban.errors import DubanError, NotFound
 from plandoc import export_xlsx
 from plandoc.interchange import IndicatorDoc, PlanDoc, TaskDoc
+
+_OS_REASONS = {
+    errno.ENOENT: "文件不存在",
+    errno.EISDIR: "这是一个目录，不是文件",
+    errno.EACCES: "没有读取权限",
+    errno.EPERM: "没有读取权限",
+}
 
 
 def _err(message: str) -> None:
@@ -107,13 +115,14 @@ def cli_import(
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        _err(f"无法读取文件 {path}：{exc.strerror or exc}")
+        _err(f"无法读取文件 {path}：{_OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))}")
         return 1
     try:
         result = importing.read_plan(data, fmt=fmt, filename=Path(path).name)
     except DubanError as exc:
         reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
-        _err(f"无法导入 {path}：{exc.message}" + (f"（{reason}）" if reason else "") + f" [{exc.code}]")
+        said = f"（{reason}）" if reason and str(reason) not in exc.message else ""
+        _err(f"无法导入 {path}：{exc.message}{said} [{exc.code}]")
         return 1
     now = get_clock().now()
     if dry_run:
