@@ -35,7 +35,7 @@ class UnsupportedFormat(ValueError):
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97–2003 .doc, Excel .xls, .wps
 _IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
 _ARCHIVES = (b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")
-_KIND_NAMES = {"docx": "Word（.docx）", "xlsx": "Excel（.xlsx）", "pdf": "PDF"}
+_KIND_NAMES = {"docx": ".docx 文档", "xlsx": ".xlsx 表格", "pdf": "PDF 文件"}
 
 
 def _zip_kind(data: bytes) -> str:
@@ -56,8 +56,7 @@ def _binary_kind(data: bytes) -> str | None:
     read as Word, a .doc renamed .docx is refused with the reason."""
     if data.startswith(_OLE):
         raise UnsupportedFormat(
-            "旧版 Office 文件（.doc / .xls / .wps）不能直接导入，"
-            "请在 Word、Excel 或 WPS 中另存为 .docx 或 .xlsx 后再导入"
+            "旧版文档（.doc / .xls / .wps）不能直接导入，请用办公软件另存为 .docx 或 .xlsx 后再导入"
         )
     if data.startswith(b"%PDF"):
         return "pdf"
@@ -65,7 +64,7 @@ def _binary_kind(data: bytes) -> str | None:
         return _zip_kind(data)
     if data.startswith(_IMAGES):
         raise UnsupportedFormat(
-            "图片文件不能导入（不做文字识别），请导入计划的 Word、PDF（带文字层）或文本版本"
+            "图片文件不能导入（不做文字识别），请导入计划的 .docx、带文字层的 PDF 或文本版本"
         )
     if data.startswith(_ARCHIVES):
         raise UnsupportedFormat("压缩包不能直接导入，请解压后逐个导入计划文件")
@@ -82,7 +81,7 @@ def detect_format(data: bytes | str, filename: str | None = None) -> str:
         by_name = _EXTENSIONS.get(PurePath(filename).suffix.lower())
         if by_name in _KIND_NAMES:
             raise UnsupportedFormat(
-                f"文件扩展名为 {PurePath(filename).suffix}，但内容不是 {_KIND_NAMES[by_name]}文件"
+                f"文件扩展名为 {PurePath(filename).suffix}，但内容不是 {_KIND_NAMES[by_name]}"
                 "（文件可能已损坏，或只是改了扩展名）"
             )
         if by_name is not None:
@@ -170,7 +169,7 @@ def parse(data: bytes | str, *, format: str = "auto", filename: str | None = Non
     if isinstance(data, str):
         raise UnsupportedFormat(f".{kind} 须以文件上传，不能作为文本提交")
     if format != "auto" and _binary_kind(data) != kind:
-        raise UnsupportedFormat(f"文件内容不是 {_KIND_NAMES[kind]}文件（格式指定为 {kind}）")
+        raise UnsupportedFormat(f"文件内容不是 {_KIND_NAMES[kind]}（格式指定为 .{kind}）")
     if kind == "docx":
         return parse_docx(data)
     if kind == "pdf":

@@ -58,7 +58,7 @@ def pdf_text(data: bytes) -> str:
         raise UnreadableDocument("PDF 文件已损坏或不完整，无法读取，请重新导出或下载后再导入") from exc
     if not lines:
         raise UnreadableDocument(
-            "PDF 中没有可提取的文字（可能是扫描件或图片），请导入带文字层的 PDF，或 Word、文本版本"
+            "PDF 中没有可提取的文字（可能是扫描件或图片），请导入带文字层的 PDF，或 .docx、文本版本"
         )
     return "\n".join(_unwrap(lines))
 

@@ -92,7 +92,7 @@ def read_plan(data: bytes | str, *, fmt: str = "auto", filename: str | None = No
         ) from exc
 
 
-_UNREADABLE = "无法读取计划文件：文件内容已损坏，或与其格式不符，请用 Word、Excel 或 WPS 打开检查后另存再导入"
+_UNREADABLE = "无法读取计划文件：文件内容已损坏，或与其格式不符，请用办公软件打开检查并另存后再导入"
 
 
 # --- units -----------------------------------------------------------------------------------------
