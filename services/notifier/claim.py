@@ -50,18 +50,16 @@ class Claimed:
     # A test ping names its endpoint: it reaches that endpoint even while disabled.
     addressed_to: int | None
     endpoint: Endpoint | None
+    # Set with an endpoint: this delivery holds back the later ones of its (endpoint, assignment).
+    assignment_id: int | None = None
 
 
-def _pick(
-    session: Session,
-    *,
-    now: datetime,
-    limit: int,
-    skip_endpoints: Collection[int] = (),
-    skip_channels: Collection[str] = (),
-) -> sa.Select[Any]:
+def _build_take(*, postgresql: bool, skip_endpoints: bool, skip_channels: bool) -> sa.Update:
+    """The claim's UPDATE, built once per shape (building it — two aliases of a wide table — cost
+    more CPU than running it); `now`, `lease_until`, `limit` and the skip lists are parameters."""
     c = D.alias("candidate")
     earlier = D.alias("earlier")
+    now = sa.bindparam("now", type_=D.c.next_attempt_at.type)
     due = sa.or_(
         sa.and_(c.c.status == str(DeliveryStatus.pending), c.c.next_attempt_at <= now),
         sa.and_(c.c.status == str(DeliveryStatus.sending), c.c.lease_until < now),
@@ -81,29 +79,53 @@ def _pick(
     )
     pick = sa.select(c.c.id).where(due, sa.or_(c.c.assignment_id.is_(None), c.c.endpoint_id.is_(None), ~held))
     if skip_endpoints:
-        pick = pick.where(sa.or_(c.c.endpoint_id.is_(None), c.c.endpoint_id.not_in(list(skip_endpoints))))
+        skipped = sa.bindparam("skip_endpoints", expanding=True, type_=sa.Integer)
+        pick = pick.where(sa.or_(c.c.endpoint_id.is_(None), c.c.endpoint_id.not_in(skipped)))
     if skip_channels:
-        pick = pick.where(c.c.channel.not_in(list(skip_channels)))
-    pick = pick.order_by(c.c.next_attempt_at, c.c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.where(c.c.channel.not_in(sa.bindparam("skip_channels", expanding=True, type_=sa.String)))
+    pick = pick.order_by(c.c.next_attempt_at, c.c.id).limit(sa.bindparam("limit", type_=sa.Integer))
+    if postgresql:
         pick = pick.with_for_update(of=c, skip_locked=True)
-    return pick
-
-
-def _take(
-    session: Session, *, now: datetime, limit: int, lease_seconds: int, **skip: Any
-) -> list[tuple[int, int]]:
-    stmt = (
+    return (
         sa.update(D)
-        .where(D.c.id.in_(_pick(session, now=now, limit=limit, **skip).scalar_subquery()))
+        .where(D.c.id.in_(pick.scalar_subquery()))
         .values(
             status=str(DeliveryStatus.sending),
-            lease_until=now + timedelta(seconds=lease_seconds),
+            lease_until=sa.bindparam("lease_until", type_=D.c.lease_until.type),
             attempts=D.c.attempts + 1,
         )
         .returning(D.c.id, D.c.attempts)
     )
-    return sorted((int(r[0]), int(r[1])) for r in session.execute(stmt).all())
+
+
+_TAKE: dict[tuple[bool, bool, bool], sa.Update] = {}
+
+
+def _take(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: int,
+    skip_endpoints: Collection[int] = (),
+    skip_channels: Collection[str] = (),
+) -> list[tuple[int, int]]:
+    shape = (session.get_bind().dialect.name == "postgresql", bool(skip_endpoints), bool(skip_channels))
+    stmt = _TAKE.get(shape)
+    if stmt is None:
+        stmt = _TAKE[shape] = _build_take(
+            postgresql=shape[0], skip_endpoints=shape[1], skip_channels=shape[2]
+        )
+    params: dict[str, Any] = {
+        "now": now,
+        "limit": limit,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+    }
+    if skip_endpoints:
+        params["skip_endpoints"] = list(skip_endpoints)
+    if skip_channels:
+        params["skip_channels"] = list(skip_channels)
+    return sorted((int(r[0]), int(r[1])) for r in session.execute(stmt, params).all())
 
 
 def claim(session: Session, *, now: datetime, limit: int, lease_seconds: int) -> list[tuple[int, int]]:
@@ -143,36 +165,40 @@ def claim_batch(
     return load(session, taken)
 
 
+_LOAD = (
+    sa.select(
+        D.c.id,
+        D.c.attempts,
+        D.c.status,
+        D.c.channel,
+        D.c.target,
+        D.c.endpoint_id,
+        D.c.assignment_id,
+        E.c.message_id,
+        E.c.type,
+        E.c.payload,
+        E.c.plan_id,
+        E.c.endpoint_id.label("addressed_to"),
+        WEP.c.kind,
+        WEP.c.url,
+        WEP.c.secret,
+        WEP.c.previous_secret,
+        WEP.c.previous_secret_expires_at,
+        WEP.c.is_active,
+        WEP.c.rate_limit_per_minute,
+    )
+    .join(E, E.c.id == D.c.event_id)
+    .outerjoin(WEP, WEP.c.id == D.c.endpoint_id)
+    .where(D.c.id.in_(sa.bindparam("ids", expanding=True, type_=sa.Integer)))
+)
+
+
 def load(session: Session, held: Iterable[tuple[int, int]]) -> list[Claimed]:
     """The claimed deliveries still ours (status sending, our attempt number), in claim order."""
     ours = dict(held)
     if not ours:
         return []
-    rows = session.execute(
-        sa.select(
-            D.c.id,
-            D.c.attempts,
-            D.c.status,
-            D.c.channel,
-            D.c.target,
-            D.c.endpoint_id,
-            E.c.message_id,
-            E.c.type,
-            E.c.payload,
-            E.c.plan_id,
-            E.c.endpoint_id.label("addressed_to"),
-            WEP.c.kind,
-            WEP.c.url,
-            WEP.c.secret,
-            WEP.c.previous_secret,
-            WEP.c.previous_secret_expires_at,
-            WEP.c.is_active,
-            WEP.c.rate_limit_per_minute,
-        )
-        .join(E, E.c.id == D.c.event_id)
-        .outerjoin(WEP, WEP.c.id == D.c.endpoint_id)
-        .where(D.c.id.in_(list(ours)))
-    ).all()
+    rows = session.execute(_LOAD, {"ids": list(ours)}).all()
     endpoints: dict[int, Endpoint] = {}
     out: dict[int, Claimed] = {}
     for r in rows:
@@ -205,6 +231,7 @@ def load(session: Session, held: Iterable[tuple[int, int]]) -> list[Claimed]:
             plan_id=r.plan_id,
             addressed_to=r.addressed_to,
             endpoint=endpoint,
+            assignment_id=r.assignment_id,
         )
     return [out[i] for i in ours if i in out]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
@@ -195,6 +196,47 @@ def _settle_stmt(v: Any) -> Any:
 
 
 _SETTLE_PG = _settle_stmt(_settled_rows_pg())
+
+# delivery_attempt's columns as record writes them.
+_ATTEMPT = (
+    ("delivery_id", sa.Integer),
+    ("attempt", sa.Integer),
+    ("started_at", sa.DateTime(timezone=True)),
+    ("duration_ms", sa.Integer),
+    ("succeeded", sa.Boolean),
+    ("status_code", sa.Integer),
+    ("response_excerpt", sa.String),
+    ("error", sa.String),
+    ("url", sa.String),
+    ("request_headers", postgresql.JSON),
+    ("request_body", sa.String),
+    ("response_headers", postgresql.JSON),
+)
+
+
+def _attempts_pg() -> Any:
+    """PostgreSQL: a batch's attempts in one INSERT … SELECT from one JSON parameter (an
+    executemany runs one INSERT per row on the server; text arrays of bodies and headers cost
+    psycopg a regex escape per quote), parsed by json_to_recordset."""
+    names = [n for n, _ in _ATTEMPT]
+    rows = (
+        sa.func.json_to_recordset(sa.bindparam("rows", type_=sa.String).cast(postgresql.JSON))
+        .table_valued(*(sa.column(n, t) for n, t in _ATTEMPT))
+        .render_derived(name="a", with_types=True)
+    )
+    return sa.insert(DA).from_select(names, sa.select(*(rows.c[n] for n in names)))
+
+
+_ATTEMPTS_PG = _attempts_pg()
+
+
+def _insert_attempts(session: Session, rows: list[dict[str, Any]]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues"), compiled once.
+        session.execute(sa.insert(DA), rows)
+        return
+    # orjson writes the instants as RFC 3339 (naive ones as UTC), which timestamptz reads exactly.
+    session.execute(_ATTEMPTS_PG, {"rows": orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()})
 
 
 def _fenced(session: Session, rows: list[dict[str, Any]]) -> set[int]:
@@ -477,8 +519,7 @@ def record(session: Session, jobs: Sequence[Job], *, now: datetime, deliverer: D
             existing = set()
         attempts = [_attempt_row(job, now) for job in sent if job.delivery.id in matched | existing]
         if attempts:
-            # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues"), compiled once.
-            session.execute(sa.insert(DA), attempts)
+            _insert_attempts(session, attempts)
         outcomes: list[str] = []
         health: dict[int, tuple[Endpoint, list[DeliveryResult]]] = {}
         for job, (outcome, _row) in zip(jobs, planned, strict=True):

@@ -239,20 +239,24 @@ class _Pipeline:
     time (one transaction for up to notifier_batch_size outcomes, or what has finished within
     RECORD_AFTER seconds), so a slow send never holds back the outcomes claimed with it. Sends to
     one endpoint (or to the SMTP server) are capped at notifier_endpoint_concurrency; an endpoint
-    at its cap, or with sends waiting for it, is left out of the next claims — its deliveries stay
-    in the queue, where they hold no thread and no lease.
+    at its cap with `low_water` or more claimed sends waiting for it is left out of the next claims
+    — its deliveries stay in the queue, where they hold no thread and no lease — and claimed again
+    as soon as its backlog falls below that mark, so its next batch is ready before the current
+    one drains (the cap's threads never wait on a claim).
     """
 
     def __init__(self, runner: Runner) -> None:
         self.r = runner
         self.batch_size = runner.settings.notifier_batch_size
         self.cap = max(1, min(runner.settings.notifier_endpoint_concurrency, runner.workers))
+        self.low_water = self.cap
         self.lock = threading.Condition()
         self.parked: dict[str, deque[Job]] = {}  # waiting for one of their key's `cap` slots
         self.active: Counter[str] = Counter()  # slots taken, per key
         self.running = 0  # handed to the pool and not finished
         self.finished: list[Job] = []
         self.finished_since = 0.0  # monotonic: when the oldest unrecorded outcome arrived
+        self.reopened = False  # an endpoint left out of the claims has room again
 
     def run(self) -> dict[str, int]:
         r = self.r
@@ -264,10 +268,16 @@ class _Pipeline:
                 take = self._due_for_record(outstanding)
                 if take:
                     self.finished = []
+                if self.reopened:
+                    self.reopened = False
+                    exhausted = False  # the last claim left that endpoint out: claim for it now
             if take:
                 outstanding -= len(take)
                 outcomes.update(self._record(take))
-                exhausted = False  # a settled delivery may release the next one of its assignment
+                if any(
+                    j.delivery.assignment_id is not None and j.delivery.endpoint_id is not None for j in take
+                ):
+                    exhausted = False  # a settled delivery may release the next one of its assignment
                 continue
             # In-flight work finishes even after SIGTERM: it is claimed, so deliver it.
             if not exhausted and not r.stop.is_set() and self._wants_work(outstanding):
@@ -283,7 +293,7 @@ class _Pipeline:
                 return dict(outcomes)
 
             def ready(more: bool = not exhausted and not r.stop.is_set(), n: int = outstanding) -> bool:
-                return bool(self._due_for_record(n)) or (more and self._has_room(n))
+                return bool(self._due_for_record(n)) or self.reopened or (more and self._has_room(n))
 
             with self.lock:
                 self.lock.wait_for(ready, timeout=RECORD_AFTER)
@@ -315,8 +325,8 @@ class _Pipeline:
         with self.lock:
             full = {
                 k
-                for k in set(self.active) | set(self.parked)
-                if self.active[k] >= self.cap or k in self.parked
+                for k in self.active
+                if self.active[k] >= self.cap and len(self.parked.get(k, ())) >= self.low_water
             }
         skip_endpoints = [int(k.split(":", 1)[1]) for k in full if k.startswith("endpoint:")]
         skip_channels = [k for k in full if not k.startswith("endpoint:")]
@@ -375,13 +385,16 @@ class _Pipeline:
                 queue = self.parked.get(job.key)
                 if queue:
                     self._start(queue.popleft())
+                    if len(queue) == self.low_water - 1:
+                        self.reopened = True  # its backlog just fell below the mark
                     if not queue:
                         del self.parked[job.key]
                 if not self.finished:
                     self.finished_since = _time.monotonic()
                 self.finished.append(job)
                 if (
-                    len(self.finished) >= self.batch_size
+                    self.reopened
+                    or len(self.finished) >= self.batch_size
                     or self.running == 0
                     or self.running == self.r.workers - 1
                 ):

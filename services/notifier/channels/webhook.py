@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 
+import httpcore
 import httpx
 import orjson
 
@@ -11,6 +14,7 @@ from duban.settings import Settings
 from duban.signing import sign_all
 from duban.urlsafety import UnsafeUrl
 from notifier.channels import DeliveryResult, OutgoingMessage
+from notifier.retry import parse_retry_after
 from notifier.transport import PinnedClient
 
 # The delivery log keeps this much of each body: enough to diagnose, not whole error pages.
@@ -32,10 +36,12 @@ def excerpt(text: str, limit: int = RESPONSE_EXCERPT) -> str:
     return text[:limit]
 
 
-def _headers(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
-    return {
-        k.lower(): ("…" if k.lower() in _SECRET_HEADERS else v[:500]) for k, v in list(headers.items())[:50]
-    }
+def _headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in islice(headers, 50):
+        k = k.lower()
+        out[k] = "…" if k in _SECRET_HEADERS else v[:500]
+    return out
 
 
 class WebhookChannel:
@@ -88,9 +94,7 @@ def post(
 ) -> DeliveryResult:
     """Vet the URL (resolve once, pin the address) unless the caller just did, then POST to that
     address; never a redirect."""
-    from notifier.retry import parse_retry_after
-
-    req_headers, req_body = _headers(headers), body[:BODY_EXCERPT].decode(errors="replace")
+    req_headers, req_body = _headers(headers.items()), body[:BODY_EXCERPT].decode(errors="replace")
 
     def failed(error: str, retryable: bool = True) -> DeliveryResult:
         return DeliveryResult(
@@ -103,21 +107,31 @@ def post(
         except UnsafeUrl as exc:
             return failed(f"{exc.code}: {exc.message}", retryable=False)
     try:
-        response = client.post(url, content=body, headers=headers, follow_redirects=False)
-    except httpx.TimeoutException as exc:
+        answer = client.post_bytes(url, body, headers)
+    except httpcore.TimeoutException as exc:
         return failed(f"timeout: {exc}")
-    except httpx.HTTPError as exc:
+    except (
+        httpcore.NetworkError,
+        httpcore.ProtocolError,
+        httpcore.UnsupportedProtocol,
+        httpx.HTTPError,
+    ) as exc:
         return failed(f"{type(exc).__name__}: {exc}")
-    ok = 200 <= response.status_code < 300
+    status = answer.status
+    ok = 200 <= status < 300
     return DeliveryResult(
         ok=ok,
-        status_code=response.status_code,
-        error=None if ok else f"HTTP {response.status_code}",
-        response_excerpt=excerpt(response.text),
-        response_headers=_headers(response.headers),
-        retry_after=parse_retry_after(response.headers.get("retry-after"), now),
+        status_code=status,
+        error=None if ok else f"HTTP {status}",
+        # Not decoded (none was asked for): a compressed answer's excerpt is only replacement marks.
+        # NUL cannot be stored in a text column.
+        response_excerpt=excerpt(
+            answer.body[: RESPONSE_EXCERPT * 4].decode(errors="replace").replace("\x00", "")
+        ),
+        response_headers=_headers(answer.headers),
+        retry_after=parse_retry_after(answer.header("retry-after"), now),
         # 4xx other than 408/409/425/429 will not get better by retrying; nor will a redirect.
-        retryable=ok or response.status_code >= 500 or response.status_code in (408, 409, 425, 429),
+        retryable=ok or status >= 500 or status in (408, 409, 425, 429),
         request_headers=req_headers,
         request_body=req_body,
     )
