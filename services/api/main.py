@@ -11,7 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api import openapi
 from api.deps import get_current_user
-from api.direct import DirectDispatch
+from api.direct import DirectDispatch, DirectWrites
 from api.errors import install_exception_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
@@ -117,13 +117,15 @@ def create_app() -> FastAPI:
         swagger_ui_parameters={"persistAuthorization": True},
     )
     install_exception_handlers(app)
+    hot = [(prefix, r) for prefix, r in ((p, _load(m, a)) for m, a, p in HOT_READ_ROUTERS) if r is not None]
+    # Innermost: the lean writes skip the router, after every body-reading middleware has run.
+    app.add_middleware(DirectWrites, api=app, mounted=hot)
     app.add_middleware(IdempotencyMiddleware)
     # Outside idempotency, which hashes the body: it sees the checked, normalised text.
     app.add_middleware(TextCheckMiddleware)
     # Outside both, which read the body.
     app.add_middleware(BodyLimitMiddleware)
     # The busiest reads skip the router and the body-reading middlewares (a GET has no body).
-    hot = [(prefix, r) for prefix, r in ((p, _load(m, a)) for m, a, p in HOT_READ_ROUTERS) if r is not None]
     app.add_middleware(DirectDispatch, api=app, mounted=hot)
     # Outside the idempotency store (it keeps and replays plain bodies), inside the request context.
     # The workbench's files come compressed already (Content-Encoding set: passed through).

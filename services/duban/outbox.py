@@ -2,12 +2,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from duban import events
 from duban.events import EventData
 from duban.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
+
+
+def values(
+    *,
+    event: EventData,
+    dedupe_key: str | None = None,
+    now: datetime,
+    plan_id: int | None = None,
+    assignment_id: int | None = None,
+    unit_id: int | None = None,
+    endpoint_id: int | None = None,
+) -> dict[str, Any]:
+    """The column values of an event's outbox row (every column but the id).
+
+    Events caused by a request use a fresh key (each is a new fact); scanner notices pass a
+    deterministic key so that a repeated scan inserts nothing.
+    """
+    message_id = f"msg_{uuid.uuid4().hex}"
+    return {
+        "message_id": message_id,
+        "type": event.type,
+        "dedupe_key": dedupe_key or f"{event.type}:{message_id}",
+        # Checked against the published schema of its type before it is written (duban.events).
+        "payload": events.envelope_of(event, now=now),
+        "plan_id": plan_id,
+        "assignment_id": assignment_id,
+        "unit_id": unit_id,
+        "created_at": now,
+        "fanned_out_at": None,
+        "endpoint_id": endpoint_id,
+    }
 
 
 def enqueue(
@@ -21,24 +53,18 @@ def enqueue(
     unit_id: int | None = None,
     endpoint_id: int | None = None,
 ) -> OutboxEvent:
-    """Add an outbox row to the caller's transaction; the caller commits (or rolls back) both.
-
-    Events caused by a request use a fresh key (each is a new fact); scanner notices pass a
-    deterministic key so that a repeated scan inserts nothing. Without a session the row is only
-    built (the unit of work adds all of its events at commit, in one INSERT).
-    """
-    message_id = f"msg_{uuid.uuid4().hex}"
+    """Add an outbox row (`values`) to the caller's transaction; the caller commits (or rolls
+    back) both. Without a session the row is only built."""
     row = OutboxEvent(
-        message_id=message_id,
-        type=event.type,
-        dedupe_key=dedupe_key or f"{event.type}:{message_id}",
-        # Checked against the published schema of its type before it is written (duban.events).
-        payload=events.envelope_of(event, now=now),
-        plan_id=plan_id,
-        assignment_id=assignment_id,
-        unit_id=unit_id,
-        endpoint_id=endpoint_id,
-        created_at=now,
+        **values(
+            event=event,
+            dedupe_key=dedupe_key,
+            now=now,
+            plan_id=plan_id,
+            assignment_id=assignment_id,
+            unit_id=unit_id,
+            endpoint_id=endpoint_id,
+        )
     )
     if session is not None:
         session.add(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -261,3 +262,118 @@ def test_a_cached_principal_is_checked_in_the_first_statement(
     assert not any(s.startswith("SELECT user_account") for s in statements)  # no look-up of its own
     first = next(s for s in statements if s.startswith("SELECT"))
     assert "EXISTS" in first and "user_account AS me" in first
+
+
+def test_the_lean_writes_are_dispatched_directly_with_the_routers_answers(
+    client: TestClient, session: Session, world: World, as_role: AsRole
+) -> None:
+    """api.direct.DirectWrites answers the three lean writes before the router, after the body
+    limit, the text check and idempotency; every answer that leaves nothing behind (a refusal) is
+    the router's byte for byte, and the writes themselves answer as the router's did."""
+    from api import direct
+    from api.deps import settings_dep
+    from duban.settings import get_settings
+
+    app: Any = client.app
+    task = _create(client, world, "1", assign=True).json()
+    aid = _assignment_of(session, task["id"])
+    other = _create(client, world, "2", assign=True).json()
+    other_aid = _assignment_of(session, other["id"])
+    office, head, stranger = world.office, world.head, as_role("unit_head")
+    big = "进" * (get_settings().max_body_bytes // 3 + 10)
+    report = {"text": "按计划推进", "percent_done": 30, "submit": True}
+    # (path, headers, JSON body or raw bytes, dispatched directly)
+    cases: list[tuple[str, dict[str, str], Any, bool]] = [
+        (f"{API}/assignments/{aid}/reports", head, report, True),  # 409: not accepted yet
+        (f"{API}/assignments/{aid}/accept", stranger, {}, True),  # another unit's: 404
+        (f"{API}/assignments/987654321/accept", head, {}, True),
+        (f"{API}/assignments/{aid}/accept", office, {}, True),  # 403: not a unit head
+        (f"{API}/assignments/{aid}/accept", {}, {}, True),  # 401
+        (f"{API}/assignments/{aid}/accept", {"Authorization": "Bearer nonsense"}, {}, True),
+        (f"{API}/assignments/{aid}/accept", {}, {"reason": 5}, True),  # 401 before the body
+        (f"{API}/assignments/{aid}/accept", head, {"reason": 5}, True),  # 422 from the model
+        (f"{API}/assignments/{aid}/accept", head, {"reason": "x" * 2001}, True),
+        (f"{API}/assignments/{aid}/accept", head, [1, 2], True),
+        (f"{API}/assignments/{aid}/accept", {**head, "If-Match": 'W/"assignment-1-9"'}, {}, True),  # 412
+        (f"{API}/assignments/{aid}/reports", head, {"percent_done": 101, "period": "x" * 11}, True),
+        (f"{API}/assignments/{aid}/reports", head, {"text": 5}, True),
+        (f"{API}/tasks", office, {"plan_id": world.plan.id, "code": "9"}, True),  # 422: no title
+        (f"{API}/tasks", head, {"plan_id": world.plan.id, "code": "9", "title": "x"}, True),  # 403
+        (f"{API}/tasks", office, {**task, "code": "1", "units": [{"role": "lead", "unit_id": 1}]}, True),
+        (f"{API}/assignments/{aid}/accept", head, b"{", False),  # FastAPI's JSON error
+        (f"{API}/assignments/{aid}/reports", head, b"null", False),  # FastAPI's "missing"
+        (f"{API}/assignments/{aid}/reports", head, b"", False),
+        (f"{API}/assignments/{aid}/accept", head, {"reason": "a\u0000b"}, False),  # the text check's 422
+        (f"{API}/assignments/{aid}/accept", head, {"reason": big}, False),  # 413
+        (f"{API}/assignments/abc/accept", head, {}, False),  # the router's 422
+    ]
+
+    def answer(path: str, h: dict[str, str], body: Any) -> tuple[int, bytes, dict[str, str]]:
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        r = client.post(path, content=raw, headers={**h, "Content-Type": "application/json"})
+        kept = {k: v for k, v in r.headers.items() if k != "x-request-id"}
+        return r.status_code, r.content, kept
+
+    mine = []
+    for path, h, body, dispatched in cases:
+        before = direct.served
+        mine.append(answer(path, h, body))
+        assert direct.served == before + int(dispatched), path
+    statuses = [m[0] for m in mine]
+    assert statuses[:16] == [409, 404, 404, 403, 401, 401, 401, 422, 422, 422, 412, 422, 422, 422, 403, 409]
+    assert statuses[16:] == [422, 422, 422, 422, 413, 422], statuses
+    # An overridden dependency (as tests do) sends every request through the router.
+    app.dependency_overrides[settings_dep] = settings_dep
+    try:
+        before = direct.served
+        routed = [answer(path, h, body) for path, h, body, _ in cases]
+        assert direct.served == before
+    finally:
+        app.dependency_overrides.clear()
+    for (path, _, body, _), a, b in zip(cases, mine, routed, strict=True):
+        assert a == b, (path, body)
+
+    # The writes: 签收 and a report directly, the same on the other assignment through the router.
+    before = direct.served
+    accepted = answer(f"{API}/assignments/{aid}/accept", head, {})
+    reported = answer(f"{API}/assignments/{aid}/reports", head, report)
+    assert direct.served == before + 2
+    app.dependency_overrides[settings_dep] = settings_dep
+    try:
+        accepted_routed = answer(f"{API}/assignments/{other_aid}/accept", head, {})
+        reported_routed = answer(f"{API}/assignments/{other_aid}/reports", head, report)
+    finally:
+        app.dependency_overrides.clear()
+    for (status, raw, headers), (status2, raw2, headers2) in (
+        (accepted, accepted_routed),
+        (reported, reported_routed),
+    ):
+        assert (status, set(headers)) == (status2, set(headers2)) and status in (200, 201)
+        a, b = orjson.loads(raw), orjson.loads(raw2)
+        assert set(a) == set(b)
+    assert orjson.loads(accepted[1]) == client.get(f"{API}/assignments/{aid}", headers=head).json()
+    assert orjson.loads(reported[1])["state"] == "submitted"
+    # The same write again: the state machine's 409, directly and through the router alike.
+    again = answer(f"{API}/assignments/{aid}/accept", head, {})
+    app.dependency_overrides[settings_dep] = settings_dep
+    try:
+        assert answer(f"{API}/assignments/{aid}/accept", head, {}) == again
+    finally:
+        app.dependency_overrides.clear()
+    assert again[0] == 409
+
+
+def test_a_direct_write_keeps_its_idempotency_key(client: TestClient, session: Session, world: World) -> None:
+    from api import direct
+
+    task = _create(client, world, "1", assign=True).json()
+    aid = _assignment_of(session, task["id"])
+    h = {**world.head, "Idempotency-Key": "accept-once"}
+    before = direct.served
+    first = client.post(f"{API}/assignments/{aid}/accept", json={}, headers=h)
+    second = client.post(f"{API}/assignments/{aid}/accept", json={}, headers=h)
+    assert direct.served == before + 1  # the replay comes from the idempotency store
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content and second.headers["idempotent-replayed"] == "true"
+    reused = client.post(f"{API}/assignments/{aid}/accept", json={"reason": "x"}, headers=h)
+    assert reused.status_code == 422 and reused.json()["error"]["code"] == "idempotency.key_reused"

@@ -251,6 +251,7 @@ def _act(
 @write_router.post(
     "/assignments/{assignment_id}/accept", response_model=schemas.AssignmentDetail, responses=_A
 )
+@direct
 async def accept(
     assignment_id: int,
     writer: UnitHeadWriter,

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from api.attachment import service as attachment_service
 from api.deps import NowDep, OfficeUser, Reader, SessionDep, require_roles
+from api.direct import direct
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
@@ -44,6 +45,7 @@ def _public(session: Any, report: ProgressReport, status_code: int = 200) -> Res
 @write_router.post(
     "/assignments/{assignment_id}/reports", status_code=201, response_model=schemas.ReportPublic, responses=_W
 )
+@direct
 async def create_report(
     assignment_id: int, body: schemas.ReportCreate, writer: UnitMemberWriter, now: NowDep
 ) -> Any:

@@ -7,6 +7,7 @@ from sqlmodel import Session, col
 
 from api import external
 from api.deps import CurrentUser, NowDep, OfficeUser, SessionDep
+from api.direct import direct
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
@@ -81,6 +82,7 @@ def list_tasks(
     response_model=schemas.TaskPublic,
     responses={**_W, 200: {"model": schemas.TaskPublic, "description": "外部编号已存在：已更新"}},
 )
+@direct
 async def create_task(body: schemas.TaskCreate, writer: OfficeWriter, now: NowDep) -> Any:
     """Create a task (or a subtask with `parent_id`) with its units and targets in document order.
 

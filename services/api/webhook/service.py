@@ -25,7 +25,7 @@ from duban.models import (
 from duban.outbox import subscribed
 from duban.settings import get_settings
 from duban.signing import new_secret
-from duban.uow import unit_of_work
+from duban.uow import Emitted, unit_of_work
 from duban.urlsafety import check_url
 
 _HIDDEN = ("secret", "previous_secret", "next_send_at")
@@ -140,7 +140,7 @@ def rotate_secret(
     return secret
 
 
-def ping(session: Session, *, actor: User, endpoint: WebhookEndpoint, now: datetime) -> OutboxEvent:
+def ping(session: Session, *, actor: User, endpoint: WebhookEndpoint, now: datetime) -> Emitted:
     """A test message to this endpoint alone, through the outbox like every other message."""
     with unit_of_work(session, actor=actor, now=now) as uow:
         row = uow.emit(WebhookPing(endpoint_id=endpoint.id or 0), endpoint_id=endpoint.id)
