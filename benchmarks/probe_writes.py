@@ -3,8 +3,9 @@
 On a copy of the county database (`bench_county`; each 签收 uses up one `assigned` assignment):
 the progress operation (签收, then this month's report created submitted) and the create
 operation (a task created assigned), one request after another, `time.process_time` around each
-batch (the whole process: event loop and threadpool). With `--profile FILE`, py-spy records
-the run (pip-install py-spy into the venv yourself).
+batch (the whole process: event loop and threadpool). `--yappi FILE` profiles the measured
+requests (pip-install yappi into the venv yourself); `--toggle module:ATTR` switches a boolean
+between rounds, for an A/B of one change in one process.
 
     .venv/bin/python benchmarks/probe_writes.py --db bench_NAME [--n 300] [--only progress,create]
 """

@@ -235,17 +235,52 @@ class UnitOfWork:
         entries' snapshot holds besides the row). Answers the rows with their ids."""
         defaults = {c.key: _default(c) for c in table.columns if c.key != "id"}
         full = [{**defaults, **values} for values in rows]
-        ids = self.session.connection().execute(_insert_statement(table), full).scalars().all()
+        connection = self.session.connection()
+        if len(full) == 1:  # one row: a plain execution (no executemany batching around it)
+            ids = connection.execute(_insert_statement(table), full[0]).scalars().all()
+        else:
+            ids = connection.execute(_insert_statement(table), full).scalars().all()
         out = [{"id": new_id, **row} for new_id, row in zip(ids, full, strict=True)]
+        self._audit_inserted(out, action, entity_type or table.name, extra)
+        return out
+
+    def insert_new(
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        *,
+        unique: tuple[str, ...],
+        action: str | None,
+        entity_type: str | None = None,
+    ) -> dict[str, Any] | None:
+        """`insert_row`, unless a row with the same values of the `unique` columns (a unique
+        constraint of the table) exists already: then nothing is written and the answer is None.
+        The existence check and the INSERT are one statement (`ON CONFLICT … DO NOTHING`)."""
+        defaults = {c.key: _default(c) for c in table.columns if c.key != "id"}
+        row = {**defaults, **values}
+        connection = self.session.connection()
+        stmt = _insert_new_statement(table, unique, connection.dialect.name)
+        new_id = connection.execute(stmt, row).scalar()
+        if new_id is None:
+            return None
+        out = {"id": new_id, **row}
+        self._audit_inserted([out], action, entity_type or table.name, None)
+        return out
+
+    def _audit_inserted(
+        self,
+        out: list[dict[str, Any]],
+        action: str | None,
+        kind: str,
+        extra: dict[str, Any] | None,
+    ) -> None:
         if action is not None:
-            kind = entity_type or table.name
             for row in out:
                 self._fresh.add((kind, str(row["id"])))
                 after = {**audit.snapshot_row(row), **(extra or {})}
                 self._extra.append(
                     audit.Pending(action=action, entity_type=kind, entity_id=str(row["id"]), after=after)
                 )
-        return out
 
     def insert_row(
         self,
@@ -364,6 +399,18 @@ def _update_statement(table: sa.Table, version: str, keys: tuple[str, ...]) -> s
 @functools.cache
 def _insert_statement(table: sa.Table) -> sa.Insert:
     return sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _insert_new_statement(table: sa.Table, unique: tuple[str, ...], dialect: str) -> sa.Insert:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c[k] for k in unique])
+        .returning(table.c.id)
+    )
 
 
 @functools.cache

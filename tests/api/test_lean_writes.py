@@ -282,6 +282,11 @@ def test_the_lean_writes_are_dispatched_directly_with_the_routers_answers(
     office, head, stranger = world.office, world.head, as_role("unit_head")
     big = "进" * (get_settings().max_body_bytes // 3 + 10)
     report = {"text": "按计划推进", "percent_done": 30, "submit": True}
+    unit_task = {
+        "plan_id": world.plan.id,
+        "title": "x",
+        "units": [{"role": "lead", "unit_id": world.unit.id}],
+    }
     # (path, headers, JSON body or raw bytes, dispatched directly)
     cases: list[tuple[str, dict[str, str], Any, bool]] = [
         (f"{API}/assignments/{aid}/reports", head, report, True),  # 409: not accepted yet
@@ -299,7 +304,7 @@ def test_the_lean_writes_are_dispatched_directly_with_the_routers_answers(
         (f"{API}/assignments/{aid}/reports", head, {"text": 5}, True),
         (f"{API}/tasks", office, {"plan_id": world.plan.id, "code": "9"}, True),  # 422: no title
         (f"{API}/tasks", head, {"plan_id": world.plan.id, "code": "9", "title": "x"}, True),  # 403
-        (f"{API}/tasks", office, {**task, "code": "1", "units": [{"role": "lead", "unit_id": 1}]}, True),
+        (f"{API}/tasks", office, {**unit_task, "code": "1"}, True),  # 409: the code is taken
         (f"{API}/assignments/{aid}/accept", head, b"{", False),  # FastAPI's JSON error
         (f"{API}/assignments/{aid}/reports", head, b"null", False),  # FastAPI's "missing"
         (f"{API}/assignments/{aid}/reports", head, b"", False),

@@ -343,14 +343,18 @@ _EXISTING = select(col(ProgressReport.id)).where(
 )
 
 
+def _duplicate(existing: int | None, period: str) -> Conflict:
+    return Conflict(
+        "该报告期已有进展报告，请修改原报告",
+        code="report.duplicate_period",
+        details={"report_id": existing, "period": period},
+    )
+
+
 def _check_new(existing: int | None, period: str, data: dict[str, Any]) -> bool:
     """A new report's checks (one a period; text when submitted at once): whether it is submitted."""
     if existing is not None:
-        raise Conflict(
-            "该报告期已有进展报告，请修改原报告",
-            code="report.duplicate_period",
-            details={"report_id": existing, "period": period},
-        )
+        raise _duplicate(existing, period)
     submit_now = bool(data.get("submit"))
     if submit_now and not (data.get("text") or "").strip():
         raise Unprocessable("进展情况不能为空", code="report.text_required")
@@ -383,12 +387,21 @@ def create_lean(
     zone = zones.of(a["timezone"])
     period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
     period = periods.for_cadence(period_key, cadence)
-    existing = conn.execute(_EXISTING, {"assignment_id": assignment_id, "period": period.key}).scalar()
-    submit_now = _check_new(existing, period.key, data)
-    view = _Row(a)
-    indicator_values = _indicator_values(session, assignment=view, items=data.get("indicator_values") or [])  # type: ignore[arg-type]
+    key = {"assignment_id": assignment_id, "period": period.key}
+    # The period's duplicate check rides in the INSERT (`insert_new`); a request refused for
+    # another reason looks first, so that a duplicate is still the answer it was before them.
+    try:
+        submit_now = _check_new(None, period.key, data)
+        indicator_values = _indicator_values(
+            session,
+            assignment=_Row(a),  # type: ignore[arg-type]
+            items=data.get("indicator_values") or [],
+        )
+    except Unprocessable:
+        _check_new(conn.execute(_EXISTING, key).scalar(), period.key, data)
+        raise
     with unit_of_work(session, actor=user, now=now) as uow:
-        report = uow.insert_row(
+        report = uow.insert_new(
             REPORT,
             {
                 "assignment_id": assignment_id,
@@ -411,8 +424,11 @@ def create_lean(
                 "review_comment": None,
                 "version": 1,
             },
+            unique=("assignment_id", "period"),
             action="report.create",
         )
+        if report is None:
+            raise _duplicate(conn.execute(_EXISTING, key).scalar(), period.key)
         if submit_now:
             # Created and submitted in one transaction: the office hears of it as of a submission.
             event = ReportSubmitted(
