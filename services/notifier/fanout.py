@@ -6,6 +6,7 @@ One short transaction per batch; the recipients (people, units, endpoints) are l
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -73,57 +74,97 @@ def _insert(session: Session, table: Any) -> Any:
 # --- recipients
 
 
+# Recipient groups drawn from the whole organisation rather than from the event's units.
+WIDE_GROUPS = {"office": (Role.office, UnitKind.office), "leader": (Role.leader, UnitKind.leadership)}
+
+
 @dataclass
 class Directory:
-    """Active people and endpoints, loaded once per fan-out batch (they are few)."""
+    """Active people and endpoints for one fan-out batch: the people of the batch's units, and
+    those of the office and leader groups when the batch needs them (not the whole directory)."""
 
     users: list[tuple[int, int | None, list[str], str | None]]
     unit_kind: dict[int, str]
     unit_email: dict[int, str | None]
     endpoints: list[WebhookEndpoint]
+    by_unit: dict[int, list[int]] = field(default_factory=dict)  # positions in users
 
     @classmethod
-    def load(cls, session: Session) -> Directory:
-        # Plain rows of the four columns resolve() reads, not ORM objects (40,000 at province scale).
-        users = [
-            (u.id, u.unit_id, list(u.roles or []), u.email)
-            for u in session.execute(
-                sa.select(col(User.id), col(User.unit_id), col(User.roles), col(User.email)).where(
-                    col(User.is_active).is_(True), col(User.is_service_account).is_(False)
+    def load(
+        cls, session: Session, *, unit_ids: Iterable[int] | None = None, groups: Iterable[str] = ()
+    ) -> Directory:
+        """Everyone when `unit_ids` is None; else the users of those units and of the wide
+        `groups` ("office", "leader") among the batch's recipients."""
+        U, UN = User.__table__, Unit.__table__  # type: ignore[attr-defined]
+        people = sa.select(U.c.id, U.c.unit_id, U.c.roles, U.c.email).where(
+            U.c.is_active.is_(True), U.c.is_service_account.is_(False)
+        )
+        units_q = sa.select(UN.c.id, UN.c.kind, UN.c.contact_email)
+        if unit_ids is not None:
+            wanted = sorted(set(unit_ids))
+            wide = [WIDE_GROUPS[g] for g in sorted(set(groups)) if g in WIDE_GROUPS]
+            kinds = [str(kind) for _, kind in wide]
+            # Roles are a JSON list of plain names: '"office"' with its quotes matches that
+            # element only, on both databases.
+            by_role = [sa.cast(U.c.roles, sa.String).like(f'%"{role}"%') for role, _ in wide]
+            wide_units = sa.select(UN.c.id).where(UN.c.kind.in_(kinds)) if kinds else None
+            people = people.where(
+                sa.or_(
+                    sa.false(),
+                    *([U.c.unit_id.in_(wanted)] if wanted else []),
+                    *([U.c.unit_id.in_(wide_units)] if wide_units is not None else []),
+                    *by_role,
                 )
             )
-        ]
-        units = session.execute(sa.select(col(Unit.id), col(Unit.kind), col(Unit.contact_email))).all()
+            units_q = units_q.where(
+                sa.or_(
+                    sa.false(),
+                    *([UN.c.id.in_(wanted)] if wanted else []),
+                    *([UN.c.kind.in_(kinds)] if kinds else []),
+                    # The users' own units (a role-holder's unit kind decides nothing more, but
+                    # resolve reads it).
+                    UN.c.id.in_(people.with_only_columns(U.c.unit_id).scalar_subquery()),
+                )
+            )
+        # Plain rows of the four columns resolve() reads, not ORM objects (40,000 at province scale).
+        users = [(u.id, u.unit_id, list(u.roles or []), u.email) for u in session.execute(people)]
+        units = session.execute(units_q).all()
         endpoints = list(
             session.execute(
                 sa.select(WebhookEndpoint).where(col(WebhookEndpoint.is_active).is_(True))
             ).scalars()
         )
+        by_unit: dict[int, list[int]] = {}
+        for i, (_, unit_id, _, _) in enumerate(users):
+            if unit_id is not None:
+                by_unit.setdefault(unit_id, []).append(i)
         return cls(
             users=users,
             unit_kind={u.id: str(u.kind) for u in units},
             unit_email={u.id: u.contact_email for u in units},
             endpoints=endpoints,
+            by_unit=by_unit,
         )
 
     def resolve(self, recipient: str, unit_ids: list[int]) -> tuple[list[int], list[str]]:
         """(user ids, e-mail addresses) for a recipient group."""
         picked: list[tuple[int, str | None]] = []
         emails: list[str] = []
-        for uid, unit_id, roles, email in self.users:
-            kind = self.unit_kind.get(unit_id or -1)
-            if recipient == "unit":
-                hit = unit_id in unit_ids and (Role.unit_head in roles or Role.unit_staff in roles)
-            elif recipient == "unit_head":
-                hit = unit_id in unit_ids and Role.unit_head in roles
-            elif recipient == "office":
-                hit = Role.office in roles or (kind == UnitKind.office and Role.admin not in roles)
-            elif recipient == "leader":
-                hit = Role.leader in roles or kind == UnitKind.leadership
-            else:
-                hit = False
-            if hit:
-                picked.append((uid, email))
+        if recipient in ("unit", "unit_head"):
+            wanted = (Role.unit_head,) if recipient == "unit_head" else (Role.unit_head, Role.unit_staff)
+            # In directory order, whatever the order of unit_ids.
+            for i in sorted({i for u in dict.fromkeys(unit_ids) for i in self.by_unit.get(u, ())}):
+                uid, _, roles, email = self.users[i]
+                if any(r in roles for r in wanted):
+                    picked.append((uid, email))
+        elif recipient in WIDE_GROUPS:
+            role, unit_kind = WIDE_GROUPS[recipient]
+            for uid, unit_id, roles, email in self.users:
+                kind = self.unit_kind.get(unit_id or -1)
+                if role in roles or (
+                    kind == unit_kind and (recipient != "office" or Role.admin not in roles)
+                ):
+                    picked.append((uid, email))
         if recipient == "unit":
             emails.extend(e for u in unit_ids if (e := self.unit_email.get(u)))
         emails.extend(e for _, e in picked if e)
@@ -133,6 +174,16 @@ class Directory:
         self, event_type: str, unit_id: int | None, plan_id: int | None
     ) -> list[WebhookEndpoint]:
         return [ep for ep in self.endpoints if subscribed(ep, event_type, unit_id, plan_id)]
+
+
+def _recipients_of(event_type: str, unit_id: int | None, data: dict[str, Any]) -> tuple[str, list[int]]:
+    """The event's recipient group and the units it concerns."""
+    ref = data.get("recipient")
+    if not isinstance(ref, dict):
+        ref = {}
+    recipient = str(ref.get("code") or DEFAULT_RECIPIENT.get(event_type, "unit"))
+    unit_ids = [unit_id] if unit_id is not None else [int(u) for u in data.get("unit_ids") or []]
+    return recipient, unit_ids
 
 
 def enrich(event_type: str, data: dict[str, Any], created_at: datetime, zone: ZoneInfo) -> dict[str, Any]:
@@ -226,7 +277,6 @@ def fan_out(
             session.commit()
         return result
     default, overrides = policies if policies is not None else load_policies(session)
-    directory = Directory.load(session)
     rows = session.execute(
         sa.select(
             E.c.id,
@@ -241,6 +291,14 @@ def fan_out(
         .where(E.c.id.in_(ids))
         .order_by(E.c.id)
     ).all()
+    # Only the people this batch can reach: its events' units, and the wide groups it names.
+    need_units: set[int] = set()
+    need_groups: set[str] = set()
+    for r in rows:
+        recipient, unit_ids = _recipients_of(r.type, r.unit_id, dict((r.payload or {}).get("data") or {}))
+        need_units.update(unit_ids)
+        need_groups.add(recipient)
+    directory = Directory.load(session, unit_ids=need_units, groups=need_groups)
     plan_ids = {r.plan_id for r in rows if r.plan_id is not None}
     plan_zones = (
         dict(session.execute(sa.select(PL.c.id, PL.c.timezone).where(PL.c.id.in_(plan_ids))).all())
@@ -273,11 +331,7 @@ def fan_out(
                     | {"endpoint_id": row.endpoint_id}
                 )
             continue
-        recipient_ref = data.get("recipient")
-        if not isinstance(recipient_ref, dict):
-            recipient_ref = {}
-        recipient = str(recipient_ref.get("code") or DEFAULT_RECIPIENT.get(row.type, "unit"))
-        unit_ids = [row.unit_id] if row.unit_id is not None else [int(u) for u in data.get("unit_ids") or []]
+        recipient, unit_ids = _recipients_of(row.type, row.unit_id, data)
         user_ids, emails = directory.resolve(recipient, unit_ids)
         rendered = render(row.type, data)
         channels = set(policy.channels)

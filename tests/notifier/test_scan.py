@@ -8,11 +8,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from duban.clock import FixedClock
-from duban.models import AssignmentState, NotificationPolicy, OutboxEvent, ProgressReport, ProgressReportState
+from duban.models import (
+    AssignmentState,
+    NotificationPolicy,
+    OutboxEvent,
+    ProgressReport,
+    ProgressReportState,
+    Role,
+)
 from duban.settings import Settings
 from notifier.fanout import fan_out
 from notifier.scan import report_deadlines, scan_deadlines
-from tests.factories import make_assignment, make_plan, make_task, make_unit
+from tests.factories import make_assignment, make_plan, make_task, make_unit, make_user
 from tests.notifier.conftest import make_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -93,6 +100,32 @@ def test_escalation_level_2_goes_to_the_office(session: Session, settings: Setti
     assert users == [w.office_user.id] and emails == ["office@example.gov.cn"]
     users, _ = Directory.load(session).resolve("leader", [])
     assert users == [w.leader.id]
+
+
+def test_a_batch_loads_only_the_people_it_can_reach(session: Session, settings: Settings) -> None:
+    from notifier.fanout import Directory
+
+    w = make_world(session)
+    other = make_unit(session)
+    outsider = make_user(session, roles=[Role.unit_head], unit_id=other.id, email="x@example.gov.cn")
+    # An office role held outside the office's unit, and a leader of no unit.
+    deputy = make_user(session, roles=[Role.office, Role.unit_staff], unit_id=other.id)
+    chief = make_user(session, roles=[Role.leader])
+    session.commit()
+    unit_only = Directory.load(session, unit_ids=[w.unit.id], groups={"unit"})
+    assert {u[0] for u in unit_only.users} == {w.head.id, w.staff.id}
+    assert unit_only.resolve("unit", [w.unit.id]) == (
+        [w.head.id, w.staff.id],
+        ["keji@example.gov.cn", "head@example.gov.cn", "staff@example.gov.cn"],
+    )
+    assert unit_only.resolve("unit_head", [w.unit.id])[0] == [w.head.id]
+    everyone = Directory.load(session)
+    for group in ("office", "leader"):
+        part = Directory.load(session, unit_ids=[], groups={group})
+        assert outsider.id not in {u[0] for u in part.users}
+        assert part.resolve(group, []) == everyone.resolve(group, [])
+    assert set(everyone.resolve("office", [])[0]) == {w.office_user.id, deputy.id}
+    assert set(everyone.resolve("leader", [])[0]) == {w.leader.id, chief.id}
 
 
 def test_late_scan_skips_superseded_due_soon_but_sends_each_level_once(
