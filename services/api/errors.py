@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any
 
@@ -49,8 +50,31 @@ class ErrorEnvelope(BaseModel):
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message, "details": details}}, default=str)
+    envelope = {"error": {"code": code, "message": message, "details": details}}
+    try:
+        body = orjson.dumps(envelope, default=str)
+    except TypeError:
+        # An id echoed back from the request beyond 64 bits (/assignments/999…9/accept): orjson
+        # cannot write it, so the details carry it as text rather than the answer becoming a 500.
+        body = orjson.dumps(_json_safe(envelope), default=str)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+_INT64 = 2**63
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 # Seconds a client is asked to wait after a 503 for an unreachable database: about as long as a
@@ -196,7 +220,7 @@ _ENGLISH_WORD = re.compile(r"[a-z]{2,}")
 
 def _number(value: Any) -> str:
     # 100, not 100.0; 0.5 stays 0.5.
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 1e15:
         return str(int(value))
     return str(value)
 

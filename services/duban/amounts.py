@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from pydantic import Field
+
+# The largest value a target, a baseline or a reported figure may have (a thousand trillion: 10^15
+# 元 is far beyond any county's budget). Beyond it, differences and trends overflow to ∞/NaN, which
+# JSON cannot carry: one such row broke every list that showed it.
+MAX_MAGNITUDE = 10**15
+Amount = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 
 # Measure words for things that come whole. 万人 or 万户 are amounts (1.5万人 is fine), so only the
 # bare measure word counts.
@@ -58,6 +67,8 @@ def is_countable(unit: str | None, target: float | None = None) -> bool:
 
 def whole(value: float) -> int:
     """Half up, as people round (48.5 → 49), not banker's rounding."""
+    if abs(value) >= MAX_MAGNITUDE:
+        return int(value)  # no fraction left to round, and beyond Decimal's default precision
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

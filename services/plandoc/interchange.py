@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from duban.amounts import Amount
 from duban.comparators import ComparatorIn
 
 Cadence = Literal["once", "annual", "quarterly", "monthly", "cumulative"]
@@ -33,7 +34,7 @@ class PlanMeta(_Doc):
 
 class IndicatorDoc(_Doc):
     name: str
-    target: float | None = None
+    target: Amount | None = None
     unit: str = ""
     comparator: ComparatorIn = ">="
     due: date | None = None
@@ -43,7 +44,7 @@ class IndicatorDoc(_Doc):
 
 class TargetDoc(_Doc):
     text: str
-    value: float | None = None
+    value: Amount | None = None
     unit: str = ""
     comparator: ComparatorIn = ">="
     due: date | None = None

@@ -6,6 +6,7 @@ answer. The trend is an ordinary least-squares line through (period_end, value),
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -90,6 +91,8 @@ def evaluate(
     progress = comparators.progress(latest, target=target, comparator=comparator, baseline=baseline)
     met = comparators.meets(latest, target=target, comparator=comparator)
     forecast = forecast_at(points, due) if due is not None else None
+    if forecast is not None and not math.isfinite(forecast):
+        forecast = None  # values stored before their bounds (10^15): a trend that overflowed
 
     if overdue:
         if met:

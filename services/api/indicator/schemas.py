@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from duban.amounts import Amount
 from duban.comparators import ComparatorIn as Comparator
 from duban.text import Name
 
@@ -14,10 +15,10 @@ Cadence = Literal["once", "annual", "quarterly", "monthly", "weekly"]
 class IndicatorCreate(BaseModel):
     plan_id: int
     name: Name = Field(min_length=1, max_length=300)
-    target_value: float | None = Field(default=None, allow_inf_nan=False)
+    target_value: Amount | None = None
     unit: str | None = Field(default=None, max_length=40)
     comparator: Comparator = ">="
-    baseline_value: float | None = Field(default=None, allow_inf_nan=False)
+    baseline_value: Amount | None = None
     baseline_date: date | None = None
     due_date: date | None = None
     cadence: Cadence = "once"
@@ -28,10 +29,10 @@ class IndicatorCreate(BaseModel):
 
 class IndicatorUpdate(BaseModel):
     name: Name | None = Field(default=None, min_length=1, max_length=300)
-    target_value: float | None = Field(default=None, allow_inf_nan=False)
+    target_value: Amount | None = None
     unit: str | None = Field(default=None, max_length=40)
     comparator: Comparator | None = None
-    baseline_value: float | None = Field(default=None, allow_inf_nan=False)
+    baseline_value: Amount | None = None
     baseline_date: date | None = None
     due_date: date | None = None
     cadence: Cadence | None = None
@@ -70,7 +71,7 @@ class IndicatorPublic(BaseModel):
 
 class ValueCreate(BaseModel):
     period: str = Field(max_length=10, description="2025、2025-Q2、2025-06 或 2025-W23")
-    value: float = Field(allow_inf_nan=False)
+    value: Amount
 
 
 class ValuePublic(BaseModel):

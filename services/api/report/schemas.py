@@ -4,12 +4,13 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from duban.amounts import Amount
 from duban.models import ProgressReportState
 
 
 class IndicatorValueIn(BaseModel):
     indicator_id: int
-    value: float = Field(allow_inf_nan=False)
+    value: Amount
 
 
 class ReportCreate(BaseModel):

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.external import EXTERNAL_ID_DOC
 from api.plan.schemas import Status
+from duban.amounts import Amount
 from duban.comparators import ComparatorIn
 from duban.models import Recurrence, TargetBase, TaskBase, UnitRole
 from duban.text import Name
@@ -38,6 +39,7 @@ class TaskUnitPublic(BaseModel):
 
 class TargetIn(TargetBase):
     text: str = Field(min_length=1, max_length=2000)
+    value: Amount | None = None
     comparator: ComparatorIn | None = None
 
 
