@@ -469,7 +469,7 @@ class _TaskDraft:
         clean = text
         for start, end, _ in reversed(atts):
             clean = clean[:start] + clean[end:]
-        clean = clean.strip()
+        clean = " ".join([clean.strip(), *(x for _, _, a in atts for x in a.extra)]).strip()
         if clean:
             self.texts.append(clean)
         self.atts.extend(a for _, _, a in atts)

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-OPEN = "(（"
-CLOSE = ")）"
+OPEN = "(（【"
+CLOSE = ")）】"
 
 # Groups whose 、 is part of the name: "各区、县级市" is one group, not "各区" and "县级市".
 _PROTECTED_GROUP = re.compile(
@@ -24,8 +24,14 @@ _GENERIC = re.compile(
     r"|^(?:各|其他|其它)?(?:省|市|州|区|县|镇|乡|街道|市直|县直|区直)(?:各(?:有关|相关)?|有关|相关)\S{0,8}?(?:部门|单位|机构)$"
 )
 # A role written after one name of a list: 区相关行政执法部门，区城管局牵头 / 区应急管理局（牵头）.
-_NAME_ROLE = re.compile(r"^(?P<name>.+?)\s*[(（]?(?P<role>牵头负责|牵头|配合|协同|协助|参与|支撑)[)）]?$")
-_NAME_ROLE_STRIP = re.compile(r"\s*[(（]?(?:牵头负责|牵头|配合|协同|协助|参与|支撑)[)）]?$")
+_NAME_ROLE = re.compile(
+    r"^(?P<name>.+?)\s*[(（〔【]?(?P<role>牵头负责|牵头|配合|协同|协助|参与|支撑)[)）〕】]?$"
+)
+_NAME_ROLE_STRIP = re.compile(r"\s*[(（〔【]?(?:牵头负责|牵头|配合|协同|协助|参与|支撑)[)）〕】]?$")
+# Labelled parts of a unit clause that name no unit: （责任单位：县发改委；完成时限：2025年9月底前）.
+_OTHER_LABEL = re.compile(
+    r"[;；,，]?\s*(?:完成时限|完成时间|时间节点|时限要求|时限|进度要求|责任领导|分管领导|牵头领导|联系人)\s*[:：][^;；]*"
+)
 _TERRITORIAL_SUFFIX = ("开发区", "高新区", "试点城市政府", "试点城市", "试点地区")
 
 _LABEL = re.compile(
@@ -62,6 +68,8 @@ class Attribution:
     carry: list[str] = field(default_factory=list)
     carry_includes_this: bool = False
     lead_rule: bool = False
+    # 完成时限：2025年9月底前 written inside the clause: kept as the task's text, not dropped with it.
+    extra: list[str] = field(default_factory=list)
 
     def units(self) -> list[str]:
         return [*self.lead, *self.co, *self.implementing]
@@ -290,6 +298,10 @@ def parse_attribution(content: str) -> Attribution | None:
     """Parse the inside of a parenthesis; None when it is not a list of responsible units."""
     body = content.strip()
     att = Attribution()
+    if _LABEL.search(body):
+        for m in reversed(list(_OTHER_LABEL.finditer(body))):
+            att.extra.insert(0, m.group(0).strip(" ;；,，"))
+            body = body[: m.start()] + body[m.end() :]
     carry = _CARRY.search(body)
     if carry is not None:
         names = split_units(carry.group("units"))

@@ -301,3 +301,26 @@ def test_office_spreadsheet_with_a_title_row_above_its_header() -> None:
     assert tasks["4"].recurrence == "monthly"
     assert [(g.value, g.unit) for g in tasks["1"].targets] == [(10, "个")]
     assert [(w.code, w.text) for w in result.warnings] == [("unit.generic", "县直有关部门")]
+
+
+@pytest.mark.parametrize(
+    ("clause", "lead", "co", "due", "kept"),
+    [
+        # a deadline written inside the unit clause is the task's, not lost with the clause
+        ("（责任单位：县发改委、县财政局；完成时限：2025年9月底前）", ["县发改委"], ["县财政局"],
+         date(2025, 9, 30), "完成时限：2025年9月底前"),
+        ("（牵头单位：县发改委；配合单位：县财政局；完成时限：长期坚持）", ["县发改委"], ["县财政局"], None,
+         "完成时限：长期坚持"),
+        ("（责任领导：张三；责任单位：县水利局）", ["县水利局"], [], date(2025, 12, 31), "责任领导：张三"),
+        ("【责任单位：县发改委、县财政局】", ["县发改委"], ["县财政局"], date(2025, 12, 31), ""),
+        ("（责任单位：县财政局、县发改委〔牵头〕）", ["县发改委"], ["县财政局"], date(2025, 12, 31), ""),
+    ],
+)  # fmt: skip
+def test_unit_clauses_with_other_labels_and_brackets(
+    clause: str, lead: list[str], co: list[str], due: date | None, kept: str
+) -> None:
+    result = parse_text(f"某县2025年工作要点\n一、重点任务\n（一）推进甲项工作。{clause}\n")
+    task = result.document.tasks()[0]
+    assert (task.title, task.lead_units, task.co_units, task.due) == ("推进甲项工作", lead, co, due)
+    assert task.description == kept
+    assert result.warnings == []
