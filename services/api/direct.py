@@ -41,10 +41,11 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import clock_dep, now_dep, oauth2_scheme, settings_dep
 from api.hotpath import hot_reader
+from api.http import replay
 from duban.clock import get_clock
 from duban.settings import get_settings
 
@@ -245,7 +246,7 @@ class DirectWrites:
         while more:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
+                await self.app(scope, replay([], message, receive), send)
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
@@ -257,23 +258,14 @@ class DirectWrites:
             except orjson.JSONDecodeError:
                 body = None
         if body is None:  # empty, or not orjson's JSON (FastAPI's json.loads decides): the router's
-            await self.app(scope, _replay(chunks, None, receive), send)
+            await self.app(scope, replay(chunks, None, receive), send)
             return
         global served
         served += 1
         write, path_params = found
         route = write.route
         scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, path_params
-        sent = False
-
-        async def again() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return await receive()
-
-        request = Request(scope, again)
+        request = Request(scope, replay([raw], None, receive))
         try:
             values: dict[str, Any] = dict(path_params)
             # In the router's order: the dependencies (the principal: 401/403 first), then the body.
@@ -293,22 +285,6 @@ class DirectWrites:
         except Exception as exc:
             response = await _handled(self.api, request, exc)
         await response(scope, receive, send)
-
-
-def _replay(chunks: list[bytes], last: Message | None, receive: Receive) -> Receive:
-    """What was read of the request, then the rest as it comes."""
-    pending: list[Message] = (
-        [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-        if last is None
-        else [*({"type": "http.request", "body": c, "more_body": True} for c in chunks), last]
-    )
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
 
 
 async def _handled(api: FastAPI, request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
+from starlette.types import Message, Receive
 
 from duban.errors import PreconditionFailed
 
@@ -48,3 +49,21 @@ def check_if_match(request: Request, *, kind: str, entity_id: Any, version: int)
     if current in candidates or current.removeprefix("W/") in candidates:
         return
     raise PreconditionFailed(details={"current_etag": current})
+
+
+def replay(chunks: list[bytes], last: Message | None, receive: Receive) -> Receive:
+    """A `receive` for an app inside a middleware that has read the request's body already: what
+    was read (as one message, or as it came with `last` the message that ended it), then the
+    connection's own messages (a disconnect)."""
+    pending: list[Message] = (
+        [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        if last is None
+        else [*({"type": "http.request", "body": c, "more_body": True} for c in chunks), last]
+    )
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed

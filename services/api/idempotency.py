@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import SessionFactory, default_session_factory, principal_of
 from api.errors import database_unavailable_response
+from api.http import replay
 from duban.clock import get_clock
 from duban.db import is_database_unavailable
 from duban.models import IdempotencyRecord
@@ -94,14 +95,7 @@ class IdempotencyMiddleware:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay_receive() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        replay_receive = replay([body], None, receive)
 
         state = scope["app"].state
         factory: SessionFactory = getattr(state, "session_factory", None) or default_session_factory

@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.http import replay
 from duban import text
 
 _JSON = b"application/json"
@@ -79,16 +80,7 @@ class TextCheckMiddleware:
                 body = _encode(cleaned)
                 headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
                 scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay([body], None, receive), send)
 
 
 async def _refuse(send: Send, errors: list[dict[str, Any]]) -> None:
