@@ -42,7 +42,7 @@ def default_session_factory(read_only: bool = False) -> AbstractContextManager[S
 # connection; once those waiters hold every thread, the requests that do hold a connection cannot
 # get a thread to run their route or to close their session, and all of them stall until the pool
 # timeout (a burst of 503s under 64 clients on a pool of 5). Waiting here costs no thread.
-# The async read pool (api.hotpath) has a bound of its own, "async", sized like that pool.
+# The async read pool (api.hotpath) takes the same slots: one budget of connections in use.
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary()
 )

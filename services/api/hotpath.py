@@ -3,11 +3,11 @@
 A route takes `HotReader` (the principal) and hands `Reader.rows` a builder of its statement —
 the same `visible_*(user)` builders the sync routes use, so scoping stays in one place and in SQL.
 
-On PostgreSQL the statement runs on a connection of the sync pool, autocommit while held, in one
-threadpool hop per statement (THREADED; the async psycopg pool below, one per event loop, is kept
-behind that switch: under this machine's load its reads waited longer than a thread's), bounded
-by the per-loop semaphore of `api.deps._take_slot`. SQLAlchemy compiles the statement (once per
-shape); the rows come from the driver straight into dicts.
+On PostgreSQL the statements run on the event loop, on async psycopg connections (autocommit, a
+pool per event loop; THREADED switches to the sync pool's connections in one threadpool hop),
+bounded by the per-loop semaphore of `api.deps._take_slot` that the sync routes take too: an api
+worker uses at most `DUBAN_DB_POOL_SIZE + DUBAN_DB_MAX_OVERFLOW` connections at a time. SQLAlchemy
+compiles the statement (once per shape); the rows come from the driver straight into dicts.
 The principal comes from a process cache keyed by (user id, token generation) and is *checked in
 the data statement itself*: the statement carries `EXISTS (the user, still active, with the token's
 generation and the cached row version)`. A password change, disable, sign-out or role change
@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar, cast
@@ -55,7 +55,7 @@ from api.deps import (
 )
 from api.security import check_token_times, verify_access_token
 from duban import calendar, calendar_store
-from duban.db import NetworkLimits, get_engine, session_scope
+from duban.db import BoundedAsyncConnection, NetworkLimits, get_engine, session_scope
 from duban.errors import DubanError, Unauthorized
 from duban.models import User
 from duban.settings import Settings, get_settings
@@ -99,9 +99,10 @@ _ME = _USER.alias("me")
 class Pool:
     """psycopg async connections for one event loop and database: autocommit, sessions in UTC.
 
-    As many as the per-loop semaphore admits (`api.deps._take_slot(..., "async")`, sized like the
-    sync pool); idle ones are kept, a broken one is dropped with every idle one (a server restart
-    fails one request each, as on the sync pool, then new connections are made).
+    As many as the per-loop semaphore admits (`api.deps._take_slot`, shared with the sync routes);
+    idle ones are kept, a broken one is dropped with every idle one (a server restart fails one
+    request each, as on the sync pool, then new connections are made). Every wait for the server
+    ends after `DUBAN_DB_RESPONSE_TIMEOUT_SECONDS`, as on the sync pool (`db.BoundedAsyncConnection`).
     """
 
     def __init__(self, conninfo: str, settings: Settings) -> None:
@@ -114,6 +115,7 @@ class Pool:
         options = ["-c timezone=UTC"]
         args["options"] = " ".join([*options, *([args["options"]] if "options" in args else [])])
         self._args = args
+        self._response = NetworkLimits.from_settings(settings).response or None
         self._size = settings.db_pool_size + settings.db_max_overflow
         self._idle: deque[psycopg.AsyncConnection[Any]] = deque()
 
@@ -123,9 +125,11 @@ class Pool:
             if not conn.closed:
                 return conn
         try:
-            return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._args)
+            conn = await BoundedAsyncConnection.connect(self._conninfo, autocommit=True, **self._args)
         except psycopg.Error as exc:
             raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=True) from exc
+        conn.response_timeout = self._response
+        return conn
 
     async def put(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if conn.broken or conn.closed:
@@ -150,7 +154,7 @@ def _pool(request: Request) -> tuple[Pool, Dialect] | None:
     sync = get_engine()
     if sync.dialect.name != "postgresql":
         return None
-    url = sync.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    url = _conninfo(sync)
     per_loop = _pools.get(asyncio.get_running_loop())
     if per_loop is None:
         per_loop = _pools[asyncio.get_running_loop()] = {}
@@ -158,6 +162,19 @@ def _pool(request: Request) -> tuple[Pool, Dialect] | None:
     if pool is None:
         pool = per_loop[url] = Pool(url, get_settings())
     return pool, sync.dialect
+
+
+_conninfos: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _conninfo(engine: Engine) -> str:
+    # Rendering the URL took as long as a request's principal check: once per engine.
+    url = _conninfos.get(engine)
+    if url is None:
+        url = _conninfos[engine] = engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+    return url
 
 
 async def close_pools() -> None:
@@ -246,6 +263,12 @@ def _check_values(user: User, generation: int) -> dict[str, Any]:
 
 def _user_statement(user_id: int) -> sa.Select[Any]:
     return sa.select(_USER).where(_USER.c.id == user_id)
+
+
+# The same look-up as a template (no statement built, no cache key taken a look-up).
+_USER_BY_ID = Template(
+    lambda _user: sa.select(_USER).where(_USER.c.id == sa.bindparam("user_id", type_=sa.Integer))
+)
 
 
 def _valid_user(row: dict[str, Any] | None, generation: int) -> User:
@@ -343,42 +366,14 @@ class Reader:
                     out = await _rows_in_turn(conn, _Checked(bound, user, None), rest)
         return out
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[_Conn | _ThreadConn]:
+    def _connection(self) -> AbstractAsyncContextManager[_Conn | _ThreadConn]:
         assert self._pool is not None
-        pool, dialect = self._pool
-        if THREADED:
-            slots = await _take_slot(self._settings)
-            tconn = _ThreadConn(get_engine(), dialect)
-            try:
-                if calendar_store.check_due():
-                    await _check_calendar(tconn)
-                yield tconn
-            finally:
-                tconn.close()
-                slots.release()
-            return
-        slots = await _take_slot(self._settings, "async")
-        try:
-            raw = await pool.get()
-            try:
-                conn = _Conn(raw, dialect)
-                if calendar_store.check_due():
-                    await _check_calendar(conn)
-                yield conn
-            finally:
-                await pool.put(raw)
-        finally:
-            slots.release()
+        return _connection(self._pool, self._settings)
 
     async def _reload(self, conn: _Conn | _ThreadConn) -> None:
         """Look the principal up again (401 when it no longer holds); the check is then done."""
         assert self._generation is not None
-        key = (self.user.id or 0, self._generation)
-        _principals.pop(key, None)
-        found = await _rows(conn, _user_statement(key[0]))
-        self.user = _valid_user(found[0] if found else None, self._generation)
-        _remember(key, self.user, asyncio.get_running_loop().time())
+        self.user = await _load_principal(conn, (self.user.id or 0, self._generation))
         self._generation = None
 
     async def _sync_rows(self, build: Build | Bound, then: Sequence[Then]) -> list[Sequence[Any]]:
@@ -394,6 +389,15 @@ class Reader:
 
     def _session(self) -> Any:
         return self._factory() if self._factory else default_session_factory(read_only=True)
+
+
+async def _load_principal(conn: _Conn | _ThreadConn, key: tuple[int, int]) -> User:
+    """The stored principal of a token's (user id, generation), remembered; 401 when it no longer holds."""
+    _principals.pop(key, None)
+    found = await _rows(conn, _Checked(_USER_BY_ID.bind(user_id=key[0]), None, None))
+    user = _valid_user(found[0] if found else None, key[1])
+    _remember(key, user, asyncio.get_running_loop().time())
+    return user
 
 
 # --- running a statement -----------------------------------------------------------------------
@@ -423,22 +427,24 @@ class _Checked:
     """A bound template for a user, with the principal's check when `generation` is set."""
 
     bound: Bound
-    user: User
+    user: User | None  # None: a template that reads nothing of the viewer (the principal's look-up)
     generation: int | None
 
     def values(self) -> dict[str, Any]:
-        if self.generation is None:
+        if self.generation is None or self.user is None:
             return self.bound.values
         return {**self.bound.values, **_check_values(self.user, self.generation)}
 
 
 Query = sa.Select[Any] | _Checked
 _Prepared = tuple[SQLCompiler, list[Callable[[Any], Any] | None], list[bool]]
-_templates: OrderedDict[Any, _Prepared] = OrderedDict()
+# Per template and viewer scope: the compiled form and the scope's own values for it (a unit
+# head's unit, ...: the statement's anonymous parameters, in the order of its cache key).
+_templates: OrderedDict[Any, tuple[_Prepared, Sequence[Any] | None]] = OrderedDict()
 
 
 def _template_statement(query: _Checked) -> sa.Select[Any]:
-    stmt = query.bound.template.build(query.user)
+    stmt = query.bound.template.build(cast(User, query.user))
     return stmt.where(_CHECK) if query.generation is not None else stmt
 
 
@@ -455,14 +461,30 @@ def _executable(query: Build | sa.Select[Any] | Bound, user: User) -> tuple[Any,
     return (query(user),)
 
 
-def _compiled_template(query: _Checked, dialect: Dialect) -> tuple[SQLCompiler, list[Any], list[bool]]:
+def _prepared(stmt: sa.Select[Any], dialect: Dialect) -> tuple[_Prepared, Sequence[Any] | None]:
+    """`stmt` compiled, shared by every statement of its shape (SQLAlchemy's cache key: its
+    structure, not its values), and its own values for the shared form."""
+    key = stmt._generate_cache_key()
+    entry = _compiled.get(key.key) if key is not None else None
+    if entry is None:
+        compiled = stmt.compile(dialect=dialect, cache_key=key)
+        entry = (compiled, _converters_of(compiled, dialect), _utc_columns(stmt))
+        if key is not None:
+            _compiled[key.key] = entry
+            while len(_compiled) > COMPILED_SIZE:
+                _compiled.popitem(last=False)
+    return entry, key.bindparams if key is not None else None
+
+
+def _compiled_template(query: _Checked, dialect: Dialect) -> tuple[_Prepared, Sequence[Any] | None]:
+    # Built once per viewer scope, compiled once per shape: every unit head's detail differs only
+    # in the value of its unit, so the 200 units of a county share one compiled statement (a
+    # compile cost about ten requests' CPU, and a worker met each unit's first request in turn).
     template = query.bound.template
-    key = (id(template), template.scope(query.user), query.generation is not None, dialect.name)
+    key = (id(template), template.scope(cast(User, query.user)), query.generation is not None, dialect.name)
     entry = _templates.get(key)
     if entry is None:
-        stmt = _template_statement(query)
-        compiled = stmt.compile(dialect=dialect)
-        entry = _templates[key] = (compiled, _converters_of(compiled, dialect), _utc_columns(stmt))
+        entry = _templates[key] = _prepared(_template_statement(query), dialect)
         while len(_templates) > COMPILED_SIZE:
             _templates.popitem(last=False)
     return entry
@@ -471,24 +493,21 @@ def _compiled_template(query: _Checked, dialect: Dialect) -> tuple[SQLCompiler, 
 def _compile(query: Query, dialect: Dialect) -> tuple[str, dict[str, Any], list[Any], list[bool]]:
     """SQL, parameters, result conversions and UTC columns of `query`, as SQLAlchemy would run it."""
     if isinstance(query, _Checked):
-        compiled, converters, utc = _compiled_template(query, dialect)
-        params = compiled.construct_params(params=query.values())
+        (compiled, converters, utc), extracted = _compiled_template(query, dialect)
+        # The request's values by name; the scope's own (anonymous) ones from its statement.
+        params = compiled.construct_params(params=query.values(), extracted_parameters=extracted)
     else:
-        key = query._generate_cache_key()
-        entry = _compiled.get(key.key) if key is not None else None
-        if entry is None:
-            compiled = query.compile(dialect=dialect, cache_key=key)
-            entry = (compiled, _converters_of(compiled, dialect), _utc_columns(query))
-            if key is not None:
-                _compiled[key.key] = entry
-                while len(_compiled) > COMPILED_SIZE:
-                    _compiled.popitem(last=False)
-        compiled, converters, utc = entry
-        params = compiled.construct_params(extracted_parameters=key.bindparams if key is not None else None)
-    state = compiled.construct_expanded_state(params)  # IN lists: one parameter per value
-    processors = state.processors
-    values = {k: processors[k](v) if k in processors else v for k, v in state.parameters.items()}
-    return state.statement, values, converters, utc
+        (compiled, converters, utc), extracted = _prepared(query, dialect)
+        params = compiled.construct_params(extracted_parameters=extracted)
+    processors: Mapping[str, Any]
+    parameters: Mapping[str, Any] = params
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        state = compiled.construct_expanded_state(params)  # IN lists: one parameter per value
+        sql, processors, parameters = state.statement, state.processors, state.parameters
+    else:  # what the expanded state would be, without building the parameters a second time
+        sql, processors = compiled.string, cast("Mapping[str, Any]", compiled._bind_processors)
+    values = {k: processors[k](v) if k in processors else v for k, v in parameters.items()}
+    return sql, values, converters, utc
 
 
 # Result column names by SQL text, from the first execution's cursor description (building it
@@ -511,10 +530,12 @@ class _Conn:
     dialect: Dialect
 
 
-# On the event loop (THREADED False) the async driver's reads waited longer than a thread's under
-# this machine's load (docs/performance.md): the statements run on the sync pool's connections,
-# one threadpool hop per statement, the rest of the request on the event loop.
-THREADED = True
+# True: the statements on the sync pool's connections, in one threadpool hop. Off: the hop and its
+# thread hand-offs cost more CPU than the async driver's waits (docs/performance.md: 3.1 against
+# 2.5 ms of server CPU a detail, load 6-7; at one client 80 against 98 req/s, load 10). The
+# collapse measured with it at 17:18 UTC is not seen with the compiled templates and the one
+# connection budget (see the docs).
+THREADED = False
 
 
 def _to_utc(value: Any) -> Any:
@@ -643,6 +664,35 @@ async def _rows_in_turn(
     return out
 
 
+@asynccontextmanager
+async def _connection(of: tuple[Pool, Dialect], settings: Settings) -> AsyncIterator[_Conn | _ThreadConn]:
+    """A connection for the request's statements, holding one of the worker's slots meanwhile."""
+    pool, dialect = of
+    if THREADED:
+        slots = await _take_slot(settings)
+        tconn = _ThreadConn(get_engine(), dialect)
+        try:
+            if calendar_store.check_due():
+                await _check_calendar(tconn)
+            yield tconn
+        finally:
+            tconn.close()
+            slots.release()
+        return
+    slots = await _take_slot(settings)
+    try:
+        raw = await pool.get()
+        try:
+            conn = _Conn(raw, dialect)
+            if calendar_store.check_due():
+                await _check_calendar(conn)
+            yield conn
+        finally:
+            await pool.put(raw)
+    finally:
+        slots.release()
+
+
 async def _check_calendar(conn: _Conn | _ThreadConn) -> None:
     found = await _rows(conn, calendar_store.stamp_statement())
     stamp = found[0]["stamp"] if found else None
@@ -701,11 +751,11 @@ async def hot_reader(request: Request, token: TokenDep, settings: SettingsDep, n
         if cached is not None:
             reader = Reader(request, cached, pool=pool, settings=settings, generation=key[1])
         else:
-            reader = Reader(
-                request, User(id=key[0], username=""), pool=pool, settings=settings, generation=key[1]
-            )
-            async with reader._connection() as conn:
-                await reader._reload(conn)
+            # Looked up before the reader is made: no placeholder User (building one, its
+            # defaults' factories inspected by pydantic, cost more than the look-up).
+            async with _connection(pool, settings) as conn:
+                user = await _load_principal(conn, key)
+            reader = Reader(request, user, pool=pool, settings=settings)
     if reader.user.is_service_account:
         _check_route_scope(request, reader.user)
     request.state.user_id = reader.user.id

@@ -125,6 +125,23 @@ class _BoundedConnection(psycopg.Connection[Any]):
         return super().wait(gen, interval=interval, timeout=timeout)
 
 
+class BoundedAsyncConnection(psycopg.AsyncConnection[Any]):
+    """The async driver's `_BoundedConnection` (api.hotpath's pools): the same bound, the same error."""
+
+    response_timeout: float | None = None
+
+    async def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is None and self.response_timeout:
+            try:
+                return await super().wait(gen, interval=interval, timeout=self.response_timeout)
+            except psycopg.errors._WaitTimeout as exc:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"no response from the database server within {self.response_timeout:g}s"
+                ) from exc
+        return await super().wait(gen, interval=interval, timeout=timeout)
+
+
 def make_engine(
     url: str,
     *,

@@ -44,8 +44,8 @@ class Served:
     threaded: bool
 
 
-# On PostgreSQL both ways of running the statements: on the sync pool's connections in a thread
-# (the default) and on the async driver's own pool (hotpath.THREADED = False).
+# On PostgreSQL both ways of running the statements: on the async driver's own pool (the default)
+# and on the sync pool's connections in a thread (hotpath.THREADED = True).
 @pytest.fixture(params=[True, False], ids=["threaded", "async-driver"])
 def served(
     request: pytest.FixtureRequest, committed_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
@@ -421,3 +421,31 @@ def test_the_detail_is_dispatched_directly_with_the_routers_answers(served: Serv
         app.dependency_overrides.clear()  # type: ignore[attr-defined]
     for (path, _, _), mine, theirs in zip(cases, direct_answers, routed, strict=True):
         assert mine == theirs, path
+
+
+def test_units_share_one_compiled_detail_and_each_sees_only_its_own(served: Served, world: World) -> None:
+    """A template is compiled once per shape (api.hotpath._prepared): every unit head's detail is
+    the same statement with its unit as a value, and the value is the reader's own."""
+    from api.assignment.router import DETAIL
+
+    w = world
+    with Session(served.engine, expire_on_commit=False) as s:
+        head_b = make_user(s, roles=["unit_head"], unit_id=w.b.id)
+        s.commit()
+    h_a, h_b = headers(served, w, "head_a"), auth_headers(head_b, served.clock)
+    # In turn, so that each reader comes after the other's scope was prepared.
+    for _ in range(2):
+        for h, mine, theirs in ((h_a, w.a_ids, w.b_ids), (h_b, w.b_ids, w.a_ids)):
+            for own, other in zip(mine[:3], theirs[:3], strict=True):
+                r = served.client.get(f"{API}/assignments/{own}", headers=h)
+                assert r.status_code == 200 and r.json()["id"] == own, r.text
+                r = served.client.get(f"{API}/assignments/{other}", headers=h)
+                assert r.status_code == 404 and r.json()["error"]["code"] == "assignment.not_found"
+    if served.backend == "postgresql":
+        checked = {
+            key[1]: entry for key, entry in hotpath._templates.items() if key[0] == id(DETAIL) and key[2]
+        }
+        ours = [checked[False, w.a.id], checked[False, w.b.id]]  # two scopes...
+        assert ours[0][0] is ours[1][0]  # ...one compiled statement, each with its own unit
+        for unit_id, (_, extracted) in zip((w.a.id, w.b.id), ours, strict=True):
+            assert unit_id in [p.value for p in extracted or ()]

@@ -167,3 +167,38 @@ def test_a_full_pool_times_out(pg_url: str) -> None:
 def test_response_must_outlast_statement_timeout() -> None:
     with pytest.raises(ValueError, match="DUBAN_DB_RESPONSE_TIMEOUT_SECONDS"):
         Settings(environment="test", db_statement_timeout_seconds=5, db_response_timeout_seconds=5)
+
+
+def test_the_async_read_pool_has_the_same_response_bound(proxy: FaultProxy, pg_url: str) -> None:
+    """api.hotpath's async connections: a silent partition ends after the response timeout with the
+    error the sync pool gives (a disconnect: 503), and a new connection works once healed."""
+    import asyncio
+
+    import psycopg
+
+    from api import hotpath
+
+    url = proxy.url_for(pg_url).replace("postgresql+psycopg://", "postgresql://")
+    pool = hotpath.Pool(url, limits_settings(url))
+
+    async def select_one() -> int:
+        conn = await pool.get()
+        try:
+            cur = await conn.execute("SELECT 1")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            await pool.put(conn)
+
+    async def scenario() -> None:
+        assert await select_one() == 1
+        proxy.black_hole()
+        start = time.monotonic()
+        with pytest.raises(psycopg.OperationalError, match="no response"):
+            await select_one()
+        assert 0.9 < time.monotonic() - start < 3.0
+        proxy.heal()
+        assert await select_one() == 1
+        await pool.clear()
+
+    asyncio.run(scenario())
