@@ -58,7 +58,7 @@ _lock = threading.Lock()
 counts = {"hit": 0, "miss": 0, "stale": 0}
 
 
-def check_columns(plan_id: int) -> list[Any]:
+def check_columns(plan_id: int | sa.BindParameter[int]) -> list[Any]:
     """The plan's change generation and the calendar stamp, as columns of the statement they check."""
     total = func.coalesce(func.sum(_G.c.generation), 0)
     generation = sa.select(total).where(_G.c.plan_id == plan_id).scalar_subquery()

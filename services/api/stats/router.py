@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
@@ -10,7 +11,7 @@ from api.board import service as board_service
 from api.deps import NowDep, OfficeUser, Reader, SessionDep, SettingsDep
 from api.direct import direct
 from api.errors import ErrorEnvelope
-from api.hotpath import HotReader
+from api.hotpath import HotReader, Template
 from api.hotpath import Reader as Reader_
 from api.http import json_response
 from api.stats import service
@@ -69,6 +70,12 @@ read_router = APIRouter(tags=["stats"])
 _READ_ROLES = (Role.admin, Role.office, Role.leader, Role.viewer, Role.unit_head, Role.unit_staff)
 
 
+# Built and compiled once (api.hotpath.Template): a request binds the plan's id.
+PLAN_CHECKED = Template(
+    lambda _user: service.plan_checked_statement(sa.bindparam("plan_id", type_=sa.Integer))
+)
+
+
 async def _plan_of(plan_id: int, reader: Reader_) -> tuple[Any, Any]:
     """The plan and the stats cache's check, in the statement that checks the cached principal."""
     user = reader.user
@@ -77,7 +84,7 @@ async def _plan_of(plan_id: int, reader: Reader_) -> tuple[Any, Any]:
     if not user.is_service_account and not user.has_role(*_READ_ROLES):
         roles = [str(r) for r in _READ_ROLES]
         raise Forbidden(details={"required_roles": roles, "required_scope": "tasks:read"})
-    (rows,) = await reader.rows(lambda _user: service.plan_checked_statement(plan_id))
+    (rows,) = await reader.rows(PLAN_CHECKED.bind(plan_id=plan_id))
     if not rows:
         raise NotFound("计划不存在", code="plan.not_found")
     return service.plan_of_row(rows[0])

@@ -67,7 +67,7 @@ def get_plan(session: Session, plan_id: int) -> Plan:
 _PLAN = Plan.__table__  # type: ignore[attr-defined]
 
 
-def plan_checked_statement(plan_id: int) -> sa.Select[Any]:
+def plan_checked_statement(plan_id: int | sa.BindParameter[int]) -> sa.Select[Any]:
     """The plan's row with what the stats cache checks, as columns (for the hot read path)."""
     return sa.select(_PLAN, *stats_cache.check_columns(plan_id)).where(_PLAN.c.id == plan_id)
 
