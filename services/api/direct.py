@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import clock_dep, now_dep, oauth2_scheme, settings_dep
 from api.hotpath import hot_reader
-from api.http import replay
+from api.http import JSON, media_type, read_body, replay
 from duban.clock import get_clock
 from duban.settings import get_settings
 
@@ -203,16 +203,6 @@ def direct_writes(mounted: Sequence[tuple[str, APIRouter]]) -> list[_Write]:
     return out
 
 
-_JSON = b"application/json"
-
-
-def _json_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bool(value.split(b";")[0].strip().lower() == _JSON)
-    return False
-
-
 class DirectWrites:
     """The lean write routes, dispatched before the router (see the module doc)."""
 
@@ -236,20 +226,15 @@ class DirectWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = None
-        if scope["type"] == "http" and scope["method"] == "POST" and _json_body(scope):
+        if scope["type"] == "http" and scope["method"] == "POST" and media_type(scope) == JSON:
             found = self._match(scope)
         if found is None:
             await self.app(scope, receive, send)
             return
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, replay([], message, receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
+        chunks, gone = await read_body(receive)
+        if gone is not None:
+            await self.app(scope, replay(chunks, gone, receive), send)
+            return
         raw = b"".join(chunks)
         body: Any = None
         if raw:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
 from duban.errors import PreconditionFailed
 
@@ -49,6 +49,36 @@ def check_if_match(request: Request, *, kind: str, entity_id: Any, version: int)
     if current in candidates or current.removeprefix("W/") in candidates:
         return
     raise PreconditionFailed(details={"current_etag": current})
+
+
+JSON = b"application/json"
+
+
+def media_type(scope: Scope) -> bytes:
+    """The request's media type (`application/json`), lower-cased, without its parameters."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value.split(b";")[0].strip().lower())
+    return b""
+
+
+def is_json(scope: Scope) -> bool:
+    """A JSON body as FastAPI reads one: `application/json` or a `+json` type."""
+    kind = media_type(scope)
+    return kind == JSON or kind.endswith(b"+json")
+
+
+async def read_body(receive: Receive) -> tuple[list[bytes], Message | None]:
+    """A middleware's read of the whole request body: its chunks, and the message that ended the
+    read early (the client gone) or None. Give both to `replay` for the app inside."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return chunks, message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks, None
 
 
 def replay(chunks: list[bytes], last: Message | None, receive: Receive) -> Receive:

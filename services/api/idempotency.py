@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import SessionFactory, default_session_factory, principal_of
 from api.errors import database_unavailable_response
-from api.http import replay
+from api.http import read_body, replay
 from duban.clock import get_clock
 from duban.db import is_database_unavailable
 from duban.models import IdempotencyRecord
@@ -88,12 +88,10 @@ class IdempotencyMiddleware:
             )
             return
 
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
+        chunks, gone = await read_body(receive)
+        if gone is not None:  # the client is gone: nothing to keep a key for
+            await self.app(scope, replay(chunks, gone, receive), send)
+            return
         body = b"".join(chunks)
         replay_receive = replay([body], None, receive)
 

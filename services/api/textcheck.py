@@ -15,15 +15,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.http import replay
+from api.http import is_json, read_body, replay
 from duban import text
-
-_JSON = b"application/json"
-
-
-def _is_json(scope: Scope) -> bool:
-    content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
-    return bool(content_type == _JSON or content_type.endswith(b"+json"))
 
 
 def _parse(body: bytes) -> Any:
@@ -53,18 +46,13 @@ class TextCheckMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or not _is_json(scope):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or not is_json(scope):
             await self.app(scope, receive, send)
             return
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, send)  # client gone: let the app see it
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
+        chunks, gone = await read_body(receive)
+        if gone is not None:  # the client is gone: let the app see it
+            await self.app(scope, replay(chunks, gone, receive), send)
+            return
         body = b"".join(chunks)
         parsed = _parse(body) if body.strip() else _UNPARSED
         if parsed is not _UNPARSED:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from duban.clock import FixedClock
+from duban.models import IdempotencyRecord, Plan
 from duban.settings import get_settings
 from tests.api.conftest import auth_headers
 from tests.factories import make_user
@@ -116,3 +117,56 @@ def test_uploads_keep_their_own_limit(client: TestClient, office: dict[str, str]
         "/api/v1/plans/import", files={"file": ("plan.txt", too_big, "text/plain")}, headers=office
     )
     assert r.status_code == 413 and "error" in r.json()
+
+
+def _gone_mid_body(app: FastAPI, headers: dict[str, str], path: str) -> tuple[int, bytes]:
+    """Half a JSON body, then the client disconnects."""
+    sent = False
+    status = 0
+    out = b""
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b'{"title": "', "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, out
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            out += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    return status, out
+
+
+@pytest.mark.parametrize("idempotency", [False, True])
+def test_a_client_gone_mid_body_writes_nothing(
+    app: FastAPI, session: Session, office: dict[str, str], idempotency: bool
+) -> None:
+    headers = {**office, "Content-Type": "application/json"}
+    if idempotency:
+        headers["Idempotency-Key"] = "gone-1"
+    status, body = _gone_mid_body(app, headers, "/api/v1/plans")
+    # No one is left to read an answer; if one is sent it is not a server error.
+    assert status < 500, body[:300]
+    assert session.exec(select(Plan)).all() == []
+    assert session.exec(select(IdempotencyRecord)).all() == []
