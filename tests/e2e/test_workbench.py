@@ -71,7 +71,9 @@ _BACKENDS = [b.strip() for b in os.environ.get("DUBAN_TEST_BACKENDS", "sqlite,po
 PAGES_BACKEND = "postgresql" if "postgresql" in _BACKENDS else "sqlite"
 
 
-def _pages_backend_only(backend: str) -> None:
+@pytest.fixture
+def pages_backend(backend: str) -> None:
+    """Skips before any database or server is made for a backend the pages are not driven on."""
     if backend != PAGES_BACKEND:
         pytest.skip(f"the workbench's pages are driven on {PAGES_BACKEND} in a run with both databases")
 
@@ -99,7 +101,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(committed_url: str) -> Iterator[Served]:
+def served(pages_backend: None, committed_url: str) -> Iterator[Served]:
     """uvicorn on a free loopback port; the units and people exist, no plan yet (the office imports it)."""
     engine = make_engine(committed_url)
     units: dict[str, int] = {}
@@ -392,7 +394,6 @@ def _import_seed(
 
 
 def test_workbench_journey_across_roles(served: Served, browser: Any, backend: str, tmp_path: Path) -> None:
-    _pages_backend_only(backend)
     base = served.base
     shots = ARTIFACTS
     shots.mkdir(parents=True, exist_ok=True)
@@ -540,7 +541,6 @@ def test_workbench_journey_across_roles(served: Served, browser: Any, backend: s
 
 
 def test_workbench_refusals_screens_and_accessibility(served: Served, browser: Any, backend: str) -> None:
-    _pages_backend_only(backend)
     base = served.base
     shots = ARTIFACTS
     shots.mkdir(parents=True, exist_ok=True)
@@ -736,7 +736,6 @@ def _check_screens(people_paths: list[tuple[Person, str, str, str]], backend: st
 def test_workbench_office_screens(served: Served, browser: Any, backend: str) -> None:
     """Comments, indicators, scoring rules, board links, service accounts, the audit log, the holiday
     calendar and the extension-reject dialog — in a browser whose own zone is not the plan's."""
-    _pages_backend_only(backend)
     base = served.base
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # The office works from a laptop set to Los Angeles: times still read as Beijing time.
