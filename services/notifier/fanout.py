@@ -248,11 +248,19 @@ def _delivery(
     }
 
 
+# The enriched payloads of a batch, written back in one executemany.
+_SET_PAYLOAD = (
+    sa.update(E)
+    .where(E.c.id == sa.bindparam("event_id"))
+    .values(payload=sa.bindparam("payload", type_=E.c.payload.type))
+)
+
+
 @dataclass
 class FanOutResult:
     events: int = 0
     deliveries: int = 0
-    inbox: int = 0
+    inbox: int = 0  # inbox rows offered (a person's row already there is not written twice)
     planned: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -312,6 +320,8 @@ def fan_out(
         else {}
     )
     deliveries: list[dict[str, Any]] = []
+    inbox: list[dict[str, Any]] = []
+    enriched: list[dict[str, Any]] = []
     for row in rows:
         policy = overrides.get(row.plan_id, default) if row.plan_id is not None else default
         payload = dict(row.payload or {})
@@ -321,7 +331,7 @@ def fan_out(
         data = enrich(row.type, dict(payload.get("data") or {}), created_at, plan_zone)
         if data is not payload.get("data"):
             payload["data"] = data
-            session.execute(sa.update(E).where(E.c.id == row.id).values(payload=payload))
+            enriched.append({"event_id": row.id, "payload": payload})
         if row.endpoint_id is not None:
             # Addressed to one endpoint (a test ping): that endpoint only, whatever it subscribes to.
             kind = addressed_kind.get(row.endpoint_id)
@@ -339,8 +349,10 @@ def fan_out(
             # People hear of a publication once per unit (plan.published); systems get every item.
             channels &= MACHINE_CHANNELS
         if "inbox" in channels:
-            result.inbox += inbox_channel.add(
-                session, event_id=row.id, event_type=row.type, user_ids=user_ids, rendered=rendered, now=now
+            inbox.extend(
+                inbox_channel.rows(
+                    event_id=row.id, event_type=row.type, user_ids=user_ids, rendered=rendered, now=now
+                )
             )
         if row.type in INTERNAL_ONLY:
             continue
@@ -372,6 +384,10 @@ def fan_out(
             kind = str(ep.kind)
             if kind in channels:
                 add(ChannelKind(kind), f"endpoint:{ep.id}", endpoint_id=ep.id)
+    if enriched:
+        session.execute(_SET_PAYLOAD, enriched)
+    inbox_channel.add(session, inbox)
+    result.inbox = len(inbox)
     if deliveries:
         stmt = (
             _insert(session, D)
