@@ -26,6 +26,39 @@ BACKENDS = [
 DEFAULT_NOW = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)
 
 
+# The long tests, started first on each database so that no worker is left running one of them
+# alone at the end of the run (xdist hands tests out in collection order).
+SLOW_FIRST = (
+    "tests/e2e/test_workbench.py",
+    "tests/test_event_contract.py",
+    "tests/api/test_malformed_bodies.py",
+    "tests/api/test_fuzz_openapi.py",
+    "tests/faults/",
+    "tests/e2e/",
+    "tests/api/test_response_contract.py",
+    "tests/test_cli_errors.py",
+    "tests/test_demo.py",
+    "tests/test_first_hour.py",
+    "tests/api/test_authz_matrix.py",
+    "tests/api/test_partial_patch.py",
+    "tests/api/test_assignment_state_machine.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by database
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def key(pair: tuple[int, pytest.Item]) -> tuple[int, int, int]:
+        index, item = pair
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        # Keep each database's tests together: its session-scoped template is built once.
+        group = BACKENDS.index(backend) if backend in BACKENDS else 0
+        rank = next((i for i, p in enumerate(SLOW_FIRST) if item.nodeid.startswith(p)), len(SLOW_FIRST))
+        return group, rank, index
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
 def _pg_url(dbname: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
 
