@@ -13,9 +13,10 @@ period's reports are those submitted by then, and indicator values those reporte
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, cached_property
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -277,17 +278,36 @@ def expected_percent_sql(day: Any, *, start: date, today: date, dialect: str) ->
     return case((day <= today, 100), else_=quotient)
 
 
-@cache
 def day_end_offsets(zone: ZoneInfo) -> tuple[tuple[date, int], ...]:
     """Runs of (first day, seconds from the day's start in UTC to its end instant) over the span.
 
     `calendar.end_of_day(d)` is then `d` at 00:00 UTC plus the run's seconds: a constant for a zone
     without daylight saving (Asia/Shanghai since 1991), a short CASE for one with it.
+
+    Computed once per zone and process: under a lock, for the first dashboards of a worker ask for
+    it together (16 threads each walking the 22,000 days took most of a cold worker's first seconds).
     """
+    found = _day_end_offsets.get(zone)
+    if found is None:
+        with _day_end_lock:
+            found = _day_end_offsets.get(zone)
+            if found is None:
+                found = _day_end_offsets[zone] = _offset_runs(zone)
+    return found
+
+
+_day_end_offsets: dict[ZoneInfo, tuple[tuple[date, int], ...]] = {}
+_day_end_lock = threading.Lock()
+
+
+def _offset_runs(zone: ZoneInfo) -> tuple[tuple[date, int], ...]:
     runs: list[tuple[date, int]] = []
     day, one = calendar.EPOCH, timedelta(days=1)
     while day <= calendar.SPAN_END:
-        seconds = int((calendar.end_of_day(day, zone) - datetime.combine(day, time.min, UTC)).total_seconds())
+        # calendar.end_of_day(day) is the next day's local 00:00 (fold 0) in UTC: that instant
+        # minus the day's 00:00 UTC is a day less the zone's offset then.
+        offset = zone.utcoffset(datetime.combine(day + one, time.min))
+        seconds = 86400 - int(offset.total_seconds()) if offset is not None else 86400
         if not runs or runs[-1][1] != seconds:
             runs.append((day, seconds))
         day += one
