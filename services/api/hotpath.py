@@ -333,6 +333,12 @@ class Reader:
                 out.append(await _rows(conn, _for(more(), self.user)) if first else [])
         return out
 
+    @property
+    def engine(self) -> Engine | None:
+        """The engine the async path's statements run on (`in_session`'s too), or None on the sync
+        path (its sessions come from the app's `session_factory`, or SQLite)."""
+        return get_engine() if self._pool is not None else None
+
     async def in_session(self, work: Callable[[Any], _T]) -> _T:
         """`work(session)` in one threadpool hop on a read-only session of the request's kind (it
         takes a connection only if `work` runs a statement): a route's sync service code after

@@ -34,6 +34,11 @@ def json_response(content: Any, status_code: int = 200, headers: dict[str, str] 
     return JSONBytes(content, status_code=status_code, headers=headers)
 
 
+def encoded_response(body: bytes, status_code: int = 200) -> Response:
+    """JSON encoded already (what `json_response` would send for the same content)."""
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
 def etag_of(kind: str, entity_id: Any, version: int) -> str:
     return f'W/"{kind}-{entity_id}-{version}"'
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,9 @@ class Entry:
     due_before: datetime | None  # the latest deadline already passed when computed
     due_after: datetime | None  # the earliest deadline not yet passed
     rows: list[dict[str, Any]]
+    # What callers derived from the rows alone (with inputs they key it by): the encoded summary
+    # of api.stats.service.summary_body. It lives and dies with the entry.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False)
 
     def covers(self, now: datetime) -> bool:
         """The rows' `due_at < now` tests come out as they did (see _aggregates' past_due)."""
@@ -84,23 +87,33 @@ def lookup(
         counts["miss"] += 1
         return None
     if check is None:
-        generation, stamp = session.execute(sa.select(*check_columns(plan_id))).one()
-    else:
-        generation, stamp = check
-    if (generation, stamp) != (entry.generation, entry.calendar):
+        check = session.execute(sa.select(*check_columns(plan_id))).one()
+    found = find(key, now=now, check=check)
+    return found.rows if found is not None else None
+
+
+def find(key: tuple[Any, ...], *, now: datetime, check: Check) -> Entry | None:
+    """The entry for `key` if it still holds at `now` under `check` (read by the caller), else None.
+
+    No statement: what the event loop may ask (api.stats.router) before any threadpool hop."""
+    entry = _entries.get(key)
+    if entry is None or not entry.covers(now):
+        counts["miss"] += 1
+        return None
+    if (check[0], check[1]) != (entry.generation, entry.calendar):
         counts["stale"] += 1
         return None
     counts["hit"] += 1
     with _lock:
         if key in _entries:
             _entries.move_to_end(key)
-    return entry.rows
+    return entry
 
 
-def remember(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> None:
+def remember(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> Entry | None:
     """Keep rows computed with `check_columns` and the deadline bounds (`due_before`, `due_after`)."""
     if not rows:  # nothing to check against; an empty plan is cheap anyway
-        return
+        return None
     before = [r["due_before"] for r in rows if r["due_before"] is not None]
     after = [r["due_after"] for r in rows if r["due_after"] is not None]
     entry = Entry(
@@ -115,6 +128,7 @@ def remember(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> None:
         _entries.move_to_end(key)
         while len(_entries) > SIZE:
             _entries.popitem(last=False)
+    return entry
 
 
 def clear() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +15,7 @@ from api.direct import direct
 from api.errors import ErrorEnvelope
 from api.hotpath import HotReader, Template
 from api.hotpath import Reader as Reader_
-from api.http import json_response
+from api.http import encoded_response, json_response
 from api.stats import service
 from duban.errors import Forbidden, NotFound
 from duban.models import Role
@@ -95,10 +97,49 @@ async def _plan_of(plan_id: int, reader: Reader_) -> tuple[Any, Any]:
 async def plan_stats(plan_id: int, reader: HotReader, now: NowDep) -> Any:
     """A plan's totals: states, overdue working days, timeliness, report rate and RAG."""
     plan, check = await _plan_of(plan_id, reader)
-    body = await reader.in_session(
-        lambda session: service.plan_summary(session, plan=plan, user=reader.user, now=now, check=check)
-    )
-    return json_response(body)
+    return encoded_response(await _summary_body(plan, check, reader, now))
+
+
+# Summaries being computed on this event loop, by cache key: a request that finds its key here
+# waits for that one and asks the cache again, rather than run the same GROUP BY beside it (16
+# clients on a cold worker ran 16 of each plan's at once; see docs/performance.md).
+_computing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Event]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _summary_body(plan: Any, check: Any, reader: Reader_, now: datetime) -> bytes:
+    """The summary's JSON: from the cache on the event loop (no statement beyond the plan's, no
+    threadpool hop), else computed in one hop, one computation per key at a time."""
+    engine, user = reader.engine, reader.user
+    if engine is None:  # the sync path (SQLite, a test's shared session): the hop does it all
+        return await reader.in_session(
+            lambda session: service.summary_body(session, plan=plan, user=user, now=now, check=check)
+        )
+    key = service.summary_key(service.database_key(engine), plan=plan, user=user, now=now)
+    body = service.cached_summary_body(key, plan=plan, user=user, now=now, check=check)
+    if body is not None:
+        return body
+    loop = asyncio.get_running_loop()
+    computing = _computing.get(loop)
+    if computing is None:
+        computing = _computing[loop] = {}
+    pending = computing.get(key)
+    if pending is not None:
+        await pending.wait()
+        body = service.cached_summary_body(key, plan=plan, user=user, now=now, check=check)
+        if body is not None:
+            return body
+    done = asyncio.Event()
+    mine = computing.setdefault(key, done) is done
+    try:
+        return await reader.in_session(
+            lambda session: service.summary_body(session, plan=plan, user=user, now=now, check=check)
+        )
+    finally:
+        if mine:
+            computing.pop(key, None)
+        done.set()
 
 
 async def _grouped(by: str, plan_id: int, reader: Reader_, now: datetime) -> Any:

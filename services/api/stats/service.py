@@ -14,14 +14,18 @@ period's reports are those submitted by then, and indicator values those reporte
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import and_, case, func, or_
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -73,9 +77,22 @@ def plan_checked_statement(plan_id: int | sa.BindParameter[int]) -> sa.Select[An
     return sa.select(_PLAN, *stats_cache.check_columns(plan_id)).where(_PLAN.c.id == plan_id)
 
 
+_PLAN_COLUMNS = tuple(c.name for c in _PLAN.columns)
+# Plans made from rows, by the row's values: building the model (SQLAlchemy's instrumentation,
+# SQLModel's construction) cost a tenth of a cached dashboard's CPU. Read-only, like the row.
+_plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+_PLANS_SIZE = 256
+
+
 def plan_of_row(row: Any) -> tuple[Plan, stats_cache.Check]:
-    """The plan (detached, read-only) and the check from a row of `plan_checked_statement`."""
-    plan = Plan(**{c.name: row[c.name] for c in _PLAN.columns})
+    """The plan (detached, read-only: shared by the requests that read the same row) and the
+    check from a row of `plan_checked_statement`."""
+    values = tuple(row[name] for name in _PLAN_COLUMNS)
+    plan = _plans.get(values)
+    if plan is None:
+        plan = _plans[values] = Plan(**dict(zip(_PLAN_COLUMNS, values, strict=True)))
+        while len(_plans) > _PLANS_SIZE:
+            _plans.popitem(last=False)
     return plan, (int(row["stats_generation"]), row["calendar_stamp"])
 
 
@@ -94,27 +111,53 @@ def zone_of(plan: Plan) -> ZoneInfo:
     return zones.of_plan(plan)
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every query of one request shares: the plan, the viewer and the instant.
+@dataclass(frozen=True, kw_only=True)
+class Moment:
+    """The plan, the viewer and the instant: what the figures' shape depends on besides the rows.
 
-    `now` is the instant the figures describe; `rebuilt` says it lies in the past, so the
-    assignments are read as they stood then (`duban.history`), not as they are.
+    No session: a cached summary (api.stats.cache) is keyed and shaped from this alone, on the
+    event loop. `rebuilt` says `now` lies in the past, so the assignments are read as they stood then.
     """
 
-    session: Session
     plan: Plan
     user: User | None  # None: a board token, read-only over the whole plan
     now: datetime
     rebuilt: bool = False
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return zone_of(self.plan)
 
-    @property
+    @cached_property
     def today(self) -> date:
         return calendar.local_date(self.now, self.zone)
+
+    @cached_property
+    def _report_span(self) -> periods.Period:
+        # The reporting period of the last day the figures cover (a finished month's cut-off is
+        # 00:00 of the next month, whose own reporting period has not begun).
+        return periods.period_of(str(self.plan.report_cadence), periods.through(self.now, self.zone))
+
+    @property
+    def report_period(self) -> str:
+        return self._report_span.key
+
+    @cached_property
+    def report_due(self) -> date:
+        return calendar.effective_due_date(
+            periods.due_date(self._report_span, due_day=self.plan.report_due_day)
+        )
+
+    @cached_property
+    def progress_start(self) -> date:
+        return self.plan.period_start or calendar.local_date(self.plan.created_at, self.zone)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context(Moment):
+    """What every query of one request shares: the moment, and the session that reads it."""
+
+    session: Session
 
     @cached_property
     def source(self) -> Any:
@@ -132,26 +175,6 @@ class Context:
     def overdue_basis(self) -> Any:
         """The day overdue time counts from: the deadline, or the later day the item was assigned."""
         return overdue_basis(self.source)
-
-    @property
-    def _report_span(self) -> periods.Period:
-        # The reporting period of the last day the figures cover (a finished month's cut-off is
-        # 00:00 of the next month, whose own reporting period has not begun).
-        return periods.period_of(str(self.plan.report_cadence), periods.through(self.now, self.zone))
-
-    @property
-    def report_period(self) -> str:
-        return self._report_span.key
-
-    @property
-    def report_due(self) -> date:
-        return calendar.effective_due_date(
-            periods.due_date(self._report_span, due_day=self.plan.report_due_day)
-        )
-
-    @property
-    def progress_start(self) -> date:
-        return self.plan.period_start or calendar.local_date(self.plan.created_at, self.zone)
 
 
 def scoped(ctx: Context, *columns: Any) -> sa.Select[Any]:
@@ -498,14 +521,14 @@ def group_stats(
     """
     ctx = make_context(session, plan=plan, user=user, now=now, at=at)
     rows = _cached_rows(session, ctx, by, check)
-    folded = _fold(rows, [] if by == "plan" else ["id"])
+    if by == "plan":
+        return [_plan_totals(ctx, rows)]
+    folded = _fold(rows, ["id"])
     labels = _labels(session, by, [r.get("id") for r in folded])
     for r in folded:
         r.update(labels.get(r.get("id"), {}))
         if by == "unit" and "kind" in r:
             r["kind"] = str(r["kind"])
-    if by == "plan" and not folded:
-        folded = [{}]
     out = [_shape(ctx, r) for r in folded]
     if by == "section":
         out = _with_empty_sections(session, ctx, out)
@@ -514,6 +537,12 @@ def group_stats(
     elif by == "unit":
         out.sort(key=lambda r: (-r["overdue_working_days_sum"], -r["overdue"], r["name"] or ""))
     return out
+
+
+def _plan_totals(moment: Moment, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The plan's one row of figures from its (state) rows: no statement."""
+    folded = _fold(rows, []) or [{}]
+    return _shape(moment, folded[0])
 
 
 def _cached_rows(
@@ -525,26 +554,50 @@ def _cached_rows(
     key = cache_key(ctx, by)
     rows = stats_cache.lookup(session, key, plan_id=ctx.plan.id or 0, now=ctx.now, check=check)
     if rows is None:
-        rows = _rows(session, ctx, by, checked=True)
-        if not any(r["uncovered"] for r in rows):
-            stats_cache.remember(key, rows)
+        rows = _computed(session, ctx, by, key)[0]
     return rows
+
+
+def _computed(
+    session: Session, ctx: Context, by: str, key: tuple[Any, ...]
+) -> tuple[list[dict[str, Any]], stats_cache.Entry | None]:
+    """The rows computed afresh, kept in the cache unless a deadline fell outside the facts."""
+    rows = _rows(session, ctx, by, checked=True)
+    if any(r["uncovered"] for r in rows):
+        return rows, None
+    return rows, stats_cache.remember(key, rows)
+
+
+_databases: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(engine: Engine) -> str:
+    """Which database the figures come from, for the cache's key (rendered once per engine)."""
+    found = _databases.get(engine)
+    if found is None:
+        found = _databases[engine] = engine.url.render_as_string(hide_password=True)
+    return found
 
 
 def cache_key(ctx: Context, by: str) -> tuple[Any, ...]:
     """Everything the group statement binds besides `now` (whose effect the entry bounds itself)."""
-    plan = ctx.plan
+    return moment_key(database_key(ctx.session.get_bind().engine), ctx, by)
+
+
+def moment_key(database: str, moment: Moment, by: str) -> tuple[Any, ...]:
+    """`cache_key` without a session: the database named by the caller."""
+    plan = moment.plan
     return (
-        ctx.session.get_bind().engine.url.render_as_string(hide_password=True),
+        database,
         plan.id,
         by,
-        scope_key(ctx.user) if ctx.user is not None else "board",  # a board token: the whole plan
-        ctx.today,
-        ctx.report_period,
-        ctx.progress_start,
+        scope_key(moment.user) if moment.user is not None else "board",  # a board token: the whole plan
+        moment.today,
+        moment.report_period,
+        moment.progress_start,
         plan.period_start,
         plan.period_end,
-        str(ctx.zone),
+        str(moment.zone),
     )
 
 
@@ -611,7 +664,7 @@ def _with_empty_sections(session: Session, ctx: Context, rows: list[dict[str, An
     return rows
 
 
-def _shape(ctx: Context, r: dict[str, Any]) -> dict[str, Any]:
+def _shape(ctx: Moment, r: dict[str, Any]) -> dict[str, Any]:
     states = {s: int(r.get(f"state_{s}") or 0) for s in STATES}
     completed = states[str(AssignmentState.completed)]
     late = int(r.get("completed_late") or 0)
@@ -825,9 +878,78 @@ def plan_summary(
     totals = group_stats(session, plan=plan, user=user, now=now, by="plan", at=at, check=check)[0]
     totals.pop("position", None)
     instant = min(at or now, now)
+    return _summary(plan, instant, calendar.local_date(instant, zone_of(plan)), totals)
+
+
+def _summary(plan: Plan, instant: datetime, today: date, totals: dict[str, Any]) -> dict[str, Any]:
     return {
         "plan": {"id": plan.id, "title": plan.title, "doc_no": plan.doc_no},
         "as_of": instant.isoformat(),
-        "today": calendar.local_date(instant, zone_of(plan)).isoformat(),
+        "today": today.isoformat(),
         **totals,
     }
+
+
+# --- the dashboard's summary as bytes (the route's cached path) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A summary's JSON but for its `as_of` (the instant of each request): what orjson makes of
+    the whole dict is `head + dumps(as_of) + tail`, byte for byte."""
+
+    head: bytes
+    tail: bytes
+
+    def body(self, now: datetime) -> bytes:
+        return self.head + orjson.dumps(now.isoformat()) + self.tail
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> Encoded:
+        rest = {k: v for k, v in summary.items() if k not in ("plan", "as_of")}
+        assert list(summary)[:2] == ["plan", "as_of"] and rest  # the order _summary builds
+        head = b'{"plan":' + orjson.dumps(summary["plan"]) + b',"as_of":'
+        return cls(head, b"," + orjson.dumps(rest)[1:])
+
+
+def _encoded(moment: Moment, entry: stats_cache.Entry) -> Encoded:
+    """The summary of the entry's rows for the moment's plan, kept with the entry.
+
+    Besides the rows it reads what the entry's key holds (the day, the period, the zone, the
+    viewer's scope) and of the plan what the memo's key holds."""
+    plan = moment.plan
+    memo = ("summary", plan.id, plan.title, plan.doc_no, str(plan.report_cadence), plan.report_due_day)
+    found = entry.memo.get(memo)
+    if not isinstance(found, Encoded):
+        totals = _plan_totals(moment, entry.rows)
+        found = entry.memo[memo] = Encoded.of(_summary(plan, moment.now, moment.today, totals))
+    return found
+
+
+def summary_key(database: str, *, plan: Plan, user: User | None, now: datetime) -> tuple[Any, ...]:
+    return moment_key(database, Moment(plan=plan, user=user, now=now), "plan")
+
+
+def cached_summary_body(
+    key: tuple[Any, ...], *, plan: Plan, user: User | None, now: datetime, check: stats_cache.Check
+) -> bytes | None:
+    """`plan_summary` as JSON when the cache holds its rows (`key`: summary_key) under `check`,
+    read with the plan: no statement and no session, for the event loop. Else None."""
+    entry = stats_cache.find(key, now=now, check=check)
+    if entry is None:
+        return None
+    return _encoded(Moment(plan=plan, user=user, now=now), entry).body(now)
+
+
+def summary_body(
+    session: Session, *, plan: Plan, user: User | None, now: datetime, check: stats_cache.Check
+) -> bytes:
+    """`plan_summary` as JSON (now, not rebuilt): from the cache, else computed and kept there."""
+    ctx = make_context(session, plan=plan, user=user, now=now)
+    key = cache_key(ctx, "plan")
+    entry = stats_cache.find(key, now=now, check=check)
+    if entry is None:
+        rows, entry = _computed(session, ctx, "plan", key)
+        if entry is None:  # not kept (empty, or a deadline outside the facts)
+            return Encoded.of(_summary(plan, now, ctx.today, _plan_totals(ctx, rows))).body(now)
+    return _encoded(ctx, entry).body(now)
