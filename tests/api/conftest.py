@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.main import create_app
+from api.openapi import build_openapi
 from api.security import create_access_token
 from duban import calendar_store
 from duban.clock import FixedClock
@@ -33,6 +36,24 @@ def shared_app() -> FastAPI:
         # What create_app does besides building the app.
         calendar_store.install(settings.calendar_check_seconds)
     return application
+
+
+@functools.cache
+def pristine_app() -> FastAPI:
+    """An app as create_app() makes it, never handed to a test that may add routes: for the tests
+    that read its routes and its OpenAPI document (building that takes seconds of CPU)."""
+    return create_app()
+
+
+@functools.cache
+def _openapi_text() -> str:
+    return json.dumps(build_openapi(pristine_app()))
+
+
+def openapi_spec() -> dict[str, Any]:
+    """The app's OpenAPI document, built once per worker; a fresh copy for each caller to change."""
+    result: dict[str, Any] = json.loads(_openapi_text())
+    return result
 
 
 @pytest.fixture

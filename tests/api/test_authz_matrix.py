@@ -8,21 +8,19 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.auth.scopes import API_SCOPES, DECLARED, endpoint_key
-from api.main import create_app
-from api.openapi import build_openapi
 from api.security import hash_token
 from duban.clock import FixedClock
 from duban.models import ApiKey, Role, User
 from duban.settings import get_settings
 from tests.api.authz_rules import PUBLIC, ROLES, RULES, SCOPES
-from tests.api.conftest import auth_headers
+from tests.api.conftest import auth_headers, openapi_spec, pristine_app
 from tests.factories import make_unit, make_user
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def app_routes() -> list[tuple[str, str]]:
-    spec = build_openapi(create_app())
+    spec = openapi_spec()
     return sorted((m.upper(), path) for path, item in spec["paths"].items() for m in item if m in _METHODS)
 
 
@@ -88,7 +86,7 @@ def test_every_route_declares_what_a_service_account_needs() -> None:
     routes = {r for r in app_routes() if RULES[r] is not PUBLIC}
     assert sorted(routes - set(SCOPES)) == [], "routes without an entry in authz_rules.SCOPES"
     assert sorted(set(SCOPES) - routes) == [], "SCOPES entries for routes that no longer exist"
-    app = create_app()
+    app = pristine_app()
     endpoints = {endpoint_key(r.endpoint) for r in _api_routes(app)}
     assert sorted(set(DECLARED) - endpoints) == [], "api.auth.scopes.DECLARED names unknown endpoints"
 

@@ -17,12 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from api.main import create_app
-from api.openapi import build_openapi
 from duban.cli import demo
 from duban.clock import FixedClock
 from duban.models import Role, User
-from tests.api.conftest import auth_headers
+from tests.api.conftest import auth_headers, openapi_spec
 
 # path parameter → the table whose first row fills it
 TABLES = {
@@ -95,7 +93,7 @@ def test_every_get_route_answers_its_declared_schema(
     client: TestClient, session: Session, clock: FixedClock, demo_world: dict[str, Any]
 ) -> None:
     _fill_gaps(client, session, clock, demo_world)
-    spec = build_openapi(create_app())
+    spec = openapi_spec()
     components = {"components": spec.get("components", {})}
     checked, no_data, failures = [], [], []
     for role in (Role.admin, Role.office, Role.unit_head):
