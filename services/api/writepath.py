@@ -17,12 +17,15 @@ the same work through the same code; only the principal's look-up differs (api.d
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from fastapi import Request
+from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -35,7 +38,9 @@ from api.deps import (
     default_session_factory,
 )
 from api.hotpath import _cached, _remember, _sync_principal, _user_statement, _valid_user, _verified
+from api.pgwrite import Read, Statements, compile_read
 from api.security import check_token_times
+from duban.db import get_engine
 from duban.errors import Forbidden, Unauthorized
 from duban.models import User
 from duban.settings import Settings, get_settings
@@ -68,14 +73,23 @@ class Writer:
         self._reloaded = False
         self._generation_seen = generation or 0
 
-    async def run(self, work: Callable[[Session, User], T], *, guarded: bool = False) -> T:
+    async def run(
+        self,
+        work: Callable[[Session, User], T],
+        *,
+        guarded: bool = False,
+        pg: Callable[[Statements, User, dict[str, Any] | None], T] | None = None,
+    ) -> T:
         """`work(session, user)` in one threadpool hop, holding a connection slot meanwhile.
 
         `guarded`: the work's first statement goes through `first_row`, which checks a cached
-        principal in that statement itself; otherwise it is checked by a statement of its own."""
+        principal in that statement itself; otherwise it is checked by a statement of its own.
+        `pg`: the same work on PostgreSQL as statements of its own (`api.pgwrite`), given the
+        principal's check to ride in its first statement (or None) and raising `Unconfirmed`
+        when that statement finds nothing; SQLite runs `work`."""
         slots = await _take_slot(self._settings)
         try:
-            return await run_in_threadpool(self._run, work, guarded)
+            return await run_in_threadpool(self._run, work, guarded, pg)
         finally:
             slots.release()
             if self._reloaded:
@@ -84,18 +98,27 @@ class Writer:
                     (self.user.id or 0, self._generation_seen), self.user, asyncio.get_running_loop().time()
                 )
 
-    def _run(self, work: Callable[[Session, User], T], guarded: bool) -> T:
+    def _run(
+        self,
+        work: Callable[[Session, User], T],
+        guarded: bool,
+        pg: Callable[[Statements, User, dict[str, Any] | None], T] | None,
+    ) -> T:
+        if pg is not None and self._factory is None:
+            engine = get_engine()
+            if engine.dialect.name == "postgresql":
+                return self._run_pooled(engine, pg, guarded)
         manager = self._factory() if self._factory else default_session_factory()
         session = manager.__enter__()
         try:
-            if self._generation is not None and guarded:
-                session.info[_PENDING] = {
-                    "me_id": self.user.id,
-                    "me_generation": self._generation,
-                    "me_version": self.user.version,
-                    "me_username": self.user.username,
-                    "me_unit_id": self.user.unit_id,
-                }
+            if pg is not None and session.get_bind().dialect.name == "postgresql":
+                # Tests' shared session: the statements on its connection, inside its transaction.
+                conn = session.connection()
+                raw = conn.connection.driver_connection
+                statements = Statements(raw, conn.dialect, via=conn, session=session)  # type: ignore[arg-type]
+                result = self._run_pg(statements, pg, guarded)
+            elif self._generation is not None and guarded:
+                session.info[_PENDING] = self._check_values()
                 try:
                     result = work(session, self.user)
                 except Unconfirmed:
@@ -117,15 +140,63 @@ class Writer:
         manager.__exit__(None, None, None)
         return result
 
+    def _run_pooled(
+        self, engine: Engine, pg: Callable[[Statements, User, dict[str, Any] | None], T], guarded: bool
+    ) -> T:
+        """`pg` on a connection of the pool in autocommit (api.pgwrite: no BEGIN, no COMMIT)."""
+        fairy = engine.raw_connection()
+        raw: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
+        try:
+            raw.autocommit = True
+            statements = Statements(raw, engine.dialect)
+            statements.check_calendar()
+            return self._run_pg(statements, pg, guarded)
+        finally:
+            if raw.closed or raw.broken:
+                fairy.invalidate()
+            else:
+                raw.autocommit = False
+            fairy.close()
+
+    def _run_pg(
+        self,
+        statements: Statements,
+        pg: Callable[[Statements, User, dict[str, Any] | None], T],
+        guarded: bool,
+    ) -> T:
+        if self._generation is not None and guarded:
+            try:
+                return pg(statements, self.user, self._check_values())
+            except Unconfirmed:
+                row = _USER_READ(statements.dialect).rows(statements, {"user_id": self.user.id})
+                self._judge(row[0] if row else None)
+                return pg(statements, self.user, None)
+        if self._generation is not None:
+            row = _USER_READ(statements.dialect).rows(statements, {"user_id": self.user.id})
+            self._judge(row[0] if row else None)
+        return pg(statements, self.user, None)
+
+    def _check_values(self) -> dict[str, Any]:
+        return {
+            "me_id": self.user.id,
+            "me_generation": self._generation,
+            "me_version": self.user.version,
+            "me_username": self.user.username,
+            "me_unit_id": self.user.unit_id,
+        }
+
     def _check(self, session: Session) -> None:
         """The cached principal against its stored row, in the write's transaction."""
         assert self._generation is not None
-        key = (self.user.id or 0, self._generation)
-        row = session.connection().execute(_USER_BY_ID, {"user_id": key[0]}).mappings().first()
+        row = session.connection().execute(_USER_BY_ID, {"user_id": self.user.id or 0}).mappings().first()
+        self._judge(dict(row) if row is not None else None)
+
+    def _judge(self, row: dict[str, Any] | None) -> None:
+        assert self._generation is not None
         # The stored row must be the cached copy field by field (not only its version): then the
         # copy is the principal, whatever happened to the id (a reused SQLite id, another database).
         if row is None or any(getattr(self.user, k) != v for k, v in row.items()):
-            self.user = _valid_user(dict(row) if row else None, self._generation)
+            self.user = _valid_user(row, self._generation)
             self._reloaded = True  # cached again on the event loop, after the hop
             if not _admits(self.user, self._roles, self._scope):
                 raise _refused(self._roles, self._scope)
@@ -133,6 +204,11 @@ class Writer:
             raise Unauthorized("账号不存在或已停用", code="auth.user_disabled")
         elif row["token_generation"] != self._generation:
             raise Unauthorized("令牌已失效，请重新登录", code="auth.token_revoked")
+
+
+@functools.cache
+def _USER_READ(dialect: Dialect) -> Read:  # noqa: N802 - a statement, cached per dialect
+    return compile_read(_USER_BY_ID, dialect)
 
 
 _PENDING = "api.writepath.principal"  # session.info: the cached principal's check, not made yet

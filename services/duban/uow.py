@@ -17,19 +17,24 @@ read-then-check in Python. Nothing else in the services commits, audits or write
 
 from __future__ import annotations
 
+import enum
 import functools
+import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 from duban import audit, outbox
 from duban.errors import Conflict
@@ -496,3 +501,144 @@ def unit_of_work(session: Session, *, actor: Any | None, now: datetime) -> Itera
         raise
     finally:
         session.info.pop(_OPEN, None)
+
+
+# --- one statement: a row, its events and its audit entries (PostgreSQL; api.pgwrite) -------------
+#
+# The lean writes' form on PostgreSQL: the row's UPDATE (by id and version) or INSERT, and in
+# data-modifying CTEs its outbox rows and audit entries, inserted only when the row was written
+# (`SELECT … FROM w`). Text with every value cast to its column's type: SQLAlchemy compiled a
+# multi-row INSERT inside a CTE anew at every execution (`_both_statement`).
+
+
+def _cast(column: sa.Column[Any], dialect: Dialect) -> str:
+    type_ = column.type
+    if isinstance(type_, sa.JSON):
+        return "json"
+    if isinstance(type_, AutoString | sa.String):
+        return "text"  # never varchar(n): a cast would cut a long value instead of refusing it
+    if isinstance(type_, UTCDateTime):
+        return "timestamptz"
+    return str(type_.compile(dialect=dialect))
+
+
+def _value(column: sa.Column[Any], value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, sa.JSON):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            return json.dumps(value)  # what SQLAlchemy's JSON type would have sent (or its error)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _slots(table: sa.Table, prefix: str, keys: Sequence[str], dialect: Dialect) -> str:
+    return ", ".join(f"%({prefix}{k})s::{_cast(table.c[k], dialect)}" for k in keys)
+
+
+_WRITES: dict[Any, str] = {}
+
+
+def _statement(
+    key: tuple[Any, ...],
+    write: Callable[[], str],
+    events: tuple[str, ...],
+    n_events: int,
+    entries: tuple[str, ...],
+    n_entries: int,
+    dialect: Dialect,
+) -> str:
+    sql = _WRITES.get(key)
+    if sql is None:
+        parts = [f"WITH w AS ({write()})"]
+        selects = ["SELECT 0 AS k, id FROM w"]
+        for name, table, keys, n in (("o", _OUTBOX, events, n_events), ("a", _AUDIT, entries, n_entries)):
+            if not n:
+                continue
+            rows = " UNION ALL ".join(
+                f"SELECT {_slots(table, f'{name}{i}_', keys, dialect)} FROM w" for i in range(n)
+            )
+            parts.append(f"{name} AS (INSERT INTO {table.name} ({', '.join(keys)}) {rows} RETURNING id)")
+            selects.append(f"SELECT {1 if name == 'o' else 2} AS k, id FROM {name}")
+        sql = _WRITES[key] = f"{', '.join(parts)} {' UNION ALL '.join(selects)}"
+    return sql
+
+
+@dataclass
+class Written:
+    row_id: int | None  # None: the row's statement wrote nothing (a stale version, a duplicate)
+    event_ids: list[int]
+    audit_ids: list[int]
+
+
+def write_statement(
+    run: Callable[[str, dict[str, Any]], list[tuple[Any, ...]]],
+    dialect: Dialect,
+    key: tuple[Any, ...],
+    sql: Callable[[], str],
+    params: dict[str, Any],
+    *,
+    events: list[dict[str, Any]],
+    entries: list[dict[str, Any]],
+    entity: str,
+    session: Session | None = None,
+) -> Written:
+    """The row's statement `sql()` (… RETURNING id, cached under `key`) with the outbox rows
+    (`outbox.values`) and audit entries (`audit.linked`), inserted only when it wrote its row: one
+    PostgreSQL statement (`run` sends it), so atomic by itself. A fork of an entity's audit chain
+    (another writer linked first) answers 409, as the unit of work does. `session`: the statement
+    ran on that session's connection, which then commits."""
+    event_keys = tuple(events[0]) if events else ()
+    entry_keys = tuple(entries[0]) if entries else ()
+    stmt = _statement(
+        (key, event_keys, len(events), entry_keys, len(entries)),
+        sql,
+        event_keys,
+        len(events),
+        entry_keys,
+        len(entries),
+        dialect,
+    )
+    values = dict(params)
+    for prefix, table, rows in (("o", _OUTBOX, events), ("a", _AUDIT, entries)):
+        for i, row in enumerate(rows):
+            for k, v in row.items():
+                values[f"{prefix}{i}_{k}"] = _value(table.c[k], v)
+    try:
+        found = run(stmt, values)
+    except IntegrityError as exc:
+        if "audit_entry" in str(exc.orig) or "prev_hash" in str(exc.orig):
+            raise concurrent_update(entity) from exc
+        raise
+    out = Written(None, [], [])
+    for kind, new_id in found:
+        if kind == 0:
+            out.row_id = new_id
+        else:
+            (out.event_ids if kind == 1 else out.audit_ids).append(new_id)
+    out.event_ids.sort()  # one INSERT's sequence values follow its rows in order
+    out.audit_ids.sort()
+    if session is not None:
+        session.commit()  # the statements ran inside a session's transaction (tests share one)
+    return out
+
+
+def update_sql(table: sa.Table, version: str, keys: Sequence[str], dialect: Dialect) -> str:
+    """UPDATE one row by id and version (`w_id`, `w_version`), its new values `v_<column>`."""
+    sets = ", ".join(f"{k} = %(v_{k})s::{_cast(table.c[k], dialect)}" for k in keys)
+    return f"UPDATE {table.name} SET {sets} WHERE id = %(w_id)s AND {version} = %(w_version)s RETURNING id"
+
+
+def insert_sql(table: sa.Table, keys: Sequence[str], unique: Sequence[str], dialect: Dialect) -> str:
+    """INSERT one row (`v_<column>`, the id among them), nothing when `unique` columns conflict."""
+    return (
+        f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({_slots(table, 'v_', keys, dialect)}) "
+        f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING id"
+    )
+
+
+def row_params(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    return {f"v_{k}": _value(table.c[k], v) for k, v in values.items()}

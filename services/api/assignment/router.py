@@ -276,6 +276,16 @@ async def accept(
             check_version=check,
         ),
         guarded=True,
+        pg=lambda statements, user, principal: service.act_pg(
+            statements,
+            user=user,
+            check=principal,
+            assignment_id=assignment_id,
+            action="accept",
+            now=now,
+            reason=reason,
+            check_version=check,
+        ),
     )
     return json_response(out, headers={"ETag": etag_of("assignment", assignment_id, out["version"])})
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api import external
 from api.unit import service as unit_service
-from duban import audit, calendar, calendar_store, events, zones
+from duban import audit, calendar, calendar_store, events, outbox, zones
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
@@ -37,7 +37,7 @@ from duban.models import (
     overdue_basis_of,
 )
 from duban.periods import spanning
-from duban.uow import UnitOfWork, unit_of_work
+from duban.uow import UnitOfWork, concurrent_update, row_params, unit_of_work, update_sql, write_statement
 
 
 def unit_scope_clause(user: User, unit_column: Any) -> Any:
@@ -1171,12 +1171,29 @@ def act(
             reason=reason,
         )
         entry = uow.pending()[-1]
+    return _act_answer(
+        row, after, past, entry, uow.audit_ids[-1], user=user, assignment_id=assignment_id, now=now
+    )
+
+
+def _act_answer(
+    row: dict[str, Any],
+    after: dict[str, Any],
+    past: list[dict[str, Any]],
+    entry: audit.Pending,
+    audit_id: int,
+    *,
+    user: User,
+    assignment_id: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The detail body after a move, history included, from the rows in hand."""
     body = {k: after[k] if k in after else row[k] for k in _BODY_KEYS}
     out = detail_row(body, user=user, assignment_id=assignment_id, now=now)
     for r in past:
         r.pop("hash")
     new = {
-        "id": uow.audit_ids[-1],
+        "id": audit_id,
         "at": now.astimezone(UTC),
         "actor_id": user.id,
         "actor_name": user.username,
@@ -1186,6 +1203,121 @@ def act(
     }
     out["history"] = history_entries([*past, new])
     return out
+
+
+# The history columns (with the hash) that the PostgreSQL read brings beside the row.
+_PAST: tuple[Any, ...] = (*HISTORY_COLUMNS, col(AuditEntry.hash))
+_PAST_KEYS = tuple(f"h_{c.key}" for c in _PAST)
+_ACT_READS: dict[tuple[int, bool, str], Any] = {}
+
+
+def _with_history(sql: str) -> str:
+    picked = ", ".join(f"h.{c.key} AS h_{c.key}" for c in _PAST)
+    inner = ", ".join(c.key for c in _PAST)
+    return (
+        f"SELECT a.*, {picked} FROM ({sql}) AS a LEFT JOIN LATERAL (SELECT {inner} FROM audit_entry "
+        "WHERE entity_type = 'assignment' AND entity_id = %(entity_id)s) AS h ON true ORDER BY h.id"
+    )
+
+
+def act_pg(
+    statements: Any,
+    *,
+    user: User,
+    check: dict[str, Any] | None,
+    assignment_id: int,
+    action: str,
+    now: datetime,
+    reason: str | None = None,
+    check_version: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """`act` on PostgreSQL in two statements (api.pgwrite): the scoped row with its names, the
+    principal's check (`check`) and its history in one; the version-checked UPDATE with its event
+    and audit entry in the other. Same checks, same answers."""
+    from api import pgwrite
+    from api.writepath import _PRINCIPAL, Unconfirmed
+
+    spec = ACTIONS[action]
+    stmt, scope = act_statement(user)
+    key = (id(stmt), check is not None, statements.dialect.name)
+    read = _ACT_READS.get(key)
+    if read is None or read[0] is not stmt:
+        guarded = stmt.where(_PRINCIPAL) if check is not None else stmt
+        read = _ACT_READS[key] = (
+            stmt,
+            pgwrite.compile_read(guarded, statements.dialect, wrap=_with_history, extra=_PAST),
+        )
+    params = {"assignment_id": assignment_id, "entity_id": str(assignment_id), **scope, **(check or {})}
+    found = read[1].rows(statements, params)
+    if not found:
+        if check is not None:
+            raise Unconfirmed
+        raise not_found(assignment_id)
+    row = {k: v for k, v in found[0].items() if not k.startswith("h_")}
+    past = [{k[2:]: r[k] for k in _PAST_KEYS} for r in found if r["h_id"] is not None]
+    if check_version is not None:
+        check_version(row["version"])
+    values, reason = _move(
+        spec, action, user=user, unit_id=row["unit_id"], state=str(row["state"]), reason=reason, now=now
+    )
+    before = {k: row[k] for k in _ROW_KEYS}
+    changed = {**values, "version": before["version"] + 1}
+    if "updated_at" not in values:
+        changed["updated_at"] = now
+    after = {**before, **changed}
+    entry = audit.Pending(
+        action=f"assignment.{action.replace('-', '_')}",
+        entity_type="assignment",
+        entity_id=str(assignment_id),
+        before=audit.snapshot_row(before),
+        after=audit.snapshot_row(after),
+    )
+    event = _event(
+        spec.event,
+        a=_RowView(after),  # type: ignore[arg-type]
+        plan=Named(id=row["plan_id"], title=row["plan_title"], doc_no=row["plan_doc_no"]),
+        task=Named(id=row["task_id"], title=row["task_title"], code=row["task_code"]),
+        unit_name=row["unit_name"],
+        actor=user,
+        reason=reason,
+    )
+    events_ = [
+        outbox.values(
+            event=event,
+            now=now,
+            plan_id=after["plan_id"],
+            assignment_id=after["id"],
+            unit_id=after["unit_id"],
+        )
+    ]
+    head = past[-1]["hash"] if past else None
+    entries = audit.linked(
+        None,  # type: ignore[arg-type]  # the chain's head is in hand: no look-up
+        actor=user,
+        entries=[entry],
+        now=now,
+        tails={("assignment", str(assignment_id)): head or audit.GENESIS},
+    )
+    keys = tuple(sorted(changed))
+    dialect = statements.dialect
+    params = row_params(ASSIGNMENT, changed)
+    params["w_id"], params["w_version"] = before["id"], before["version"]
+    written = write_statement(
+        statements.run,
+        dialect,
+        ("assignment", keys),
+        lambda: update_sql(ASSIGNMENT, "version", keys, dialect),
+        params,
+        events=events_,
+        entries=entries,
+        entity="assignment",
+        session=statements.session,
+    )
+    if written.row_id is None:
+        raise concurrent_update("assignment")
+    return _act_answer(
+        row, after, past, entry, written.audit_ids[-1], user=user, assignment_id=assignment_id, now=now
+    )
 
 
 class _RowView:

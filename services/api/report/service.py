@@ -7,6 +7,7 @@ rejected report leaves the assignment as it was.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -373,21 +374,8 @@ def create_lean(
     stmt, scope = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
     found = first_row(session, stmt, {"assignment_id": assignment_id, **scope})
     conn = session.connection()
-    if found is None:
-        raise NotFound("交办任务不存在", code="assignment.not_found")
-    a = found
-    require_own_unit(user, a["unit_id"], code="report.not_own_unit")
-    if a["state"] not in REPORTABLE_ASSIGNMENT_STATES:
-        raise Conflict(
-            "任务签收后、办结前才能填报进展",
-            code="report.assignment_not_reportable",
-            details={"assignment_state": str(a["state"])},
-        )
-    cadence = str(a["report_cadence"])
-    zone = zones.of(a["timezone"])
-    period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
-    period = periods.for_cadence(period_key, cadence)
-    key = {"assignment_id": assignment_id, "period": period.key}
+    a = _checked_assignment(found, user)
+    period, key = _period(a, data, now)
     # The period's duplicate check rides in the INSERT (`insert_new`); a request refused for
     # another reason looks first, so that a duplicate is still the answer it was before them.
     try:
@@ -403,27 +391,7 @@ def create_lean(
     with unit_of_work(session, actor=user, now=now) as uow:
         report = uow.insert_new(
             REPORT,
-            {
-                "assignment_id": assignment_id,
-                "unit_id": a["unit_id"],
-                "plan_id": a["plan_id"],
-                "period": period.key,
-                "period_due_date": calendar.effective_due_date(
-                    periods.due_date(period, due_day=a["report_due_day"])
-                ),
-                "text": data.get("text") or "",
-                "percent_done": data.get("percent_done", a["percent_done"]),
-                "indicator_values": indicator_values,
-                "author_id": user.id,
-                "created_at": now,
-                "updated_at": now,
-                "state": S.submitted if submit_now else S.draft,
-                "submitted_at": now if submit_now else None,
-                "reviewed_at": None,
-                "reviewer_id": None,
-                "review_comment": None,
-                "version": 1,
-            },
+            _new_values(a, data, period, submit_now, indicator_values, user=user, now=now),
             unique=("assignment_id", "period"),
             action="report.create",
         )
@@ -431,24 +399,188 @@ def create_lean(
             raise _duplicate(conn.execute(_EXISTING, key).scalar(), period.key)
         if submit_now:
             # Created and submitted in one transaction: the office hears of it as of a submission.
-            event = ReportSubmitted(
-                plan=Ref(id=a["plan_id"], name=a["plan_title"]),
-                task=Ref(id=a["task_id"], name=a["task_title"], code=a["task_code"]),
-                unit=Ref(id=a["unit_id"], name=a["unit_name"]),
-                assignment_id=assignment_id,
-                state=str(a["state"]),
-                due_date=a["due_date"],
-                actor=actor_ref(user),
-                report_id=report["id"],
-                period=report["period"],
-            )
+            event = _submitted(a, report, user)
             uow.emit(event, plan_id=a["plan_id"], assignment_id=assignment_id, unit_id=a["unit_id"])
+    return _body(report)
+
+
+def _checked_assignment(a: dict[str, Any] | None, user: User) -> dict[str, Any]:
+    if a is None:
+        raise NotFound("交办任务不存在", code="assignment.not_found")
+    require_own_unit(user, a["unit_id"], code="report.not_own_unit")
+    if a["state"] not in REPORTABLE_ASSIGNMENT_STATES:
+        raise Conflict(
+            "任务签收后、办结前才能填报进展",
+            code="report.assignment_not_reportable",
+            details={"assignment_state": str(a["state"])},
+        )
+    return a
+
+
+def _period(a: dict[str, Any], data: dict[str, Any], now: datetime) -> tuple[periods.Period, dict[str, Any]]:
+    cadence = str(a["report_cadence"])
+    zone = zones.of(a["timezone"])
+    period_key = data.get("period") or periods.period_of(cadence, calendar.local_date(now, zone)).key
+    period = periods.for_cadence(period_key, cadence)
+    return period, {"assignment_id": a["id"], "period": period.key}
+
+
+def _new_values(
+    a: dict[str, Any],
+    data: dict[str, Any],
+    period: periods.Period,
+    submit_now: bool,
+    indicator_values: list[dict[str, Any]],
+    *,
+    user: User,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "assignment_id": a["id"],
+        "unit_id": a["unit_id"],
+        "plan_id": a["plan_id"],
+        "period": period.key,
+        "period_due_date": calendar.effective_due_date(periods.due_date(period, due_day=a["report_due_day"])),
+        "text": data.get("text") or "",
+        "percent_done": data.get("percent_done", a["percent_done"]),
+        "indicator_values": indicator_values,
+        "author_id": user.id,
+        "created_at": now,
+        "updated_at": now,
+        "state": S.submitted if submit_now else S.draft,
+        "submitted_at": now if submit_now else None,
+        "reviewed_at": None,
+        "reviewer_id": None,
+        "review_comment": None,
+        "version": 1,
+    }
+
+
+def _submitted(a: dict[str, Any], report: dict[str, Any], user: User) -> ReportSubmitted:
+    return ReportSubmitted(
+        plan=Ref(id=a["plan_id"], name=a["plan_title"]),
+        task=Ref(id=a["task_id"], name=a["task_title"], code=a["task_code"]),
+        unit=Ref(id=a["unit_id"], name=a["unit_name"]),
+        assignment_id=a["id"],
+        state=str(a["state"]),
+        due_date=a["due_date"],
+        actor=actor_ref(user),
+        report_id=report["id"],
+        period=report["period"],
+    )
+
+
+def _body(report: dict[str, Any]) -> dict[str, Any]:
     body = {c.key: report[c.key] for c in REPORT_COLUMNS}
     body["state"] = str(report["state"])
     body["text"] = report["text"]
     body["indicator_values"] = report["indicator_values"]
     body["attachments"] = []  # a report just made has none
     return body
+
+
+_CREATE_READS: dict[tuple[int, bool, str], Any] = {}
+_NEW_ID = sa.column("new_id", sa.Integer())
+
+
+def _with_new_id(sql: str) -> str:
+    # The new report's id from its sequence, with the row: its audit entry and its event are then
+    # made before the INSERT, which carries them (a refused request leaves a gap, as a rollback does).
+    return (
+        f"SELECT a.*, nextval(pg_get_serial_sequence('progress_report', 'id')) AS h_new_id FROM ({sql}) AS a"
+    )
+
+
+def create_pg(
+    statements: Any,
+    *,
+    user: User,
+    check: dict[str, Any] | None,
+    assignment_id: int,
+    data: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """`create_lean` on PostgreSQL in two statements (api.pgwrite): the scoped assignment with
+    the principal's check and the new report's id in one; the INSERT (nothing on the period's
+    duplicate) with its event and audit entry in the other. Only without indicator values (their
+    check reads the indicators: `create_lean`). Same checks, same answers."""
+    from api import pgwrite
+    from api.assignment.service import scoped_once
+    from api.writepath import _PRINCIPAL, Unconfirmed
+    from duban import audit, outbox
+    from duban.uow import _default, insert_sql, row_params, write_statement
+
+    assert not data.get("indicator_values")
+    stmt, scope = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
+    dialect = statements.dialect
+    cache_key = (id(stmt), check is not None, dialect.name)
+    read = _CREATE_READS.get(cache_key)
+    if read is None or read[0] is not stmt:
+        guarded = stmt.where(_PRINCIPAL) if check is not None else stmt
+        read = _CREATE_READS[cache_key] = (
+            stmt,
+            pgwrite.compile_read(guarded, dialect, wrap=_with_new_id, extra=(_NEW_ID,)),
+        )
+    found = read[1].rows(statements, {"assignment_id": assignment_id, **scope, **(check or {})})
+    if not found and check is not None:
+        raise Unconfirmed
+    a = _checked_assignment(found[0] if found else None, user)
+    new_id = a.pop("h_new_id")
+    period, key = _period(a, data, now)
+    existing = _existing_read(dialect)
+    try:
+        submit_now = _check_new(None, period.key, data)
+    except Unprocessable:
+        rows = existing.rows(statements, key)
+        _check_new(rows[0]["id"] if rows else None, period.key, data)
+        raise
+    values = _new_values(a, data, period, submit_now, [], user=user, now=now)
+    report = {"id": new_id, **{c.key: _default(c) for c in REPORT.columns if c.key != "id"}, **values}
+    entry = audit.Pending(
+        action="report.create",
+        entity_type="progress_report",
+        entity_id=str(new_id),
+        after=audit.snapshot_row(report),
+    )
+    entries = audit.linked(
+        None,  # type: ignore[arg-type]  # a new row: its chain starts here (sequence ids are never reused)
+        actor=user,
+        entries=[entry],
+        now=now,
+        fresh={("progress_report", str(new_id))},
+    )
+    events_ = []
+    if submit_now:
+        # Created and submitted in one transaction: the office hears of it as of a submission.
+        event = _submitted(a, report, user)
+        events_.append(
+            outbox.values(
+                event=event, now=now, plan_id=a["plan_id"], assignment_id=assignment_id, unit_id=a["unit_id"]
+            )
+        )
+    keys = tuple(report)
+    written = write_statement(
+        statements.run,
+        dialect,
+        ("progress_report", keys),
+        lambda: insert_sql(REPORT, keys, ("assignment_id", "period"), dialect),
+        row_params(REPORT, report),
+        events=events_,
+        entries=entries,
+        entity="progress_report",
+        session=statements.session,
+    )
+    if written.row_id is None:
+        rows = existing.rows(statements, key)
+        raise _duplicate(rows[0]["id"] if rows else None, period.key)
+    return _body(report)
+
+
+@functools.cache
+def _existing_read(dialect: Any) -> Any:
+    from api import pgwrite
+
+    return pgwrite.compile_read(_EXISTING, dialect)
 
 
 class _Row:
