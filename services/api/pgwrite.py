@@ -77,7 +77,7 @@ class Statements:
         try:
             with self.raw.cursor() as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description is not None else []
+                return cursor.fetchall()  # every statement here answers rows (SELECT, RETURNING)
         except psycopg.Error as exc:
             # As SQLAlchemy raises it (IntegrityError, or 503 when the database did not answer).
             raise DBAPIError.instance(
