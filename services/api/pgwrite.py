@@ -16,7 +16,10 @@ PostgreSQL the same work is two statements:
    linked and hashed, the events validated, before it is sent, from the values in hand (the new
    row's id came with the read).
 
-This module runs them (`Statements`) and compiles the reads (`compile_read`).
+A write's work is a generator of its statements (`Steps`), so that the same code runs on the
+event loop's async connections (api.hotpath's pools: no threadpool hop) and on a sync connection
+(`drive`: the sync pool's in autocommit when hotpath.THREADED is set, or tests' shared session);
+this module drives them and compiles the reads (`compile_read`).
 
 On the pool's connections these run in autocommit — each statement its own transaction, no BEGIN
 and no COMMIT round trip. At READ COMMITTED (the server's default, the sessions') this answers as
@@ -31,15 +34,15 @@ unit of work's plain path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, Union, cast
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -50,51 +53,107 @@ from duban import calendar, calendar_store
 # Statements sent by this path, for tests that count round trips.
 statements_run = 0
 
+T = TypeVar("T")
+# A write's work: a generator that yields its statements — a compiled read (`Read.bind`: answered
+# with dicts) or (sql, params) (answered with tuples) — and returns its answer. The same work runs
+# on the event loop's async connections and on a sync connection (`drive`, `drive_async`); an
+# error of a statement is raised inside the work at its `yield`.
+Step = Union["Bound", tuple[str, dict[str, Any]]]
+Steps = Generator[Step, Any, T]
 
-class Statements:
-    """Where a lean write's statements run: a pooled connection in autocommit (`via` None), or a
-    session's connection inside its transaction (`via`: SQLAlchemy's, whose events fire)."""
 
-    def __init__(
-        self,
-        raw: psycopg.Connection[Any],
-        dialect: Dialect,
-        via: sa.Connection | None = None,
-        session: Session | None = None,
-    ) -> None:
-        self.raw = raw
-        self.dialect = dialect
-        self.via = via
-        self.session = session  # the session of `via`: the write commits it (duban.uow)
-        tz = raw.info.timezone
-        self.utc = tz.utcoffset(None) == timedelta(0) and str(tz) in _UTC_NAMES
+@dataclass(frozen=True, slots=True)
+class On:
+    """What a write's work needs to know of where it runs: the dialect to compile for, and the
+    session whose connection runs its statements (tests share one; the write commits it) or None
+    (a connection of its own in autocommit)."""
 
-    def run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        global statements_run
-        statements_run += 1
-        if self.via is not None:
-            return [tuple(r) for r in self.via.exec_driver_sql(sql, params)]
+    dialect: Dialect
+    session: Session | None = None
+
+
+def _utc(raw: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    tz = raw.info.timezone
+    return tz.utcoffset(None) == timedelta(0) and str(tz) in _UTC_NAMES
+
+
+def _error(exc: psycopg.Error, sql: str, params: Any, raw: Any) -> StatementError:
+    # As SQLAlchemy raises it (IntegrityError, or 503 when the database did not answer).
+    broken = bool(raw.broken or raw.closed)
+    return DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=broken)
+
+
+def drive(steps: Steps[T], raw: psycopg.Connection[Any], via: sa.Connection | None = None) -> T:
+    """Run `steps` on a sync connection: in autocommit, or (`via`: SQLAlchemy's connection of a
+    session, whose events fire) inside that session's transaction."""
+    global statements_run
+    utc = _utc(raw)
+    result: Any = None
+    error: BaseException | None = None
+    while True:
         try:
-            with self.raw.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()  # every statement here answers rows (SELECT, RETURNING)
+            step = steps.send(result) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
+        error = None
+        statements_run += 1
+        try:
+            if via is not None:
+                records: list[Any] = [tuple(r) for r in via.exec_driver_sql(sql, params)]
+            else:
+                try:
+                    with raw.cursor() as cursor:
+                        cursor.execute(sql, params)
+                        records = cursor.fetchall()  # every statement here answers rows
+                except psycopg.Error as exc:
+                    raise _error(exc, sql, params, raw) from exc
+        except StatementError as exc:  # raised inside the work, at its `yield`
+            error = exc
+            continue
+        result = step.read.dicts(records, utc) if isinstance(step, Bound) else records
+
+
+async def drive_async(steps: Steps[T], raw: psycopg.AsyncConnection[Any]) -> T:
+    """Run `steps` on an async connection in autocommit (api.hotpath's pools), on the event loop."""
+    global statements_run
+    utc = _utc(raw)
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(result) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
+        error = None
+        statements_run += 1
+        try:
+            async with raw.cursor() as cursor:
+                await cursor.execute(sql, params)
+                records = await cursor.fetchall()
         except psycopg.Error as exc:
-            # As SQLAlchemy raises it (IntegrityError, or 503 when the database did not answer).
-            raise DBAPIError.instance(
-                sql, params, exc, psycopg.Error, connection_invalidated=self.raw.broken or self.raw.closed
-            ) from exc
+            error = _error(exc, sql, params, raw)
+            continue
+        result = step.read.dicts(records, utc) if isinstance(step, Bound) else records
 
-    def check_calendar(self) -> None:
-        """The working-day calendar's stamp, as the ORM's transactions check it (at most every few
-        seconds): reloaded when another process changed it."""
-        if not calendar_store.check_due():
-            return
-        found = _stamp(self.dialect).rows(self, {})
-        if found and found[0]["stamp"] != calendar.current().stamp:
-            from duban.db import get_engine
 
-            with get_engine().connect() as conn:
-                calendar_store.refresh(conn)
+def one(step: Step) -> Steps[Any]:
+    """A work of one statement: its answer."""
+    return (yield step)
+
+
+def check_calendar(raw: psycopg.Connection[Any], dialect: Dialect) -> None:
+    """The working-day calendar's stamp, as the ORM's transactions check it (at most every few
+    seconds): reloaded when another process changed it."""
+    if not calendar_store.check_due():
+        return
+    found = drive(one(_stamp(dialect).bind({})), raw)
+    if found and found[0]["stamp"] != calendar.current().stamp:
+        from duban.db import get_engine
+
+        with get_engine().connect() as conn:
+            calendar_store.refresh(conn)
 
 
 # --- reads: a Select compiled once ------------------------------------------------------------------
@@ -110,10 +169,13 @@ class Read:
     converters: list[Callable[[Any], Any] | None]
     utc: list[bool]
 
-    def rows(self, statements: Statements, params: dict[str, Any]) -> list[dict[str, Any]]:
-        records = statements.run(self.sql, {**self.defaults, **params})
+    def bind(self, params: dict[str, Any]) -> Bound:
+        return Bound(self, {**self.defaults, **params})
+
+    def dicts(self, records: list[Any], utc: bool) -> list[dict[str, Any]]:
+        """The rows as dicts, each value as SQLAlchemy's result processing would give it."""
         converters = self.converters
-        if not statements.utc:
+        if not utc:
             converters = [f or (_to_utc if u else None) for f, u in zip(converters, self.utc, strict=True)]
         pairs = [(i, f) for i, f in enumerate(converters) if f is not None]
         out = []
@@ -124,6 +186,14 @@ class Read:
                     row[i] = f(row[i])
             out.append(dict(zip(self.names, row, strict=True)))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A compiled read with its parameters: a step of a write's work."""
+
+    read: Read
+    params: dict[str, Any]
 
 
 def compile_read(

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api import hotpath
 from api.deps import (
     SessionFactory,
     TokenDep,
@@ -37,8 +38,8 @@ from api.deps import (
     api_scopes,
     default_session_factory,
 )
-from api.hotpath import _cached, _remember, _sync_principal, _user_statement, _valid_user, _verified
-from api.pgwrite import Read, Statements, compile_read
+from api.hotpath import _cached, _pool, _remember, _sync_principal, _user_statement, _valid_user, _verified
+from api.pgwrite import On, Read, Steps, check_calendar, compile_read, drive, drive_async
 from api.security import check_token_times
 from duban.db import get_engine
 from duban.errors import Forbidden, Unauthorized
@@ -46,6 +47,9 @@ from duban.models import User
 from duban.settings import Settings, get_settings
 
 T = TypeVar("T")
+# A lean write's work on PostgreSQL (api.pgwrite): where it runs, the principal, the principal's
+# check for its first statement (or None) → its statements and its answer.
+PgWork = Callable[["On", User, dict[str, Any] | None], "Steps[T]"]
 _USER = User.__table__  # type: ignore[attr-defined]
 _USER_BY_ID = sa.select(_USER).where(_USER.c.id == sa.bindparam("user_id", type_=sa.Integer()))
 
@@ -78,32 +82,47 @@ class Writer:
         work: Callable[[Session, User], T],
         *,
         guarded: bool = False,
-        pg: Callable[[Statements, User, dict[str, Any] | None], T] | None = None,
+        pg: PgWork[T] | None = None,
     ) -> T:
         """`work(session, user)` in one threadpool hop, holding a connection slot meanwhile.
 
         `guarded`: the work's first statement goes through `first_row`, which checks a cached
         principal in that statement itself; otherwise it is checked by a statement of its own.
-        `pg`: the same work on PostgreSQL as statements of its own (`api.pgwrite`), given the
-        principal's check to ride in its first statement (or None) and raising `Unconfirmed`
-        when that statement finds nothing; SQLite runs `work`."""
-        slots = await _take_slot(self._settings)
+        `pg`: the same work on PostgreSQL as its own statements (`api.pgwrite`): given where it
+        runs, the principal and the principal's check to ride in its first statement (or None),
+        raising `Unconfirmed` when that statement finds nothing. It runs on the event loop's async
+        connection (no threadpool hop); SQLite, and tests' shared session, take the hop."""
         try:
-            return await run_in_threadpool(self._run, work, guarded, pg)
+            pool = _pool(self.request) if pg is not None and not hotpath.THREADED else None
+            if pool is not None:
+                async with hotpath._connection(pool, self._settings) as conn:
+                    assert isinstance(conn, hotpath._Conn)
+                    return await self._run_async(conn, pg, guarded)  # type: ignore[arg-type]
+            slots = await _take_slot(self._settings)
+            try:
+                return await run_in_threadpool(self._run, work, guarded, pg)
+            finally:
+                slots.release()
         finally:
-            slots.release()
             if self._reloaded:
                 self._reloaded = False
                 _remember(
                     (self.user.id or 0, self._generation_seen), self.user, asyncio.get_running_loop().time()
                 )
 
-    def _run(
-        self,
-        work: Callable[[Session, User], T],
-        guarded: bool,
-        pg: Callable[[Statements, User, dict[str, Any] | None], T] | None,
-    ) -> T:
+    async def _run_async(self, conn: hotpath._Conn, pg: PgWork[T], guarded: bool) -> T:
+        on = On(conn.dialect)
+        if self._generation is not None and guarded:
+            try:
+                return await drive_async(pg(on, self.user, self._check_values()), conn.raw)
+            except Unconfirmed:
+                self._judge(await drive_async(_stored_user(on.dialect, self.user), conn.raw))
+                return await drive_async(pg(on, self.user, None), conn.raw)
+        if self._generation is not None:
+            self._judge(await drive_async(_stored_user(on.dialect, self.user), conn.raw))
+        return await drive_async(pg(on, self.user, None), conn.raw)
+
+    def _run(self, work: Callable[[Session, User], T], guarded: bool, pg: PgWork[T] | None) -> T:
         if pg is not None and self._factory is None:
             engine = get_engine()
             if engine.dialect.name == "postgresql":
@@ -115,8 +134,7 @@ class Writer:
                 # Tests' shared session: the statements on its connection, inside its transaction.
                 conn = session.connection()
                 raw = conn.connection.driver_connection
-                statements = Statements(raw, conn.dialect, via=conn, session=session)  # type: ignore[arg-type]
-                result = self._run_pg(statements, pg, guarded)
+                result = self._run_pg(On(conn.dialect, session), raw, conn, pg, guarded)  # type: ignore[arg-type]
             elif self._generation is not None and guarded:
                 session.info[_PENDING] = self._check_values()
                 try:
@@ -140,17 +158,14 @@ class Writer:
         manager.__exit__(None, None, None)
         return result
 
-    def _run_pooled(
-        self, engine: Engine, pg: Callable[[Statements, User, dict[str, Any] | None], T], guarded: bool
-    ) -> T:
-        """`pg` on a connection of the pool in autocommit (api.pgwrite: no BEGIN, no COMMIT)."""
+    def _run_pooled(self, engine: Engine, pg: PgWork[T], guarded: bool) -> T:
+        """`pg` on a connection of the sync pool in autocommit (hotpath.THREADED)."""
         fairy = engine.raw_connection()
         raw: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
         try:
             raw.autocommit = True
-            statements = Statements(raw, engine.dialect)
-            statements.check_calendar()
-            return self._run_pg(statements, pg, guarded)
+            check_calendar(raw, engine.dialect)
+            return self._run_pg(On(engine.dialect), raw, None, pg, guarded)
         finally:
             if raw.closed or raw.broken:
                 fairy.invalidate()
@@ -159,22 +174,17 @@ class Writer:
             fairy.close()
 
     def _run_pg(
-        self,
-        statements: Statements,
-        pg: Callable[[Statements, User, dict[str, Any] | None], T],
-        guarded: bool,
+        self, on: On, raw: psycopg.Connection[Any], via: sa.Connection | None, pg: PgWork[T], guarded: bool
     ) -> T:
         if self._generation is not None and guarded:
             try:
-                return pg(statements, self.user, self._check_values())
+                return drive(pg(on, self.user, self._check_values()), raw, via)
             except Unconfirmed:
-                row = _USER_READ(statements.dialect).rows(statements, {"user_id": self.user.id})
-                self._judge(row[0] if row else None)
-                return pg(statements, self.user, None)
+                self._judge(drive(_stored_user(on.dialect, self.user), raw, via))
+                return drive(pg(on, self.user, None), raw, via)
         if self._generation is not None:
-            row = _USER_READ(statements.dialect).rows(statements, {"user_id": self.user.id})
-            self._judge(row[0] if row else None)
-        return pg(statements, self.user, None)
+            self._judge(drive(_stored_user(on.dialect, self.user), raw, via))
+        return drive(pg(on, self.user, None), raw, via)
 
     def _check_values(self) -> dict[str, Any]:
         return {
@@ -207,8 +217,14 @@ class Writer:
 
 
 @functools.cache
-def _USER_READ(dialect: Dialect) -> Read:  # noqa: N802 - a statement, cached per dialect
+def _user_read(dialect: Dialect) -> Read:
     return compile_read(_USER_BY_ID, dialect)
+
+
+def _stored_user(dialect: Dialect, user: User) -> Steps[dict[str, Any] | None]:
+    """The principal's stored row (or None), for `Writer._judge`."""
+    rows = yield _user_read(dialect).bind({"user_id": user.id})
+    return rows[0] if rows else None
 
 
 _PENDING = "api.writepath.principal"  # session.info: the cached principal's check, not made yet

@@ -21,7 +21,7 @@ import enum
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -575,7 +575,6 @@ class Written:
 
 
 def write_statement(
-    run: Callable[[str, dict[str, Any]], list[tuple[Any, ...]]],
     dialect: Dialect,
     key: tuple[Any, ...],
     sql: Callable[[], str],
@@ -585,12 +584,13 @@ def write_statement(
     entries: list[dict[str, Any]],
     entity: str,
     session: Session | None = None,
-) -> Written:
+) -> Generator[tuple[str, dict[str, Any]], list[tuple[Any, ...]], Written]:
     """The row's statement `sql()` (… RETURNING id, cached under `key`) with the outbox rows
     (`outbox.values`) and audit entries (`audit.linked`), inserted only when it wrote its row: one
-    PostgreSQL statement (`run` sends it), so atomic by itself. A fork of an entity's audit chain
-    (another writer linked first) answers 409, as the unit of work does. `session`: the statement
-    ran on that session's connection, which then commits."""
+    PostgreSQL statement, so atomic by itself — yielded as (sql, params) to whoever runs it
+    (api.pgwrite), its rows sent back. A fork of an entity's audit chain (another writer linked
+    first) answers 409, as the unit of work does. `session`: the statement ran on that session's
+    connection, which then commits."""
     event_keys = tuple(events[0]) if events else ()
     entry_keys = tuple(entries[0]) if entries else ()
     stmt = _statement(
@@ -608,7 +608,7 @@ def write_statement(
             for k, v in row.items():
                 values[f"{prefix}{i}_{k}"] = _value(table.c[k], v)
     try:
-        found = run(stmt, values)
+        found = yield stmt, values
     except IntegrityError as exc:
         if "audit_entry" in str(exc.orig) or "prev_hash" in str(exc.orig):
             raise concurrent_update(entity) from exc

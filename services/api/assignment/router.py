@@ -276,8 +276,8 @@ async def accept(
             check_version=check,
         ),
         guarded=True,
-        pg=lambda statements, user, principal: service.act_pg(
-            statements,
+        pg=lambda on, user, principal: service.act_pg(
+            on,
             user=user,
             check=principal,
             assignment_id=assignment_id,

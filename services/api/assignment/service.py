@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -1223,7 +1223,7 @@ def _with_history(sql: str) -> str:
 
 
 def act_pg(
-    statements: Any,
+    on: Any,
     *,
     user: User,
     check: dict[str, Any] | None,
@@ -1232,25 +1232,26 @@ def act_pg(
     now: datetime,
     reason: str | None = None,
     check_version: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """`act` on PostgreSQL in two statements (api.pgwrite): the scoped row with its names, the
-    principal's check (`check`) and its history in one; the version-checked UPDATE with its event
-    and audit entry in the other. Same checks, same answers."""
+) -> Generator[Any, Any, dict[str, Any]]:
+    """`act` on PostgreSQL in two statements (yielded: api.pgwrite runs them): the scoped row with
+    its names, the principal's check (`check`) and its history in one; the version-checked UPDATE
+    with its event and audit entry in the other. Same checks, same answers."""
     from api import pgwrite
     from api.writepath import _PRINCIPAL, Unconfirmed
 
     spec = ACTIONS[action]
     stmt, scope = act_statement(user)
-    key = (id(stmt), check is not None, statements.dialect.name)
+    dialect = on.dialect
+    key = (id(stmt), check is not None, dialect.name)
     read = _ACT_READS.get(key)
     if read is None or read[0] is not stmt:
         guarded = stmt.where(_PRINCIPAL) if check is not None else stmt
         read = _ACT_READS[key] = (
             stmt,
-            pgwrite.compile_read(guarded, statements.dialect, wrap=_with_history, extra=_PAST),
+            pgwrite.compile_read(guarded, dialect, wrap=_with_history, extra=_PAST),
         )
     params = {"assignment_id": assignment_id, "entity_id": str(assignment_id), **scope, **(check or {})}
-    found = read[1].rows(statements, params)
+    found = yield read[1].bind(params)
     if not found:
         if check is not None:
             raise Unconfirmed
@@ -1301,11 +1302,9 @@ def act_pg(
         tails={("assignment", str(assignment_id)): head or audit.GENESIS},
     )
     keys = tuple(sorted(changed))
-    dialect = statements.dialect
     params = row_params(ASSIGNMENT, changed)
     params["w_id"], params["w_version"] = before["id"], before["version"]
-    written = write_statement(
-        statements.run,
+    written = yield from write_statement(
         dialect,
         ("assignment", keys),
         lambda: update_sql(ASSIGNMENT, "version", keys, dialect),
@@ -1313,7 +1312,7 @@ def act_pg(
         events=events_,
         entries=entries,
         entity="assignment",
-        session=statements.session,
+        session=on.session,
     )
     if written.row_id is None:
         raise concurrent_update("assignment")

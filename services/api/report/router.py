@@ -62,8 +62,8 @@ async def create_report(
         # Indicator values are checked against the plan's indicators: the unit of work's path.
         pg=None
         if data.get("indicator_values")
-        else lambda statements, user, principal: service.create_pg(
-            statements, user=user, check=principal, assignment_id=assignment_id, data=data, now=now
+        else lambda on, user, principal: service.create_pg(
+            on, user=user, check=principal, assignment_id=assignment_id, data=data, now=now
         ),
     )
     return json_response(out, 201, headers={"ETag": etag_of("report", out["id"], out["version"])})

@@ -8,6 +8,7 @@ rejected report leaves the assignment as it was.
 from __future__ import annotations
 
 import functools
+from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
@@ -492,18 +493,18 @@ def _with_new_id(sql: str) -> str:
 
 
 def create_pg(
-    statements: Any,
+    on: Any,
     *,
     user: User,
     check: dict[str, Any] | None,
     assignment_id: int,
     data: dict[str, Any],
     now: datetime,
-) -> dict[str, Any]:
-    """`create_lean` on PostgreSQL in two statements (api.pgwrite): the scoped assignment with
-    the principal's check and the new report's id in one; the INSERT (nothing on the period's
-    duplicate) with its event and audit entry in the other. Only without indicator values (their
-    check reads the indicators: `create_lean`). Same checks, same answers."""
+) -> Generator[Any, Any, dict[str, Any]]:
+    """`create_lean` on PostgreSQL in two statements (yielded: api.pgwrite runs them): the scoped
+    assignment with the principal's check and the new report's id in one; the INSERT (nothing on
+    the period's duplicate) with its event and audit entry in the other. Only without indicator
+    values (their check reads the indicators: `create_lean`). Same checks, same answers."""
     from api import pgwrite
     from api.assignment.service import scoped_once
     from api.writepath import _PRINCIPAL, Unconfirmed
@@ -512,7 +513,7 @@ def create_pg(
 
     assert not data.get("indicator_values")
     stmt, scope = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
-    dialect = statements.dialect
+    dialect = on.dialect
     cache_key = (id(stmt), check is not None, dialect.name)
     read = _CREATE_READS.get(cache_key)
     if read is None or read[0] is not stmt:
@@ -521,7 +522,7 @@ def create_pg(
             stmt,
             pgwrite.compile_read(guarded, dialect, wrap=_with_new_id, extra=(_NEW_ID,)),
         )
-    found = read[1].rows(statements, {"assignment_id": assignment_id, **scope, **(check or {})})
+    found = yield read[1].bind({"assignment_id": assignment_id, **scope, **(check or {})})
     if not found and check is not None:
         raise Unconfirmed
     a = _checked_assignment(found[0] if found else None, user)
@@ -531,7 +532,7 @@ def create_pg(
     try:
         submit_now = _check_new(None, period.key, data)
     except Unprocessable:
-        rows = existing.rows(statements, key)
+        rows = yield existing.bind(key)
         _check_new(rows[0]["id"] if rows else None, period.key, data)
         raise
     values = _new_values(a, data, period, submit_now, [], user=user, now=now)
@@ -559,8 +560,7 @@ def create_pg(
             )
         )
     keys = tuple(report)
-    written = write_statement(
-        statements.run,
+    written = yield from write_statement(
         dialect,
         ("progress_report", keys),
         lambda: insert_sql(REPORT, keys, ("assignment_id", "period"), dialect),
@@ -568,10 +568,10 @@ def create_pg(
         events=events_,
         entries=entries,
         entity="progress_report",
-        session=statements.session,
+        session=on.session,
     )
     if written.row_id is None:
-        rows = existing.rows(statements, key)
+        rows = yield existing.bind(key)
         raise _duplicate(rows[0]["id"] if rows else None, period.key)
     return _body(report)
 
