@@ -134,7 +134,7 @@ def append(
 
 
 def linked(
-    session: Session,
+    session: Session | None,
     *,
     actor: Any | None,
     entries: list[Pending],
@@ -143,13 +143,16 @@ def linked(
     tails: Mapping[tuple[str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """The column values of `entries`, each linked on its entity's chain and hashed, for one
-    multi-row INSERT (`append` without the ORM). `tails`: chain heads the caller read already."""
+    multi-row INSERT (`append` without the ORM). `tails`: chain heads the caller read already;
+    `session` looks up the others (None: every entry's head is in `fresh` or `tails`)."""
     if not entries:
         return []
     skip = set(fresh) | set(tails or ())
     wanted = {(e.entity_type, e.entity_id) for e in entries} - skip
     heads = dict(tails or {})
     if wanted:
+        if session is None:
+            raise ValueError(f"no session to look up the chain heads of {sorted(wanted)}")
         heads.update(_tails(session, wanted))
     at = now.astimezone(UTC)
     request_id = current_request_id()

@@ -1295,7 +1295,7 @@ def act_pg(
     ]
     head = past[-1]["hash"] if past else None
     entries = audit.linked(
-        None,  # type: ignore[arg-type]  # the chain's head is in hand: no look-up
+        None,  # the chain's head is in hand: no look-up
         actor=user,
         entries=[entry],
         now=now,

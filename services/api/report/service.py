@@ -544,7 +544,7 @@ def create_pg(
         after=audit.snapshot_row(report),
     )
     entries = audit.linked(
-        None,  # type: ignore[arg-type]  # a new row: its chain starts here (sequence ids are never reused)
+        None,  # a new row: its chain starts here (sequence ids are never reused)
         actor=user,
         entries=[entry],
         now=now,
