@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
@@ -104,6 +105,10 @@ def _load(module: str, attr: str) -> APIRouter | None:
     return getattr(mod, attr, None)
 
 
+# FastAPI would otherwise look up three OpenTelemetry providers on every request.
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, current_request_id)
@@ -115,6 +120,7 @@ def create_app() -> FastAPI:
         description="行动计划任务督办系统：计划、任务、交办、进展、催办、通报与考核。",
         generate_unique_id_function=_unique_id,
         swagger_ui_parameters={"persistAuthorization": True},
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     install_exception_handlers(app)
     hot = [(prefix, r) for prefix, r in ((p, _load(m, a)) for m, a, p in HOT_READ_ROUTERS) if r is not None]

@@ -139,3 +139,17 @@ def test_unknown_route_is_404_envelope(client: TestClient) -> None:
     r = client.get("/api/v1/nothing-here")
     assert r.status_code in (401, 404)
     assert "error" in r.json()
+
+
+def test_opentelemetry_is_looked_for_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    from api.main import create_app
+
+    class InstalledProvider:  # what FastAPI takes for a provider an installation configured
+        pass
+
+    monkeypatch.setattr(trace, "get_tracer_provider", InstalledProvider)
+    assert not create_app()._native_telemetry.enabled()  # off by default: no per-request lookup
+    monkeypatch.setattr(get_settings(), "opentelemetry", True)
+    assert create_app()._native_telemetry.enabled()
