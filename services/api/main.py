@@ -67,7 +67,6 @@ HOT_READ_ROUTERS: list[tuple[str, str, str]] = [
 # Mounted without the blanket authentication dependency (they authenticate themselves or not at all).
 PUBLIC_ROUTERS: list[tuple[str, str, str]] = [
     ("api.auth.router", "router", "/api/v1"),
-    ("api.ops.router", "router", ""),
     ("api.board.router", "router", ""),
     ("api.board.router", "api_router", "/api/v1"),
     ("api.workbench.router", "router", ""),
@@ -149,7 +148,12 @@ def create_app() -> FastAPI:
         router = _load(module, attr)
         if router is not None:
             v1.include_router(router)
-    # First: a request is matched against the routes in order, and these are the busiest.
+    # A request is matched against the routes in order, one by one (FastAPI 0.165 walks every
+    # included router's routes): the health checks first (load balancers poll them, their paths
+    # are their own), then the busiest.
+    ops = _load("api.ops.router", "router")
+    if ops is not None:
+        app.include_router(ops)
     for prefix, router in hot:
         app.include_router(router, prefix=prefix)
     app.include_router(v1)
