@@ -82,23 +82,22 @@ class Assignment(Versioned, table=True):
 
 
 class StatsGeneration(SQLModel, table=True):
-    """How often the figures' inputs of one assignment changed: kept by database triggers (the
-    migration 0014_stats_generation), never written by the application.
+    """How often the figures' inputs of a plan changed: kept by database triggers (the migrations
+    0014_stats_generation and 0015_plan_generation), never written by the application.
 
-    Any insert, delete or update of what the figures read (api.stats.service) on the assignment,
-    and any write of its progress reports' state or period, adds 1 in the writer's transaction, so
-    `sum(generation)` over a plan moves with every committed change and with nothing else: the
-    check of the stats cache (api.stats.cache), in the same statement as the figures or their
-    lookup. Two rows per assignment — its own writes (source 0, taken after the assignment's row
-    lock) and its reports' (source 1, after the report's) — so a writer locks one counter in the
-    order it locks the rows already, and no two writers of different assignments meet; rows are
-    never deleted (a deleted assignment's row is bumped and stays), so the sum never goes back.
+    Any insert, delete or update of what the figures read (api.stats.service) on an assignment,
+    and any write of its progress reports' state or period, adds to one of the plan's rows in the
+    writer's transaction, so `sum(generation)` over a plan moves with every committed change and
+    with nothing else: the check of the stats cache (api.stats.cache), in the same statement as
+    the figures or their lookup. A few rows per plan (`slot`): on PostgreSQL a transaction adds 1
+    once per plan, to a row no other transaction holds (`FOR UPDATE SKIP LOCKED`) or to a new one,
+    so a bump never waits and writers of one plan do not serialize on it; SQLite has one row per
+    plan. Rows are never deleted, so the sum never goes back.
     """
 
-    __tablename__ = "stats_generation"
+    __tablename__ = "stats_plan_generation"
     plan_id: int = Field(primary_key=True)
-    assignment_id: int = Field(primary_key=True)
-    source: int = Field(primary_key=True)  # 0: the assignment's row, 1: its progress reports
+    slot: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True))
     generation: int = Field(default=1)
 
 
