@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.sql import visitors
@@ -20,9 +21,11 @@ from sqlmodel import Session
 from api.stats import cache as stats_cache
 from api.stats import service
 from duban.clock import FixedClock
+from duban.db import make_engine
 from duban.models import Assignment, Plan, ProgressReport
 from tests.api.conftest import AsRole
 from tests.api.sv_fixture import build
+from tests.conftest import DatabaseTemplate
 
 PATHS = ("", "/sections", "/tasks", "/units")
 
@@ -193,3 +196,38 @@ def test_the_triggers_watch_what_the_figures_read(session: Session) -> None:
                 read[name].add(element.name)
     assert read["assignment"] and read["assignment"] <= watched, read["assignment"] - watched
     assert read["progress_report"] - {"id"} <= report_watched, read["progress_report"]
+
+
+def test_concurrent_writers_of_a_plan_do_not_wait_on_its_counter(db_template: DatabaseTemplate) -> None:
+    """On PostgreSQL a bump takes a counter row no other transaction holds (or a new one): a writer
+    of another assignment of the plan goes on while one is open, each committed transaction moves
+    the sum, a rolled-back one does not."""
+    if db_template.backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    url = db_template.fresh_url()
+    engine = make_engine(url, null_pool=True)
+    try:
+        with Session(engine) as s:
+            f = build(s)
+            plan_id, ids = f.plan.id, [f.a[k].id for k in ("a1", "a2", "a3")]
+            s.commit()
+        total = sa.text("SELECT coalesce(sum(generation), 0) FROM stats_plan_generation WHERE plan_id = :p")
+        touch = sa.text("UPDATE assignment SET percent_done = percent_done WHERE id = :id")
+        with engine.connect() as reader:
+            start = reader.execute(total, {"p": plan_id}).scalar_one()
+        with engine.connect() as held, engine.connect() as other:
+            held.execute(touch, {"id": ids[0]})  # its transaction stays open, holding a counter row
+            other.execute(sa.text("SET lock_timeout = '2s'"))
+            other.execute(touch, {"id": ids[1]})
+            other.execute(touch, {"id": ids[2]})  # once per plan and transaction
+            other.commit()
+            with engine.connect() as reader:
+                assert reader.execute(total, {"p": plan_id}).scalar_one() == start + 1
+            held.commit()
+            other.execute(touch, {"id": ids[1]})
+            other.rollback()
+        with engine.connect() as reader:
+            assert reader.execute(total, {"p": plan_id}).scalar_one() == start + 2
+    finally:
+        engine.dispose()
+        db_template.drop(url)
