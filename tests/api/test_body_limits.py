@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -51,18 +52,13 @@ def test_with_an_idempotency_key_too(client: TestClient, office: dict[str, str])
     _assert_413(client.post("/api/v1/plans", content=body, headers=headers))
 
 
-def _drive(app: FastAPI, headers: dict[str, str], path: str, chunks: int) -> tuple[int, bytes, int]:
-    """Stream `chunks` MB without Content-Length straight into the ASGI app; how many it read."""
-    read = 0
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def _post(app: FastAPI, headers: dict[str, str], path: str, receive: Receive) -> tuple[int, bytes]:
+    """POST straight into the ASGI app, the body as `receive` gives it; the status and body sent."""
     status = 0
     out = b""
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        if read >= chunks:
-            return {"type": "http.disconnect"}
-        read += 1
-        return {"type": "http.request", "body": b'{"title": "' + b"x" * MB, "more_body": read < chunks}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status, out
@@ -87,6 +83,21 @@ def _drive(app: FastAPI, headers: dict[str, str], path: str, chunks: int) -> tup
         "state": {},
     }
     asyncio.run(app(scope, receive, send))
+    return status, out
+
+
+def _drive(app: FastAPI, headers: dict[str, str], path: str, chunks: int) -> tuple[int, bytes, int]:
+    """Stream `chunks` MB without Content-Length straight into the ASGI app; how many it read."""
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read >= chunks:
+            return {"type": "http.disconnect"}
+        read += 1
+        return {"type": "http.request", "body": b'{"title": "' + b"x" * MB, "more_body": read < chunks}
+
+    status, out = _post(app, headers, path, receive)
     return status, out, read
 
 
@@ -122,8 +133,6 @@ def test_uploads_keep_their_own_limit(client: TestClient, office: dict[str, str]
 def _gone_mid_body(app: FastAPI, headers: dict[str, str], path: str) -> tuple[int, bytes]:
     """Half a JSON body, then the client disconnects."""
     sent = False
-    status = 0
-    out = b""
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -132,30 +141,7 @@ def _gone_mid_body(app: FastAPI, headers: dict[str, str], path: str) -> tuple[in
         sent = True
         return {"type": "http.request", "body": b'{"title": "', "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, out
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            out += message.get("body", b"")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    asyncio.run(app(scope, receive, send))
-    return status, out
+    return _post(app, headers, path, receive)
 
 
 @pytest.mark.parametrize("idempotency", [False, True])
