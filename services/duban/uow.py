@@ -642,3 +642,42 @@ def insert_sql(table: sa.Table, keys: Sequence[str], unique: Sequence[str], dial
 
 def row_params(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return {f"v_{k}": _value(table.c[k], v) for k, v in values.items()}
+
+
+_INSERTS: dict[Any, str] = {}
+
+
+def inserts_statement(
+    dialect: Dialect,
+    tables: Sequence[tuple[sa.Table, list[dict[str, Any]]]],
+    *,
+    events: list[dict[str, Any]],
+    entries: list[dict[str, Any]],
+    session: Session | None = None,
+) -> Generator[tuple[str, dict[str, Any]], list[tuple[Any, ...]], None]:
+    """New rows of several tables (their ids among their values, drawn from the sequences by the
+    caller's read) with their outbox rows (`outbox.values`) and audit entries (`audit.linked`),
+    each table's rows one INSERT in a data-modifying CTE: one PostgreSQL statement, so all or
+    nothing — yielded as (sql, params) to whoever runs it (api.pgwrite). A constraint's error
+    (IntegrityError) is raised at the `yield`, nothing written. `session`: the statement ran on
+    that session's connection, which then commits."""
+    every = [*tables, (_OUTBOX, events), (_AUDIT, entries)]
+    shape = tuple((t.name, tuple(rows[0]), len(rows)) for t, rows in every if rows)
+    sql = _INSERTS.get(shape)
+    if sql is None:
+        parts = []
+        for n, (table, rows) in enumerate(r for r in every if r[1]):
+            keys = tuple(rows[0])
+            values = ", ".join(f"({_slots(table, f'i{n}_{i}_', keys, dialect)})" for i in range(len(rows)))
+            parts.append(f"c{n} AS (INSERT INTO {table.name} ({', '.join(keys)}) VALUES {values})")
+        if len(_INSERTS) > 512:
+            _INSERTS.clear()
+        sql = _INSERTS[shape] = f"WITH {', '.join(parts)} SELECT 1"
+    params: dict[str, Any] = {}
+    for n, (table, rows) in enumerate(r for r in every if r[1]):
+        for i, row in enumerate(rows):
+            for k, v in row.items():
+                params[f"i{n}_{i}_{k}"] = _value(table.c[k], v)
+    yield sql, params
+    if session is not None:
+        session.commit()  # the statements ran inside a session's transaction (tests share one)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +24,7 @@ from duban.clock import FixedClock
 from duban.models import Assignment, AuditEntry, OutboxEvent, User
 from duban.uow import update_sql, write_statement
 from tests.api.conftest import auth_headers, shared_app
-from tests.factories import make_assignment, make_plan, make_task, make_unit, make_user
+from tests.factories import make_assignment, make_plan, make_section, make_task, make_unit, make_user
 
 API = "/api/v1"
 
@@ -192,3 +193,83 @@ def test_a_stale_version_writes_nothing(served: Served, world: World) -> None:
         assert s.get(Assignment, aid).version == 1  # type: ignore[union-attr]
         stored = s.exec(select(col(AuditEntry.id)).where(AuditEntry.entity_id == str(aid))).all()
         assert stored == []
+
+
+def test_a_task_created_assigned_answers_what_it_reads_in_two_statements(
+    served: Served, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.models import Task
+
+    with Session(served.engine, expire_on_commit=False) as s:
+        office = make_user(s, roles=["office"])
+        unit = make_unit(s, name="县发改委")
+        plan = make_plan(s, title="涟水县重点项目推进计划", doc_no="涟政办发〔2024〕9号")
+        draft = make_plan(s, state="draft")
+        section = make_section(s, plan=plan)
+        s.commit()
+    c, h = served.client, auth_headers(office, served.clock)
+    monkeypatch.setattr(calendar_store, "check_seconds", 3600.0)
+    calendar_store.invalidate()
+    assert c.get(f"{API}/plans/{plan.id}", headers=h).status_code == 200  # the principal cached
+    units = [{"role": "lead", "unit_id": unit.id}, {"role": "co", "unit_id": world.head.unit_id}]
+    body = {"plan_id": plan.id, "section_id": section.id, "code": "1", "title": "推进", "units": units}
+    before = pgwrite.statements_run
+    r = c.post(f"{API}/tasks", json={**body, "assign": True, "tags": ["项目"]}, headers=h)
+    assert r.status_code == 201, r.text
+    statements = pgwrite.statements_run - before
+    read = c.get(f"{API}/tasks/{r.json()['id']}", headers=h)
+    assert r.json() == read.json() and r.headers["etag"] == read.headers["etag"]
+    assert r.json()["status"]["by_state"]["assigned"] == 2
+    # A recurring task's periods are known once the plan is read: their ids in a statement more.
+    before = pgwrite.statements_run
+    monthly = c.post(
+        f"{API}/tasks", json={**body, "code": "2", "recurrence": "monthly", "assign": True}, headers=h
+    )
+    assert monthly.status_code == 201, monthly.text
+    recurring = pgwrite.statements_run - before
+    assert monthly.json() == c.get(f"{API}/tasks/{monthly.json()['id']}", headers=h).json()
+    plain = c.post(f"{API}/tasks", json={**body, "code": "3"}, headers=h)
+    assert (
+        plain.status_code == 201
+        and plain.json() == c.get(f"{API}/tasks/{plain.json()['id']}", headers=h).json()
+    )
+    if served.backend == "postgresql":
+        assert (statements, recurring) == (2, 3)
+    else:
+        assert (statements, recurring) == (0, 0)
+
+    def refused(payload: dict[str, Any]) -> tuple[int, str]:
+        answer = c.post(f"{API}/tasks", json=payload, headers=h)
+        return answer.status_code, answer.json()["error"]["code"]
+
+    assert refused({**body, "assign": True}) == (409, "task.duplicate")
+    assert refused({**body, "plan_id": 999999}) == (422, "task.unknown_plan")
+    assert refused({**body, "code": "4", "section_id": 999999}) == (422, "task.invalid_section")
+    assert refused({**body, "code": "4", "units": [{"role": "lead", "unit_id": 999999}]}) == (
+        422,
+        "task.unknown_units",
+    )
+    assert refused({**body, "code": "4", "units": [], "assign": True}) == (422, "assignment.no_units")
+    on_draft = {**body, "plan_id": draft.id, "section_id": None, "assign": True}
+    assert refused(on_draft) == (409, "plan.draft")
+    with Session(served.engine) as s:
+        s.add(Task(plan_id=draft.id or 0, code="5", title="x", position=1))
+        s.commit()
+    # The taken code is the answer, as the unit of work's INSERT met it before the plan's state.
+    assert refused({**on_draft, "code": "5"}) == (409, "task.duplicate")
+
+    with Session(served.engine) as s:
+        assert audit.verify(s).broken_id is None
+        ids = [r.json()["id"], monthly.json()["id"], plain.json()["id"]]
+        made = s.exec(select(Assignment).where(col(Assignment.task_id).in_(ids))).all()
+        assert len(made) == 2 + 2 * 24
+        kinds = s.exec(
+            select(OutboxEvent.type).where(col(OutboxEvent.assignment_id).in_([a.id for a in made]))
+        ).all()
+        assert kinds == ["assignment.assigned"] * len(made)
+        for payload in s.exec(select(OutboxEvent.payload)).all():
+            events.validate(dict(payload))
+        actions = s.exec(
+            select(AuditEntry.action).where(AuditEntry.entity_type == "task").order_by(col(AuditEntry.id))
+        ).all()
+        assert actions == ["task.create"] * 3

@@ -1350,6 +1350,36 @@ def assign_new(
 ) -> list[dict[str, Any]]:
     """`assign` of a task created in this unit of work to its own units (`plan`, `task`: rows),
     without the ORM: one INSERT for all its assignments, their events and audit entries."""
+    rows = new_assignments(plan=plan, task=task, units=units, now=uow.now)
+    created = uow.insert_rows(ASSIGNMENT, rows, action="assignment.assign")
+    for a in created:
+        _emit(
+            uow,
+            events.AssignmentAssigned,
+            a=_RowView(a),  # type: ignore[arg-type]
+            **assigned_fields(plan, task, a, names, user),
+        )
+    return created
+
+
+def assigned_fields(
+    plan: Any, task: dict[str, Any], a: dict[str, Any], names: dict[int, str], user: User
+) -> dict[str, Any]:
+    """The AssignmentAssigned event's fields (besides the assignment) of a task's new assignment."""
+    return {
+        "plan": Named(id=plan["id"], title=plan["title"], doc_no=plan["doc_no"]),
+        "task": Named(id=task["id"], title=task["title"], code=task["code"]),
+        "unit_name": names.get(a["unit_id"], ""),
+        "actor": user,
+        "publication": False,
+    }
+
+
+def new_assignments(
+    *, plan: Any, task: dict[str, Any], units: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """The checks of 交办 of a new task (`plan`, `task`: rows) to its own units, and the rows of
+    its assignments (without ids), in `assign_new`'s order."""
     if plan["state"] == PlanState.draft:
         raise Conflict(
             "计划尚未发布（草稿），请先核对并发布计划，再单独交办",
@@ -1367,11 +1397,10 @@ def assign_new(
     if not targets:
         raise Unprocessable("任务未指定责任单位，请指定交办单位", code="assignment.no_units")
     zone = zones.of_plan(_RowView(dict(plan)))
-    today = calendar.local_date(uow.now, zone)
+    today = calendar.local_date(now, zone)
     view = _RowView(task)
     periods = periods_for(task=view, plan=_RowView(dict(plan)), today=today)  # type: ignore[arg-type]
-    now = uow.now
-    rows = [
+    return [
         {
             "plan_id": task["plan_id"],
             "section_id": task["section_id"],
@@ -1391,21 +1420,6 @@ def assign_new(
         for uid, role in targets.items()
         for period, day in periods
     ]
-    created = uow.insert_rows(ASSIGNMENT, rows, action="assignment.assign")
-    plan_ref = Named(id=plan["id"], title=plan["title"], doc_no=plan["doc_no"])
-    task_ref = Named(id=task["id"], title=task["title"], code=task["code"])
-    for a in created:
-        _emit(
-            uow,
-            events.AssignmentAssigned,
-            a=_RowView(a),  # type: ignore[arg-type]
-            plan=plan_ref,
-            task=task_ref,
-            unit_name=names.get(a["unit_id"], ""),
-            actor=user,
-            publication=False,
-        )
-    return created
 
 
 def status_of(rows: Sequence[dict[str, Any]], *, user: User, now: datetime) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from api.direct import direct
 from api.errors import ErrorEnvelope
 from api.http import check_if_match, etag_of, json_response
 from api.pagination import Page, paginate
+from api.pgwrite import On, Steps
 from api.task import schemas, service
 from api.writepath import Writer, writer
 from duban.models import Recurrence, Role, Task, User
@@ -97,7 +98,11 @@ async def create_task(body: schemas.TaskCreate, writer: OfficeWriter, now: NowDe
         task, created = service.create(session, actor=user, data=data, now=now)
         return service.detail(session, user=user, task_id=task.id or 0, now=now), 201 if created else 200
 
-    out, status = await writer.run(work, guarded=service.lean_eligible(data))
+    def pg(on: On, user: User, check: dict[str, Any] | None) -> Steps[tuple[dict[str, Any], int]]:
+        return (yield from service.create_pg(on, user=user, check=check, data=data, now=now)), 201
+
+    lean = service.lean_eligible(data)
+    out, status = await writer.run(work, guarded=lean, pg=pg if lean else None)
     return json_response(out, status, headers={"ETag": etag_of("task", out["id"], out["version"])})
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from api import external
 from api.assignment import service as assignment_service
-from duban import audit
+from duban import audit, events, outbox
 from duban.errors import Conflict, NotFound, Unprocessable
 from duban.models import (
     Assignment,
@@ -27,7 +27,7 @@ from duban.models import (
     UnitGroup,
     User,
 )
-from duban.uow import UnitOfWork, unit_of_work
+from duban.uow import UnitOfWork, _default, inserts_statement, unit_of_work
 
 TASK_COLUMNS = (
     col(Task.id),
@@ -364,6 +364,7 @@ def detail(session: Session, *, user: User, task_id: int, now: datetime) -> dict
 
 TASK = Task.__table__  # type: ignore[attr-defined]
 TASK_UNIT = TaskUnit.__table__  # type: ignore[attr-defined]
+ASSIGNMENT = Assignment.__table__  # type: ignore[attr-defined]
 _TASK_KEYS = tuple(c.name for c in sa.select(*TASK_COLUMNS).selected_columns)  # the detail's order
 
 
@@ -477,6 +478,19 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
             if assign
             else []
         )
+    return _lean_body(task, unit_rows, names, created, user=user, now=now)
+
+
+def _lean_body(
+    task: dict[str, Any],
+    unit_rows: list[dict[str, Any]],
+    names: dict[int, str],
+    created: list[dict[str, Any]],
+    *,
+    user: User,
+    now: datetime,
+) -> dict[str, Any]:
+    """The task's detail body from its rows in hand (as `detail` reads it back)."""
     body = {k: task[k] for k in _TASK_KEYS}
     body["units"] = [
         {
@@ -493,3 +507,188 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     body["targets"] = []
     body["status"] = assignment_service.status_of(created, user=user, now=now)
     return body
+
+
+# --- the lean write on PostgreSQL (api.pgwrite) ------------------------------------------------------
+
+_CREATE_READS: dict[tuple[bool, bool, str], Any] = {}
+_NEW_TASK = sa.column("task_id", sa.Integer())
+# As the driver answers them (a list of ints; a JSON object, decoded): no conversion.
+_NEW_IDS = sa.column("assignment_ids", sa.types.NullType())
+_NAMES = sa.column("unit_names", sa.types.NullType())
+_IDS_SQL = "SELECT nextval(pg_get_serial_sequence('assignment', 'id')) FROM generate_series(1, %(n_ids)s)"
+
+
+def _with_ids(sql: str) -> str:
+    # The new task's id and its assignments' ids from their sequences, and the units' names, with
+    # the plan: the audit entries and events are then made before the INSERTs, which carry them
+    # (a refused request leaves a gap in the sequences, as a rollback does).
+    return (
+        "SELECT p.*, nextval(pg_get_serial_sequence('task', 'id')) AS h_task_id, "
+        f"ARRAY({_IDS_SQL}) AS h_assignment_ids, "
+        "(SELECT json_object_agg(id, name) FROM unit WHERE id = ANY(%(unit_ids)s)) AS h_unit_names "
+        f"FROM ({sql}) AS p"
+    )
+
+
+def _create_read(dialect: Any, with_section: bool, guarded: bool) -> Any:
+    key = (with_section, guarded, dialect.name)
+    read = _CREATE_READS.get(key)
+    if read is None:
+        from api import pgwrite
+        from api.writepath import _PRINCIPAL
+
+        stmt = _plan_statement(with_section)
+        read = _CREATE_READS[key] = pgwrite.compile_read(
+            stmt.where(_PRINCIPAL) if guarded else stmt,
+            dialect,
+            wrap=_with_ids,
+            extra=(_NEW_TASK, _NEW_IDS, _NAMES),
+        )
+    return read
+
+
+_TAKEN = (
+    sa.select(col(Task.id))
+    .where(
+        col(Task.plan_id) == sa.bindparam("plan_id", type_=sa.Integer()),
+        col(Task.code) == sa.bindparam("code", type_=sa.String()),
+    )
+    .limit(1)
+)
+
+
+@functools.cache
+def _taken_read(dialect: Any) -> Any:
+    from api import pgwrite
+
+    return pgwrite.compile_read(_TAKEN, dialect)
+
+
+def _duplicate() -> Conflict:
+    return Conflict("同一计划中任务编号重复（或外部编号重复）", code="task.duplicate")
+
+
+def create_pg(
+    on: Any, *, user: User, check: dict[str, Any] | None, data: dict[str, Any], now: datetime
+) -> Generator[Any, Any, dict[str, Any]]:
+    """`create_lean` on PostgreSQL in two statements (yielded: api.pgwrite runs them): the plan
+    with the principal's check, the plan's last position, the section's owner, the units' names
+    and the new rows' ids in one; the task, its units, its assignments (with `assign`), their
+    events and audit entries in the other (`duban.uow.inserts_statement`). Same checks, same
+    answers, in the same order: a refusal of 交办 looks for a duplicate code first, which the
+    unit of work's INSERT of the task met before it."""
+    from api.writepath import Unconfirmed
+
+    plan_id, section_id = data["plan_id"], data.get("section_id")
+    dialect = on.dialect
+    units = data.get("units") or []
+    unit_ids = sorted({u["unit_id"] for u in units})
+    assign = bool(data.get("assign"))
+    # One-off tasks: one assignment per unit (a recurring one's periods need the plan: drawn after).
+    n_ids = len(unit_ids) if assign and not data.get("recurrence") else 0
+    params = {"plan_id": plan_id, "section_id": section_id, "unit_ids": unit_ids, "n_ids": n_ids}
+    found = yield _create_read(dialect, section_id is not None, check is not None).bind(
+        {**params, **(check or {})}
+    )
+    if not found and check is not None:
+        raise Unconfirmed
+    if not found:
+        raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
+    plan = found[0]
+    if section_id is not None and plan["section_plan_id"] != plan_id:
+        raise Unprocessable(
+            "章节不存在或不属于该计划", code="task.invalid_section", details={"section_id": section_id}
+        )
+    names = {int(k): str(v) for k, v in (plan["h_unit_names"] or {}).items()}
+    missing = [i for i in unit_ids if i not in names]
+    if missing:
+        raise Unprocessable("责任单位不存在", code="task.unknown_units", details={"unit_ids": missing})
+    position = data.get("position")
+    if position is None:
+        position = (plan["last_position"] or 0) + 1
+    unit_rows = [
+        {"role": str(u["role"]), "unit_id": u["unit_id"], "group_id": None, "label": u.get("label") or None}
+        for u in units
+    ]
+    values = {
+        "plan_id": plan_id,
+        "section_id": section_id,
+        "parent_id": None,
+        "code": data["code"],
+        "title": data["title"],
+        "description": data.get("description"),
+        "due_date": data.get("due_date"),
+        "recurrence": data.get("recurrence"),
+        "tags": data.get("tags") or [],
+        "position": position,
+        "external_source_id": None,
+        "external_id": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    task = {"id": plan["h_task_id"], **{c.key: _default(c) for c in TASK.columns if c.key != "id"}, **values}
+    pending = [
+        audit.Pending(
+            action="task.create",
+            entity_type="task",
+            entity_id=str(task["id"]),
+            after={**audit.snapshot_row(task), "units": unit_rows},
+        )
+    ]
+    created: list[dict[str, Any]] = []
+    events_: list[dict[str, Any]] = []
+    if assign:
+        try:
+            rows = assignment_service.new_assignments(plan=plan, task=task, units=unit_rows, now=now)
+        except (Conflict, Unprocessable):
+            taken = yield _taken_read(dialect).bind({"plan_id": plan_id, "code": data["code"]})
+            if taken:
+                raise _duplicate() from None
+            raise
+        ids = list(plan["h_assignment_ids"] or [])
+        if len(ids) < len(rows):
+            ids += [r[0] for r in (yield (_IDS_SQL, {"n_ids": len(rows) - len(ids)}))]
+        defaults = {c.key: _default(c) for c in ASSIGNMENT.columns if c.key != "id"}
+        created = [{"id": i, **defaults, **r} for i, r in zip(ids, rows, strict=False)]
+        for a in created:
+            pending.append(
+                audit.Pending(
+                    action="assignment.assign",
+                    entity_type="assignment",
+                    entity_id=str(a["id"]),
+                    after=audit.snapshot_row(a),
+                )
+            )
+            event = assignment_service._event(
+                events.AssignmentAssigned,
+                a=assignment_service._RowView(a),  # type: ignore[arg-type]
+                **assignment_service.assigned_fields(plan, task, a, names, user),
+            )
+            events_.append(
+                outbox.values(
+                    event=event, now=now, plan_id=a["plan_id"], assignment_id=a["id"], unit_id=a["unit_id"]
+                )
+            )
+    entries = audit.linked(
+        None,  # new rows: their chains start here (sequence ids are never reused)
+        actor=user,
+        entries=pending,
+        now=now,
+        fresh={(p.entity_type, p.entity_id) for p in pending},
+    )
+    task_units = [{**r, "task_id": task["id"], "position": i} for i, r in enumerate(unit_rows)]
+    tables: list[tuple[sa.Table, list[dict[str, Any]]]] = [(TASK, [task])]
+    if task_units:
+        unit_defaults = {c.key: _default(c) for c in TASK_UNIT.columns if c.key != "id"}
+        tables.append((TASK_UNIT, [{**unit_defaults, **r} for r in task_units]))
+    if created:
+        tables.append((ASSIGNMENT, created))
+    try:
+        yield from inserts_statement(dialect, tables, events=events_, entries=entries, session=on.session)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "table_name", None) == "task":
+            raise _duplicate() from exc  # as the unit of work's INSERT of the task answered
+        raise
+    return _lean_body(task, unit_rows, names, created, user=user, now=now)
