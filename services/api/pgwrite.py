@@ -49,6 +49,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from api.hotpath import _UTC_NAMES, _converters_of, _to_utc, _utc_columns
 from duban import calendar, calendar_store
+from duban.uow import Positional
 
 # Statements sent by this path, for tests that count round trips.
 statements_run = 0
@@ -58,7 +59,7 @@ T = TypeVar("T")
 # with dicts) or (sql, params) (answered with tuples) — and returns its answer. The same work runs
 # on the event loop's async connections and on a sync connection (`drive`, `drive_async`); an
 # error of a statement is raised inside the work at its `yield`.
-Step = Union["Bound", tuple[str, dict[str, Any]]]
+Step = Union["Bound", tuple[str, dict[str, Any]], Positional]
 Steps = Generator[Step, Any, T]
 
 
@@ -95,15 +96,21 @@ def drive(steps: Steps[T], raw: psycopg.Connection[Any], via: sa.Connection | No
             step = steps.send(result) if error is None else steps.throw(error)
         except StopIteration as stop:
             return cast(T, stop.value)
-        sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
         error = None
         statements_run += 1
+        params: Any
         try:
+            if isinstance(step, Positional):
+                sql, params = step.named() if via is not None else (step.sql, step.values)
+            else:
+                sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
             if via is not None:
                 records: list[Any] = [tuple(r) for r in via.exec_driver_sql(sql, params)]
             else:
                 try:
-                    with raw.cursor() as cursor:
+                    # A Positional: the raw cursor ($n parameters, no parsing of its SQL).
+                    opened = psycopg.RawCursor(raw) if isinstance(step, Positional) else raw.cursor()
+                    with opened as cursor:
                         cursor.execute(sql, params)
                         records = cursor.fetchall()  # every statement here answers rows
                 except psycopg.Error as exc:
@@ -125,13 +132,20 @@ async def drive_async(steps: Steps[T], raw: psycopg.AsyncConnection[Any]) -> T:
             step = steps.send(result) if error is None else steps.throw(error)
         except StopIteration as stop:
             return cast(T, stop.value)
-        sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
         error = None
         statements_run += 1
+        params: Any
         try:
-            async with raw.cursor() as cursor:
-                await cursor.execute(sql, params)
-                records = await cursor.fetchall()
+            if isinstance(step, Positional):
+                sql, params = step.sql, step.values  # the raw cursor: no parsing of its SQL
+                async with psycopg.AsyncRawCursor(raw) as rc:
+                    await rc.execute(sql, params)
+                    records = await rc.fetchall()
+            else:
+                sql, params = (step.read.sql, step.params) if isinstance(step, Bound) else step
+                async with raw.cursor() as cursor:
+                    await cursor.execute(sql, params)
+                    records = await cursor.fetchall()
         except psycopg.Error as exc:
             error = _error(exc, sql, params, raw)
             continue

@@ -644,7 +644,23 @@ def row_params(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return {f"v_{k}": _value(table.c[k], v) for k, v in values.items()}
 
 
-_INSERTS: dict[Any, str] = {}
+@dataclass(frozen=True, slots=True)
+class Positional:
+    """A statement with `$n` parameters and their values in order (psycopg's raw cursor: no
+    parsing of the SQL for its placeholders, which psycopg does anew for every statement longer
+    than 4 kB or with more than 50 parameters), and its names, for a DB-API cursor (`named()`)."""
+
+    sql: str
+    names: tuple[str, ...]
+    values: list[Any]
+
+    def named(self) -> tuple[str, dict[str, Any]]:
+        """The statement with `%(name)s` parameters, and their values by name."""
+        sql = re.sub(r"\$(\d+)", lambda m: f"%({self.names[int(m.group(1)) - 1]})s", self.sql)
+        return sql, dict(zip(self.names, self.values, strict=True))
+
+
+_INSERTS: dict[Any, tuple[str, tuple[str, ...]]] = {}
 
 
 def inserts_statement(
@@ -654,30 +670,36 @@ def inserts_statement(
     events: list[dict[str, Any]],
     entries: list[dict[str, Any]],
     session: Session | None = None,
-) -> Generator[tuple[str, dict[str, Any]], list[tuple[Any, ...]], None]:
+) -> Generator[Positional, list[tuple[Any, ...]], None]:
     """New rows of several tables (their ids among their values, drawn from the sequences by the
     caller's read) with their outbox rows (`outbox.values`) and audit entries (`audit.linked`),
     each table's rows one INSERT in a data-modifying CTE: one PostgreSQL statement, so all or
-    nothing — yielded as (sql, params) to whoever runs it (api.pgwrite). A constraint's error
+    nothing — yielded (`Positional`) to whoever runs it (api.pgwrite). A constraint's error
     (IntegrityError) is raised at the `yield`, nothing written. `session`: the statement ran on
     that session's connection, which then commits."""
-    every = [*tables, (_OUTBOX, events), (_AUDIT, entries)]
-    shape = tuple((t.name, tuple(rows[0]), len(rows)) for t, rows in every if rows)
-    sql = _INSERTS.get(shape)
-    if sql is None:
-        parts = []
-        for n, (table, rows) in enumerate(r for r in every if r[1]):
+    every = [(t, rows) for t, rows in (*tables, (_OUTBOX, events), (_AUDIT, entries)) if rows]
+    shape = tuple((t.name, tuple(rows[0]), len(rows)) for t, rows in every)
+    found = _INSERTS.get(shape)
+    if found is None:
+        parts, names = [], []
+        for n, (table, rows) in enumerate(every):
             keys = tuple(rows[0])
-            values = ", ".join(f"({_slots(table, f'i{n}_{i}_', keys, dialect)})" for i in range(len(rows)))
-            parts.append(f"c{n} AS (INSERT INTO {table.name} ({', '.join(keys)}) VALUES {values})")
+            tuples = []
+            for i in range(len(rows)):
+                slots = []
+                for k in keys:
+                    names.append(f"i{n}_{i}_{k}")
+                    slots.append(f"${len(names)}::{_cast(table.c[k], dialect)}")
+                tuples.append(f"({', '.join(slots)})")
+            parts.append(f"c{n} AS (INSERT INTO {table.name} ({', '.join(keys)}) VALUES {', '.join(tuples)})")
         if len(_INSERTS) > 512:
             _INSERTS.clear()
-        sql = _INSERTS[shape] = f"WITH {', '.join(parts)} SELECT 1"
-    params: dict[str, Any] = {}
-    for n, (table, rows) in enumerate(r for r in every if r[1]):
-        for i, row in enumerate(rows):
-            for k, v in row.items():
-                params[f"i{n}_{i}_{k}"] = _value(table.c[k], v)
-    yield sql, params
+        found = _INSERTS[shape] = (f"WITH {', '.join(parts)} SELECT 1", tuple(names))
+    values: list[Any] = []
+    for table, rows in every:
+        columns = [(k, table.c[k]) for k in rows[0]]
+        for row in rows:
+            values.extend(_value(c, row[k]) for k, c in columns)
+    yield Positional(found[0], found[1], values)
     if session is not None:
         session.commit()  # the statements ran inside a session's transaction (tests share one)
