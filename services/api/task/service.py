@@ -407,6 +407,37 @@ _UNIT_NAMES = sa.select(col(Unit.id), col(Unit.name)).where(
 )
 
 
+def _unit_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A new task's unit rows, in the order given (the lead first)."""
+    return [
+        {"role": str(u["role"]), "unit_id": u["unit_id"], "group_id": None, "label": u.get("label") or None}
+        for u in units
+    ]
+
+
+def _new_task(
+    data: dict[str, Any], *, plan_id: int, section_id: int | None, position: int, now: datetime
+) -> dict[str, Any]:
+    """A new task's row, as both create paths insert it."""
+    return {
+        "plan_id": plan_id,
+        "section_id": section_id,
+        "parent_id": None,
+        "code": data["code"],
+        "title": data["title"],
+        "description": data.get("description"),
+        "due_date": data.get("due_date"),
+        "recurrence": data.get("recurrence"),
+        "tags": data.get("tags") or [],
+        "position": position,
+        "external_source_id": None,
+        "external_id": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def create_lean(session: Session, *, user: User, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """`create` (and with `assign`, 交办 to the task's units) without the ORM, answering the task's
     detail body from the rows in hand: the plan with the plan's last position and the section's
@@ -436,32 +467,13 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     position = data.get("position")
     if position is None:
         position = (plan["last_position"] or 0) + 1
-    unit_rows = [
-        {"role": str(u["role"]), "unit_id": u["unit_id"], "group_id": None, "label": u.get("label") or None}
-        for u in units
-    ]
+    unit_rows = _unit_rows(units)
     assign = bool(data.get("assign"))
     with unit_of_work(session, actor=user, now=now) as uow:
         try:
             task = uow.insert_row(
                 TASK,
-                {
-                    "plan_id": plan_id,
-                    "section_id": section_id,
-                    "parent_id": None,
-                    "code": data["code"],
-                    "title": data["title"],
-                    "description": data.get("description"),
-                    "due_date": data.get("due_date"),
-                    "recurrence": data.get("recurrence"),
-                    "tags": data.get("tags") or [],
-                    "position": position,
-                    "external_source_id": None,
-                    "external_id": None,
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                _new_task(data, plan_id=plan_id, section_id=section_id, position=position, now=now),
                 action="task.create",
                 extra={"units": unit_rows},
             )
@@ -607,27 +619,8 @@ def create_pg(
     position = data.get("position")
     if position is None:
         position = (plan["last_position"] or 0) + 1
-    unit_rows = [
-        {"role": str(u["role"]), "unit_id": u["unit_id"], "group_id": None, "label": u.get("label") or None}
-        for u in units
-    ]
-    values = {
-        "plan_id": plan_id,
-        "section_id": section_id,
-        "parent_id": None,
-        "code": data["code"],
-        "title": data["title"],
-        "description": data.get("description"),
-        "due_date": data.get("due_date"),
-        "recurrence": data.get("recurrence"),
-        "tags": data.get("tags") or [],
-        "position": position,
-        "external_source_id": None,
-        "external_id": None,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
+    unit_rows = _unit_rows(units)
+    values = _new_task(data, plan_id=plan_id, section_id=section_id, position=position, now=now)
     task = {"id": plan["h_task_id"], **{c.key: _default(c) for c in TASK.columns if c.key != "id"}, **values}
     pending = [
         audit.Pending(
