@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -242,6 +242,26 @@ _PRINCIPAL = sa.exists().where(
     _ME.c.is_active.is_(True),
 )
 _GUARDED: dict[int, tuple[sa.Select[Any], sa.Select[Any]]] = {}
+
+
+def scoped_read(
+    cache: dict[tuple[int, bool, str], Any],
+    stmt: sa.Select[Any],
+    *,
+    guarded: bool,
+    dialect: Dialect,
+    wrap: Callable[[str], str] | None = None,
+    extra: Sequence[Any] = (),
+) -> Read:
+    """A lean write's first statement: the viewer's scoped `stmt` (with the principal's check when
+    `guarded`), compiled once per scope statement and kept in `cache` (the caller's, per shape)."""
+    key = (id(stmt), guarded, dialect.name)
+    found = cache.get(key)
+    if found is None or found[0] is not stmt:  # ids are reused once a statement is gone
+        target = stmt.where(_PRINCIPAL) if guarded else stmt
+        found = cache[key] = (stmt, compile_read(target, dialect, wrap=wrap, extra=extra))
+    read: Read = found[1]
+    return read
 
 
 class Unconfirmed(Exception):

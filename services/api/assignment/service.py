@@ -1236,22 +1236,16 @@ def act_pg(
     """`act` on PostgreSQL in two statements (yielded: api.pgwrite runs them): the scoped row with
     its names, the principal's check (`check`) and its history in one; the version-checked UPDATE
     with its event and audit entry in the other. Same checks, same answers."""
-    from api import pgwrite
-    from api.writepath import _PRINCIPAL, Unconfirmed
+    from api.writepath import Unconfirmed, scoped_read
 
     spec = ACTIONS[action]
     stmt, scope = act_statement(user)
     dialect = on.dialect
-    key = (id(stmt), check is not None, dialect.name)
-    read = _ACT_READS.get(key)
-    if read is None or read[0] is not stmt:
-        guarded = stmt.where(_PRINCIPAL) if check is not None else stmt
-        read = _ACT_READS[key] = (
-            stmt,
-            pgwrite.compile_read(guarded, dialect, wrap=_with_history, extra=_PAST),
-        )
+    read = scoped_read(
+        _ACT_READS, stmt, guarded=check is not None, dialect=dialect, wrap=_with_history, extra=_PAST
+    )
     params = {"assignment_id": assignment_id, "entity_id": str(assignment_id), **scope, **(check or {})}
-    found = yield read[1].bind(params)
+    found = yield read.bind(params)
     if not found:
         if check is not None:
             raise Unconfirmed

@@ -505,24 +505,18 @@ def create_pg(
     assignment with the principal's check and the new report's id in one; the INSERT (nothing on
     the period's duplicate) with its event and audit entry in the other. Only without indicator
     values (their check reads the indicators: `create_lean`). Same checks, same answers."""
-    from api import pgwrite
     from api.assignment.service import scoped_once
-    from api.writepath import _PRINCIPAL, Unconfirmed
+    from api.writepath import Unconfirmed, scoped_read
     from duban import audit, outbox
     from duban.uow import _default, insert_sql, row_params, write_statement
 
     assert not data.get("indicator_values")
     stmt, scope = scoped_once(_CREATE_BY_SCOPE, user, _create_select)
     dialect = on.dialect
-    cache_key = (id(stmt), check is not None, dialect.name)
-    read = _CREATE_READS.get(cache_key)
-    if read is None or read[0] is not stmt:
-        guarded = stmt.where(_PRINCIPAL) if check is not None else stmt
-        read = _CREATE_READS[cache_key] = (
-            stmt,
-            pgwrite.compile_read(guarded, dialect, wrap=_with_new_id, extra=(_NEW_ID,)),
-        )
-    found = yield read[1].bind({"assignment_id": assignment_id, **scope, **(check or {})})
+    read = scoped_read(
+        _CREATE_READS, stmt, guarded=check is not None, dialect=dialect, wrap=_with_new_id, extra=(_NEW_ID,)
+    )
+    found = yield read.bind({"assignment_id": assignment_id, **scope, **(check or {})})
     if not found and check is not None:
         raise Unconfirmed
     a = _checked_assignment(found[0] if found else None, user)
