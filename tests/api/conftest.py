@@ -4,17 +4,20 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api import hotpath
 from api.main import create_app
 from api.openapi import build_openapi
 from api.security import create_access_token
-from duban import calendar_store
+from duban import calendar_store, db
 from duban.clock import FixedClock
 from duban.models import Role, Unit, User
 from duban.settings import get_settings
@@ -114,3 +117,41 @@ def as_role(session: Session, clock: FixedClock) -> AsRole:
         return auth_headers(user, clock)
 
     return make
+
+
+@dataclass
+class Served:
+    client: TestClient
+    engine: Engine
+    clock: FixedClock
+    backend: str
+    threaded: bool
+
+
+# On PostgreSQL both ways of running the statements: on the async driver's own pool (the default)
+# and on the sync pool's connections in a thread (hotpath.THREADED = True).
+@pytest.fixture(params=[True, False], ids=["threaded", "async-driver"])
+def served(
+    request: pytest.FixtureRequest, committed_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Served]:
+    threaded: bool = request.param
+    if not threaded and committed_url.startswith("sqlite"):
+        pytest.skip("SQLite takes the sync path (the unit of work's, for writes)")
+    monkeypatch.setattr(hotpath, "THREADED", threaded)
+    engine = db.make_engine(committed_url)
+    db.set_engine(engine)
+    app = shared_app()
+    app.dependency_overrides.clear()
+    saved = getattr(app.state, "session_factory", None)
+    app.state.session_factory = None  # every request on its own connection, as in production
+    app.state.clock = clock
+    hotpath.forget_principals()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Served(client, engine, clock, engine.dialect.name, threaded)
+            client.portal.call(hotpath.close_pools)
+    finally:
+        app.state.session_factory = saved
+        hotpath.forget_principals()
+        db.set_engine(None)
+        engine.dispose()

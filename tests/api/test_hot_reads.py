@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -25,52 +24,12 @@ from api import hotpath
 from api.assignment import service
 from api.http import json_response
 from api.pagination import paginate
-from duban import db
-from duban.clock import FixedClock
 from duban.models import Unit, User
-from tests.api.conftest import auth_headers, shared_app
+from tests.api.conftest import Served, auth_headers
 from tests.factories import make_assignment, make_plan, make_task, make_unit, make_user
 
 API = "/api/v1"
 OPEN = ["assigned", "accepted", "completion_requested", "returned"]
-
-
-@dataclass
-class Served:
-    client: TestClient
-    engine: Engine
-    clock: FixedClock
-    backend: str
-    threaded: bool
-
-
-# On PostgreSQL both ways of running the statements: on the async driver's own pool (the default)
-# and on the sync pool's connections in a thread (hotpath.THREADED = True).
-@pytest.fixture(params=[True, False], ids=["threaded", "async-driver"])
-def served(
-    request: pytest.FixtureRequest, committed_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Served]:
-    threaded: bool = request.param
-    if not threaded and committed_url.startswith("sqlite"):
-        pytest.skip("SQLite takes the sync path")
-    monkeypatch.setattr(hotpath, "THREADED", threaded)
-    engine = db.make_engine(committed_url)
-    db.set_engine(engine)
-    app = shared_app()
-    app.dependency_overrides.clear()
-    saved = getattr(app.state, "session_factory", None)
-    app.state.session_factory = None  # every request on its own connection, as in production
-    app.state.clock = clock
-    hotpath.forget_principals()
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Served(client, engine, clock, engine.dialect.name, threaded)
-            client.portal.call(hotpath.close_pools)
-    finally:
-        app.state.session_factory = saved
-        hotpath.forget_principals()
-        db.set_engine(None)
-        engine.dispose()
 
 
 @dataclass

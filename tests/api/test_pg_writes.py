@@ -7,61 +7,22 @@ in the outbox, a stale version writes nothing, and a refused principal is seen a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from api import hotpath, pgwrite
+from api import pgwrite
 from api.assignment.service import ASSIGNMENT
-from duban import audit, calendar_store, db, events
-from duban.clock import FixedClock
+from duban import audit, calendar_store, events
 from duban.models import Assignment, AuditEntry, OutboxEvent, User
 from duban.uow import update_sql, write_statement
-from tests.api.conftest import auth_headers, shared_app
+from tests.api.conftest import Served, auth_headers
 from tests.factories import make_assignment, make_plan, make_section, make_task, make_unit, make_user
 
 API = "/api/v1"
-
-
-@dataclass
-class Served:
-    client: TestClient
-    engine: Engine
-    clock: FixedClock
-    backend: str
-
-
-@pytest.fixture(params=[True, False], ids=["threaded", "async-driver"])
-def served(
-    request: pytest.FixtureRequest, committed_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Served]:
-    threaded: bool = request.param
-    if not threaded and committed_url.startswith("sqlite"):
-        pytest.skip("SQLite takes the unit of work's path")
-    monkeypatch.setattr(hotpath, "THREADED", threaded)
-    engine = db.make_engine(committed_url)
-    db.set_engine(engine)
-    app = shared_app()
-    app.dependency_overrides.clear()
-    saved = getattr(app.state, "session_factory", None)
-    app.state.session_factory = None  # every request on its own connection, as in production
-    app.state.clock = clock
-    hotpath.forget_principals()
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Served(client, engine, clock, engine.dialect.name)
-            client.portal.call(hotpath.close_pools)
-    finally:
-        app.state.session_factory = saved
-        hotpath.forget_principals()
-        db.set_engine(None)
-        engine.dispose()
 
 
 @dataclass

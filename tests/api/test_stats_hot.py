@@ -18,7 +18,8 @@ from api.http import json_response
 from api.stats import cache as stats_cache
 from api.stats import service
 from duban.models import Plan, User
-from tests.api.test_hot_reads import API, Served, World, headers, served, sync_statements, world  # noqa: F401
+from tests.api.conftest import Served
+from tests.api.test_hot_reads import API, World, headers, sync_statements, world  # noqa: F401
 
 ROLES = ["office", "leader", "head_a", "staff_a", "staff_empty"]
 

@@ -407,6 +407,22 @@ _UNIT_NAMES = sa.select(col(Unit.id), col(Unit.name)).where(
 )
 
 
+def _check_section(plan: Any, *, plan_id: int, section_id: int | None) -> None:
+    if section_id is not None and plan["section_plan_id"] != plan_id:
+        raise Unprocessable(
+            "章节不存在或不属于该计划", code="task.invalid_section", details={"section_id": section_id}
+        )
+
+
+def _placed(plan: Any, data: dict[str, Any], *, unit_ids: list[int], names: dict[int, str]) -> int:
+    """The new task's position, once its units are known to exist (`names`: the ones found)."""
+    missing = [i for i in unit_ids if i not in names]
+    if missing:
+        raise Unprocessable("责任单位不存在", code="task.unknown_units", details={"unit_ids": missing})
+    position = data.get("position")
+    return int(position) if position is not None else (plan["last_position"] or 0) + 1
+
+
 def _unit_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A new task's unit rows, in the order given (the lead first)."""
     return [
@@ -451,22 +467,14 @@ def create_lean(session: Session, *, user: User, data: dict[str, Any], now: date
     conn = session.connection()
     if plan is None:
         raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
-    if section_id is not None and plan["section_plan_id"] != plan_id:
-        raise Unprocessable(
-            "章节不存在或不属于该计划", code="task.invalid_section", details={"section_id": section_id}
-        )
+    _check_section(plan, plan_id=plan_id, section_id=section_id)
     units = data.get("units") or []
     unit_ids = sorted({u["unit_id"] for u in units})
     names: dict[int, str] = {}
     if unit_ids:
         found = conn.execute(_UNIT_NAMES, {"unit_ids": unit_ids})
         names = {i: str(n) for i, n in found if i is not None}
-        missing = [i for i in unit_ids if i not in names]
-        if missing:
-            raise Unprocessable("责任单位不存在", code="task.unknown_units", details={"unit_ids": missing})
-    position = data.get("position")
-    if position is None:
-        position = (plan["last_position"] or 0) + 1
+    position = _placed(plan, data, unit_ids=unit_ids, names=names)
     unit_rows = _unit_rows(units)
     assign = bool(data.get("assign"))
     with unit_of_work(session, actor=user, now=now) as uow:
@@ -608,17 +616,9 @@ def create_pg(
     if not found:
         raise Unprocessable("计划不存在", code="task.unknown_plan", details={"plan_id": plan_id})
     plan = found[0]
-    if section_id is not None and plan["section_plan_id"] != plan_id:
-        raise Unprocessable(
-            "章节不存在或不属于该计划", code="task.invalid_section", details={"section_id": section_id}
-        )
+    _check_section(plan, plan_id=plan_id, section_id=section_id)
     names = {int(k): str(v) for k, v in (plan["h_unit_names"] or {}).items()}
-    missing = [i for i in unit_ids if i not in names]
-    if missing:
-        raise Unprocessable("责任单位不存在", code="task.unknown_units", details={"unit_ids": missing})
-    position = data.get("position")
-    if position is None:
-        position = (plan["last_position"] or 0) + 1
+    position = _placed(plan, data, unit_ids=unit_ids, names=names)
     unit_rows = _unit_rows(units)
     values = _new_task(data, plan_id=plan_id, section_id=section_id, position=position, now=now)
     task = {"id": plan["h_task_id"], **{c.key: _default(c) for c in TASK.columns if c.key != "id"}, **values}
