@@ -239,6 +239,26 @@ class DigestDaily(EventData):
     link: str = Field(default_factory=links.assignments)
 
 
+class NoticeDigest(EventData):
+    """Many notices of one kind for one unit in one full pass (a first scan, a bulk import, a new
+    policy): one message naming the assignments instead of one message each. Below the policy's
+    `digest_min_items` the pass writes the notices one by one, as always."""
+
+    type: ClassVar[str] = "notice.digest"
+    label: ClassVar[str] = "督办提醒汇总"
+    item_type: str = Field(description="所汇总提醒的事件类型，如 assignment.overdue")
+    stage: str = Field(description="提醒的档次：7wd（提前工作日数）、due、L1（升级级别）、report-2025-06 等")
+    level: int | None = Field(default=None, description="督办升级的级别（仅升级提醒）")
+    recipient: Ref
+    unit: Ref
+    count: int = Field(description="所汇总的交办事项数")
+    assignment_ids: list[int] = Field(description="所汇总的交办事项编号")
+    cutoff: date | None = Field(
+        default=None, description="本次扫描该档次的截止日期界限：截止日期不晚于此日的事项已计入"
+    )
+    link: str = Field(default_factory=links.assignments)
+
+
 class BulletinPublished(EventData):
     type: ClassVar[str] = "bulletin.published"
     label: ClassVar[str] = "通报已发布"
@@ -352,6 +372,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ReportDueSoon,
         ReportMissing,
         DigestDaily,
+        NoticeDigest,
         BulletinPublished,
         PlanPublished,
         DeliveryFailed,

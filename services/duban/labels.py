@@ -124,6 +124,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "webhook.ping": "回调测试",
     "webhook.disabled": "回调地址停用",
     "digest.daily": "每日督办摘要",
+    "notice.digest": "督办提醒汇总",
 }
 
 RECURRENCES: dict[str, str] = {"annual": "每年", "quarterly": "每季度", "monthly": "每月"}

@@ -83,6 +83,9 @@ class Policy(BaseModel):
     digest_enabled: bool = True
     # Local hour from which the day's digest is created.
     digest_hour: int = Field(default=8, ge=0, le=23)
+    # A full pass (the first, or after a policy, plan or calendar change) tells a unit of this
+    # many notices of one kind in one `notice.digest` instead; 0 tells each one by one.
+    digest_min_items: int = Field(default=20, ge=0, le=100_000)
     channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
     quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
 

@@ -171,9 +171,15 @@ class Directory:
         return [uid for uid, _ in picked], list(dict.fromkeys(e.strip() for e in emails if e and "@" in e))
 
     def endpoints_for(
-        self, event_type: str, unit_id: int | None, plan_id: int | None
+        self, event_type: str, unit_id: int | None, plan_id: int | None, item_type: Any = None
     ) -> list[WebhookEndpoint]:
-        return [ep for ep in self.endpoints if subscribed(ep, event_type, unit_id, plan_id)]
+        also = str(item_type) if event_type == "notice.digest" and item_type else None
+        return [
+            ep
+            for ep in self.endpoints
+            if subscribed(ep, event_type, unit_id, plan_id)
+            or (also is not None and ep.plan_id is None and subscribed(ep, also, unit_id, None))
+        ]
 
 
 def _recipients_of(event_type: str, unit_id: int | None, data: dict[str, Any]) -> tuple[str, list[int]]:
@@ -380,7 +386,8 @@ def fan_out(
                 add(ChannelKind.email, address[:255])
         if row.type in PEOPLE_ONLY:
             continue
-        for ep in directory.endpoints_for(row.type, row.unit_id, row.plan_id):
+        # A digest reaches the endpoints that take the notices it stands for, too.
+        for ep in directory.endpoints_for(row.type, row.unit_id, row.plan_id, data.get("item_type")):
             kind = str(ep.kind)
             if kind in channels:
                 add(ChannelKind(kind), f"endpoint:{ep.id}", endpoint_id=ep.id)

@@ -43,6 +43,30 @@ def _period(key: Any) -> str:
         return str(key or "")
 
 
+def _digest(data: dict[str, Any], unit: str, lines: list[str]) -> tuple[str, list[str]]:
+    """Many notices of one kind for one unit: what they say, and how many."""
+    kind, stage, n = str(data.get("item_type") or ""), str(data.get("stage") or ""), data.get("count") or 0
+    label = labels.lookup(labels.NOTIFICATION_KINDS, kind)
+    if kind == "assignment.due_soon":
+        what = f"{n}项任务将在{stage.removesuffix('wd')}个工作日内到期"
+    elif kind == "assignment.overdue":
+        what = f"{n}项任务已到期未办结"
+    elif kind == "assignment.escalated":
+        level = data.get("level") or 0
+        label = f"督办升级·{LEVEL_NAMES.get(level, f'{level}级')}"
+        what = f"{n}项任务逾期已达升级标准"
+    elif kind in ("report.due_soon", "report.missing"):
+        period = _period(stage.removeprefix("report-"))
+        what = f"{n}项任务{period}进展报告" + ("即将截止" if kind == "report.due_soon" else "未按期报送")
+    else:
+        what = f"{n}项任务待处理"
+    lines.append(f"涉及事项：{n}项（清单见工作台，或按 assignment_ids 逐项查询）")
+    if data.get("recipient", {}).get("code") not in (None, "unit"):
+        lines.append(f"报送：{_name(data.get('recipient'))}")
+    lines.append("事项较多，本次合并为一条提醒，请逐项处理。")
+    return f"【{label}·汇总】{unit}{what}", lines
+
+
 def render(event_type: str, data: dict[str, Any]) -> Rendered:
     plan, task, unit = _name(data.get("plan")), _name(data.get("task")), _name(data.get("unit"))
     task_code = (data.get("task") or {}).get("code") if isinstance(data.get("task"), dict) else None
@@ -94,6 +118,8 @@ def render(event_type: str, data: dict[str, Any]) -> Rendered:
         ]
         if data.get("units") is not None:
             lines.append(f"涉及单位：{data.get('units')}个")
+    elif event_type == "notice.digest":
+        title, lines = _digest(data, unit, lines)
     elif event_type == "plan.published":
         total, past = int(data.get("total") or 0), int(data.get("past_due") or 0)
         title = f"【计划交办】{labels.quoted(plan)}交办{unit}{total}项任务"

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -107,6 +108,16 @@ class _Sql:
         if self.pg:
             return sa.literal_column("'msg_' || replace(gen_random_uuid()::text, '-', '')")
         return sa.literal_column("'msg_' || lower(hex(randomblob(16)))")
+
+    def id_array(self, col: Any) -> ColumnElement[Any]:
+        """The group's ids as a JSON array (an aggregate)."""
+        if self.pg:
+            return sa.func.json_agg(aggregate_order_by(col, col))
+        return sa.func.json_group_array(col)
+
+    def json_value(self, col: Any) -> ColumnElement[Any]:
+        """A JSON array from a CTE's column inside a JSON object (SQLite has lost its JSON subtype)."""
+        return col if self.pg else sa.func.json(col)
 
     @staticmethod
     def s(value: str) -> ColumnElement[Any]:
@@ -220,7 +231,14 @@ class Scanner:
         level: int | None = None,
         extra: Sequence[tuple[str, Any]] = (),
         key_suffix: ColumnElement[Any] | None = None,
+        digest_min: int = 0,
+        met_by: ColumnElement[Any] | None = None,
+        cutoff: date | None = None,
     ) -> int:
+        """One notice (`kind`, `stage`, `recipient`) for every open assignment `where` selects.
+
+        In a full pass with `digest_min`, a unit with at least that many such assignments gets one
+        `notice.digest` naming them instead (`met_by` ≤ `cutoff`: what the pass counted in)."""
         q = self.q
         data = data_of(
             q,
@@ -245,23 +263,142 @@ class Scanner:
         )
         if key_suffix is not None:
             key = key + key_suffix
-        select = (
+        due = [A.c.state.in_(OPEN), A.c.due_date.is_not(None), *where]
+        select = sa.select(
+            q.message_id(),
+            q.s(kind),
+            key,
+            self._payload(kind, data),
+            A.c.plan_id,
+            A.c.id,
+            A.c.unit_id,
+            sa.literal(self.now, type_=E.c.created_at.type),
+        ).select_from(
+            A.join(P, P.c.id == A.c.plan_id).join(T, T.c.id == A.c.task_id).join(U, U.c.id == A.c.unit_id)
+        )
+        # Not what an earlier digest of the same notice counted in (a changed assignment it named).
+        due.extend(self._not_digested(kind, stage, recipient, met_by))
+        if self.since is not None or digest_min <= 0:
+            return self._run(kind, select.where(*due))
+        return self._digested(
+            kind,
+            select,
+            due=due,
+            key=key,
+            stage=stage,
+            recipient=recipient,
+            level=level,
+            digest_min=digest_min,
+            met_by=met_by,
+            cutoff=cutoff,
+        )
+
+    def _not_digested(
+        self, kind: str, stage: str, recipient: str, met_by: ColumnElement[Any] | None
+    ) -> list[ColumnElement[bool]]:
+        """The assignment is in no earlier digest of this notice: a unit's digest counts in every
+        assignment the unit had then whose date (`met_by`) had reached the digest's cutoff. No
+        condition at all where no such digest was ever written (the usual case)."""
+        prefix = _digest_prefix(kind, stage, recipient)
+        if not self._sent(E.c.type == "notice.digest", E.c.dedupe_key.startswith(prefix)):
+            return []
+        D = E.alias("earlier")
+        counted = [
+            D.c.type == "notice.digest",
+            D.c.unit_id == A.c.unit_id,
+            D.c.dedupe_key.startswith(prefix),
+            D.c.created_at > A.c.assigned_at,
+        ]
+        if met_by is not None:
+            # SQLite keeps dates as ISO text (and a CAST to DATE there would make it a number).
+            cut = D.c.payload["data"]["cutoff"].as_string()
+            counted.append(met_by <= (sa.cast(cut, sa.Date) if self.q.pg else cut))
+        return [~sa.exists().where(*counted)]
+
+    def _sent(self, *where: ColumnElement[bool]) -> bool:
+        return self.session.execute(sa.select(E.c.id).where(*where).limit(1)).first() is not None
+
+    def _digested(
+        self,
+        kind: str,
+        items: sa.Select[Any],
+        *,
+        due: list[ColumnElement[bool]],
+        key: ColumnElement[Any],
+        stage: str,
+        recipient: str,
+        level: int | None,
+        digest_min: int,
+        met_by: ColumnElement[Any] | None,
+        cutoff: date | None,
+    ) -> int:
+        """A full pass's notices of one kind, stage and recipient: a digest for each unit with at
+        least `digest_min` of them, one notice each for the rest; one statement.
+
+        Each once: an assignment already told one by one (its notice's key exists) or counted in an
+        earlier digest of the same kind, stage and recipient (a unit's digest counts in every
+        assignment it had then whose date had reached the digest's cutoff) is left out. A first
+        pass has neither to look for, and does not."""
+        q = self.q
+        prefix = _digest_prefix(kind, stage, recipient)
+        new = list(due)
+        if self._sent(E.c.type == kind):
+            new.append(~sa.exists().where(E.c.dedupe_key == key))
+        found = sa.select(A.c.id.label("id"), A.c.unit_id.label("unit_id")).where(*new).cte("found")
+        per_unit = (
+            sa.select(found.c.unit_id, sa.func.count().label("n"), q.id_array(found.c.id).label("ids"))
+            .group_by(found.c.unit_id)
+            .cte("per_unit")
+        )
+        data = data_of(
+            q,
+            events.NoticeDigest,
+            {
+                "item_type": q.s(kind),
+                "stage": q.s(stage),
+                "level": sa.cast(sa.literal(level), sa.Integer) if level is not None else sa.null(),
+                "recipient": _ref(q, sa.null(), q.s(RECIPIENT_NAMES[recipient]), q.s(recipient)),
+                "unit": _ref(q, U.c.id, U.c.name),
+                "count": per_unit.c.n,
+                "assignment_ids": q.json_value(per_unit.c.ids),
+                "cutoff": q.s(cutoff.isoformat()) if cutoff is not None else sa.null(),
+                "link": q.s(links.assignments()),
+            },
+        )
+        created_at = sa.literal(self.now, type_=E.c.created_at.type)
+        digests = (
             sa.select(
                 q.message_id(),
-                q.s(kind),
-                key,
-                self._payload(kind, data),
-                A.c.plan_id,
-                A.c.id,
-                A.c.unit_id,
-                sa.literal(self.now, type_=E.c.created_at.type),
+                q.s("notice.digest"),
+                q.s(prefix) + q.text(per_unit.c.unit_id) + q.s(f":{self.now_iso}"),
+                self._payload("notice.digest", data),
+                sa.null(),
+                sa.null(),
+                per_unit.c.unit_id,
+                created_at,
             )
-            .select_from(
-                A.join(P, P.c.id == A.c.plan_id).join(T, T.c.id == A.c.task_id).join(U, U.c.id == A.c.unit_id)
-            )
-            .where(A.c.state.in_(OPEN), A.c.due_date.is_not(None), *where)
+            .select_from(per_unit.join(U, U.c.id == per_unit.c.unit_id))
+            .where(per_unit.c.n >= digest_min)
         )
-        return self._run(kind, select)
+        few = sa.select(found.c.id).join(per_unit, per_unit.c.unit_id == found.c.unit_id)
+        singles = items.where(A.c.id.in_(few.where(per_unit.c.n < digest_min)))
+        stmt = (
+            q.insert()
+            .from_select(EVENT_COLUMNS, digests.union_all(singles))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        n = rowcount(self.session.execute(stmt, execution_options={"preserve_rowcount": True}))
+        if n < 0:
+            # sqlite3 counts only statements that start with INSERT; this one starts WITH.
+            n = int(self.session.execute(sa.select(sa.func.changes())).scalar_one())
+        if n:
+            written = sa.select(sa.func.count()).where(
+                E.c.type == "notice.digest", E.c.created_at == created_at, E.c.dedupe_key.startswith(prefix)
+            )
+            d = int(self.session.execute(written).scalar_one())
+            self.result.add("notice.digest", d)
+            self.result.add(kind, n - d)
+        return n
 
     # --- notices
     def deadlines(self, policy: Policy, scope: ColumnElement[bool]) -> None:
@@ -281,6 +418,9 @@ class Scanner:
                             recipient=recipient,
                             where=[scope, A.c.due_date > lower, A.c.due_date <= cutoff, *new],
                             extra=[("days_before", sa.cast(sa.literal(d), sa.Integer))],
+                            digest_min=policy.digest_min_items,
+                            met_by=A.c.due_date,
+                            cutoff=cutoff,
                         )
             lower = max(lower, cutoff)
         overdue_cutoff = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
@@ -297,6 +437,9 @@ class Scanner:
                         stage="due",
                         recipient=recipient,
                         where=[scope, A.c.due_date <= overdue_cutoff, due_when_assigned, *new],
+                        digest_min=policy.digest_min_items,
+                        met_by=A.c.due_date,
+                        cutoff=overdue_cutoff,
                     )
         # Escalations: every level reached is created, each once, even when the scan is late.
         for lv in policy.escalation_levels:
@@ -322,6 +465,9 @@ class Scanner:
                         extra=[
                             ("threshold_working_days", sa.cast(sa.literal(lv.after_working_days), sa.Integer))
                         ],
+                        digest_min=policy.digest_min_items,
+                        met_by=basis,
+                        cutoff=cutoff,
                     )
 
     def reports(self, plan_ids: Sequence[int], cadence: str, due_day: int, policy: Policy) -> None:
@@ -358,6 +504,7 @@ class Scanner:
                         recipient=recipient,
                         where=[*where, *new],
                         extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
+                        digest_min=policy.digest_min_items,
                     )
 
     def digest(self, policy: Policy) -> None:
@@ -452,6 +599,10 @@ class Scanner:
             .having(sa.func.count(per_unit.c.unit_id) > 0)
         )
         self._run("digest.daily", total)
+
+
+def _digest_prefix(kind: str, stage: str, recipient: str) -> str:
+    return f"notice.digest:{kind}:{stage}:{recipient}:"
 
 
 def _report_notices(today: date, cadence: str, due_day: int, policy: Policy) -> dict[str, tuple[str, date]]:

@@ -61,6 +61,7 @@ function Form({ policy, path, onDone }) {
     <div class="field inline"><label for="po-report-days">报送截止前（工作日）</label><input id="po-report-days" type="number" min="0" max="30" value=${c.report_due_soon_working_days} onInput=${(e) => set("report_due_soon_working_days", Number(e.target.value))} /></div>
     <label class="check" for="po-digest"><input id="po-digest" type="checkbox" checked=${c.digest_enabled} onChange=${(e) => set("digest_enabled", e.target.checked)} /> 每个工作日发送待办汇总</label>
     <div class="field inline"><label for="po-digest-hour">汇总发送时间（点）</label><input id="po-digest-hour" type="number" min="0" max="23" value=${c.digest_hour} onInput=${(e) => set("digest_hour", Number(e.target.value))} /></div>
+    <div class="field inline"><label for="po-digest-min">同一单位同类提醒达到（条）合并为一条</label><input id="po-digest-min" type="number" min="0" max="100000" value=${c.digest_min_items} onInput=${(e) => set("digest_min_items", Number(e.target.value))} /><span class="hint">首次扫描、批量导入或修改策略后整体扫描时适用；0 为逐条发送</span></div>
     <${Checks} id="po-ch" legend="发送渠道" options=${CHANNELS} value=${c.channels} onChange=${(v) => set("channels", v)} />
     <div class="buttons"><button type="submit" class="primary" id="save-policy" disabled=${busy}>保存</button></div>
     <${Msg} msg=${msg} onRefresh=${onDone} />
