@@ -60,7 +60,7 @@ def _digest(data: dict[str, Any], unit: str, lines: list[str]) -> tuple[str, lis
         what = f"{n}项任务{period}进展报告" + ("即将截止" if kind == "report.due_soon" else "未按期报送")
     else:
         what = f"{n}项任务待处理"
-    lines.append(f"涉及事项：{n}项（清单见工作台，或按 assignment_ids 逐项查询）")
+    lines.append(f"涉及事项：{n}项（清单请在工作台查看）")
     if data.get("recipient", {}).get("code") not in (None, "unit"):
         lines.append(f"报送：{_name(data.get('recipient'))}")
     lines.append("事项较多，本次合并为一条提醒，请逐项处理。")
