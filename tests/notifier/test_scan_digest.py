@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonschema_rs
 from sqlmodel import Session, select
 
 from duban import events
@@ -63,6 +64,7 @@ def test_first_pass_digests_a_unit_with_many_and_tells_the_few_one_by_one(
     session.commit()
 
     digests = rows(session, "notice.digest")
+    schema = jsonschema_rs.validator_for(events.json_schema("notice.digest"))
     # Overdue to the unit, level 1 to its head, level 2 to the office, December's missing report:
     # one digest each.
     assert sorted((d.payload["data"]["item_type"], d.payload["data"]["stage"]) for d in digests) == [
@@ -73,7 +75,8 @@ def test_first_pass_digests_a_unit_with_many_and_tells_the_few_one_by_one(
     ]
     for d in digests:
         data = d.payload["data"]
-        events.validate(d.payload)  # the catalog's model, as integrators receive it
+        events.validate(d.payload)  # the catalog's model, and its published JSON Schema
+        assert schema.is_valid(d.payload), list(schema.iter_errors(d.payload))[:3]
         assert d.unit_id == crowded.id and data["unit"]["id"] == crowded.id
         assert data["count"] == 24 and sorted(data["assignment_ids"]) == ids
         # What the pass counted in: due dates up to the cutoff (a report reminder has none).
