@@ -64,6 +64,8 @@ RECIPIENT_NAMES = {
     "office": "领导小组办公室",
     "leader": "县分管领导",
 }
+# plan_id, assignment_id or unit_id left empty, typed (a UNION of two NULLs would be text).
+NO_ID = sa.cast(sa.null(), sa.Integer)
 EVENT_COLUMNS = [
     "message_id",
     "type",
@@ -211,14 +213,21 @@ class Scanner:
             ("data", data),
         )
 
-    def _run(self, kind: str, select: sa.Select[Any]) -> int:
+    def _run(self, kind: str, select: sa.Select[Any] | sa.CompoundSelect[Any]) -> int:
         stmt = (
             self.q.insert()
             .from_select(EVENT_COLUMNS, select)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        n = rowcount(self.session.execute(stmt, execution_options={"preserve_rowcount": True})) or 0
+        n = self._inserted(self.session.execute(stmt, execution_options={"preserve_rowcount": True}))
         self.result.add(kind, n)
+        return n
+
+    def _inserted(self, result: Any) -> int:
+        n = rowcount(result)
+        if n < 0:
+            # sqlite3 counts only statements that start with INSERT; one with a CTE starts WITH.
+            n = int(self.session.execute(sa.select(sa.func.changes())).scalar_one())
         return n
 
     def _assignment_notice(
@@ -300,15 +309,10 @@ class Scanner:
         assignment the unit had then whose date (`met_by`) had reached the digest's cutoff. No
         condition at all where no such digest was ever written (the usual case)."""
         prefix = _digest_prefix(kind, stage, recipient)
-        if not self._sent(E.c.type == "notice.digest", E.c.dedupe_key.startswith(prefix)):
+        if not self._sent(*_digests_of(E, prefix)):
             return []
         D = E.alias("earlier")
-        counted = [
-            D.c.type == "notice.digest",
-            D.c.unit_id == A.c.unit_id,
-            D.c.dedupe_key.startswith(prefix),
-            D.c.created_at > A.c.assigned_at,
-        ]
+        counted = [*_digests_of(D, prefix), D.c.unit_id == A.c.unit_id, D.c.created_at > A.c.assigned_at]
         if met_by is not None:
             # SQLite keeps dates as ISO text (and a CAST to DATE there would make it a number).
             cut = D.c.payload["data"]["cutoff"].as_string()
@@ -372,8 +376,8 @@ class Scanner:
                 q.s("notice.digest"),
                 q.s(prefix) + q.text(per_unit.c.unit_id) + q.s(f":{self.now_iso}"),
                 self._payload("notice.digest", data),
-                sa.null(),
-                sa.null(),
+                NO_ID,
+                NO_ID,
                 per_unit.c.unit_id,
                 created_at,
             )
@@ -387,14 +391,9 @@ class Scanner:
             .from_select(EVENT_COLUMNS, digests.union_all(singles))
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        n = rowcount(self.session.execute(stmt, execution_options={"preserve_rowcount": True}))
-        if n < 0:
-            # sqlite3 counts only statements that start with INSERT; this one starts WITH.
-            n = int(self.session.execute(sa.select(sa.func.changes())).scalar_one())
+        n = self._inserted(self.session.execute(stmt, execution_options={"preserve_rowcount": True}))
         if n:
-            written = sa.select(sa.func.count()).where(
-                E.c.type == "notice.digest", E.c.created_at == created_at, E.c.dedupe_key.startswith(prefix)
-            )
+            written = sa.select(sa.func.count()).where(*_digests_of(E, prefix), E.c.created_at == created_at)
             d = int(self.session.execute(written).scalar_one())
             self.result.add("notice.digest", d)
             self.result.add(kind, n - d)
@@ -535,7 +534,7 @@ class Scanner:
             )
             .where(A.c.state.in_(OPEN))
             .group_by(A.c.unit_id)
-            .subquery("per_unit")
+            .cte("per_unit")
         )
         link = q.s(links.assignments())
 
@@ -554,8 +553,7 @@ class Scanner:
             return data_of(q, events.DigestDaily, {**values, "units": units, "link": link})
 
         unit_recipient = _ref(q, U.c.id, U.c.name, q.s("unit"))
-        self._run(
-            "digest.daily",
+        units = (
             sa.select(
                 q.message_id(),
                 q.s("digest.daily"),
@@ -564,13 +562,13 @@ class Scanner:
                     "digest.daily",
                     data(unit_recipient, per_unit.c.n_open, per_unit.c.n_overdue, per_unit.c.n_soon),
                 ),
-                sa.null(),
-                sa.null(),
+                NO_ID,
+                NO_ID,
                 per_unit.c.unit_id,
                 sa.literal(self.now, type_=E.c.created_at.type),
             )
             .select_from(per_unit.join(U, U.c.id == per_unit.c.unit_id))
-            .where(per_unit.c.n_open > 0),
+            .where(per_unit.c.n_open > 0)
         )
         office_recipient = _ref(q, sa.null(), q.s(RECIPIENT_NAMES["office"]), q.s("office"))
         total = (
@@ -588,9 +586,9 @@ class Scanner:
                         sa.func.count(per_unit.c.unit_id),
                     ),
                 ),
-                sa.null(),
-                sa.null(),
-                sa.null(),
+                NO_ID,
+                NO_ID,
+                NO_ID,
                 sa.literal(self.now, type_=E.c.created_at.type),
             )
             .select_from(per_unit)
@@ -598,11 +596,26 @@ class Scanner:
             # The office hears nothing on a day with nothing open.
             .having(sa.func.count(per_unit.c.unit_id) > 0)
         )
-        self._run("digest.daily", total)
+        # One statement: the units' counts are read once for their digests and the office's.
+        self._run("digest.daily", units.union_all(total))
 
 
 def _digest_prefix(kind: str, stage: str, recipient: str) -> str:
     return f"notice.digest:{kind}:{stage}:{recipient}:"
+
+
+def _escaped(prefix: str) -> str:
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _digests_of(table: Any, prefix: str) -> list[ColumnElement[bool]]:
+    """The digests of one notice, as the partial index ix_outbox_event_digest_unit_key reads them:
+    its predicate as written there (a literal, so the planner can match it), the key's prefix a
+    constant range (escaped: `_` in the kinds is no wildcard)."""
+    return [
+        table.c.type == sa.literal_column("'notice.digest'"),
+        table.c.dedupe_key.like(sa.literal(_escaped(prefix) + "%", literal_execute=True), escape="/"),
+    ]
 
 
 def _report_notices(today: date, cadence: str, due_day: int, policy: Policy) -> dict[str, tuple[str, date]]:

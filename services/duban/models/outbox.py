@@ -9,12 +9,25 @@ from sqlmodel import Field, SQLModel
 
 from duban.models._base import Versioned, json_field, str_enum, utcnow
 
+DIGESTS = sa.text("type = 'notice.digest'")
+
 
 class OutboxEvent(SQLModel, table=True):
     """Something that happened and must be told. Written in the transaction that caused it."""
 
     __tablename__ = "outbox_event"
-    __table_args__ = (sa.Index("ix_outbox_event_fanned_out_at_id", "fanned_out_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_event_fanned_out_at_id", "fanned_out_at", "id"),
+        # The scanner's look-ups of earlier digests (notifier/scan.py): a unit's, by key prefix.
+        sa.Index(
+            "ix_outbox_event_digest_unit_key",
+            "unit_id",
+            "dedupe_key",
+            postgresql_ops={"dedupe_key": "text_pattern_ops"},
+            postgresql_where=DIGESTS,
+            sqlite_where=DIGESTS,
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     # Stable message id (webhook-id), also the receivers' de-duplication key.
     message_id: str = Field(max_length=64, unique=True)
