@@ -178,7 +178,10 @@ class Directory:
             ep
             for ep in self.endpoints
             if subscribed(ep, event_type, unit_id, plan_id)
-            or (also is not None and ep.plan_id is None and subscribed(ep, also, unit_id, None))
+            # A digest spans its unit's plans: an endpoint of one plan takes it too (it names the
+            # assignments; what the endpoint may read of them its API key decides), or it would
+            # hear nothing of the notices the digest stands for.
+            or (also is not None and subscribed(ep, also, unit_id, ep.plan_id))
         ]
 
 

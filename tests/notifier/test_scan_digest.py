@@ -160,6 +160,10 @@ def test_a_digest_reaches_people_and_the_endpoints_of_the_notices_it_stands_for(
     many(session, w.unit, 20)
     overdue_only = add_endpoint(session, "https://oa.example.gov.cn/hook", event_types=["assignment.overdue"])
     add_endpoint(session, "https://oa.example.gov.cn/other", event_types=["bulletin.published"])
+    # Scoped to the plan of one assignment the digest names: it takes the digest too.
+    one_plan = add_endpoint(
+        session, "https://oa.example.gov.cn/plan", event_types=["assignment.*"], plan_id=w.assignment.plan_id
+    )
     scan_deadlines(session, now=NOW, settings=settings)
     fan_out(session, now=NOW, settings=settings)
     digest = next(d for d in rows(session, "notice.digest") if d.payload["data"]["stage"] == "due")
@@ -171,8 +175,8 @@ def test_a_digest_reaches_people_and_the_endpoints_of_the_notices_it_stands_for(
     from duban.models import Delivery
 
     targets = {d.target for d in session.exec(select(Delivery).where(Delivery.event_id == digest.id)).all()}
-    assert f"endpoint:{overdue_only.id}" in targets
-    assert not any(t.startswith("endpoint:") and t != f"endpoint:{overdue_only.id}" for t in targets)
+    wanted = {f"endpoint:{overdue_only.id}", f"endpoint:{one_plan.id}"}
+    assert {t for t in targets if t.startswith("endpoint:")} == wanted
 
 
 def test_zero_tells_every_notice_one_by_one(session: Session, settings: Settings) -> None:
