@@ -305,14 +305,23 @@ class Scanner:
     def _not_digested(
         self, kind: str, stage: str, recipient: str, met_by: ColumnElement[Any] | None
     ) -> list[ColumnElement[bool]]:
-        """The assignment is in no earlier digest of this notice: a unit's digest counts in every
-        assignment the unit had then whose date (`met_by`) had reached the digest's cutoff. No
-        condition at all where no such digest was ever written (the usual case)."""
+        """The assignment is in no earlier digest of this notice: none of its unit's names it with a
+        date (`met_by`) up to the digest's cutoff — a later due date (an extension) is a new notice,
+        as a new key is. No condition at all where no such digest was ever written (the usual case)."""
         prefix = _digest_prefix(kind, stage, recipient)
         if not self._sent(*_digests_of(E, prefix)):
             return []
         D = E.alias("earlier")
-        counted = [*_digests_of(D, prefix), D.c.unit_id == A.c.unit_id, D.c.created_at > A.c.assigned_at]
+        named = D.c.payload["data"]["assignment_ids"]
+        if self.q.pg:
+            listed: ColumnElement[bool] = sa.cast(named, postgresql.JSONB).contains(sa.func.to_jsonb(A.c.id))
+        else:
+            ids = sa.func.json_each(D.c.payload, "$.data.assignment_ids").table_valued("value").alias("named")
+            # Two levels in: the assignment and the digest come from the enclosing statements.
+            listed = sa.exists(
+                sa.select(sa.literal(1)).select_from(ids).where(ids.c.value == A.c.id).correlate_except(ids)
+            )
+        counted = [*_digests_of(D, prefix), D.c.unit_id == A.c.unit_id, listed]
         if met_by is not None:
             # SQLite keeps dates as ISO text (and a CAST to DATE there would make it a number).
             cut = D.c.payload["data"]["cutoff"].as_string()
@@ -339,10 +348,9 @@ class Scanner:
         """A full pass's notices of one kind, stage and recipient: a digest for each unit with at
         least `digest_min` of them, one notice each for the rest; one statement.
 
-        Each once: an assignment already told one by one (its notice's key exists) or counted in an
-        earlier digest of the same kind, stage and recipient (a unit's digest counts in every
-        assignment it had then whose date had reached the digest's cutoff) is left out. A first
-        pass has neither to look for, and does not."""
+        Each once: an assignment already told one by one (its notice's key exists) or named by an
+        earlier digest of the same kind, stage and recipient (`_not_digested`) is left out. A
+        first pass has neither to look for, and does not."""
         q = self.q
         prefix = _digest_prefix(kind, stage, recipient)
         new = list(due)

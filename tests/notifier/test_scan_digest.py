@@ -185,3 +185,38 @@ def test_zero_tells_every_notice_one_by_one(session: Session, settings: Settings
     set_policy(session, digest_min_items=0)
     counts = scan_deadlines(session, now=NOW, settings=settings)
     assert "notice.digest" not in counts and counts["assignment.overdue"] == 31
+
+
+def test_a_report_rejected_after_a_digest_is_reminded(session: Session, settings: Settings) -> None:
+    """A digest names what it counted: an assignment whose report was in then, and is rejected
+    later, is reminded one by one (a unit's digest is no blanket over its assignments)."""
+    from duban.models import ProgressReport, ProgressReportState
+
+    make_world(session)
+    crowded = make_unit(session)
+    ids = many(session, crowded, 21, due=date(2026, 12, 31))
+    reported = ids[0]
+    a = session.get(Assignment, reported)
+    assert a is not None
+    report = ProgressReport(
+        assignment_id=reported,
+        unit_id=crowded.id,
+        plan_id=a.plan_id,
+        period="2025-12",
+        state=ProgressReportState.submitted,
+    )
+    session.add(report)
+    session.commit()
+    scan_deadlines(session, now=local(2025, 12, 26, 9), settings=settings)  # December's deadline passed
+    session.commit()
+    (digest,) = [
+        d for d in rows(session, "notice.digest") if d.payload["data"]["item_type"] == "report.missing"
+    ]
+    assert sorted(digest.payload["data"]["assignment_ids"]) == ids[1:]
+    report.state = ProgressReportState.rejected
+    session.add(report)
+    session.commit()
+    scan_deadlines(session, now=local(2025, 12, 26, 10), settings=settings)
+    session.commit()
+    missing = [r.assignment_id for r in rows(session, "report.missing") if r.unit_id == crowded.id]
+    assert missing == [reported]
