@@ -44,7 +44,13 @@ class Assignment(Versioned, table=True):
         sa.UniqueConstraint("task_id", "unit_id", "period"),
         # The unit's work list and the scanner both filter on state and deadline.
         sa.Index("ix_assignment_unit_id_state_due_date", "unit_id", "state", "due_date"),
-        sa.Index("ix_assignment_state_due_date", "state", "due_date"),
+        # The scanner's reads are index-only scans of it (migration 0017: what it includes).
+        sa.Index(
+            "ix_assignment_state_due_date",
+            "state",
+            "due_date",
+            postgresql_include=["id", "unit_id", "plan_id", "overdue_from", "assigned_at"],
+        ),
         sa.Index("ix_assignment_plan_id_state", "plan_id", "state"),
         # The default list order (undated last), so a page is an index range, not a sort.
         sa.Index("ix_assignment_due_sort", sa.text("coalesce(due_date, '9999-12-31')"), "id"),
@@ -113,9 +119,12 @@ class ProgressReport(Versioned, table=True):
     __table_args__ = (
         sa.UniqueConstraint("assignment_id", "period"),
         sa.Index("ix_progress_report_unit_id_state", "unit_id", "state"),
+        # A period's submitted reports as an index range (the scanner's report reminders).
+        sa.Index("ix_progress_report_period_state", "period", "state", "assignment_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    assignment_id: int = Field(foreign_key="assignment.id", index=True, ondelete="CASCADE")
+    # Looked up through the unique (assignment_id, period) key: no index of its own.
+    assignment_id: int = Field(foreign_key="assignment.id", ondelete="CASCADE")
     unit_id: int = Field(foreign_key="unit.id", ondelete="CASCADE")
     plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
     period: str = Field(max_length=10)
