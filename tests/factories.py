@@ -124,6 +124,23 @@ def make_assignment(
     return row
 
 
+def make_report(session: Session, *, assignment: Any, period: str, **kw: Any) -> Any:
+    """A progress report of `assignment` for `period` (default: submitted)."""
+    from duban.models import ProgressReport, ProgressReportState
+
+    report = ProgressReport(
+        assignment_id=assignment.id,
+        unit_id=assignment.unit_id,
+        plan_id=assignment.plan_id,
+        period=period,
+        state=kw.pop("state", ProgressReportState.submitted),
+        **kw,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
 def make_task_unit(
     session: Session,
     *,

@@ -239,7 +239,6 @@ class Scanner:
         where: Sequence[ColumnElement[bool]],
         level: int | None = None,
         extra: Sequence[tuple[str, Any]] = (),
-        key_suffix: ColumnElement[Any] | None = None,
         digest_min: int = 0,
         met_by: ColumnElement[Any] | None = None,
         cutoff: date | None = None,
@@ -270,8 +269,6 @@ class Scanner:
         key = (
             q.s(f"{kind}:") + q.text(A.c.id) + q.s(":") + q.text(A.c.due_date) + q.s(f":{stage}:{recipient}")
         )
-        if key_suffix is not None:
-            key = key + key_suffix
         due = [A.c.state.in_(OPEN), A.c.due_date.is_not(None), *where]
         select = sa.select(
             q.message_id(),

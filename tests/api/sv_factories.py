@@ -69,19 +69,3 @@ def make_sv_indicator_value(
     session.add(row)
     session.flush()
     return row
-
-
-def make_sv_report(session: Session, *, assignment: Any, period: str, **kw: Any) -> Any:
-    from duban.models import ProgressReport, ProgressReportState
-
-    report = ProgressReport(
-        assignment_id=assignment.id,
-        unit_id=assignment.unit_id,
-        plan_id=assignment.plan_id,
-        period=period,
-        state=kw.pop("state", ProgressReportState.submitted),
-        **kw,
-    )
-    session.add(report)
-    session.flush()
-    return report

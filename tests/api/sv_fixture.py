@@ -27,9 +27,8 @@ from tests.api.sv_factories import (
     make_sv_assignment,
     make_sv_indicator,
     make_sv_indicator_value,
-    make_sv_report,
 )
-from tests.factories import make_plan, make_section, make_task, make_unit
+from tests.factories import make_plan, make_report, make_section, make_task, make_unit
 
 
 @dataclass
@@ -128,7 +127,7 @@ def build(session: Session) -> SvPlan:
             percent_done=90,
         ),
     }
-    make_sv_report(session, assignment=a["a6"], period="2025-12", submitted_at=_at(2025, 12, 1, 8))
+    make_report(session, assignment=a["a6"], period="2025-12", submitted_at=_at(2025, 12, 1, 8))
     rd = make_sv_indicator(
         session,
         plan=plan,

@@ -12,8 +12,8 @@ from duban import outbox
 from duban.events import AssignmentReturned, Ref
 from duban.models import ProgressReportState
 from tests.api.conftest import AsRole
-from tests.api.sv_factories import make_sv_report
 from tests.api.sv_fixture import SvPlan, build
+from tests.factories import make_report
 
 
 def _november_facts(session: Session) -> SvPlan:
@@ -27,10 +27,10 @@ def _november_facts(session: Session) -> SvPlan:
       高沟镇   100 − 1 (a8 November report late, 11-27 > 11-25) + 1 (高新技术企业数 52 ≥ 50) = 100
     """
     f = build(session)
-    make_sv_report(
+    make_report(
         session, assignment=f.a["a8"], period="2025-11", submitted_at=datetime(2025, 11, 27, 2, tzinfo=UTC)
     )
-    make_sv_report(
+    make_report(
         session,
         assignment=f.a["a1"],
         period="2025-10",

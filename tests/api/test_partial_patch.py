@@ -14,13 +14,13 @@ from duban.clock import FixedClock
 from duban.models import ProgressReportState, WebhookEndpoint
 from duban.settings import get_settings
 from tests.api.conftest import auth_headers
-from tests.api.sv_factories import make_sv_report
 from tests.api.test_authz_matrix import app_routes
 from tests.factories import (
     make_assignment,
     make_group,
     make_indicator,
     make_plan,
+    make_report,
     make_section,
     make_task,
     make_unit,
@@ -67,7 +67,7 @@ def world(session: Session, clock: FixedClock) -> dict[str, Any]:
     section = make_section(session, plan=plan)
     task = make_task(session, plan=plan, section=section)
     assignment = make_assignment(session, task=task, unit=unit)
-    report = make_sv_report(session, assignment=assignment, period="2025-06", state=ProgressReportState.draft)
+    report = make_report(session, assignment=assignment, period="2025-06", state=ProgressReportState.draft)
     indicator = make_indicator(session, plan=plan)
     group = make_group(session, members=[unit])
     victim = make_user(session, roles=["viewer"])

@@ -12,14 +12,12 @@ from duban.models import (
     AssignmentState,
     NotificationPolicy,
     OutboxEvent,
-    ProgressReport,
-    ProgressReportState,
     Role,
 )
 from duban.settings import Settings
 from notifier.fanout import fan_out
 from notifier.scan import report_deadlines, scan_deadlines
-from tests.factories import make_assignment, make_plan, make_task, make_unit, make_user
+from tests.factories import make_assignment, make_plan, make_report, make_task, make_unit, make_user
 from tests.notifier.conftest import make_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -190,15 +188,7 @@ def test_report_due_soon_and_missing(session: Session, settings: Settings) -> No
     other = make_assignment(
         session, task=make_task(session, plan=plan), unit=unit, due_date=date(2026, 12, 31)
     )
-    session.add(
-        ProgressReport(
-            assignment_id=other.id,
-            unit_id=unit.id,
-            plan_id=plan.id,
-            period="2025-12",
-            state=ProgressReportState.submitted,
-        )
-    )
+    make_report(session, assignment=other, period="2025-12")
     session.commit()
     # 2025-12-25 is a Thursday; 3 working days before is Monday 12-22.
     scan_deadlines(session, now=local(2025, 12, 22, 9), settings=settings)

@@ -16,7 +16,7 @@ from duban.settings import Settings
 from notifier.fanout import fan_out
 from notifier.render import render
 from notifier.scan import scan_deadlines
-from tests.factories import make_assignment, make_plan, make_task, make_unit
+from tests.factories import make_assignment, make_plan, make_report, make_task, make_unit
 from tests.notifier.conftest import add_endpoint, make_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -190,7 +190,7 @@ def test_zero_tells_every_notice_one_by_one(session: Session, settings: Settings
 def test_a_report_rejected_after_a_digest_is_reminded(session: Session, settings: Settings) -> None:
     """A digest names what it counted: an assignment whose report was in then, and is rejected
     later, is reminded one by one (a unit's digest is no blanket over its assignments)."""
-    from duban.models import ProgressReport, ProgressReportState
+    from duban.models import ProgressReportState
 
     make_world(session)
     crowded = make_unit(session)
@@ -198,14 +198,7 @@ def test_a_report_rejected_after_a_digest_is_reminded(session: Session, settings
     reported = ids[0]
     a = session.get(Assignment, reported)
     assert a is not None
-    report = ProgressReport(
-        assignment_id=reported,
-        unit_id=crowded.id,
-        plan_id=a.plan_id,
-        period="2025-12",
-        state=ProgressReportState.submitted,
-    )
-    session.add(report)
+    report = make_report(session, assignment=a, period="2025-12")
     session.commit()
     scan_deadlines(session, now=local(2025, 12, 26, 9), settings=settings)  # December's deadline passed
     session.commit()

@@ -24,7 +24,7 @@ from duban.models import (
 )
 from duban.settings import Settings
 from notifier.scan import scan_deadlines
-from tests.factories import make_assignment, make_plan, make_task, make_unit
+from tests.factories import make_assignment, make_plan, make_report, make_task, make_unit
 from tests.notifier.conftest import make_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -86,15 +86,7 @@ def test_every_notice_of_a_full_scan_is_sent_once_across_changes(
         if step == 12:
             rows[4].state = AssignmentState.accepted  # reopened
         if step == 15:
-            session.add(
-                ProgressReport(
-                    assignment_id=rows[6].id,
-                    unit_id=rows[6].unit_id,
-                    plan_id=plan.id,
-                    period="2026-01",
-                    state=ProgressReportState.submitted,
-                )
-            )
+            make_report(session, assignment=rows[6], period="2026-01")
         if step == 20:
             report = session.exec(
                 select(ProgressReport).where(ProgressReport.assignment_id == rows[6].id)
@@ -233,14 +225,7 @@ def test_the_triggers_record_what_reminders_depend_on_and_nothing_else(
     )
     session.commit()
     assert _changes(session) == [(a.id, None)]
-    report = ProgressReport(
-        assignment_id=a.id,
-        unit_id=a.unit_id,
-        plan_id=a.plan_id,
-        period="2026-01",
-        state=ProgressReportState.draft,
-    )
-    session.add(report)
+    report = make_report(session, assignment=a, period="2026-01", state=ProgressReportState.draft)
     session.commit()
     report.state = ProgressReportState.submitted
     session.add(report)
