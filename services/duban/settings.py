@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     notifier_max_attempts: int = 8
     notifier_http_timeout_seconds: float = 10.0
     notifier_workers: int = 8
+    # A full reminder pass spreads its statements over this many connections (PostgreSQL), one
+    # core of the database each; incremental passes, and SQLite, use one.
+    notifier_scan_connections: int = Field(default=2, ge=1, le=16)
     # At most this many sends in flight to one endpoint (or to the SMTP server), so one slow
     # receiver cannot take every worker; the others keep the rest of the queue moving.
     notifier_endpoint_concurrency: int = Field(default=4, ge=1)

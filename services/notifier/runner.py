@@ -81,9 +81,15 @@ class Runner:
     def scan(self) -> dict[str, int]:
         now = self.clock.now()
         started = _time.perf_counter()
-        with self.session() as session:
-            counts = scan_deadlines(session, now=now, settings=self.settings)
-            session.commit()
+        spare = self.settings.notifier_scan_connections - 1 if self.engine.dialect.name == "postgresql" else 0
+        helpers = [self.session() for _ in range(spare)]
+        try:
+            with self.session() as session:
+                counts = scan_deadlines(session, now=now, settings=self.settings, helpers=helpers)
+                session.commit()
+        finally:
+            for helper in helpers:
+                helper.close()
         metrics.SCAN_SECONDS.observe(_time.perf_counter() - started)
         for kind, n in counts.items():
             metrics.EVENTS_CREATED.labels(kind).inc(n)

@@ -9,9 +9,12 @@ says ON CONFLICT (dedupe_key) DO NOTHING.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import queue
+import threading
 import time as _time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -167,8 +170,12 @@ class Scanner:
         since: datetime | None = None,
         mark: int | None = None,
         changed: bool | Sequence[int] = True,
+        jobs: list[Job] | None = None,
     ) -> None:
         self.session = session
+        # Where the notices' statements go when they are to run later, spread over connections
+        # (`run_jobs`); None: each runs when it is built.
+        self.jobs = jobs
         self.now = now
         # Incremental: the previous pass's clock and this pass's claim of notice_change rows
         # (`changed`: whether it claimed any, or the assignment ids when they are few). A notice
@@ -184,6 +191,29 @@ class Scanner:
         self.result = result if result is not None else ScanResult()
         self.now_iso = now.isoformat()
         self.link_prefix = links.prefix("assignments")
+
+    def on(self, session: Session, result: ScanResult) -> Scanner:
+        """This scanner's cutoffs over another connection, counting into `result`."""
+        other = copy.copy(self)
+        other.session, other.result, other.jobs = session, result, None
+        return other
+
+    def later(self, group: str, method: Callable[..., Any], **kwargs: Any) -> None:
+        """`method(self, **kwargs)` now, or as a job of `group` (see Job)."""
+        if self.jobs is None:
+            method(self, **kwargs)
+        else:
+            self.jobs.append(Job(group, self, method, kwargs))
+
+    def _notice(self, kind: str, *, stage: str, recipient: str, **kwargs: Any) -> None:
+        self.later(
+            _notice_name(kind, stage, recipient),
+            Scanner._assignment_notice,
+            kind=kind,
+            stage=stage,
+            recipient=recipient,
+            **kwargs,
+        )
 
     # --- building blocks
     def _new(self, *crossed: Sequence[ColumnElement[bool]]) -> list[Sequence[ColumnElement[bool]]]:
@@ -416,7 +446,7 @@ class Scanner:
                 before = cal.latest_due_date_due_soon(since, d, self.zone) if since else None
                 for new in self._new(*([(A.c.due_date > before,)] if before and before < cutoff else [])):
                     for recipient in policy.due_soon_recipients:
-                        self._assignment_notice(
+                        self._notice(
                             "assignment.due_soon",
                             stage=f"{d}wd",
                             recipient=recipient,
@@ -436,7 +466,7 @@ class Scanner:
             before = cal.latest_due_date_overdue_by(since, 0, self.zone) if since else None
             for new in self._new(*([(A.c.due_date > before,)] if before and before < overdue_cutoff else [])):
                 for recipient in policy.overdue_recipients:
-                    self._assignment_notice(
+                    self._notice(
                         "assignment.overdue",
                         stage="due",
                         recipient=recipient,
@@ -460,7 +490,7 @@ class Scanner:
                     ]
             for new in self._new(*crossed):
                 for recipient in lv.recipients:
-                    self._assignment_notice(
+                    self._notice(
                         "assignment.escalated",
                         stage=f"L{lv.level}",
                         recipient=recipient,
@@ -502,7 +532,7 @@ class Scanner:
             # A period that came into force since the previous pass is new for every assignment.
             for new in self._new() if before.get(kind) == (period, deadline) else [()]:
                 for recipient in policy.report_recipients:
-                    self._assignment_notice(
+                    self._notice(
                         kind,
                         stage=f"report-{period}",
                         recipient=recipient,
@@ -605,8 +635,83 @@ class Scanner:
         self._run("digest.daily", units.union_all(total))
 
 
+def _notice_name(kind: str, stage: str, recipient: str) -> str:
+    """What a notice's keys, its digests' included, all contain: one name, one set of keys."""
+    return f"{kind}:{stage}:{recipient}"
+
+
 def _digest_prefix(kind: str, stage: str, recipient: str) -> str:
-    return f"notice.digest:{kind}:{stage}:{recipient}:"
+    return f"notice.digest:{_notice_name(kind, stage, recipient)}:"
+
+
+@dataclass
+class Job:
+    """One notice's statement of a pass, to run on whichever connection is free. Every key a job
+    writes contains its `group` (the notice's kind, stage and recipient), so jobs of different
+    groups never insert the same key: on separate connections none waits for another's
+    uncommitted row. Jobs of one group (the report groups of several cadences) run on one."""
+
+    group: str
+    scanner: Scanner
+    method: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+    def run(self, session: Session, result: ScanResult) -> None:
+        self.method(self.scanner.on(session, result), **self.kwargs)
+
+
+# A report reminder reads every open row beside the reports, a due-soon notice writes its rows one
+# by one: the longest first, so that the last to finish is a short one.
+_FIRST = {"report.missing": 0, "report.due_soon": 1, "assignment.due_soon": 2}
+
+
+def run_jobs(jobs: Sequence[Job], session: Session, helpers: Sequence[Session], result: ScanResult) -> None:
+    """Run the jobs over `session` and each of `helpers` at once, each connection taking the next
+    group as it is free; PostgreSQL runs no INSERT … SELECT in parallel itself (15), so this is
+    how a full pass uses more than one core. The helpers commit their share once every job has
+    succeeded — before the caller commits `session`, which holds the pass's lock and its ScanRun —
+    and roll back if any failed. A pass whose own commit fails after theirs is followed by a full
+    one that finds their keys and digests: each notice still once."""
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.group, []).append(job)
+    pending: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
+    for name in sorted(groups, key=lambda g: _FIRST.get(g.split(":", 1)[0], len(_FIRST))):
+        pending.put(groups[name])
+    failed: list[BaseException] = []
+    results = [ScanResult() for _ in (session, *helpers)]
+
+    def work(conn: Session, counted: ScanResult) -> None:
+        while not failed:
+            try:
+                group = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                for job in group:
+                    job.run(conn, counted)
+            except BaseException as exc:
+                failed.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(h, r), name="scan", daemon=True)
+        for h, r in zip(helpers, results[1:], strict=True)
+    ]
+    for t in threads:
+        t.start()
+    work(session, results[0])
+    for t in threads:
+        t.join()
+    for h in helpers:
+        if failed:
+            h.rollback()
+        else:
+            h.commit()
+    if failed:
+        raise failed[0]
+    for counted in results:
+        for kind, n in counted.counts.items():
+            result.add(kind, n)
 
 
 def _escaped(prefix: str) -> str:
@@ -653,8 +758,13 @@ def scan_deadlines(
     settings: Settings | None = None,
     policies: tuple[Policy, dict[int, Policy]] | None = None,
     record: bool = True,
+    helpers: Sequence[Session] = (),
 ) -> dict[str, int]:
-    """Create every notice due at `now`; returns the number created per kind. The caller commits."""
+    """Create every notice due at `now`; returns the number created per kind. The caller commits.
+
+    `helpers`, other sessions on the same PostgreSQL database, share a full recording pass's
+    statements (`run_jobs`) and are committed here; an incremental pass, which reads this
+    transaction's claim of changes, runs on `session` alone, as SQLite always does."""
     started = _time.perf_counter()
     settings = settings or get_settings()
     default, overrides = policies if policies is not None else load_policies(session)
@@ -708,6 +818,13 @@ def scan_deadlines(
         else:
             session.execute(sa.delete(NC).where(NC.c.claim.is_(None)))
     mark = run.id if run is not None else None
+    parallel = (
+        bool(helpers)
+        and run is not None
+        and since is None
+        and session.get_bind().dialect.name == "postgresql"
+    )
+    jobs: list[Job] | None = [] if parallel else None
     by_zone: dict[str, list[Any]] = {zones.default_name(settings): []}
     for plan in plans:
         by_zone.setdefault(plan.timezone or zones.default_name(settings), []).append(plan)
@@ -726,6 +843,7 @@ def scan_deadlines(
             since=since,
             mark=mark,
             changed=changed,
+            jobs=jobs,
         )
         # One zone (the usual case): no plan filter, the statements stay as they were.
         in_zone = A.c.plan_id.in_(ids) if several else sa.true()
@@ -742,7 +860,10 @@ def scan_deadlines(
             groups.setdefault(key, []).append(plan.id)
         for (cadence, due_day, override), plan_ids in groups.items():
             scanner.reports(plan_ids, cadence, due_day, overrides[override] if override else default)
-    Scanner(session, now=now, settings=settings, result=result).digest(default)
+    daily = Scanner(session, now=now, settings=settings, result=result, jobs=jobs)
+    daily.later("digest.daily", Scanner.digest, policy=default)
+    if jobs:
+        run_jobs(jobs, session, helpers, result)
     if run is not None and since:
         session.execute(sa.delete(NC).where(NC.c.claim == run.id))
     if run is not None:
