@@ -272,11 +272,14 @@ class Scanner:
         digest_min: int = 0,
         met_by: ColumnElement[Any] | None = None,
         cutoff: date | None = None,
+        part: str = "",
     ) -> int:
         """One notice (`kind`, `stage`, `recipient`) for every open assignment `where` selects.
 
         In a full pass with `digest_min`, a unit with at least that many such assignments gets one
-        `notice.digest` naming them instead (`met_by` ≤ `cutoff`: what the pass counted in)."""
+        `notice.digest` naming them instead (`met_by` ≤ `cutoff`: what the pass counted in). `part`
+        tells apart, in the digests' keys, statements of one notice over different assignments
+        (report reminders of plans with different cadences whose periods coincide)."""
         q = self.q
         data = data_of(
             q,
@@ -327,6 +330,7 @@ class Scanner:
             digest_min=digest_min,
             met_by=met_by,
             cutoff=cutoff,
+            part=part,
         )
 
     def _not_digested(
@@ -371,6 +375,7 @@ class Scanner:
         digest_min: int,
         met_by: ColumnElement[Any] | None,
         cutoff: date | None,
+        part: str,
     ) -> int:
         """A full pass's notices of one kind, stage and recipient: a digest for each unit with at
         least `digest_min` of them, one notice each for the rest; one statement.
@@ -405,11 +410,12 @@ class Scanner:
             },
         )
         created_at = sa.literal(self.now, type_=E.c.created_at.type)
+        suffix = f":{self.now_iso}" + (f":{part}" if part else "")
         digests = (
             sa.select(
                 q.message_id(),
                 q.s("notice.digest"),
-                q.s(prefix) + q.text(per_unit.c.unit_id) + q.s(f":{self.now_iso}"),
+                q.s(prefix) + q.text(per_unit.c.unit_id) + q.s(suffix),
                 self._payload("notice.digest", data),
                 NO_ID,
                 NO_ID,
@@ -428,7 +434,11 @@ class Scanner:
         )
         n = self._inserted(self.session.execute(stmt, execution_options={"preserve_rowcount": True}))
         if n:
-            written = sa.select(sa.func.count()).where(*_digests_of(E, prefix), E.c.created_at == created_at)
+            written = sa.select(sa.func.count()).where(
+                *_digests_of(E, prefix),
+                E.c.created_at == created_at,
+                E.c.dedupe_key.endswith(suffix, autoescape=True),
+            )
             d = int(self.session.execute(written).scalar_one())
             self.result.add("notice.digest", d)
             self.result.add(kind, n - d)
@@ -504,9 +514,12 @@ class Scanner:
                         cutoff=cutoff,
                     )
 
-    def reports(self, plan_ids: Sequence[int], cadence: str, due_day: int, policy: Policy) -> None:
+    def reports(
+        self, plan_ids: Sequence[int], cadence: str, due_day: int, policy: Policy, *, part: str = ""
+    ) -> None:
         """Report reminders of plans that share a cadence, a due day and a policy: one statement
-        per notice for all of them, not one per plan."""
+        per notice for all of them, not one per plan. `part` names the group in its digests' keys:
+        another group's period may have the same key."""
         if not policy.report_reminders_enabled or not plan_ids:
             return
         q = self.q
@@ -539,6 +552,7 @@ class Scanner:
                         where=[*where, *new],
                         extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
                         digest_min=policy.digest_min_items,
+                        part=part,
                     )
 
     def digest(self, policy: Policy) -> None:
@@ -859,7 +873,10 @@ def scan_deadlines(
             key = (str(plan.report_cadence), int(plan.report_due_day), plan.id if plan.id in overrides else 0)
             groups.setdefault(key, []).append(plan.id)
         for (cadence, due_day, override), plan_ids in groups.items():
-            scanner.reports(plan_ids, cadence, due_day, overrides[override] if override else default)
+            part = f"{cadence}-{due_day}-{override}" + (f"-{zone_name}" if several else "")
+            scanner.reports(
+                plan_ids, cadence, due_day, overrides[override] if override else default, part=part
+            )
     daily = Scanner(session, now=now, settings=settings, result=result, jobs=jobs)
     daily.later("digest.daily", Scanner.digest, policy=default)
     if jobs:

@@ -213,3 +213,33 @@ def test_a_report_rejected_after_a_digest_is_reminded(session: Session, settings
     session.commit()
     missing = [r.assignment_id for r in rows(session, "report.missing") if r.unit_id == crowded.id]
     assert missing == [reported]
+
+
+def test_plans_reporting_on_different_days_have_a_digest_each_for_the_same_period(
+    session: Session, settings: Settings
+) -> None:
+    set_policy(session, digest_min_items=2)
+    unit = make_unit(session)
+    named: dict[int, list[int]] = {}
+    for due_day in (20, 25):
+        # Both deadlines of December (the 22nd, the 20th moved off a Saturday, and the 25th)
+        # have passed on 5 January, the January ones not yet: December's report is missing twice.
+        task = make_task(session, plan=make_plan(session, report_cadence="monthly", report_due_day=due_day))
+        named[due_day] = [
+            make_assignment(
+                session, task=task, unit=unit, period=f"d{due_day}-{i}", due_date=date(2026, 6, 30)
+            ).id
+            for i in range(3)
+        ]
+    session.commit()
+    scan_deadlines(session, now=local(2026, 1, 5, 9), settings=settings)
+    session.commit()
+
+    digests = [
+        d for d in rows(session, "notice.digest") if d.payload["data"]["item_type"] == "report.missing"
+    ]
+    assert sorted(sorted(d.payload["data"]["assignment_ids"]) for d in digests) == sorted(
+        sorted(ids) for ids in named.values()
+    )
+    assert {d.payload["data"]["stage"] for d in digests} == {"report-2025-12"}
+    assert rows(session, "report.missing") == []
