@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 import tracemalloc
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from benchmarks import harness  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from duban import migrate  # noqa: E402
@@ -108,7 +108,7 @@ def scan_once(
         "created": sum(counts.values()),
         "counts": counts,
         "python_peak_mb": round(peak / 2**20, 2),
-        "process_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "process_maxrss_mb": harness.peak_rss_mb(),
     }
 
 

@@ -37,7 +37,6 @@ import hmac
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import threading
@@ -403,7 +402,7 @@ def _child(args: list[str], env: dict[str, str], profile: str | None) -> dict[st
 
 
 def _maxrss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return harness.peak_rss_mb()
 
 
 def _timed_fan_out(engine: Any, url: str, settings: Any, budget: float) -> dict[str, Any]:
