@@ -9,6 +9,7 @@ with `absolute`. The scanner builds the same paths in SQL from `prefix`.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlencode
 
 APP = "/app"
 
@@ -28,8 +29,10 @@ def assignment(id_: int) -> str:
     return page("assignments", id_)
 
 
-def assignments() -> str:
-    return page("assignments")
+def assignments(**query: str | int | list[str]) -> str:
+    """The assignments list, filtered as GET /assignments is: "/app/assignments?overdue=true"."""
+    path = page("assignments")
+    return f"{path}?{urlencode(query, doseq=True)}" if query else path
 
 
 def report(id_: int) -> str:

@@ -273,13 +273,15 @@ class Scanner:
         met_by: ColumnElement[Any] | None = None,
         cutoff: date | None = None,
         part: str = "",
+        listing: dict[str, Any] | None = None,
     ) -> int:
         """One notice (`kind`, `stage`, `recipient`) for every open assignment `where` selects.
 
         In a full pass with `digest_min`, a unit with at least that many such assignments gets one
         `notice.digest` naming them instead (`met_by` ≤ `cutoff`: what the pass counted in). `part`
         tells apart, in the digests' keys, statements of one notice over different assignments
-        (report reminders of plans with different cadences whose periods coincide)."""
+        (report reminders of plans with different cadences whose periods coincide). `listing`: the
+        GET /assignments filters that list what a digest counts, for its link (with the unit's id)."""
         q = self.q
         data = data_of(
             q,
@@ -331,6 +333,7 @@ class Scanner:
             met_by=met_by,
             cutoff=cutoff,
             part=part,
+            listing=listing,
         )
 
     def _not_digested(
@@ -376,6 +379,7 @@ class Scanner:
         met_by: ColumnElement[Any] | None,
         cutoff: date | None,
         part: str,
+        listing: dict[str, Any] | None,
     ) -> int:
         """A full pass's notices of one kind, stage and recipient: a digest for each unit with at
         least `digest_min` of them, one notice each for the rest; one statement.
@@ -406,7 +410,12 @@ class Scanner:
                 "count": per_unit.c.n,
                 "assignment_ids": q.json_value(per_unit.c.ids),
                 "cutoff": q.s(cutoff.isoformat()) if cutoff is not None else sa.null(),
-                "link": q.s(links.assignments()),
+                # The list of what it counts (still open) for the unit, its id appended last.
+                "link": (
+                    q.s(links.assignments(**listing, unit_id="")) + q.text(per_unit.c.unit_id)
+                    if listing is not None
+                    else q.s(links.assignments())
+                ),
             },
         )
         created_at = sa.literal(self.now, type_=E.c.created_at.type)
@@ -465,6 +474,7 @@ class Scanner:
                             digest_min=policy.digest_min_items,
                             met_by=A.c.due_date,
                             cutoff=cutoff,
+                            listing={"state": OPEN, "overdue": "false", "due_before": cutoff.isoformat()},
                         )
             lower = max(lower, cutoff)
         overdue_cutoff = cal.latest_due_date_overdue_by(self.now, 0, self.zone)
@@ -484,6 +494,7 @@ class Scanner:
                         digest_min=policy.digest_min_items,
                         met_by=A.c.due_date,
                         cutoff=overdue_cutoff,
+                        listing={"overdue": "true"},
                     )
         # Escalations: every level reached is created, each once, even when the scan is late.
         for lv in policy.escalation_levels:
@@ -512,6 +523,7 @@ class Scanner:
                         digest_min=policy.digest_min_items,
                         met_by=basis,
                         cutoff=cutoff,
+                        listing={"min_working_days_overdue": lv.after_working_days},
                     )
 
     def reports(
@@ -553,6 +565,7 @@ class Scanner:
                         extra=[("period", q.s(period)), ("report_due_date", q.s(deadline.isoformat()))],
                         digest_min=policy.digest_min_items,
                         part=part,
+                        listing={"report_missing": period},
                     )
 
     def digest(self, policy: Policy) -> None:

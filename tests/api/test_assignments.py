@@ -14,12 +14,13 @@ from sqlmodel import Session, col, select
 
 from api.assignment.service import ACTIONS, allowed_actions
 from duban.clock import FixedClock
-from duban.models import Assignment, AssignmentState, OutboxEvent, Unit
+from duban.models import Assignment, AssignmentState, OutboxEvent, Task, Unit
 from tests.api.conftest import AsRole
 from tests.factories import (
     make_assignment,
     make_group,
     make_plan,
+    make_report,
     make_task,
     make_task_unit,
     make_unit,
@@ -538,3 +539,44 @@ def test_reassigned_after_the_deadline_counts_overdue_from_the_reassignment(
     fresh = r.json()
     # The new unit's overdue time starts today: the 7 days before were the other unit's.
     assert fresh["overdue"] and fresh["overdue_from"] == "2025-12-22" and fresh["working_days_overdue"] == 0
+
+
+def test_report_missing_lists_what_a_report_reminder_counts(
+    client: TestClient, world: World, session: Session
+) -> None:
+    """Open, and no report of the period submitted or approved: a draft or a returned report does
+    not count as in; a completed assignment is not missing anything. A malformed period is a 422."""
+    task = session.get(Task, world.task_id)
+    made = {
+        name: make_assignment(session, task=task, unit=world.a, period=name, state=state)
+        for name, state in [
+            ("none", AssignmentState.accepted),
+            ("draft", AssignmentState.accepted),
+            ("rejected", AssignmentState.accepted),
+            ("submitted", AssignmentState.accepted),
+            ("approved", AssignmentState.returned),
+            ("november", AssignmentState.assigned),
+            ("closed", AssignmentState.completed),
+        ]
+    }
+    for name in ("draft", "rejected", "submitted", "approved"):
+        make_report(session, assignment=made[name], period="2025-12", state=name)
+    make_report(session, assignment=made["november"], period="2025-11", state="approved")
+    session.commit()
+
+    r = client.get(
+        f"{API}/assignments",
+        params={"unit_id": world.a.id, "report_missing": "2025-12"},
+        headers=world.office,
+    )
+    assert r.status_code == 200, r.text
+    assert sorted(i["period"] for i in r.json()["items"]) == ["draft", "none", "november", "rejected"]
+    # Unit b sees none of unit a's, whatever the filter.
+    r = client.get(f"{API}/assignments", params={"report_missing": "2025-12"}, headers=world.head_b)
+    assert r.status_code == 200 and r.json()["items"] == []
+
+    bad = client.get(f"{API}/assignments", params={"report_missing": "2025-13"}, headers=world.office)
+    assert bad.status_code == 422, bad.text
+    assert (
+        bad.json()["error"]["code"] == "period.invalid" and "报告期格式无效" in bad.json()["error"]["message"]
+    )

@@ -743,6 +743,19 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
     office.sign_in()
     plan_id = _import_seed(office)
 
+    # 事项清单: a digest's link (filters of GET /assignments) lists one unit's items, said in words.
+    keji = served.units["县科技局"]
+    listing = f"/app/assignments?state=assigned&unit_id={keji}"
+    page = office.go(listing)
+    expect(page.locator("#assignments-table")).to_contain_text("强化高科技项目招引")
+    expect(page.locator("#as-filter")).to_contain_text("县科技局 · 待签收")
+    assert set(page.locator("#assignments-table td[data-label=责任单位]").all_inner_texts()) == {"县科技局"}
+    assert page.url.endswith(listing)  # the office stays on the list, filters in the URL
+    page.locator("#assignments-table tbody tr a").first.click()
+    page.wait_for_selector("article.assignment")
+    page = office.go(f"/app/assignments?report_missing=2025-13&unit_id={keji}")
+    expect(page.locator(".msg.error")).to_contain_text("报告期格式无效")
+
     # 审计日志: the import, at 09:00 Beijing time (01:00 UTC; 17:00 the day before in Los Angeles).
     page = office.go("/app/audit?entity_type=plan")
     row = page.locator("#audit-table tbody tr").first
@@ -829,6 +842,11 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
     # Comments on an assignment, seen by both sides; an extension refused through the dialog.
     head = Person(browser, base, "wb_head")
     page = head.sign_in("/app/tasks?tab=accept")
+    # The same kind of link for the unit opens 我的待办 in the tab it means.
+    page = head.go(f"/app/assignments?overdue=true&unit_id={keji}")
+    page.wait_for_selector("[data-tab=overdue][aria-pressed=true]")
+    assert page.url.endswith("/app/tasks?tab=overdue")
+    page = head.go("/app/tasks?tab=accept")
     row = page.locator("#tasks-table tr", has_text="强化高科技项目招引").last
     assignment_id = int(row.get_attribute("data-id"))
     page = head.go(f"/app/assignments/{assignment_id}")
@@ -872,6 +890,7 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
     phone.sign_in()
     problems = _check_screens(
         [
+            (office, listing, "#assignments-table", "assignments-listing"),
             (office, f"/app/indicators?plan={plan_id}", "#indicators-table", "indicators"),
             (office, f"/app/assessments?plan={plan_id}", "#rules-form", "assessment-rules"),
             (office, "/app/boards", "#board-tokens", "boards"),
@@ -883,6 +902,7 @@ def test_workbench_office_screens(served: Served, browser: Any, backend: str) ->
             (phone, "/app/audit", "#audit-table", "audit-390"),
             (phone, "/app/calendar?year=2027&month=1", "#calendar-month", "calendar-390"),
             (phone, "/app/boards", "#board-tokens", "boards-390"),
+            (phone, listing, "#assignments-table", "assignments-listing-390"),
         ],
         backend,
     )

@@ -70,7 +70,13 @@ async def list_assignments(
     due_after: Annotated[date | None, Query(description="截止日期不早于（含）")] = None,
     period: Annotated[str | None, Query(max_length=10)] = None,
     min_working_days_overdue: Annotated[
-        int | None, Query(ge=1, le=250, description="逾期至少 N 个工作日（未办结）")
+        int | None, Query(ge=1, le=365, description="逾期至少 N 个工作日（未办结）")
+    ] = None,
+    report_missing: Annotated[
+        str | None,
+        Query(
+            max_length=10, description="未办结且该报告期（如 2025-06）进展未提交或未通过：报告提醒所指的事项"
+        ),
     ] = None,
     external_id: Annotated[str | None, Query(max_length=100, description="外部编号")] = None,
     external_source_id: Annotated[int | None, Query(description=external.SOURCE_DOC)] = None,
@@ -96,6 +102,7 @@ async def list_assignments(
             due_after=due_after,
             period=period,
             min_working_days_overdue=min_working_days_overdue,
+            report_missing=report_missing,
         )
         stmt = external.filter_list(
             stmt, Assignment, user=user, external_id=external_id, source_id=external_source_id

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api import external
 from api.unit import service as unit_service
-from duban import audit, calendar, calendar_store, events, outbox, zones
+from duban import audit, calendar, calendar_store, events, outbox, periods, zones
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
@@ -26,6 +26,8 @@ from duban.models import (
     AuditEntry,
     Plan,
     PlanState,
+    ProgressReport,
+    ProgressReportState,
     Role,
     Task,
     TaskUnit,
@@ -869,6 +871,7 @@ def apply_filters(
     due_after: date | None = None,
     period: str | None = None,
     min_working_days_overdue: int | None = None,
+    report_missing: str | None = None,
 ) -> Select[Any]:
     if plan_id is not None:
         stmt = stmt.where(col(Assignment.plan_id) == plan_id)
@@ -907,6 +910,17 @@ def apply_filters(
         stmt = stmt.where(col(Assignment.due_date) >= due_after)
     if period is not None:
         stmt = stmt.where(col(Assignment.period) == period)
+    if report_missing is not None:
+        # What a report reminder counts: open, and no report of the period submitted or approved
+        # (one range of ix_progress_report_period_state).
+        key = periods.parse(report_missing).key
+        in_ = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
+        reported = sa.exists().where(
+            col(ProgressReport.assignment_id) == col(Assignment.id),
+            col(ProgressReport.period) == key,
+            col(ProgressReport.state).in_(in_),
+        )
+        stmt = stmt.where(col(Assignment.state).in_([str(s) for s in OPEN]), ~reported)
     return stmt
 
 

@@ -11,6 +11,7 @@ const ROUTES = [
   [/^\/app\/inbox$/, "inbox"],
   [/^\/app\/tasks$/, "tasks"],
   [/^\/app\/assignments\/(\d+)$/, "assignment"],
+  [/^\/app\/assignments$/, "assignments"],
   [/^\/app\/(reports|instructions|extension-requests|bulletins|assessments|plans|tasks)\/(\d+)$/, "redirect"],
   [/^\/app\/instructions$/, "instructions"],
   [/^\/app\/breakdown$/, "breakdown"],
@@ -71,6 +72,17 @@ const LIST_ALIASES = {
 
 function aliasFor(path, user) {
   if (/^\/app\/deliveries\/\d+$/.test(path)) return "/app/webhooks";
+  if (path === "/app/assignments") {
+    // Unit staff see their unit's open items in 我的待办, in the tab the link's filters mean; the
+    // office and leaders get the filtered list itself (screens/assignments.js), or without filters
+    // their home list.
+    const q = new URLSearchParams(location.search);
+    if (isUnit(user)) {
+      const overdue = q.get("overdue") === "true" || q.has("min_working_days_overdue");
+      return "/app/tasks" + (overdue ? "?tab=overdue" : q.has("due_before") ? "?tab=soon" : "");
+    }
+    if (q.toString()) return null;
+  }
   const to = LIST_ALIASES[path];
   return to ? to(user) : null;
 }
