@@ -97,7 +97,8 @@ def test_a_failed_part_commits_nothing_on_any_connection(
             scan_deadlines(s, now=NOW, settings=settings, helpers=[helper])
         s.rollback()
     assert written(engine) == []
-    assert seen == (["begin", "rollback"] if engine.dialect.name == "postgresql" else [])
+    # Whatever share the helper took (usually some), it did not commit it.
+    assert "commit" not in seen
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM scan_run")).scalar_one() == 0
 
