@@ -15,6 +15,7 @@ import os
 import platform
 import random
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -138,8 +139,6 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 def peak_rss_mb() -> float:
     """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that over fork and
     exec, so a child started by a big parent reports the parent's peak (run.py's 250 MB)."""
-    import resource
-
     return rss_mb(os.getpid(), "VmHWM") or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

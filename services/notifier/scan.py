@@ -32,12 +32,12 @@ from duban import calendar_store, events, links, periods, zones
 from duban.db import rowcount
 from duban.models import (
     OPEN_STATES,
+    REPORT_IN_STATES,
     Assignment,
     NoticeChange,
     OutboxEvent,
     Plan,
     ProgressReport,
-    ProgressReportState,
     ScanRun,
     Task,
     Unit,
@@ -535,7 +535,7 @@ class Scanner:
         if not policy.report_reminders_enabled or not plan_ids:
             return
         q = self.q
-        submitted = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
+        submitted = [str(s) for s in REPORT_IN_STATES]
         active = _report_notices(self.today, cadence, due_day, policy)
         # What was already active at the previous pass was created then for every assignment it
         # applied to; since, only changed assignments (a new one, a rejected report) can need it.

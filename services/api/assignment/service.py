@@ -21,13 +21,13 @@ from duban import audit, calendar, calendar_store, events, outbox, periods, zone
 from duban.errors import Conflict, Forbidden, IllegalTransition, NotFound, Unprocessable
 from duban.models import (
     OPEN_STATES,
+    REPORT_IN_STATES,
     Assignment,
     AssignmentState,
     AuditEntry,
     Plan,
     PlanState,
     ProgressReport,
-    ProgressReportState,
     Role,
     Task,
     TaskUnit,
@@ -914,11 +914,10 @@ def apply_filters(
         # What a report reminder counts: open, and no report of the period submitted or approved
         # (one range of ix_progress_report_period_state).
         key = periods.parse(report_missing).key
-        in_ = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
         reported = sa.exists().where(
             col(ProgressReport.assignment_id) == col(Assignment.id),
             col(ProgressReport.period) == key,
-            col(ProgressReport.state).in_(in_),
+            col(ProgressReport.state).in_([str(s) for s in REPORT_IN_STATES]),
         )
         stmt = stmt.where(col(Assignment.state).in_([str(s) for s in OPEN]), ~reported)
     return stmt

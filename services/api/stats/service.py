@@ -37,6 +37,7 @@ from duban import amounts, calendar, calendar_store, comparators, history, perio
 from duban.errors import NotFound
 from duban.models import (
     OPEN_STATES,
+    REPORT_IN_STATES,
     Assignment,
     AssignmentState,
     Indicator,
@@ -57,7 +58,7 @@ BEHIND_TOLERANCE = 20
 _OPEN = sorted(str(s) for s in OPEN_STATES)
 # The unit owes a report for every open assignment it holds (a returned one is with the office).
 _REPORTING = sorted(str(s) for s in OPEN_STATES if s != AssignmentState.returned)
-_SUBMITTED = [str(ProgressReportState.submitted), str(ProgressReportState.approved)]
+_SUBMITTED = [str(s) for s in REPORT_IN_STATES]
 STATES = [str(s) for s in AssignmentState]
 GROUPS = ("plan", "section", "task", "unit")
 

@@ -2,6 +2,7 @@
 
 from duban.models.assignment import (
     OPEN_STATES,
+    REPORT_IN_STATES,
     Assignment,
     AssignmentState,
     Attachment,
@@ -67,6 +68,7 @@ __all__ = [
     "WebhookEndpoint",
     "OPEN_STATES",
     "READ_ALL_ROLES",
+    "REPORT_IN_STATES",
     "ApiKey",
     "Assessment",
     "AssessmentScore",

@@ -114,6 +114,11 @@ class ProgressReportState(StrEnum):
     rejected = "rejected"
 
 
+# A period's report counts as in once submitted (approval pending) or approved: what the report
+# reminders, the statistics and the list's `report_missing` filter all count.
+REPORT_IN_STATES = (ProgressReportState.submitted, ProgressReportState.approved)
+
+
 class ProgressReport(Versioned, table=True):
     __tablename__ = "progress_report"
     __table_args__ = (

@@ -14,6 +14,8 @@ export const STATE_LABELS = {
   completed: "已办结",
   cancelled: "已撤销",
 };
+// The states of an assignment still in hand (duban.models.OPEN_STATES).
+export const OPEN_STATES = ["assigned", "accepted", "returned", "completion_requested"];
 export const ROLE_LABELS = { lead: "牵头", co: "配合", implementing: "落实" };
 export const REPORT_STATE_LABELS = { draft: "草稿", submitted: "待审核", approved: "已通过", rejected: "已退回" };
 export const REQUEST_STATE_LABELS = { pending: "待审核", approved: "已批准", rejected: "已驳回" };

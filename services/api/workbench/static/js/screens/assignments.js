@@ -1,13 +1,12 @@
 // 事项清单: the assignments a link names by its filters — a digest's "县科技局 21 项已逾期", a plan's
 // publication — for the office and leaders (unit staff go to 我的待办, main.js). The filters are the
 // API's own (GET /assignments), kept in the URL; what they mean is said above the list.
-import { html, useState, useEffect, useAction, Msg, Loading, Empty, StateTag, dueText, fmtDate, setTitle, STATE_LABELS } from "../lib.js";
+import { html, useState, useEffect, useAction, Msg, Loading, Empty, StateTag, dueText, fmtDate, setTitle, STATE_LABELS, OPEN_STATES } from "../lib.js";
 import { get } from "../api.js";
 import { useQuery } from "../nav.js";
 
 // The query parameters a link may carry, as GET /assignments takes them.
 const SINGLE = ["unit_id", "plan_id", "task_id", "overdue", "due_before", "due_after", "min_working_days_overdue", "report_missing", "period"];
-const OPEN = ["assigned", "accepted", "returned", "completion_requested"];
 
 function filtersOf(q) {
   const f = {};
@@ -23,7 +22,7 @@ function describe(f, first) {
   if (f.unit_id) parts.push(first && String(first.unit_id) === f.unit_id ? first.unit_name : `单位 #${f.unit_id}`);
   if (f.plan_id) parts.push(first && String(first.plan_id) === f.plan_id ? `「${first.plan_title}」` : `计划 #${f.plan_id}`);
   if (f.state) {
-    const open = f.state.length === OPEN.length && OPEN.every((s) => f.state.includes(s));
+    const open = f.state.length === OPEN_STATES.length && OPEN_STATES.every((s) => f.state.includes(s));
     parts.push(open ? "未办结" : f.state.map((s) => STATE_LABELS[s]).join("、"));
   }
   if (f.overdue === "true") parts.push("已逾期");

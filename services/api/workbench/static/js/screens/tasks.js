@@ -1,9 +1,8 @@
 // 我的待办: the unit's open assignments in the buckets people act on, with working days left or overdue.
-import { html, useEffect, useLoad, Failure, Loading, Empty, StateTag, ROLE_LABELS, dueText, fmtDate, setTitle } from "../lib.js";
+import { html, useEffect, useLoad, Failure, Loading, Empty, StateTag, ROLE_LABELS, dueText, fmtDate, setTitle, OPEN_STATES } from "../lib.js";
 import { all } from "../api.js";
 import { useQuery, setQuery } from "../nav.js";
 
-const OPEN = ["assigned", "accepted", "returned", "completion_requested"];
 const SOON = 7; // working days: the first due-soon reminder of the default policy
 
 const BUCKETS = [
@@ -17,7 +16,7 @@ const BUCKETS = [
 
 async function load() {
   const [items, reports] = await Promise.all([
-    all("/assignments", { state: OPEN, sort: "due_date" }, 2000),
+    all("/assignments", { state: OPEN_STATES, sort: "due_date" }, 2000),
     all("/reports", { state: "submitted" }, 2000),
   ]);
   const pending = {};
